@@ -1,0 +1,147 @@
+"""The one place that owns a Neo4j driver.
+
+Ingestion, export and write-back receive a :class:`GraphClient`; nothing else imports ``neo4j``.
+Every query is loaded by name from ``cypher/``, runs with ``$parameters`` only, carries
+transaction metadata (app, version, query name) so it can be found in ``SHOW TRANSACTIONS``
+and the query log, and declares read or write so the driver routes and retries it correctly
+(managed transactions retry transient errors; callers keep writes idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import neo4j
+from pydantic import BaseModel
+
+from graph.errors import mapped_errors
+from graph.queries import Query, load_query
+from profilegraph import __version__
+from profilegraph.settings import Neo4jSettings
+
+
+class ServerInfo(BaseModel):
+    neo4j_version: str
+    edition: str
+    gds_version: str | None
+
+
+class WriteSummary(BaseModel):
+    """Counters from one write, summed over its statements."""
+
+    nodes_created: int = 0
+    nodes_deleted: int = 0
+    relationships_created: int = 0
+    relationships_deleted: int = 0
+    properties_set: int = 0
+    constraints_added: int = 0
+    indexes_added: int = 0
+
+    def add(self, counters: neo4j.SummaryCounters) -> None:
+        for field in type(self).model_fields:
+            setattr(self, field, getattr(self, field) + getattr(counters, field))
+
+
+class GraphClient:
+    """A driver plus the conventions above. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, settings: Neo4jSettings) -> None:
+        self.settings = settings
+        password = settings.password.get_secret_value() if settings.password else ""
+        self._driver = neo4j.GraphDatabase.driver(
+            settings.uri,
+            auth=(settings.user, password),
+            connection_timeout=settings.connect_timeout_s,
+            user_agent=f"profilegraph/{__version__}",
+            notifications_min_severity="OFF",
+        )
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __repr__(self) -> str:
+        return f"GraphClient({self.settings.uri}, database={self.settings.database!r})"
+
+    # -- queries -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _metadata(query: Query) -> dict[str, str]:
+        return {"app": "profilegraph", "version": __version__, "query": query.name}
+
+    def _statement(self, query: Query, text: str | None = None) -> neo4j.Query:
+        return neo4j.Query(text or query.text, metadata=self._metadata(query))  # type: ignore[arg-type]
+
+    def read(self, name: str | Query, **params: Any) -> list[dict[str, Any]]:
+        """Run a read query and return its rows as dicts (for small results)."""
+        return list(self.stream(name, **params))
+
+    def stream(self, name: str | Query, **params: Any) -> Iterator[dict[str, Any]]:
+        """Yield rows of a read query as they arrive, without buffering the whole result."""
+        query = self._checked(name, "read")
+        with mapped_errors(query.name, params), self._session("read") as session:
+            tx = session.begin_transaction(metadata=self._metadata(query))
+            try:
+                for record in tx.run(query.text, params):
+                    yield record.data()
+            finally:
+                tx.close()
+
+    def write(self, name: str | Query, **params: Any) -> WriteSummary:
+        """Run a write query in one managed (retried) transaction."""
+        query = self._checked(name, "write")
+        summary = WriteSummary()
+
+        @neo4j.unit_of_work(metadata=self._metadata(query))
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            summary.add(tx.run(query.text, params).consume().counters)
+
+        with mapped_errors(query.name, params), self._session("write") as session:
+            session.execute_write(work)
+        return summary
+
+    def run_statements(self, name: str) -> WriteSummary:
+        """Run each statement of a multi-statement file (DDL), each in its own transaction."""
+        query = load_query(name)
+        summary = WriteSummary()
+        with mapped_errors(name), self._session("write") as session:
+            for text in query.statements():
+                summary.add(session.run(self._statement(query, text)).consume().counters)
+        return summary
+
+    # -- server ------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise unless the server answers and accepts our credentials."""
+        with mapped_errors("ping"):
+            self._driver.verify_connectivity()
+
+    def server_info(self) -> ServerInfo:
+        rows = self.read("server_info")
+        return ServerInfo(**rows[0])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _session(self, mode: str) -> neo4j.Session:
+        access = neo4j.READ_ACCESS if mode == "read" else neo4j.WRITE_ACCESS
+        return self._driver.session(database=self.settings.database, default_access_mode=access)
+
+    @staticmethod
+    def _checked(name: str | Query, mode: str) -> Query:
+        """Load a query by name (or take a built one) and check its declared mode."""
+        query = name if isinstance(name, Query) else load_query(name)
+        if query.mode != mode:
+            raise ValueError(f"query {query.name!r} is declared '{query.mode}', called as '{mode}'")
+        return query

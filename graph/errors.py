@@ -1,0 +1,93 @@
+"""Neo4j driver errors, mapped at one boundary into profilegraph's hierarchy.
+
+::
+
+    ProfilegraphError
+    ├── ServiceUnavailable      (profilegraph.errors) no server at the address; transient
+    ├── AuthenticationFailed    (profilegraph.errors) wrong user or password
+    └── GraphError              anything else Neo4j said
+        ├── QueryError          the query or its parameters are wrong (fix the call)
+        │   ├── QuerySyntaxError
+        │   └── ConstraintViolation
+        ├── TransientGraphError deadlock, leader switch, memory pressure; retry later
+        └── DatabaseError       the server failed; read its log
+
+Messages name the query file and the parameter *names* (never values, which may be large or
+private) and say what to do next. The original driver exception is chained with ``from``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from neo4j import exceptions as neo
+
+from profilegraph.errors import AuthenticationFailed, ProfilegraphError, ServiceUnavailable
+
+
+class GraphError(ProfilegraphError):
+    """Neo4j refused or failed a query."""
+
+
+class QueryError(GraphError):
+    """The query text or its parameters are wrong; retrying will not help."""
+
+
+class QuerySyntaxError(QueryError):
+    """Cypher did not parse, or named an unknown function or procedure."""
+
+
+class ConstraintViolation(QueryError):
+    """A write broke a uniqueness or existence constraint."""
+
+
+class TransientGraphError(GraphError):
+    """A temporary server condition (deadlock, memory pressure); retrying later may succeed."""
+
+    transient = True
+
+
+class DatabaseError(GraphError):
+    """The server itself failed; its log (``profilegraph services logs``) says why."""
+
+
+# Most specific first: the first matching row wins.
+_MAP: tuple[tuple[type[Exception], type[ProfilegraphError], str], ...] = (
+    (
+        neo.AuthError,
+        AuthenticationFailed,
+        "check PROFILEGRAPH_NEO4J__PASSWORD / the local env file",
+    ),
+    (neo.CypherSyntaxError, QuerySyntaxError, "fix the query file"),
+    (neo.ConstraintError, ConstraintViolation, "the data breaks a schema constraint"),
+    (neo.ClientError, QueryError, "check the query and its parameters"),
+    (neo.TransientError, TransientGraphError, "retry later"),
+    (neo.DatabaseError, DatabaseError, "read the server log: profilegraph services logs"),
+    (neo.ServiceUnavailable, ServiceUnavailable, "is Neo4j running? profilegraph services up"),
+    (neo.SessionExpired, ServiceUnavailable, "the connection dropped; retry"),
+    (neo.Neo4jError, GraphError, "unexpected server error"),
+    (neo.DriverError, GraphError, "unexpected driver error"),
+)
+
+CAUGHT: tuple[type[Exception], ...] = tuple(row[0] for row in _MAP)
+
+
+def translate(exc: Exception, *, query: str, params: Iterable[str] = ()) -> ProfilegraphError:
+    """The profilegraph error for a driver exception (``exc`` must be one of ``CAUGHT``)."""
+    for driver_type, ours, hint in _MAP:
+        if isinstance(exc, driver_type):
+            names = ", ".join(sorted(params)) or "none"
+            code = getattr(exc, "code", None) or type(exc).__name__
+            message = getattr(exc, "message", None) or str(exc)
+            return ours(f"{query} (parameters: {names}): {code}: {message} ({hint})")
+    raise TypeError(f"not a driver error: {type(exc).__name__}")
+
+
+@contextmanager
+def mapped_errors(query: str, params: Iterable[str] = ()) -> Iterator[None]:
+    """Re-raise driver errors inside the block as profilegraph errors."""
+    try:
+        yield
+    except CAUGHT as exc:
+        raise translate(exc, query=query, params=params) from exc

@@ -1,0 +1,59 @@
+"""Load the shared ``.cypher`` files by name.
+
+Each file in ``cypher/`` holds one query (``schema.cypher`` excepted: a list of idempotent DDL
+statements) and starts with a header of ``// key: value`` lines. ``mode`` (read or write) is
+required; it picks the driver's access mode. Analysts run the same files from Neo4j Browser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from profilegraph.errors import ConfigError
+
+CYPHER_DIR = Path(__file__).resolve().parents[1] / "cypher"
+_HEADER = re.compile(r"^//\s*(\w+)\s*:\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    text: str
+    mode: Literal["read", "write"]
+    header: dict[str, str] = field(default_factory=dict)
+
+    def statements(self) -> list[str]:
+        """Split on ``;`` at line ends, for files that hold several DDL statements."""
+        body = "\n".join(
+            line for line in self.text.splitlines() if not line.lstrip().startswith("//")
+        )
+        return [part.strip() for part in re.split(r";\s*$", body, flags=re.M) if part.strip()]
+
+
+def query_names() -> list[str]:
+    return sorted(path.stem for path in CYPHER_DIR.glob("*.cypher"))
+
+
+@cache
+def load_query(name: str) -> Query:
+    path = CYPHER_DIR / f"{name}.cypher"
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not path.is_file():
+        raise ConfigError(f"no query named {name!r} in {CYPHER_DIR} (known: {query_names()})")
+    text = path.read_text()
+    header: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _HEADER.match(line.strip())
+        if match:
+            header[match.group(1).lower()] = match.group(2).strip()
+        elif line.strip() and not line.strip().startswith("//"):
+            break
+    mode = header.get("mode")
+    if mode not in ("read", "write"):
+        raise ConfigError(
+            f"{path}: header needs '// mode: read' or '// mode: write' (found {mode!r})"
+        )
+    return Query(name=name, text=text, mode=mode, header=header)  # type: ignore[arg-type]

@@ -1,0 +1,3 @@
+from profilegraph.cli import main
+
+main()

@@ -1,0 +1,109 @@
+"""The ``profilegraph`` command: a thin shell over the library, rendered with rich.
+
+Errors from the library (:class:`ProfilegraphError`) are caught once, in :func:`main`, and
+printed as ``ErrorName: message``; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graph.client import GraphClient
+from graph.schema import apply_schema
+from profilegraph import services
+from profilegraph.errors import ProfilegraphError
+from profilegraph.services import neo4j_server, redis_server
+from profilegraph.services.status import ServiceStatus
+from profilegraph.settings import load_settings
+
+app = typer.Typer(help="Social profiles from a Neo4j interaction graph.", no_args_is_help=True)
+services_app = typer.Typer(
+    help="Local Neo4j + GDS and Redis, without Docker.", no_args_is_help=True
+)
+schema_app = typer.Typer(help="The Neo4j schema in cypher/schema.cypher.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(schema_app, name="schema")
+console = Console()
+
+
+def _status_table(rows: list[ServiceStatus]) -> Table:
+    table = Table(title="services")
+    for column in ("service", "state", "pid", "address", "version"):
+        table.add_column(column)
+    for row in rows:
+        state = "[green]running" if row.running else "[red]stopped"
+        table.add_row(row.name, state, str(row.pid or "-"), row.address, row.version or row.detail)
+    return table
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Install what is missing, then start Redis and Neo4j and wait until both answer."""
+    started = time.monotonic()
+    settings = services.settings_with_secrets()
+    with console.status("starting Redis and Neo4j (first run downloads Neo4j + GDS)..."):
+        rows = services.up(settings)
+    console.print(_status_table(rows))
+    console.print(f"ready in {time.monotonic() - started:.1f} s; secrets in {settings.env_file}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop Neo4j and Redis (their data stays in the state dir)."""
+    settings = load_settings()
+    services.down(settings)
+    console.print(_status_table(services.status(settings)))
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether each service runs and which version answers."""
+    console.print(_status_table(services.status(load_settings())))
+
+
+@services_app.command("logs")
+def services_logs(lines: int = typer.Option(40, help="lines from the end of each log")) -> None:
+    """Print the end of the Neo4j and Redis logs."""
+    settings = load_settings()
+    for name, path in (
+        ("neo4j", neo4j_server.log_path(settings)),
+        ("redis", redis_server.log_path(settings)),
+    ):
+        console.rule(f"{name}: {path}")
+        text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+        console.print("\n".join(text) or "(no log yet)", markup=False, highlight=False)
+
+
+@schema_app.command("apply")
+def schema_apply() -> None:
+    """Create the constraints and indexes (idempotent)."""
+    with GraphClient(load_settings().neo4j) as client:
+        summary = apply_schema(client)
+    console.print(f"schema applied: {summary.constraints_added} constraints, "
+                  f"{summary.indexes_added} indexes added")  # fmt: skip
+
+
+@app.command()
+def demo() -> None:
+    """Start everything, apply the schema and show that Neo4j, GDS and Redis answer."""
+    services_up()
+    schema_apply()
+    with GraphClient(load_settings().neo4j) as client:
+        info = client.server_info()
+    console.print(
+        f"[bold green]ready[/]: Neo4j {info.neo4j_version} {info.edition}, "
+        f"GDS {info.gds_version}, Redis {services.status(load_settings())[0].version}"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except ProfilegraphError as exc:
+        console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,34 @@
+"""Local services without Docker: Neo4j (+ OpenGDS) from Maven Central and Redis from Debian."""
+
+from __future__ import annotations
+
+from profilegraph.secrets import ensure_local_secrets
+from profilegraph.services import neo4j_server, redis_server
+from profilegraph.services.status import ServiceStatus
+from profilegraph.settings import Settings, load_settings
+
+__all__ = ["ServiceStatus", "down", "settings_with_secrets", "status", "up"]
+
+
+def settings_with_secrets() -> Settings:
+    """Settings from the environment after generating any missing local password.
+
+    Secrets are written before anything starts, so every later process that reads the same
+    state dir (workers, beat, tests) sees the same passwords.
+    """
+    ensure_local_secrets(load_settings().state)
+    return load_settings()
+
+
+def up(settings: Settings) -> list[ServiceStatus]:
+    """Start Redis and Neo4j; services already running are left alone (idempotent)."""
+    return [redis_server.start(settings), neo4j_server.start(settings)]
+
+
+def down(settings: Settings) -> None:
+    neo4j_server.stop(settings)
+    redis_server.stop(settings)
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    return [redis_server.status(settings), neo4j_server.status(settings)]

@@ -1,0 +1,88 @@
+"""Fetch Neo4j Community and OpenGDS from Maven Central and lay them out as a server home.
+
+The result, ``$PROFILEGRAPH_HOME/neo4j-<version>-gds-<version>/`` with ``lib/`` and ``plugins/``,
+is immutable and shared by every instance (demo, tests); instances keep their data elsewhere.
+A marker file makes a half-finished assembly count as absent, so an interrupted first run
+simply starts over. Maven keeps its repository under the same cache, so rebuilding the layout
+after deleting it costs no download.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+from profilegraph.errors import ServiceStartError
+from profilegraph.settings import Settings
+
+POM_NAME = "neo4j-assembly.pom.xml"
+MARKER = ".complete"
+
+
+def distribution_dir(settings: Settings) -> Path:
+    n = settings.neo4j
+    return settings.home / f"neo4j-{n.version}-gds-{n.gds_version}"
+
+
+def ensure_distribution(settings: Settings) -> Path:
+    """Return the assembled server home, building it on first use."""
+    target = distribution_dir(settings)
+    if (target / MARKER).exists():
+        return target
+    if shutil.which("mvn") is None or shutil.which("java") is None:
+        raise ServiceStartError(
+            "Neo4j is assembled with Maven and runs on Java 17: install `maven` and "
+            "`openjdk-17-jre-headless` (scripts/bootstrap.sh does this)."
+        )
+    shutil.rmtree(target, ignore_errors=True)
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    pom = work / POM_NAME
+    pom.write_text(resources.files("profilegraph.services").joinpath(POM_NAME).read_text())
+
+    lib, everything = work / "lib", work / "all"
+    _copy_dependencies(settings, pom, lib, profile=None)
+    _copy_dependencies(settings, pom, everything, profile="gds")
+    plugins = work / "plugins"
+    plugins.mkdir()
+    server_jars = {jar.name for jar in lib.iterdir()}
+    for jar in everything.iterdir():
+        if jar.name not in server_jars:
+            jar.rename(plugins / jar.name)
+    shutil.rmtree(everything)
+    if not any(p.name.startswith("opengds-extension") for p in plugins.iterdir()):
+        raise ServiceStartError(f"GDS assembly in {plugins} lacks opengds-extension")
+    (work / MARKER).write_text(
+        f"neo4j {settings.neo4j.version}\ngds {settings.neo4j.gds_version}\n"
+    )
+    work.rename(target)
+    return target
+
+
+def _copy_dependencies(settings: Settings, pom: Path, out: Path, profile: str | None) -> None:
+    cmd = [
+        "mvn",
+        "-B",
+        "-q",
+        "--strict-checksums",
+        "-f",
+        str(pom),
+        f"-Dmaven.repo.local={settings.home / 'm2'}",
+        f"-Dneo4j.version={settings.neo4j.version}",
+        f"-Dgds.version={settings.neo4j.gds_version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={out}",
+        "-DincludeScope=runtime",
+    ]
+    if profile:
+        cmd.insert(1, f"-P{profile}")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ServiceStartError(
+            "Maven could not resolve Neo4j "
+            f"{settings.neo4j.version} / GDS {settings.neo4j.gds_version} from Maven Central:\n"
+            + (done.stdout + done.stderr)[-3000:]
+        )

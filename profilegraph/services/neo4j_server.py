@@ -1,0 +1,183 @@
+"""Run a local Neo4j server from the assembled distribution, without Docker.
+
+Each instance is a state directory (``$PROFILEGRAPH_STATE/neo4j``: conf, data, logs, run) pointing
+at the shared, read-only distribution. Start and stop go through Neo4j's own launcher
+(``org.neo4j.server.startup.Neo4jBoot``, what ``bin/neo4j`` runs), which reads ``neo4j.conf``,
+builds the JVM command line and writes the pid file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from graph.client import GraphClient
+from profilegraph.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
+from profilegraph.services.neo4j_distribution import ensure_distribution
+from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.status import ServiceStatus
+from profilegraph.settings import Settings
+
+# JVM flags Neo4j's stock neo4j.conf ships with, which the launcher does not add by itself.
+JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j2.disable.jmx=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+)
+
+
+def instance_dir(settings: Settings) -> Path:
+    return settings.state / "neo4j"
+
+
+def _pid_file(settings: Settings) -> Path:
+    return instance_dir(settings) / "run" / "neo4j.pid"
+
+
+def _log_file(settings: Settings) -> Path:
+    return instance_dir(settings) / "logs" / "neo4j.log"
+
+
+def render_config(settings: Settings, distribution: Path) -> str:
+    """The whole neo4j.conf for one instance; loopback only, sized for a 2-core / 24 GiB box."""
+    n, inst = settings.neo4j, instance_dir(settings)
+    lines = [
+        "# Written by profilegraph at every start; edit settings, not this file.",
+        f"server.default_listen_address={n.host}",
+        f"server.default_advertised_address={n.host}",
+        f"server.bolt.listen_address={n.host}:{n.bolt_port}",
+        f"server.http.listen_address={n.host}:{n.http_port}",
+        "server.https.enabled=false",
+        f"server.directories.lib={distribution / 'lib'}",
+        f"server.directories.plugins={distribution / 'plugins'}",
+        f"server.directories.data={inst / 'data'}",
+        f"server.directories.logs={inst / 'logs'}",
+        f"server.directories.run={inst / 'run'}",
+        f"server.directories.import={inst / 'import'}",
+        f"server.memory.heap.initial_size={n.heap}",
+        f"server.memory.heap.max_size={n.heap}",
+        f"server.memory.pagecache.size={n.pagecache}",
+        "dbms.security.auth_enabled=true",
+        "dbms.security.procedures.unrestricted=gds.*",
+        "dbms.usage_report.enabled=false",
+        "db.tx_log.rotation.retention_policy=2 files",
+        "server.logs.gc.enabled=false",
+        *(f"server.jvm.additional={flag}" for flag in JVM_FLAGS),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _launcher(
+    settings: Settings, distribution: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "NEO4J_HOME": str(distribution),
+        "NEO4J_CONF": str(instance_dir(settings) / "conf"),
+    }
+    cmd = ["java", "-cp", str(distribution / "lib" / "*")]
+    return subprocess.run(
+        [*cmd, *args], env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def _password(settings: Settings) -> str:
+    if settings.neo4j.password is None:
+        raise ServiceStartError("no Neo4j password: set PROFILEGRAPH_NEO4J__PASSWORD")
+    return settings.neo4j.password.get_secret_value()
+
+
+def running_pid(settings: Settings) -> int | None:
+    pid = read_pid(_pid_file(settings))
+    return pid if pid_alive(pid) else None
+
+
+def start(settings: Settings) -> ServiceStatus:
+    """Start the instance if it is not running; a running one is left as it is."""
+    if running_pid(settings) is None:
+        n = settings.neo4j
+        if port_open(n.host, n.bolt_port):
+            raise ServiceStartError(
+                f"port {n.host}:{n.bolt_port} is taken by a process that is not this instance "
+                f"({instance_dir(settings)}); stop it or set PROFILEGRAPH_NEO4J__BOLT_PORT"
+            )
+        distribution = ensure_distribution(settings)
+        inst = instance_dir(settings)
+        for sub in ("conf", "data", "logs", "run", "import"):
+            (inst / sub).mkdir(parents=True, exist_ok=True)
+        (inst / "conf" / "neo4j.conf").write_text(render_config(settings, distribution))
+        if (
+            not (inst / "data" / "dbms" / "auth.ini").exists()
+            and not (inst / "data" / "databases" / "system").exists()
+        ):
+            done = _launcher(
+                settings, distribution, "org.neo4j.cli.AdminTool",
+                "dbms", "set-initial-password", _password(settings),
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise ServiceStartError(f"neo4j-admin set-initial-password failed: {done.stderr}")
+        done = _launcher(settings, distribution, "org.neo4j.server.startup.Neo4jBoot", "start")
+        if done.returncode != 0:
+            raise ServiceStartError(f"Neo4j did not start:\n{done.stdout}\n{done.stderr}")
+    wait_ready(settings)
+    return status(settings)
+
+
+def wait_ready(settings: Settings) -> None:
+    """Wait until Bolt answers a query with our credentials (not merely an open port)."""
+
+    def answers() -> bool:
+        try:
+            with GraphClient(settings.neo4j) as client:
+                client.ping()
+            return True
+        except ServiceUnavailable:
+            return False
+
+    wait_until(
+        answers,
+        timeout_s=settings.neo4j.start_timeout_s,
+        what=f"Neo4j at {settings.neo4j.uri}",
+        alive=lambda: running_pid(settings) is not None,
+        log=_log_file(settings),
+        interval_s=1.0,
+    )
+
+
+def stop(settings: Settings) -> None:
+    if running_pid(settings) is None:
+        return
+    done = _launcher(
+        settings, ensure_distribution(settings), "org.neo4j.server.startup.Neo4jBoot", "stop"
+    )
+    if running_pid(settings) is not None:
+        raise ServiceStartError(f"Neo4j did not stop:\n{done.stdout}\n{done.stderr}")
+
+
+def status(settings: Settings) -> ServiceStatus:
+    n = settings.neo4j
+    pid = running_pid(settings)
+    result = ServiceStatus(name="neo4j", running=pid is not None, pid=pid, address=n.uri)
+    if pid is None:
+        return result
+    try:
+        with GraphClient(n) as client:
+            info = client.server_info()
+        result.version = f"{info.neo4j_version} {info.edition}, GDS {info.gds_version}"
+    except (ServiceUnavailable, AuthenticationFailed) as exc:
+        result.detail = str(exc)
+    return result
+
+
+def log_path(settings: Settings) -> Path:
+    return _log_file(settings)

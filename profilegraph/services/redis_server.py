@@ -1,0 +1,157 @@
+"""Run a local Redis (Debian's redis-server) on loopback with a password.
+
+Redis is the Celery broker and result backend and carries the event stream, so it must never
+evict a key (``noeviction``) and must survive a restart (append-only file in the state dir).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import redis
+
+from profilegraph.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
+from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.status import ServiceStatus
+from profilegraph.settings import RedisSettings, Settings
+
+
+def instance_dir(settings: Settings) -> Path:
+    return settings.state / "redis"
+
+
+def render_config(settings: Settings) -> str:
+    r, inst = settings.redis, instance_dir(settings)
+    if r.password is None:
+        raise ServiceStartError("no Redis password: set PROFILEGRAPH_REDIS__PASSWORD")
+    return (
+        "\n".join(
+            [
+                "# Written by profilegraph at every start; holds a secret, mode 0600.",
+                f"bind {r.host}",
+                "protected-mode yes",
+                f"port {r.port}",
+                "daemonize yes",
+                f"pidfile {inst / 'redis.pid'}",
+                f"logfile {inst / 'redis.log'}",
+                f"dir {inst}",
+                f"requirepass {r.password.get_secret_value()}",
+                "maxmemory-policy noeviction",
+                "appendonly yes",
+                "appendfsync everysec",
+                "save 300 10",
+            ]
+        )
+        + "\n"
+    )
+
+
+def client(r: RedisSettings) -> redis.Redis:
+    """A client that fails in seconds, not minutes, when Redis is down or the password is wrong."""
+    return redis.Redis(
+        host=r.host,
+        port=r.port,
+        db=r.db,
+        password=r.password.get_secret_value() if r.password else None,
+        socket_connect_timeout=r.connect_timeout_s,
+        socket_timeout=r.connect_timeout_s,
+    )
+
+
+def ping(r: RedisSettings) -> str:
+    """Return the server version, or raise a profilegraph error that says what went wrong."""
+    where = f"Redis at {r.host}:{r.port}"
+    try:
+        with client(r) as conn:
+            conn.ping()
+            return str(conn.info("server")["redis_version"])
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        if not isinstance(exc, redis.AuthenticationError) and "NOAUTH" not in str(exc):
+            raise
+        if r.password is None:
+            raise AuthenticationFailed(
+                f"{where} requires a password and settings have none (PROFILEGRAPH_REDIS__PASSWORD)"
+            ) from exc
+        raise AuthenticationFailed(
+            f"{where} refused the password from settings (PROFILEGRAPH_REDIS__PASSWORD or the "
+            "local env file)"
+        ) from exc
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ServiceUnavailable(f"{where} does not answer: {exc}") from exc
+
+
+def running_pid(settings: Settings) -> int | None:
+    pid = read_pid(instance_dir(settings) / "redis.pid")
+    return pid if pid_alive(pid) else None
+
+
+def start(settings: Settings) -> ServiceStatus:
+    if running_pid(settings) is None:
+        r = settings.redis
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServiceStartError("redis-server is not installed: apt-get install redis-server")
+        if port_open(r.host, r.port):
+            raise ServiceStartError(
+                f"port {r.host}:{r.port} is taken by a process that is not this instance; "
+                "stop it or set PROFILEGRAPH_REDIS__PORT"
+            )
+        inst = instance_dir(settings)
+        inst.mkdir(parents=True, exist_ok=True)
+        conf = inst / "redis.conf"
+        conf.touch(mode=0o600)
+        conf.write_text(render_config(settings))
+        done = subprocess.run([binary, str(conf)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ServiceStartError(f"redis-server failed: {done.stdout}{done.stderr}")
+
+    def answers() -> bool:
+        try:
+            ping(settings.redis)
+            return True
+        except ServiceUnavailable:
+            return False
+
+    wait_until(
+        answers,
+        timeout_s=30,
+        what=f"Redis at {settings.redis.host}:{settings.redis.port}",
+        alive=lambda: running_pid(settings) is not None,
+        log=instance_dir(settings) / "redis.log",
+        interval_s=0.2,
+    )
+    return status(settings)
+
+
+def stop(settings: Settings) -> None:
+    pid = running_pid(settings)
+    if pid is None:
+        return
+    try:
+        with client(settings.redis) as conn:
+            conn.shutdown()
+    except redis.ConnectionError:
+        pass  # shutdown closes the connection under us
+    except redis.RedisError:
+        subprocess.run(["kill", str(pid)], check=False)
+    wait_until(lambda: not pid_alive(pid), timeout_s=30, what="Redis shutdown", interval_s=0.1)
+
+
+def status(settings: Settings) -> ServiceStatus:
+    r = settings.redis
+    pid = running_pid(settings)
+    result = ServiceStatus(
+        name="redis", running=pid is not None, pid=pid, address=r.url(masked=True)
+    )
+    if pid is not None:
+        try:
+            result.version = ping(r)
+        except (ServiceUnavailable, AuthenticationFailed) as exc:
+            result.detail = str(exc)
+    return result
+
+
+def log_path(settings: Settings) -> Path:
+    return instance_dir(settings) / "redis.log"

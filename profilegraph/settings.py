@@ -1,0 +1,111 @@
+"""All configuration in one pydantic-settings object, read from the environment.
+
+Precedence: environment variables (``PROFILEGRAPH_*``, nested with ``__``, e.g.
+``PROFILEGRAPH_NEO4J__PASSWORD``) over the local env file ``$PROFILEGRAPH_STATE/profilegraph.env``
+over the defaults below. The env file lives outside the clone; ``profilegraph services up``
+writes generated passwords into it, so no password is ever stored in the repository.
+
+Build the object once per entry point (CLI, worker) with :func:`load_settings` and pass it down;
+``engine`` never reads settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PROFILEGRAPH_"
+ENV_FILE_NAME = "profilegraph.env"
+
+
+def default_cache_dir() -> Path:
+    """Downloads and built artefacts (Neo4j distribution, Maven repo, virtualenvs)."""
+    return Path(os.environ.get("PROFILEGRAPH_HOME", Path.home() / ".cache" / "profilegraph"))
+
+
+def default_state_dir() -> Path:
+    """Instance state (databases, logs, generated secrets); separate per test session."""
+    return Path(
+        os.environ.get("PROFILEGRAPH_STATE", Path.home() / ".local" / "state" / "profilegraph")
+    )
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Neo4jSettings(_Section):
+    """Where Neo4j listens and how the local server is sized (2 cores / 24 GiB by default)."""
+
+    host: str = "127.0.0.1"
+    bolt_port: int = Field(7687, ge=1, le=65535)
+    http_port: int = Field(7474, ge=1, le=65535)
+    user: str = "neo4j"
+    password: SecretStr | None = None
+    database: str = "neo4j"
+    version: str = "5.26.30"
+    gds_version: str = "2.13.9"
+    heap: str = "4g"
+    pagecache: str = "4g"
+    connect_timeout_s: float = Field(5.0, gt=0)
+    start_timeout_s: float = Field(180.0, gt=0)
+    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://{self.host}:{self.bolt_port}"
+
+
+class RedisSettings(_Section):
+    """Broker, result backend and event stream all use this one Redis."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(6379, ge=1, le=65535)
+    password: SecretStr | None = None
+    db: int = Field(0, ge=0, le=15)
+    connect_timeout_s: float = Field(5.0, gt=0)
+
+    def url(self, *, masked: bool = False) -> str:
+        secret = "***" if masked else (self.password.get_secret_value() if self.password else "")
+        auth = f":{secret}@" if secret else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class TrainingSettings(_Section):
+    """Defaults for training jobs; tasks may override per run."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place. Unknown keys are errors, not silently ignored."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    home: Path = Field(default_factory=default_cache_dir)
+    state: Path = Field(default_factory=default_state_dir)
+    datasets_dir: Path = Path("../shared/datasets")
+    neo4j: Neo4jSettings = Neo4jSettings()
+    redis: RedisSettings = RedisSettings()
+    training: TrainingSettings = TrainingSettings()
+
+    @property
+    def env_file(self) -> Path:
+        return self.state / ENV_FILE_NAME
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and the local env file of the configured state dir."""
+    state = Path(str(overrides.get("state") or default_state_dir()))
+    env_file = state / ENV_FILE_NAME
+    return Settings(_env_file=env_file if env_file.exists() else None, **overrides)  # type: ignore[call-arg]

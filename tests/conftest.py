@@ -1,0 +1,56 @@
+"""Test-session services: a real Neo4j + GDS and a real Redis, started here, never mocked.
+
+The session uses its own state dir and ports (17687/17474/16379), so it neither disturbs nor
+depends on a demo instance on the default ports. The Neo4j distribution comes from the shared
+cache (~/.cache/profilegraph), downloaded on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from graph.client import GraphClient
+from profilegraph import services
+from profilegraph.settings import Settings
+
+TEST_ENV = {
+    "PROFILEGRAPH_NEO4J__BOLT_PORT": "17687",
+    "PROFILEGRAPH_NEO4J__HTTP_PORT": "17474",
+    "PROFILEGRAPH_NEO4J__HEAP": "1g",
+    "PROFILEGRAPH_NEO4J__PAGECACHE": "512m",
+    "PROFILEGRAPH_REDIS__PORT": "16379",
+}
+
+
+@pytest.fixture(scope="session")
+def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point every settings read in this session (and child processes) at the test instance."""
+    state = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [
+            k for k in os.environ if k.startswith("PROFILEGRAPH_") and k != "PROFILEGRAPH_HOME"
+        ]:
+            mp.delenv(key)
+        mp.setenv("PROFILEGRAPH_STATE", str(state))
+        for key, value in TEST_ENV.items():
+            mp.setenv(key, value)
+        yield state
+
+
+@pytest.fixture(scope="session")
+def settings(service_env: Path) -> Iterator[Settings]:
+    """Running services for the whole session; stopped at the end."""
+    loaded = services.settings_with_secrets()
+    services.up(loaded)
+    yield loaded
+    services.down(loaded)
+
+
+@pytest.fixture
+def graph(settings: Settings) -> Iterator[GraphClient]:
+    with GraphClient(settings.neo4j) as client:
+        yield client

@@ -1,0 +1,41 @@
+"""Every query file is well-formed and used; every name the code loads has a file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from graph.queries import CYPHER_DIR, load_query, query_names
+from profilegraph.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [
+    p for pkg in ("graph", "engine", "workers", "profilegraph") for p in (ROOT / pkg).rglob("*.py")
+]
+CALL = re.compile(r"\.(?:read|write|stream|run_statements)\(\s*\"([a-z_0-9]+)\"")
+
+
+@pytest.mark.parametrize("name", query_names())
+def test_each_file_has_a_header(name: str) -> None:
+    query = load_query(name)
+    assert {"purpose", "mode", "params", "returns"} <= set(query.header), name
+
+
+def test_every_file_is_referenced_and_every_reference_has_a_file() -> None:
+    code = "\n".join(p.read_text() for p in SOURCES)
+    referenced = set(CALL.findall(code))
+    assert referenced - set(query_names()) == set(), "code loads queries that have no file"
+    assert set(query_names()) - referenced == set(), f"unused files in {CYPHER_DIR}"
+
+
+def test_unknown_name_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="no query named 'nope'"):
+        load_query("nope")
+
+
+def test_schema_statements_are_idempotent_ddl() -> None:
+    statements = load_query("schema").statements()
+    assert len(statements) >= 5
+    assert all("IF NOT EXISTS" in s for s in statements)

@@ -1,0 +1,63 @@
+"""`services up` twice is a no-op and `services down` stops both, on an instance of its own.
+
+This instance uses other ports and another state dir than the session's, so stopping it leaves
+the services the other tests use running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from profilegraph import services
+from profilegraph.services.process import pid_alive, port_open
+from profilegraph.settings import Settings
+
+
+@pytest.fixture
+def own_instance(
+    service_env: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    monkeypatch.setenv("PROFILEGRAPH_STATE", str(tmp_path_factory.mktemp("lifecycle")))
+    monkeypatch.setenv("PROFILEGRAPH_NEO4J__BOLT_PORT", "27687")
+    monkeypatch.setenv("PROFILEGRAPH_NEO4J__HTTP_PORT", "27474")
+    monkeypatch.setenv("PROFILEGRAPH_REDIS__PORT", "26379")
+    settings = services.settings_with_secrets()
+    yield settings
+    services.down(settings)
+
+
+def test_up_twice_is_a_no_op_and_down_stops_both(own_instance: Settings) -> None:
+    first = services.up(own_instance)
+    assert [s.running for s in first] == [True, True]
+    assert first[1].version is not None and "GDS 2.13" in first[1].version
+
+    started = time.monotonic()
+    second = services.up(own_instance)
+    assert time.monotonic() - started < 15
+    assert [s.pid for s in second] == [s.pid for s in first]
+
+    services.down(own_instance)
+    assert [s.running for s in services.status(own_instance)] == [False, False]
+    assert not any(pid_alive(s.pid) for s in first)
+    assert not port_open("127.0.0.1", 27687) and not port_open("127.0.0.1", 26379)
+
+    # Restart keeps the data dir and its password: the generated secret is reused.
+    again = services.up(own_instance)
+    assert [s.running for s in again] == [True, True]
+
+
+def test_a_foreign_process_on_the_port_is_reported(
+    own_instance: Settings, settings: Settings
+) -> None:
+    # The session's Redis holds 16379: pointing this instance at that port must fail clearly.
+    clash = own_instance.model_copy(
+        update={"redis": own_instance.redis.model_copy(update={"port": settings.redis.port})}
+    )
+    from profilegraph.errors import ServiceStartError
+    from profilegraph.services import redis_server
+
+    with pytest.raises(ServiceStartError, match="taken by a process that is not this instance"):
+        redis_server.start(clash)
