@@ -44,9 +44,11 @@ if [[ ! -f "$venv/.complete" ]]; then
 fi
 
 # This clone, installed editable; redone only when the venv points at another clone.
-installed="$("$venv/bin/python" -c 'import pathlib, profilegraph; print(pathlib.Path(profilegraph.__file__).resolve().parents[1])' 2>/dev/null || true)"
-if [[ "$installed" != "$repo" ]]; then
+# (Run from / so the current directory cannot stand in for an installed package.)
+installed="$(cd / && "$venv/bin/python" -c 'import pathlib, profilegraph; print(pathlib.Path(profilegraph.__file__).resolve().parents[1])' 2>/dev/null || true)"
+if [[ "$installed" != "$repo" || ! -x "$venv/bin/profilegraph" ]]; then
     log "installing this clone ($repo) into the venv"
-    "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$repo"
+    "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$repo" >"$cache/editable.log" 2>&1 \
+        || { cat "$cache/editable.log" >&2; exit 1; }
 fi
 echo "$venv"
