@@ -8,6 +8,13 @@
 // (:Item {item_id})-[:IN_CATEGORY]->(:Category {name})
 // (:User) profile_* properties, written by one ProfileRun at a time
 // (:ProfileRun {run_id, kind, started_at, finished_at, status, model, params, metrics})
+// (:Watermark {name, seq})                               ingest sequence; users/items carry changed_seq
+// (:IngestedEvent {event_id, seq, at})                   ledger that makes replays no-ops
+// (:RejectedEvent {key, source, reason, field, value, raw, times, at})   dead letters
+// Interaction kinds are relationship types (VIEWED CLICKED CARTED PURCHASED RATED REVIEWED LISTENED
+// TAGGED), not a `kind` property: Neo4j keeps relationships in per-type chains, so reading one
+// kind (export, a GDS projection) touches only that kind, and each type is its own allow-list entry.
+// Times are epoch milliseconds (INTEGER): compact, and fast to export into tensors.
 
 CREATE CONSTRAINT user_id IF NOT EXISTS FOR (u:User) REQUIRE u.user_id IS UNIQUE;
 CREATE CONSTRAINT item_id IF NOT EXISTS FOR (i:Item) REQUIRE i.item_id IS UNIQUE;
@@ -16,3 +23,10 @@ CREATE CONSTRAINT profile_run_id IF NOT EXISTS FOR (r:ProfileRun) REQUIRE r.run_
 CREATE VECTOR INDEX user_profile_embedding IF NOT EXISTS
 FOR (u:User) ON u.profile_embedding
 OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}};
+CREATE CONSTRAINT watermark_name IF NOT EXISTS FOR (w:Watermark) REQUIRE w.name IS UNIQUE;
+CREATE CONSTRAINT ingested_event_id IF NOT EXISTS FOR (e:IngestedEvent) REQUIRE e.event_id IS UNIQUE;
+CREATE CONSTRAINT rejected_event_key IF NOT EXISTS FOR (r:RejectedEvent) REQUIRE r.key IS UNIQUE;
+CREATE INDEX rejected_event_at IF NOT EXISTS FOR (r:RejectedEvent) ON (r.at);
+CREATE INDEX user_changed_seq IF NOT EXISTS FOR (u:User) ON (u.changed_seq);
+CREATE INDEX item_changed_seq IF NOT EXISTS FOR (i:Item) ON (i.changed_seq);
+CREATE INDEX ingested_event_seq IF NOT EXISTS FOR (e:IngestedEvent) ON (e.seq);

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph.client import GraphClient
+from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
+from graph.datasets.lastfm import count_events, lastfm_events
+from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
+from graph.ingest import ingest_events
 from graph.schema import apply_schema
+from graph.sources import read_events
 from profilegraph import services
 from profilegraph.errors import ProfilegraphError
 from profilegraph.services import neo4j_server, redis_server
@@ -86,6 +95,69 @@ def schema_apply() -> None:
         summary = apply_schema(client)
     console.print(f"schema applied: {summary.constraints_added} constraints, "
                   f"{summary.indexes_added} indexes added")  # fmt: skip
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console,
+    )  # fmt: skip
+
+
+def _ingest_with_progress(events: Iterable[Any], *, source: str, total: int | None) -> None:
+    settings = load_settings()
+    with GraphClient(settings.neo4j) as client, _progress() as progress:
+        task = progress.add_task(f"ingest {source}", total=total)
+        report = ingest_events(
+            client, events, source=source,
+            on_batch=lambda r: progress.advance(task, r.received),
+        )  # fmt: skip
+    console.print(
+        f"received {report.received:,}, applied {report.applied:,}, "
+        f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "
+        f"(ingest seq {report.last_seq})"
+    )
+    for reason, n in report.rejected_by_reason.most_common(10):
+        console.print(f"  [yellow]rejected[/] {n:,} x {reason}", highlight=False)
+
+
+@app.command()
+def ingest(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".jsonl or .csv events"),
+    source: str = typer.Option("", help="name kept with dead letters (default: file name)"),
+) -> None:
+    """Validate and ingest an event file; bad lines go to the dead-letter store."""
+    with path.open("rb") as handle:
+        total = sum(1 for _ in handle)
+    _ingest_with_progress(read_events(path), source=source or path.name, total=total)
+
+
+load_app = typer.Typer(help="Load a data set through the ingest path.", no_args_is_help=True)
+app.add_typer(load_app, name="load")
+
+
+@load_app.command("lastfm")
+def load_lastfm(
+    path: Path = typer.Option(None, help="folder of the HetRec 2011 LastFM files"),
+) -> None:
+    """Load LastFM HetRec 2011 (non-commercial licence) from ../shared."""
+    directory = path or load_settings().datasets_dir / LASTFM_DIR
+    _ingest_with_progress(lastfm_events(directory), source="lastfm", total=count_events(directory))
+
+
+@load_app.command("synthetic")
+def load_synthetic(
+    users: int = typer.Option(10_000, min=10),
+    items: int = typer.Option(2_000, min=10),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("out/synthetic"), help="where data and ground truth go"),
+) -> None:
+    """Generate the seeded synthetic shop, save it with its ground truth, and ingest it."""
+    data = generate(SyntheticConfig(n_users=users, n_items=items, seed=seed))
+    data.save(out)
+    total = len(data.item_category) + len(data.follow_src) + len(data.user)
+    console.print(f"generated {users:,} users, {total:,} events; ground truth in {out}")
+    _ingest_with_progress(synthetic_events(data), source="synthetic", total=total)
 
 
 @app.command()

@@ -122,7 +122,7 @@ def start(settings: Settings) -> ServiceStatus:
         ):
             done = _launcher(
                 settings, distribution, "org.neo4j.cli.AdminTool",
-                "dbms", "set-initial-password", _password(settings),
+                "dbms", "set-initial-password", "--", _password(settings),
             )  # fmt: skip
             if done.returncode != 0:
                 raise ServiceStartError(f"neo4j-admin set-initial-password failed: {done.stderr}")
@@ -152,6 +152,11 @@ def wait_ready(settings: Settings) -> None:
         log=_log_file(settings),
         interval_s=1.0,
     )
+
+
+def admin(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``neo4j-admin`` against this instance (e.g. an offline import while it is stopped)."""
+    return _launcher(settings, ensure_distribution(settings), "org.neo4j.cli.AdminTool", *args)
 
 
 def stop(settings: Settings) -> None:

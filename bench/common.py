@@ -1,0 +1,51 @@
+"""Shared bench plumbing: a dedicated service instance, a results table, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from profilegraph import services
+from profilegraph.settings import Settings
+
+BENCH_ENV = {
+    "PROFILEGRAPH_STATE": str(Path.home() / ".local" / "state" / "profilegraph-bench"),
+    "PROFILEGRAPH_NEO4J__BOLT_PORT": "37687",
+    "PROFILEGRAPH_NEO4J__HTTP_PORT": "37474",
+    "PROFILEGRAPH_REDIS__PORT": "36379",
+}
+
+
+def bench_services() -> Settings:
+    """Start (or reuse) the bench's own Neo4j and Redis, apart from the demo's and the tests'."""
+    for key, value in BENCH_ENV.items():
+        os.environ.setdefault(key, value)
+    settings = services.settings_with_secrets()
+    services.up(settings)
+    return settings
+
+
+def report(name: str, rows: list[dict[str, Any]], out: Path, columns: list[str]) -> None:
+    table = Table(title=name)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*(_fmt(row.get(c)) for c in columns))
+    Console().print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"machine": platform.node(), "cpus": os.cpu_count(), "when": time.strftime("%FT%T")}
+    out.write_text(json.dumps({"bench": name, "meta": meta, "rows": rows}, indent=2))
+    Console().print(f"written {out}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)

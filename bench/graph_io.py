@@ -1,0 +1,134 @@
+"""Graph I/O throughput on synthetic data: ingest, export and write-back, beside GDS.
+
+    python -m bench.graph_io                    # 10k and 100k users
+    python -m bench.graph_io --sizes 1000000    # the 1M size (opt-in: ~25M events)
+
+Per size: bulk-import the data set (neo4j-admin), then measure
+- ingest events/s through the online path, batched (10k per transaction) vs one per transaction;
+- export edges/s into a Snapshot (whole graph) vs ``gds.graph.project`` of the same graph;
+- write-back profiles/s (64-d embedding + all profile fields) vs ``gds.pageRank.write``.
+Prints a table and writes ``out/bench/graph_io.json``. Runs on its own Neo4j/Redis instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import bench_services, report
+from graph.bulk_import import bulk_import
+from graph.client import GraphClient
+from graph.datasets.synthetic import SyntheticConfig, generate
+from graph.export import WholeGraph, export_snapshot
+from graph.ingest import ingest_events
+from graph.queries import Query
+from graph.writeback import ProfileRow, write_profiles
+
+GDS_PROJECT = Query(
+    name="bench_gds_project",
+    mode="read",
+    text="""
+    CALL gds.graph.project('bench', ['User', 'Item', 'Category'],
+      ['VIEWED', 'CLICKED', 'CARTED', 'PURCHASED', 'FOLLOWS', 'IN_CATEGORY'])
+    YIELD relationshipCount, projectMillis
+    RETURN relationshipCount, projectMillis
+    """,
+)
+GDS_PAGERANK_WRITE = Query(
+    name="bench_gds_pagerank_write",
+    mode="write",
+    text="""
+    CALL gds.pageRank.write('bench', {writeProperty: 'bench_pr', maxIterations: 20})
+    YIELD nodePropertiesWritten, writeMillis, computeMillis
+    RETURN nodePropertiesWritten, writeMillis, computeMillis
+    """,
+)
+GDS_DROP = Query(
+    name="bench_gds_drop", mode="read",
+    text="CALL gds.graph.drop('bench', false) YIELD graphName RETURN graphName",
+)  # fmt: skip
+
+
+def _new_events(n: int, n_users: int, n_items: int, tag: str) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
+    pairs = enumerate(zip(users.tolist(), items.tolist(), strict=True))
+    return [{"type": "interaction", "event_id": f"bench-{tag}-{k}", "user_id": f"u{u}",
+             "item_id": f"i{i}", "kind": "view", "ts": "2024-02-01T00:00:00Z"}
+            for k, (u, i) in pairs]  # fmt: skip
+
+
+def run_size(n_users: int) -> dict[str, Any]:
+    settings = bench_services()
+    row: dict[str, Any] = {"users": n_users}
+    started = time.perf_counter()
+    data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=7))
+    row["events"] = len(data.user) + len(data.follow_src) + len(data.item_category)
+    row["generate_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    bulk_import(settings, data)
+    row["bulk_import_s"] = time.perf_counter() - started
+    row["bulk_events_per_s"] = row["events"] / row["bulk_import_s"]
+
+    with GraphClient(settings.neo4j) as client:
+        events = _new_events(20_000, n_users, data.config.n_items, "batched")
+        started = time.perf_counter()
+        ingest_events(client, events, source="bench", batch_size=10_000)
+        row["ingest_batched_per_s"] = len(events) / (time.perf_counter() - started)
+        single = _new_events(300, n_users, data.config.n_items, "single")
+        started = time.perf_counter()
+        ingest_events(client, single, source="bench", batch_size=1)
+        row["ingest_single_tx_per_s"] = len(single) / (time.perf_counter() - started)
+
+        export_snapshot(client, WholeGraph())  # warm the page cache and query plans
+        started = time.perf_counter()
+        snapshot = export_snapshot(client, WholeGraph())
+        seconds = time.perf_counter() - started
+        row["export_edges"] = snapshot.num_edges()
+        row["export_edges_per_s"] = snapshot.num_edges() / seconds
+
+        client.read(GDS_DROP)
+        started = time.perf_counter()
+        projected = client.read(GDS_PROJECT)[0]
+        gds_seconds = time.perf_counter() - started
+        row["gds_project_edges_per_s"] = projected["relationshipCount"] / gds_seconds
+
+        rng = np.random.default_rng(0)
+        embeddings = rng.standard_normal((len(snapshot.node_ids["user"]), 64)).astype(np.float32)
+        profiles = [
+            ProfileRow(user, embeddings[k].tolist(), {
+                "interests": ["cat1", "cat2", "cat3"], "interest_weights": [0.5, 0.3, 0.2],
+                "influence": float(k % 100) / 100, "influence_rank": k, "segment": k % 8,
+                "segment_label": "bench", "uncertainty": 0.1, "explore": ["cat4"],
+                "explanation": "{}", "cold_start": False})
+            for k, user in enumerate(snapshot.node_ids["user"])
+        ]  # fmt: skip
+        written = write_profiles(client, "bench-run", snapshot.watermark, profiles)
+        row["writeback_profiles_per_s"] = written.written / written.seconds
+        started = time.perf_counter()
+        pagerank = client.write_rows(GDS_PAGERANK_WRITE)
+        pr_seconds = time.perf_counter() - started
+        row["gds_pagerank_write_nodes_per_s"] = pagerank / pr_seconds
+        client.read(GDS_DROP)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--out", type=Path, default=Path("out/bench/graph_io.json"))
+    args = parser.parse_args()
+    rows = [run_size(n) for n in args.sizes]
+    report("graph I/O (synthetic shop)", rows, args.out, [
+        "users", "events", "bulk_events_per_s", "ingest_batched_per_s", "ingest_single_tx_per_s",
+        "export_edges", "export_edges_per_s", "gds_project_edges_per_s",
+        "writeback_profiles_per_s", "gds_pagerank_write_nodes_per_s",
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+// purpose: Apply user-item interactions of one kind (every kind but tag). __REL_TYPE__ is
+//          filled from the allow-list in graph/events.py (REL_TYPES), never from input text.
+//          count and weight accumulate (weight is replaced for ratings); ts keeps the latest.
+// mode: write
+// params: rows LIST<MAP{user_id, item_id, ts INTEGER? (epoch ms), weight FLOAT,
+//         count INTEGER, replace BOOLEAN}>, seq INTEGER
+// returns: nothing
+UNWIND $rows AS row
+MERGE (u:User {user_id: row.user_id})
+MERGE (i:Item {item_id: row.item_id})
+MERGE (u)-[r:__REL_TYPE__]->(i)
+ON CREATE SET r.count = 0, r.weight = 0.0, r.first_ts = row.ts
+SET r.count = r.count + row.count,
+    r.weight = CASE WHEN row.replace THEN row.weight ELSE r.weight + row.weight END,
+    r.ts = CASE WHEN r.ts IS NULL OR row.ts > r.ts THEN row.ts ELSE r.ts END,
+    r.first_ts = CASE WHEN r.first_ts IS NULL OR row.ts < r.first_ts THEN row.ts ELSE r.first_ts END,
+    u.changed_seq = $seq

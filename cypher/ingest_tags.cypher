@@ -1,0 +1,16 @@
+// purpose: Apply tag interactions: (:User)-[:TAGGED {category}]->(:Item), one relationship per
+//          (user, item, tag). The tags' effect on item categories is ingest_tag_categories.
+// mode: write
+// params: rows LIST<MAP{user_id, item_id, category STRING, ts INTEGER?, weight FLOAT,
+//         count INTEGER}>, seq INTEGER
+// returns: nothing
+UNWIND $rows AS row
+MERGE (u:User {user_id: row.user_id})
+MERGE (i:Item {item_id: row.item_id})
+MERGE (u)-[r:TAGGED {category: row.category}]->(i)
+ON CREATE SET r.count = 0, r.weight = 0.0, r.first_ts = row.ts
+SET r.count = r.count + row.count,
+    r.weight = r.weight + row.weight,
+    r.ts = CASE WHEN r.ts IS NULL OR row.ts > r.ts THEN row.ts ELSE r.ts END,
+    r.first_ts = CASE WHEN r.first_ts IS NULL OR row.ts < r.first_ts THEN row.ts ELSE r.first_ts END,
+    u.changed_seq = $seq

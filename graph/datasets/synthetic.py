@@ -1,0 +1,219 @@
+"""A seeded synthetic shop with known ground truth, for scale tests and for scoring models.
+
+What is planted (and saved next to the data as ground truth):
+
+- **communities**: each user belongs to one; a community prefers a few categories;
+- **latent interests**: each user's distribution over categories, drawn around the community's;
+- **social graph**: out-degrees are heavy-tailed, targets are picked in proportion to a
+  power-law "attractiveness" (mostly within the user's community), so in-degrees follow a
+  power law too; influencers are made more attractive;
+- **organic interactions**: a user picks a category from their interests and an item in it by
+  popularity; kinds are view/click/cart/purchase, timestamps uniform over the horizon;
+- **influence**: every purchase by user ``v`` is adopted by each follower of ``v`` (a purchase
+  of the same item) with probability ``influence[v]`` after an exponential delay. Influencers
+  (a small fraction) have strengths around 0.2-0.8, everyone else around 0.03. Each adoption
+  records its cause, so cascades are known exactly.
+
+Everything is numpy, generated in chunks, so 1M users / 20M interactions fit in a few GB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KIND_NAMES = ("view", "click", "cart", "purchase")
+KIND_PROBS = (0.6, 0.2, 0.1, 0.1)
+PURCHASE = KIND_NAMES.index("purchase")
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_CHUNK = 1_000_000
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    n_users: int = 10_000
+    n_items: int = 2_000
+    n_categories: int = 40
+    n_communities: int = 20
+    mean_follows: float = 10.0
+    mean_interactions: float = 20.0
+    influencer_fraction: float = 0.01
+    in_community: float = 0.8
+    mean_delay_days: float = 3.0
+    horizon_days: float = 90.0
+    seed: int = 0
+
+
+@dataclass
+class SyntheticDataset:
+    config: SyntheticConfig
+    community: np.ndarray  # [U] int
+    interests: np.ndarray  # [U, C] float32, rows sum to 1 (ground truth)
+    influence: np.ndarray  # [U] float32 adoption probability per follower (ground truth)
+    is_influencer: np.ndarray  # [U] bool
+    item_category: np.ndarray  # [I] int
+    item_popularity: np.ndarray  # [I] float32
+    follow_src: np.ndarray  # [F] int (src follows dst)
+    follow_dst: np.ndarray
+    follow_ts: np.ndarray  # [F] epoch ms
+    user: np.ndarray  # [N] int, interactions
+    item: np.ndarray
+    kind: np.ndarray  # [N] int8 index into KIND_NAMES
+    ts: np.ndarray  # [N] epoch ms
+    cause: np.ndarray  # [N] int: the influencer whose purchase this adopts, -1 if organic
+
+    def user_id(self, u: int) -> str:
+        return f"u{u}"
+
+    def save(self, directory: Path) -> Path:
+        """Data and ground truth side by side: data.npz, ground_truth.npz, config.json."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "data.npz", item_category=self.item_category,
+                 item_popularity=self.item_popularity, follow_src=self.follow_src,
+                 follow_dst=self.follow_dst, follow_ts=self.follow_ts, user=self.user,
+                 item=self.item, kind=self.kind, ts=self.ts)  # fmt: skip
+        np.savez(directory / "ground_truth.npz", community=self.community,
+                 interests=self.interests, influence=self.influence,
+                 is_influencer=self.is_influencer, cause=self.cause)  # fmt: skip
+        (directory / "config.json").write_text(json.dumps(asdict(self.config), indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> SyntheticDataset:
+        config = SyntheticConfig(**json.loads((directory / "config.json").read_text()))
+        with np.load(directory / "data.npz") as data, np.load(directory / "ground_truth.npz") as gt:
+            return cls(
+                config=config, **{k: data[k] for k in data.files}, **{k: gt[k] for k in gt.files}
+            )
+
+
+def _sample_rows(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each row index, draw a column from that row's cumulative distribution (chunked)."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start : start + _CHUNK]
+        r = rng.random(len(part))[:, None]
+        out[start : start + _CHUNK] = (cum[part] < r).sum(axis=1)
+    return np.minimum(out, cum.shape[1] - 1)
+
+
+def _weighted_pick(groups: np.ndarray, weights: np.ndarray, want_group: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """For each entry of ``want_group``, pick an element of that group with prob ∝ weight."""
+    order = np.lexsort((np.arange(len(groups)), groups))
+    sorted_groups, sorted_w = groups[order], weights[order]
+    starts = np.searchsorted(sorted_groups, np.arange(groups.max() + 2))
+    cum = np.cumsum(sorted_w)
+    base = np.concatenate([[0.0], cum])[starts[:-1]]
+    totals = np.concatenate([[0.0], cum])[starts[1:]] - base
+    targets = base[want_group] + rng.random(len(want_group)) * totals[want_group]
+    picked = np.searchsorted(cum, targets, side="right")
+    return order[np.clip(picked, starts[want_group], starts[want_group + 1] - 1)]
+
+
+def generate(config: SyntheticConfig) -> SyntheticDataset:
+    rng = np.random.default_rng(config.seed)
+    n_u, n_i, n_c, n_k = config.n_users, config.n_items, config.n_categories, config.n_communities
+    horizon_ms = int(config.horizon_days * 86_400_000)
+    t0 = int(EPOCH.timestamp() * 1000)
+
+    # Communities and latent interests.
+    community = rng.choice(n_k, size=n_u, p=rng.dirichlet(np.full(n_k, 2.0)))
+    profiles = rng.dirichlet(np.full(n_c, 0.15), size=n_k)
+    interests = np.empty((n_u, n_c), dtype=np.float32)
+    for start in range(0, n_u, 100_000):
+        part = community[start : start + 100_000]
+        interests[start : start + 100_000] = rng.gamma(profiles[part] * 8.0 + 0.02)
+    interests /= interests.sum(axis=1, keepdims=True)
+
+    # Influencers and the social graph.
+    n_inf = max(1, round(config.influencer_fraction * n_u))
+    is_influencer = np.zeros(n_u, dtype=bool)
+    is_influencer[rng.choice(n_u, size=n_inf, replace=False)] = True
+    influence = np.where(is_influencer, rng.uniform(0.2, 0.8, n_u), rng.beta(1.0, 30.0, n_u))
+    influence = influence.astype(np.float32)
+    attractiveness = (rng.pareto(1.5, n_u) + 1.0) * np.where(is_influencer, 20.0, 1.0)
+    out_degree = np.minimum(rng.pareto(2.0, n_u) * config.mean_follows + 1, n_u - 1).astype(
+        np.int64
+    )
+    src = np.repeat(np.arange(n_u), out_degree)
+    local = rng.random(len(src)) < config.in_community
+    dst = np.empty(len(src), dtype=np.int64)
+    dst[local] = _weighted_pick(community, attractiveness, community[src[local]], rng)
+    dst[~local] = _weighted_pick(np.zeros(n_u, np.int64), attractiveness,
+                                 np.zeros(int((~local).sum()), np.int64), rng)  # fmt: skip
+    keys = np.unique(src[src != dst] * n_u + dst[src != dst])
+    follow_src, follow_dst = keys // n_u, keys % n_u
+    follow_ts = t0 - rng.integers(0, 365 * 86_400_000, len(keys))
+
+    # Items and organic interactions.
+    item_category = rng.choice(n_c, size=n_i, p=rng.dirichlet(np.full(n_c, 5.0)))
+    item_popularity = (rng.pareto(1.2, n_i) + 1.0).astype(np.float32)
+    missing = np.setdiff1d(np.arange(n_c), item_category)
+    item_category[rng.choice(n_i, size=len(missing), replace=False)] = missing  # no empty category
+    counts = rng.poisson(config.mean_interactions, n_u)
+    user = np.repeat(np.arange(n_u), counts)
+    category = _sample_rows(np.cumsum(interests, axis=1), user, rng)
+    item = _weighted_pick(item_category, item_popularity, category, rng)
+    kind = rng.choice(len(KIND_NAMES), size=len(user), p=KIND_PROBS).astype(np.int8)
+    ts = t0 + rng.integers(0, horizon_ms, len(user))
+
+    # One level of influence: followers adopt purchases.
+    order = np.argsort(follow_dst, kind="stable")
+    followers, starts = follow_src[order], np.searchsorted(follow_dst[order], np.arange(n_u + 1))
+    bought = np.flatnonzero(kind == PURCHASE)
+    adopters, adopted, sources, times = [], [], [], []
+    for start in range(0, len(bought), _CHUNK):
+        part = bought[start : start + _CHUNK]
+        v = user[part]
+        n_f = starts[v + 1] - starts[v]
+        rows = np.repeat(np.arange(len(part)), n_f)
+        offsets = np.arange(n_f.sum()) - np.repeat(np.cumsum(n_f) - n_f, n_f)
+        follower = followers[starts[v][rows] + offsets]
+        take = rng.random(len(rows)) < influence[v][rows]
+        delay = rng.exponential(config.mean_delay_days * 86_400_000, int(take.sum())).astype(
+            np.int64
+        )
+        when = ts[part][rows[take]] + 1 + delay
+        inside = when < t0 + horizon_ms
+        adopters.append(follower[take][inside])
+        adopted.append(item[part][rows[take]][inside])
+        sources.append(v[rows[take]][inside])
+        times.append(when[inside])
+    n_org = len(user)
+    user = np.concatenate([user, *adopters])
+    item = np.concatenate([item, *adopted])
+    kind = np.concatenate([kind, np.full(len(user) - n_org, PURCHASE, np.int8)])
+    ts = np.concatenate([ts, *times])
+    cause = np.concatenate([np.full(n_org, -1, np.int64), *sources])
+    return SyntheticDataset(
+        config=config, community=community, interests=interests, influence=influence,
+        is_influencer=is_influencer, item_category=item_category, item_popularity=item_popularity,
+        follow_src=follow_src, follow_dst=follow_dst, follow_ts=follow_ts, user=user, item=item,
+        kind=kind, ts=ts, cause=cause,
+    )  # fmt: skip
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
+    """The data set as raw events for the ordinary ingest path (items, follows, interactions)."""
+    for i, category in enumerate(ds.item_category.tolist()):
+        yield {"type": "item_upsert", "event_id": f"syn:item:{i}", "item_id": f"i{i}",
+               "categories": [f"cat{category}"]}  # fmt: skip
+    for n, (a, b, t) in enumerate(zip(ds.follow_src.tolist(), ds.follow_dst.tolist(),
+                                      ds.follow_ts.tolist(), strict=True)):  # fmt: skip
+        yield {"type": "follow", "event_id": f"syn:follow:{n}", "user_id": f"u{a}",
+               "target_user_id": f"u{b}", "ts": _iso(t)}  # fmt: skip
+    for n, (u, i, k, t) in enumerate(zip(ds.user.tolist(), ds.item.tolist(), ds.kind.tolist(),
+                                         ds.ts.tolist(), strict=True)):  # fmt: skip
+        yield {"type": "interaction", "event_id": f"syn:x:{n}", "user_id": f"u{u}",
+               "item_id": f"i{i}", "kind": KIND_NAMES[k], "ts": _iso(t)}  # fmt: skip

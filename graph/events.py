@@ -1,0 +1,248 @@
+"""The one event model every source speaks: files, the Python API and the Redis stream.
+
+An event is a discriminated union on ``type``. Validation is strict on purpose: an event that
+fails it is never half-applied; it goes to the dead-letter store with the field, the value and
+the reason (see :mod:`graph.dead_letters`), and the valid events of the same batch still land.
+
+Identifiers are restricted to a conservative alphabet (letters, digits, ``_.:@-``) so they are
+safe in logs, file names and URLs; free text (names, categories) may hold anything printable
+except text shaped like a Cypher statement. Values only ever reach Neo4j as ``$parameters``,
+so the check is defence in depth and a data-quality signal, not the injection barrier.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+MAX_LINE_BYTES = 64 * 1024
+EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+_KW = (
+    r"(?:match|merge|create|delete|detach|set|remove|call|unwind|foreach|load\s+csv"
+    r"|return|drop|with)"
+)
+_CYPHER_SHAPED = re.compile(
+    rf"(?i)['\"`]\s*[\)\}}\]]"  # a quote closing a literal, then a bracket: x'}) ...
+    r"|\}\s*\)"  # a map closing inside a pattern: ... })
+    rf"|;\s*{_KW}\b"  # a second statement
+    r"|\bdetach\s+delete\b"
+    r"|\bcall\s+(?:db|dbms|gds|apoc)\."
+    r"|\b(?:optional\s+match|match|merge|create)\s*\([^)]*\)[\s\S]*"
+    r"\b(?:return|delete|set|remove|with|merge|create)\b"
+)
+
+
+def _not_cypher(value: str) -> str:
+    if _CYPHER_SHAPED.search(value):
+        raise ValueError("text shaped like a Cypher statement is not accepted")
+    return value
+
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$", max_length=128)
+]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_not_cypher),
+]
+
+
+class InteractionKind(StrEnum):
+    """What a user did to an item; each kind is its own relationship type in Neo4j."""
+
+    VIEW = "view"
+    CLICK = "click"
+    CART = "cart"
+    PURCHASE = "purchase"
+    RATE = "rate"
+    REVIEW = "review"
+    LISTEN = "listen"
+    TAG = "tag"
+
+    @property
+    def rel_type(self) -> str:
+        return REL_TYPES[self]
+
+    @property
+    def replaces_weight(self) -> bool:
+        """A rating replaces the previous one; other kinds accumulate."""
+        return self in (InteractionKind.RATE, InteractionKind.REVIEW)
+
+
+REL_TYPES: dict[InteractionKind, str] = {
+    InteractionKind.VIEW: "VIEWED",
+    InteractionKind.CLICK: "CLICKED",
+    InteractionKind.CART: "CARTED",
+    InteractionKind.PURCHASE: "PURCHASED",
+    InteractionKind.RATE: "RATED",
+    InteractionKind.REVIEW: "REVIEWED",
+    InteractionKind.LISTEN: "LISTENED",
+    InteractionKind.TAG: "TAGGED",
+}
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier
+    ts: datetime | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value < EARLIEST_TS:
+            raise ValueError(f"timestamp before {EARLIEST_TS.date()} is not plausible")
+        if value > datetime.now(UTC) + FUTURE_SLACK:
+            raise ValueError("timestamp is in the future")
+        return value
+
+    @property
+    def ts_ms(self) -> int | None:
+        return None if self.ts is None else int(self.ts.timestamp() * 1000)
+
+
+class InteractionEvent(_Event):
+    type: Literal["interaction"] = "interaction"
+    user_id: Identifier
+    item_id: Identifier
+    kind: InteractionKind
+    weight: float = Field(1.0, ge=0, le=1e9, allow_inf_nan=False)
+    count: int = Field(1, ge=1, le=1_000_000)
+    category: Text | None = Field(None, validate_default=True)
+
+    @field_validator("category")
+    @classmethod
+    def _category_iff_tag(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("kind") is InteractionKind.TAG) != (value is not None):
+            raise ValueError("category is required for kind 'tag' and only allowed there")
+        return value.lower() if value is not None else None
+
+
+class FollowEvent(_Event):
+    """``user_id`` starts following ``target_user_id`` (a friendship is two follows)."""
+
+    type: Literal["follow"] = "follow"
+    user_id: Identifier
+    target_user_id: Identifier
+
+    @field_validator("target_user_id")
+    @classmethod
+    def _not_self(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("user_id"):
+            raise ValueError("a user cannot follow themselves")
+        return value
+
+
+class UnfollowEvent(FollowEvent):
+    type: Literal["unfollow"] = "unfollow"  # type: ignore[assignment]
+
+
+class UserUpsertEvent(_Event):
+    type: Literal["user_upsert"] = "user_upsert"
+    user_id: Identifier
+    name: Text | None = None
+
+
+class ItemUpsertEvent(_Event):
+    type: Literal["item_upsert"] = "item_upsert"
+    item_id: Identifier
+    name: Text | None = None
+    categories: list[Text] = Field(default_factory=list, max_length=64)
+
+    @field_validator("categories")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return sorted({c.lower() for c in value})
+
+
+class UserDeleteEvent(_Event):
+    type: Literal["user_delete"] = "user_delete"
+    user_id: Identifier
+
+
+class ItemDeleteEvent(_Event):
+    type: Literal["item_delete"] = "item_delete"
+    item_id: Identifier
+
+
+Event = Annotated[
+    InteractionEvent
+    | FollowEvent
+    | UnfollowEvent
+    | UserUpsertEvent
+    | ItemUpsertEvent
+    | UserDeleteEvent
+    | ItemDeleteEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class Rejection(BaseModel):
+    """Why one input was not accepted: kept in the dead-letter store."""
+
+    source: str
+    reason: str
+    field: str
+    value: str
+    raw: str
+    event_id: str | None = None
+
+
+def _clip(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_event(raw: Any, *, source: str) -> Event | Rejection:
+    """Validate one raw event (a dict, or a JSON string); never raises on bad input."""
+    raw_text = raw if isinstance(raw, str | bytes) else None
+    if raw_text is not None and len(raw_text) > MAX_LINE_BYTES:
+        return Rejection(
+            source=source,
+            reason=f"event larger than {MAX_LINE_BYTES} bytes",
+            field="(event)",
+            value=f"{len(raw_text)} bytes",
+            raw=_clip(raw_text, 2000),
+        )
+    try:
+        if raw_text is not None:
+            return EVENT_ADAPTER.validate_json(raw_text)
+        return EVENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field = "type"
+            first["input"] = raw.get("type") if isinstance(raw, dict) else first.get("input")
+        else:
+            field = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "(event)"
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        return Rejection(
+            source=source,
+            reason=first["msg"],
+            field=field,
+            value=_clip(first.get("input"), 200),
+            raw=_clip(raw_text if raw_text is not None else raw, 2000),
+            event_id=event_id if isinstance(event_id, str) else None,
+        )

@@ -1,0 +1,243 @@
+"""Batched, idempotent ingestion of validated events.
+
+One batch is one Neo4j transaction:
+
+1. take the next ingest sequence number (serialises ingest transactions; see
+   ``next_ingest_seq.cypher``),
+2. claim the batch's event ids in the ledger; ids seen before are dropped (replays are no-ops),
+3. apply the fresh events with one ``UNWIND $rows`` query per event type, marking every touched
+   user and item with ``changed_seq`` (what the incremental refresh selects on),
+4. store the batch's rejected inputs in the dead-letter store.
+
+Everything commits together, so a crash at any point leaves either the whole batch or nothing,
+and a retry of the same batch converges. Deletes act as barriers: events before a delete are
+applied before it and events after it after it, so "delete then re-create" in one batch works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from graph.client import GraphClient, Transaction
+from graph.events import (
+    REL_TYPES,
+    Event,
+    FollowEvent,
+    InteractionEvent,
+    InteractionKind,
+    ItemDeleteEvent,
+    ItemUpsertEvent,
+    Rejection,
+    UnfollowEvent,
+    UserDeleteEvent,
+    UserUpsertEvent,
+    parse_event,
+)
+from graph.queries import Query, load_query
+
+
+@dataclass
+class IngestReport:
+    """What happened to each input: applied, skipped as a replay, or rejected (and why)."""
+
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    last_seq: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.received += other.received
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.rejected_by_reason.update(other.rejected_by_reason)
+        self.last_seq = max(self.last_seq, other.last_seq)
+
+
+INTERACTIONS = "ingest_interactions"  # one query text per interaction type, see _query
+
+
+def _row(event: Event) -> tuple[str, dict[str, Any]]:
+    """The query an event goes to, and its parameter row."""
+    match event:
+        case InteractionEvent(kind=InteractionKind.TAG):
+            return "ingest_tags", {
+                "user_id": event.user_id, "item_id": event.item_id, "category": event.category,
+                "ts": event.ts_ms, "weight": event.weight, "count": event.count,
+            }  # fmt: skip
+        case InteractionEvent():
+            return f"{INTERACTIONS}:{event.kind.rel_type}", {
+                "user_id": event.user_id, "item_id": event.item_id, "ts": event.ts_ms,
+                "weight": event.weight, "count": event.count,
+                "replace": event.kind.replaces_weight,
+            }  # fmt: skip
+        case UnfollowEvent():
+            return "ingest_unfollows", {
+                "user_id": event.user_id, "target_user_id": event.target_user_id,
+            }  # fmt: skip
+        case FollowEvent():
+            return "ingest_follows", {
+                "user_id": event.user_id, "target_user_id": event.target_user_id, "ts": event.ts_ms,
+            }  # fmt: skip
+        case UserUpsertEvent():
+            return "ingest_users", {"user_id": event.user_id, "name": event.name}
+        case ItemUpsertEvent():
+            return "ingest_items", {
+                "item_id": event.item_id, "name": event.name, "categories": event.categories,
+            }  # fmt: skip
+        case UserDeleteEvent():
+            return "delete_users", {"user_id": event.user_id}
+        case ItemDeleteEvent():
+            return "delete_items", {"item_id": event.item_id}
+    raise TypeError(f"unhandled event type {type(event).__name__}")
+
+
+# Within a segment, upserts first so that interactions find their nodes' names; unfollows after
+# follows. Order across segments (split at deletes) is the input order.
+_ORDER = (
+    "ingest_users", "ingest_items",
+    *(f"{INTERACTIONS}:{rel}" for k, rel in REL_TYPES.items() if k is not InteractionKind.TAG),
+    "ingest_tags", "ingest_follows", "ingest_unfollows",
+)  # fmt: skip
+_ALLOWED_TYPES = frozenset(REL_TYPES.values())
+
+
+def _query(key: str) -> Query:
+    """The query for a group key; ``name:REL_TYPE`` keys get their type filled in."""
+    name, _, rel_type = key.partition(":")
+    query = load_query(name)
+    return query.with_rel_type(rel_type, _ALLOWED_TYPES) if rel_type else query
+
+
+def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, Any]]]]]:
+    """Split at deletes; within each run group rows by query in a fixed order.
+
+    Follows and unfollows of the same pair inside one run collapse to the last one, so
+    "unfollow, then follow again" ends followed whatever order the groups run in.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    social: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+
+    def flush() -> list[tuple[str, list[dict[str, Any]]]]:
+        for query, row in social.values():
+            groups.setdefault(query, []).append(row)
+        out = [(q, groups[q]) for q in _ORDER if q in groups]
+        groups.clear()
+        social.clear()
+        return out
+
+    for event in events:
+        query, row = _row(event)
+        if query.startswith("delete_"):
+            if groups or social:
+                yield flush()
+            yield [(query, [row])]
+        elif query in ("ingest_follows", "ingest_unfollows"):
+            social.pop((row["user_id"], row["target_user_id"]), None)
+            social[(row["user_id"], row["target_user_id"])] = (query, row)
+        else:
+            groups.setdefault(query, []).append(row)
+    if groups or social:
+        yield flush()
+
+
+def _tag_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How often each (item, tag) pair was given in a batch: one IN_CATEGORY update per pair."""
+    totals: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        totals[(row["item_id"], row["category"])] += row["count"]
+    return [{"item_id": i, "category": c, "count": n} for (i, c), n in totals.items()]
+
+
+def _rejection_row(rejection: Rejection) -> dict[str, Any]:
+    key = hashlib.sha1(f"{rejection.source}\0{rejection.raw}".encode()).hexdigest()
+    return {"key": key, **rejection.model_dump()}
+
+
+def ingest_batch(
+    client: GraphClient,
+    events: list[Event],
+    rejections: list[Rejection] = (),  # type: ignore[assignment]
+) -> IngestReport:
+    """Apply one batch in one transaction (see the module docstring)."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
+    in_batch_duplicates = len(events) - len(unique)
+
+    def work(tx: Transaction) -> IngestReport:
+        seq = tx.run("next_ingest_seq")[0]["seq"]
+        fresh_ids = set(
+            tx.run("claim_events", event_ids=list(unique), seq=seq)[0]["fresh"] if unique else []
+        )
+        fresh = [e for e in unique.values() if e.event_id in fresh_ids]
+        for segment in _segments(fresh):
+            for key, rows in segment:
+                tx.run(_query(key), rows=rows, seq=seq)
+                if key == "ingest_tags":
+                    tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
+        if rejections:
+            tx.run("record_rejections", rows=[_rejection_row(r) for r in rejections], seq=seq)
+        return IngestReport(
+            received=len(events) + len(rejections),
+            applied=len(fresh),
+            duplicates=in_batch_duplicates + len(unique) - len(fresh),
+            rejected=len(rejections),
+            rejected_by_reason=Counter(f"{r.field}: {r.reason}" for r in rejections),
+            last_seq=seq,
+        )
+
+    return client.transaction(work, name="ingest_batch")
+
+
+def validate_batch(batch: list[Any], source: str) -> tuple[list[Event], list[Rejection]]:
+    valid: list[Event] = []
+    rejected: list[Rejection] = []
+    for raw in batch:
+        parsed = raw if not isinstance(raw, dict | str | bytes) else parse_event(raw, source=source)
+        if isinstance(parsed, Rejection):
+            rejected.append(parsed)
+        else:
+            valid.append(parsed)
+    return valid, rejected
+
+
+def ingest_events(
+    client: GraphClient,
+    raw_events: Iterable[Any],
+    *,
+    source: str,
+    batch_size: int | None = None,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Validate and ingest any iterable of raw events (dicts, JSON strings or Event models).
+
+    Bad inputs never stop the run: they are counted and dead-lettered with their batch. The
+    next batch is read and validated in a helper thread while the current one is written.
+    ``on_batch(report)`` is called after each committed batch (progress bars use it).
+    """
+    size = batch_size or client.settings.batch_size
+    iterator = iter(raw_events)
+
+    def next_batch() -> tuple[list[Event], list[Rejection]] | None:
+        batch = list(islice(iterator, size))
+        return validate_batch(batch, source) if batch else None
+
+    total = IngestReport()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(next_batch)
+        while (validated := pending.result()) is not None:
+            pending = pool.submit(next_batch)
+            report = ingest_batch(client, *validated)
+            total.merge(report)
+            if on_batch is not None:
+                on_batch(report)
+    return total

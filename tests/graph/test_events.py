@@ -1,0 +1,138 @@
+"""Event validation: every class of bad input is rejected with the field and the value."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from graph.events import (
+    MAX_LINE_BYTES,
+    FollowEvent,
+    InteractionEvent,
+    InteractionKind,
+    ItemUpsertEvent,
+    Rejection,
+    parse_event,
+)
+
+GOOD = {
+    "type": "interaction",
+    "event_id": "e-1",
+    "user_id": "u1",
+    "item_id": "i1",
+    "kind": "purchase",
+    "ts": "2024-05-01T10:00:00Z",
+    "weight": 2.5,
+}
+
+
+def _bad(**changes: object) -> Rejection:
+    raw = {**GOOD, **changes}
+    parsed = parse_event(raw, source="test")
+    assert isinstance(parsed, Rejection), f"accepted: {parsed!r}"
+    assert parsed.source == "test" and parsed.raw
+    return parsed
+
+
+def test_valid_interaction_parses_to_epoch_ms() -> None:
+    event = parse_event(GOOD, source="test")
+    assert isinstance(event, InteractionEvent)
+    assert event.kind is InteractionKind.PURCHASE and event.kind.rel_type == "PURCHASED"
+    assert event.ts_ms == int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_json_text_and_dicts_are_the_same_event() -> None:
+    assert parse_event(json.dumps(GOOD), source="t") == parse_event(GOOD, source="t")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value", "reason"),
+    [
+        ({"kind": "buy"}, "kind", "buy", "Input should be 'view'"),
+        ({"user_id": None}, "user_id", "None", "valid string"),
+        ({"user_id": "u 1"}, "user_id", "u 1", "pattern"),
+        ({"item_id": "x" * 300}, "item_id", "x" * 199 + "…", "at most 128"),
+        ({"event_id": ""}, "event_id", "", "pattern"),
+        ({"weight": -1}, "weight", "-1", "greater than or equal to 0"),
+        ({"weight": float("nan")}, "weight", "nan", "finite number"),
+        ({"weight": float("inf")}, "weight", "inf", "finite number"),
+        ({"count": 0}, "count", "0", "greater than or equal to 1"),
+        ({"ts": "2999-01-01T00:00:00Z"}, "ts", "2999-01-01T00:00:00Z", "in the future"),
+        ({"ts": "1956-06-01T00:00:00Z"}, "ts", "1956-06-01T00:00:00Z", "before 1990"),
+        ({"ts": "yesterday"}, "ts", "yesterday", "valid datetime"),
+        ({"type": "purchase"}, "type", "purchase", "does not match any of the expected tags"),
+        ({"colour": "red"}, "colour", "red", "Extra inputs are not permitted"),
+        ({"kind": "tag"}, "category", "None", "category is required for kind 'tag'"),
+        ({"category": "rock"}, "category", "rock", "only allowed there"),
+    ],
+)
+def test_bad_input_names_field_and_value(
+    changes: dict[str, object], field: str, value: str, reason: str
+) -> None:
+    rejection = _bad(**changes)
+    assert (rejection.field, rejection.value) == (field, value)
+    assert reason in rejection.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x'}) DETACH DELETE n //",
+        "MATCH (n) RETURN n",
+        "rock; DROP CONSTRAINT user_id",
+        "CALL db.labels()",
+        "1' OR 1=1 })",
+    ],
+)
+def test_text_shaped_like_cypher_is_rejected(text: str) -> None:
+    raw = {"type": "item_upsert", "event_id": "e9", "item_id": "i9", "name": text}
+    rejection = parse_event(raw, source="test")
+    assert isinstance(rejection, Rejection)
+    assert (rejection.field, rejection.value) == ("name", text)
+    assert "Cypher" in rejection.reason
+
+
+@pytest.mark.parametrize("text", ["Per Gessle; Roxette", "A//Political", "Set (Remix)", "AC/DC"])
+def test_ordinary_names_with_punctuation_pass(text: str) -> None:
+    raw = {"type": "item_upsert", "event_id": "e9", "item_id": "i9", "name": text}
+    assert isinstance(parse_event(raw, source="test"), ItemUpsertEvent)
+
+
+def test_oversized_input_is_rejected_before_parsing() -> None:
+    line = json.dumps({**GOOD, "pad": "x" * MAX_LINE_BYTES})
+    rejection = parse_event(line, source="test")
+    assert isinstance(rejection, Rejection) and "larger than" in rejection.reason
+    assert len(rejection.raw) <= 2000
+
+
+def test_malformed_json_is_rejected() -> None:
+    rejection = parse_event('{"type": "interaction", ', source="test")
+    assert isinstance(rejection, Rejection) and "JSON" in rejection.reason
+
+
+def test_self_follow_is_rejected_and_naive_times_are_utc() -> None:
+    rejection = parse_event(
+        {"type": "follow", "event_id": "f1", "user_id": "a", "target_user_id": "a"}, source="t"
+    )
+    assert isinstance(rejection, Rejection) and rejection.field == "target_user_id"
+    naive = (datetime.now(UTC) - timedelta(days=1)).replace(tzinfo=None).isoformat()
+    event = parse_event(
+        {"type": "follow", "event_id": "f2", "user_id": "a", "target_user_id": "b", "ts": naive},
+        source="t",
+    )
+    assert isinstance(event, FollowEvent) and event.ts is not None and event.ts.tzinfo is not None
+
+
+def test_categories_are_normalised() -> None:
+    event = parse_event(
+        {
+            "type": "item_upsert",
+            "event_id": "x",
+            "item_id": "i",
+            "categories": ["Rock", "rock", "Pop"],
+        },
+        source="t",
+    )
+    assert isinstance(event, ItemUpsertEvent) and event.categories == ["pop", "rock"]

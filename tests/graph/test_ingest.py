@@ -1,0 +1,142 @@
+"""Ingestion against the real Neo4j: idempotent, dead-letters bad input, marks changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.client import GraphClient
+from graph.ingest import ingest_events
+from graph.queries import Query
+from tests.graph.conftest import counts
+
+T0 = "2024-03-01T12:00:00Z"
+
+
+def view(n: int, user: str = "u1", item: str = "i1", **extra: Any) -> dict[str, Any]:
+    return {"type": "interaction", "event_id": f"v{n}", "user_id": user, "item_id": item,
+            "kind": "view", "ts": T0, **extra}  # fmt: skip
+
+
+def follow(a: str, b: str, n: int, kind: str = "follow") -> dict[str, Any]:
+    return {"type": kind, "event_id": f"{kind}-{a}-{b}-{n}", "user_id": a, "target_user_id": b}
+
+
+EDGE = Query(
+    name="test_edge",
+    mode="read",
+    text="MATCH (:User {user_id: $u})-[r]->(:Item {item_id: $i}) "
+    "RETURN type(r) AS type, r.count AS count, r.weight AS weight, r.ts AS ts",
+)
+FOLLOWS = Query(
+    name="test_follows",
+    mode="read",
+    text="MATCH (a:User)-[:FOLLOWS]->(b:User) RETURN a.user_id AS a, b.user_id AS b ORDER BY a, b",
+)
+CHANGED = Query(
+    name="test_changed",
+    mode="read",
+    text="MATCH (u:User) WHERE u.changed_seq > $since RETURN u.user_id AS u ORDER BY u",
+)
+DEAD = Query(
+    name="test_dead",
+    mode="read",
+    text="MATCH (r:RejectedEvent) RETURN r.field AS field, r.value AS value, r.reason AS reason, "
+    "r.times AS times, r.source AS source ORDER BY field",
+)
+
+
+def test_same_events_twice_change_nothing(clean_graph: GraphClient) -> None:
+    events = [view(n, weight=2.0) for n in range(5)] + [follow("u1", "u2", 0)]
+    first = ingest_events(clean_graph, events, source="test")
+    before = counts(clean_graph)
+    second = ingest_events(clean_graph, events, source="test")
+    assert (first.applied, first.duplicates) == (6, 0)
+    assert (second.applied, second.duplicates) == (0, 6)
+    assert counts(clean_graph) == before
+    assert clean_graph.read(EDGE, u="u1", i="i1") == [
+        {"type": "VIEWED", "count": 5, "weight": 10.0, "ts": 1709294400000}
+    ]
+
+
+def test_duplicates_inside_one_batch_apply_once(clean_graph: GraphClient) -> None:
+    report = ingest_events(clean_graph, [view(1), view(1), view(2)], source="test")
+    assert (report.applied, report.duplicates) == (2, 1)
+    assert clean_graph.read(EDGE, u="u1", i="i1")[0]["count"] == 2
+
+
+def test_bad_events_are_dead_lettered_and_valid_ones_still_land(clean_graph: GraphClient) -> None:
+    batch = [view(1), view(2, weight=-3), view(3, kind="buy"), view(4), "{not json"]
+    report = ingest_events(clean_graph, batch, source="unit-file")
+    assert (report.applied, report.rejected) == (2, 3)
+    assert clean_graph.read(EDGE, u="u1", i="i1")[0]["count"] == 2
+    dead = clean_graph.read(DEAD)
+    assert [(d["field"], d["value"]) for d in dead] == [
+        ("(event)", "{not json"),
+        ("kind", "buy"),
+        ("weight", "-3"),
+    ]
+    assert all(d["source"] == "unit-file" and d["times"] == 1 for d in dead)
+    # Reading the same bad input again counts it, without duplicating the dead letter.
+    ingest_events(clean_graph, batch, source="unit-file")
+    assert [d["times"] for d in clean_graph.read(DEAD)] == [2, 2, 2]
+
+
+def test_ratings_replace_and_views_accumulate(clean_graph: GraphClient) -> None:
+    rates = [view(n, kind="rate", weight=w) for n, w in enumerate([4.0, 2.0])]
+    ingest_events(clean_graph, rates, source="test")
+    assert clean_graph.read(EDGE, u="u1", i="i1")[0] == {
+        "type": "RATED", "count": 2, "weight": 2.0, "ts": 1709294400000
+    }  # fmt: skip
+
+
+def test_unfollow_and_refollow_in_one_batch_follow_input_order(clean_graph: GraphClient) -> None:
+    ingest_events(clean_graph, [follow("a", "b", 0), follow("a", "c", 0)], source="test")
+    batch = [
+        follow("a", "b", 1, "unfollow"),
+        follow("a", "c", 1, "unfollow"),
+        follow("a", "c", 2),  # re-follow after the unfollow: must end followed
+        follow("x", "y", 1, "unfollow"),  # unknown pair: a no-op
+    ]
+    ingest_events(clean_graph, batch, source="test")
+    assert clean_graph.read(FOLLOWS) == [{"a": "a", "b": "c"}]
+
+
+def test_deletes_remove_nodes_and_act_as_barriers(clean_graph: GraphClient) -> None:
+    ingest_events(clean_graph, [view(1), view(2, user="u2"), follow("u1", "u2", 0)], source="t")
+    batch = [
+        {"type": "user_delete", "event_id": "del-u1", "user_id": "u1"},
+        view(3),  # after the delete: u1 comes back with only this view
+        {"type": "item_delete", "event_id": "del-i9", "item_id": "i9"},  # unknown: no-op
+    ]
+    ingest_events(clean_graph, batch, source="t")
+    assert clean_graph.read(EDGE, u="u1", i="i1")[0]["count"] == 1
+    assert clean_graph.read(FOLLOWS) == []
+    ingest_events(clean_graph, [{"type": "item_delete", "event_id": "del-i1", "item_id": "i1"}],
+                  source="t")  # fmt: skip
+    assert counts(clean_graph)["items"] == 0 and counts(clean_graph)["users"] == 2
+
+
+def test_changes_are_marked_with_the_batch_sequence(clean_graph: GraphClient) -> None:
+    first = ingest_events(clean_graph, [view(1), view(2, user="u2")], source="t")
+    second = ingest_events(clean_graph, [follow("u3", "u4", 0)], source="t")
+    assert second.last_seq == first.last_seq + 1
+    assert [r["u"] for r in clean_graph.read(CHANGED, since=first.last_seq)] == ["u3", "u4"]
+    third = ingest_events(
+        clean_graph, [{"type": "user_delete", "event_id": "d3", "user_id": "u3"}], source="t"
+    )
+    # Deleting u3 marks its social neighbour u4 as changed.
+    assert [r["u"] for r in clean_graph.read(CHANGED, since=second.last_seq)] == ["u4"]
+    assert third.last_seq == second.last_seq + 1
+
+
+def test_item_upserts_name_items_and_add_categories(clean_graph: GraphClient) -> None:
+    item = {"type": "item_upsert", "event_id": "it1", "item_id": "i1", "name": "Lamp",
+            "categories": ["Home", "Lighting"]}  # fmt: skip
+    ingest_events(clean_graph, [item], source="t")
+    query = Query(
+        name="test_item", mode="read",
+        text="MATCH (i:Item {item_id: 'i1'})-[:IN_CATEGORY]->(c) "
+        "RETURN i.name AS name, collect(c.name) AS cats",
+    )  # fmt: skip
+    row = clean_graph.read(query)[0]
+    assert row["name"] == "Lamp" and sorted(row["cats"]) == ["home", "lighting"]

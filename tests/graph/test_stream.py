@@ -1,0 +1,87 @@
+"""The Redis Stream consumer: acknowledged only after commit, so a crash loses nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from graph.client import GraphClient
+from graph.stream import StreamConsumer, publish
+from profilegraph.services.redis_server import client as redis_client
+from profilegraph.settings import Settings
+from tests.graph.conftest import counts, wipe
+
+
+def views(n: int, prefix: str) -> list[dict[str, object]]:
+    return [{"type": "interaction", "event_id": f"{prefix}-{k}", "user_id": f"u{k % 17}",
+             "item_id": f"i{k % 11}", "kind": "view"} for k in range(n)]  # fmt: skip
+
+
+@pytest.fixture
+def stream(settings: Settings, graph: GraphClient) -> Iterator[tuple[redis.Redis, str]]:
+    wipe(graph)
+    name = f"test:events:{uuid.uuid4().hex}"
+    with redis_client(settings.redis) as conn:
+        yield conn, name
+        conn.delete(name)
+
+
+def test_consumes_validates_and_acknowledges(
+    stream: tuple[redis.Redis, str], graph: GraphClient
+) -> None:
+    conn, name = stream
+    publish(conn, [*views(40, "a"), "{broken json"], stream=name)
+    conn.xadd(name, {"other": "field"})  # a message without an event
+    publish(conn, views(40, "a"), stream=name)
+    consumer = StreamConsumer(graph, conn, stream=name, batch_size=16, block_ms=100)
+    report = consumer.run(until_empty=True)
+    assert (report.applied, report.duplicates, report.rejected) == (40, 40, 2)
+    assert counts(graph)["views"] == 40
+    assert conn.xlen(name) == 0
+    assert conn.xpending(name, consumer.group)["pending"] == 0
+
+
+def _crashing_consumer(name: str, hook: str) -> int:
+    """Run a consumer in a child process that dies (os._exit) at ``hook`` on its first batch."""
+    script = textwrap.dedent(
+        f"""
+        import os
+        from graph.client import GraphClient
+        from graph.stream import StreamConsumer
+        from profilegraph.services.redis_server import client
+        from profilegraph.settings import load_settings
+
+        settings = load_settings()
+        with GraphClient(settings.neo4j) as graph, client(settings.redis) as conn:
+            consumer = StreamConsumer(graph, conn, stream={name!r}, consumer="crashy",
+                                      batch_size=25, block_ms=100,
+                                      {hook}=lambda ids: os._exit(9))
+            consumer.run(until_empty=True)
+        """
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).returncode
+
+
+@pytest.mark.parametrize("hook", ["after_read", "after_commit"])
+def test_a_crash_before_acknowledging_loses_and_duplicates_nothing(
+    stream: tuple[redis.Redis, str], graph: GraphClient, hook: str
+) -> None:
+    conn, name = stream
+    publish(conn, views(100, hook), stream=name)
+    assert _crashing_consumer(name, hook) == 9
+    assert conn.xpending(name, "profilegraph-ingest")["pending"] == 25  # read, never acked
+    expected_views = 25 if hook == "after_commit" else 0
+    assert counts(graph)["views"] == expected_views
+    # Another consumer claims the abandoned messages and finishes the stream.
+    survivor = StreamConsumer(graph, conn, stream=name, consumer="survivor", batch_size=25,
+                              block_ms=100, claim_idle_ms=0)  # fmt: skip
+    report = survivor.run(until_empty=True)
+    assert counts(graph)["views"] == 100
+    assert report.applied == 100 - expected_views and report.duplicates == expected_views
+    assert conn.xlen(name) == 0 and conn.xpending(name, survivor.group)["pending"] == 0

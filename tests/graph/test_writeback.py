@@ -1,0 +1,137 @@
+"""Write-back consistency: per-user all-or-nothing, survives a killed writer, never goes back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from graph.client import GraphClient
+from graph.ingest import ingest_events
+from graph.queries import Query
+from graph.writeback import (
+    PROFILE_FIELDS,
+    ProfileRow,
+    finish_run,
+    read_run,
+    start_run,
+    write_profiles,
+)
+from tests.graph.conftest import wipe
+
+USERS = [f"u{n}" for n in range(300)]
+PROFILES = Query(
+    name="test_profiles",
+    mode="read",
+    text="MATCH (u:User) RETURN u.user_id AS user_id, properties(u) AS props ORDER BY user_id",
+)
+
+
+def profile(run: str, user: str) -> ProfileRow:
+    """A deterministic profile whose every field reveals the run it came from."""
+    h = int(hashlib.sha1(f"{run}/{user}".encode()).hexdigest()[:8], 16)
+    return ProfileRow(
+        user_id=user,
+        embedding=[((h >> (k % 24)) % 97) / 97.0 for k in range(64)],
+        fields={
+            "interests": [f"{run}-a", f"{run}-b"], "interest_weights": [0.7, 0.3],
+            "influence": h / 2**32, "influence_rank": h % 1000, "segment": h % 7,
+            "segment_label": f"{run} segment", "uncertainty": 0.5, "explore": [f"{run}-x"],
+            "explanation": json.dumps({"run": run}), "cold_start": False,
+        },
+    )  # fmt: skip
+
+
+def assert_user_on(run: str, user: str, props: dict[str, object], watermark: int) -> None:
+    expected = profile(run, user)
+    assert props["profile_run_id"] == run and props["profile_watermark"] == watermark
+    for key, value in expected.fields.items():
+        got = props[f"profile_{key}"]
+        assert got == pytest.approx(value) if isinstance(value, float) else got == value, key
+    assert props["profile_embedding"] == pytest.approx(expected.embedding, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def users(settings: object) -> Iterator[GraphClient]:
+    from profilegraph.settings import load_settings
+
+    with GraphClient(load_settings().neo4j) as client:
+        wipe(client)
+        events = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in USERS]
+        ingest_events(client, events, source="test")
+        yield client
+
+
+def test_every_field_is_written_and_stale_ones_removed(users: GraphClient) -> None:
+    write_profiles(users, "run-a", 10, [profile("run-a", u) for u in USERS])
+    sparse = ProfileRow(user_id="u0", embedding=[0.0] * 64, fields={"influence": 1.0})
+    write_profiles(users, "run-b", 10, [sparse])
+    props = users.read(PROFILES)[0]["props"]
+    assert props["profile_run_id"] == "run-b" and props["profile_influence"] == 1.0
+    assert "profile_interests" not in props  # run-a's interests did not survive into run-b
+    assert set(props) - {"user_id", "changed_seq", "profile_embedding"} <= set(PROFILE_FIELDS)
+
+
+def test_unknown_field_is_refused(users: GraphClient) -> None:
+    with pytest.raises(ValueError, match="unknown profile field 'colour'"):
+        write_profiles(users, "r", 1, [ProfileRow("u0", [0.0] * 64, {"colour": "red"})])
+
+
+def test_killed_writer_leaves_each_user_on_one_complete_profile(users: GraphClient) -> None:
+    write_profiles(users, "run-old", 20, [profile("run-old", u) for u in USERS])
+    # A writer of run-new dies (os._exit, no cleanup) after 2 of its 6 batches committed.
+    script = textwrap.dedent(
+        """
+        import os
+        from graph.client import GraphClient
+        from graph.writeback import write_profiles
+        from profilegraph.settings import load_settings
+        from tests.graph.test_writeback import USERS, profile
+
+        def die(batches):
+            if batches == 2:
+                os._exit(9)
+
+        with GraphClient(load_settings().neo4j) as client:
+            write_profiles(client, "run-new", 21, [profile("run-new", u) for u in USERS],
+                           batch_size=50, workers=1, after_batch=die)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    rows = users.read(PROFILES)
+    runs = {row["props"]["profile_run_id"] for row in rows}
+    assert runs == {"run-old", "run-new"}  # interrupted half-way
+    for row in rows:
+        run = row["props"]["profile_run_id"]
+        assert_user_on(run, row["user_id"], row["props"], 21 if run == "run-new" else 20)
+    # Re-running the same run converges on the complete new state.
+    write_profiles(users, "run-new", 21, [profile("run-new", u) for u in USERS], batch_size=50)
+    for row in users.read(PROFILES):
+        assert_user_on("run-new", row["user_id"], row["props"], 21)
+
+
+def test_an_older_run_never_overwrites_a_newer_one(users: GraphClient) -> None:
+    write_profiles(users, "run-new2", 30, [profile("run-new2", u) for u in USERS[:10]])
+    report = write_profiles(users, "run-late", 29, [profile("run-late", u) for u in USERS[:10]])
+    assert (report.written, report.skipped_newer) == (0, 10)
+    first = [r for r in users.read(PROFILES) if r["user_id"] in USERS[:10]]
+    assert {r["props"]["profile_run_id"] for r in first} == {"run-new2"}
+
+
+def test_runs_record_their_provenance(users: GraphClient) -> None:
+    start_run(users, "prov-1", kind="full", model="lightgcn", params={"dim": 64}, watermark=5)
+    start_run(users, "prov-1", kind="full", model="lightgcn", params={"dim": 64}, watermark=5)
+    finish_run(users, "prov-1", status="complete", metrics={"recall@10": 0.2},
+               timings={"train_s": 1.5}, profiles_written=300)  # fmt: skip
+    row = read_run(users, "prov-1")
+    assert row is not None and row["status"] == "complete" and row["model"] == "lightgcn"
+    assert row["params"] == {"dim": 64} and row["timings"] == {"train_s": 1.5}
+    assert row["metrics"] == {"recall@10": 0.2} and row["profiles_written"] == 300
+    assert read_run(users, "no-such-run") is None
+    assert row["started_at"] <= row["finished_at"]
