@@ -32,12 +32,14 @@ def bench_services() -> Settings:
     return settings
 
 
-def report(name: str, rows: list[dict[str, Any]], out: Path, columns: list[str]) -> None:
+def report(name: str, rows: list[dict[str, Any]], out: Path, metrics: list[str]) -> None:
+    """Print one column per run (metrics down the side, so wide figures stay readable)."""
     table = Table(title=name)
-    for column in columns:
-        table.add_column(column, justify="right")
+    table.add_column("metric")
     for row in rows:
-        table.add_row(*(_fmt(row.get(c)) for c in columns))
+        table.add_column(f"{row.get('users', '')}", justify="right")
+    for metric in metrics:
+        table.add_row(metric, *(_fmt(row.get(metric)) for row in rows))
     Console().print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.node(), "cpus": os.cpu_count(), "when": time.strftime("%FT%T")}

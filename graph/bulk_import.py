@@ -94,8 +94,8 @@ def bulk_import(settings: Settings, data: SyntheticDataset) -> None:
         args = write_import_csvs(data, Path(tmp))
         neo4j_server.stop(settings)
         done = neo4j_server.admin(
-            settings, "database", "import", "full", "--overwrite-destination=true",
-            "--skip-duplicate-nodes=false", *args, settings.neo4j.database,
+            settings, "database", "import", "full", settings.neo4j.database,
+            "--overwrite-destination=true", *args,
         )  # fmt: skip
         if done.returncode != 0:
             raise ServiceStartError(

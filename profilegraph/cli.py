@@ -21,9 +21,11 @@ from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
+from graph.export import ChangedSince, Neighbourhood, WholeGraph, export_snapshot
 from graph.ingest import ingest_events
 from graph.schema import apply_schema
 from graph.sources import read_events
+from graph.stream import STREAM, StreamConsumer
 from profilegraph import services
 from profilegraph.errors import ProfilegraphError
 from profilegraph.services import neo4j_server, redis_server
@@ -161,15 +163,55 @@ def load_synthetic(
 
 
 @app.command()
+def consume(
+    until_empty: bool = typer.Option(False, help="stop when the stream is drained"),
+    stream: str = typer.Option(STREAM, help="Redis stream key"),
+) -> None:
+    """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
+    settings = load_settings()
+    with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
+        consumer = StreamConsumer(client, conn, stream=stream)
+        report = consumer.run(until_empty=until_empty)
+    console.print(f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
+                  f"rejected {report.rejected:,}")  # fmt: skip
+
+
+@app.command()
+def export(
+    out: Path = typer.Option(Path("out/snapshot.pt"), help="snapshot file to write"),
+    user: list[str] = typer.Option([], help="export this user's neighbourhood (repeatable)"),
+    hops: int = typer.Option(1, min=0, max=4),
+    since: int = typer.Option(None, help="only users changed after this ingest sequence"),
+) -> None:
+    """Export the graph (or a neighbourhood, or what changed) into a snapshot file."""
+    selection: Any = WholeGraph()
+    if user:
+        selection = Neighbourhood(user_ids=user, hops=hops)
+    elif since is not None:
+        selection = ChangedSince(watermark=since, hops=hops)
+    started = time.monotonic()
+    with GraphClient(load_settings().neo4j) as client:
+        snapshot = export_snapshot(client, selection)
+    seconds = time.monotonic() - started
+    snapshot.save(out)
+    console.print(f"{snapshot!r}\n{snapshot.num_edges():,} edges in {seconds:.1f} s "
+                  f"({snapshot.num_edges() / seconds:,.0f} edges/s) -> {out}")  # fmt: skip
+
+
+@app.command()
 def demo() -> None:
-    """Start everything, apply the schema and show that Neo4j, GDS and Redis answer."""
+    """Start everything, load LastFM, export it, and show what answers."""
     services_up()
     schema_apply()
-    with GraphClient(load_settings().neo4j) as client:
+    settings = load_settings()
+    directory = settings.datasets_dir / LASTFM_DIR
+    _ingest_with_progress(lastfm_events(directory), source="lastfm", total=count_events(directory))
+    export(out=Path("out/lastfm-snapshot.pt"), user=[], hops=1, since=None)
+    with GraphClient(settings.neo4j) as client:
         info = client.server_info()
     console.print(
         f"[bold green]ready[/]: Neo4j {info.neo4j_version} {info.edition}, "
-        f"GDS {info.gds_version}, Redis {services.status(load_settings())[0].version}"
+        f"GDS {info.gds_version}, Redis {services.status(settings)[0].version}"
     )
 
 

@@ -118,6 +118,12 @@ def _weighted_pick(groups: np.ndarray, weights: np.ndarray, want_group: np.ndarr
 
 
 def generate(config: SyntheticConfig) -> SyntheticDataset:
+    if config.n_items < config.n_categories or config.n_users < 2:
+        raise ValueError(
+            "SyntheticConfig needs n_items >= n_categories and n_users >= 2 (found "
+            f"n_items={config.n_items}, n_categories={config.n_categories}, "
+            f"n_users={config.n_users})"
+        )
     rng = np.random.default_rng(config.seed)
     n_u, n_i, n_c, n_k = config.n_users, config.n_items, config.n_categories, config.n_communities
     horizon_ms = int(config.horizon_days * 86_400_000)
@@ -155,8 +161,7 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
     # Items and organic interactions.
     item_category = rng.choice(n_c, size=n_i, p=rng.dirichlet(np.full(n_c, 5.0)))
     item_popularity = (rng.pareto(1.2, n_i) + 1.0).astype(np.float32)
-    missing = np.setdiff1d(np.arange(n_c), item_category)
-    item_category[rng.choice(n_i, size=len(missing), replace=False)] = missing  # no empty category
+    item_category[rng.permutation(n_i)[:n_c]] = np.arange(n_c)  # no category without items
     counts = rng.poisson(config.mean_interactions, n_u)
     user = np.repeat(np.arange(n_u), counts)
     category = _sample_rows(np.cumsum(interests, axis=1), user, rng)

@@ -1,0 +1,132 @@
+"""Train LightGCN with BPR, early-stopped on validation Recall@k.
+
+Full-batch propagation every step (the graph fits in memory): one step propagates the whole
+adjacency, scores one batch of (user, positive, negative) triples and updates. Throughput is
+reported as edge-messages per second: nnz(adjacency) x layers x 2 (forward and backward)
+per step, over the step time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from engine.adjacency import normalized_adjacency
+from engine.device import pick_device
+from engine.lightgcn import LightGCN
+from engine.losses import BPRLoss
+from engine.metrics import rank_metrics
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    embedding_dim: int = 64
+    num_layers: int = 3
+    lr: float = 1e-3
+    batch_size: int = 2048
+    weight_decay: float = 1e-4
+    max_epochs: int = 1000
+    patience: int = 50
+    eval_every: int = 1
+    k: int = 10
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class TrainResult:
+    model: LightGCN
+    adjacency: Tensor
+    best_epoch: int
+    best_valid: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    messages_per_s: float = 0.0
+
+
+def train_lightgcn(
+    train: Tensor,
+    valid: Tensor,
+    num_users: int,
+    num_items: int,
+    *,
+    social: tuple[Tensor, Tensor] | None = None,
+    config: TrainConfig = TrainConfig(),
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train on ``train`` pairs [2, E]; keep the parameters of the best validation epoch."""
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    adj = normalized_adjacency(train[0], train[1], num_users, num_items, social, device=device)
+    model = LightGCN(num_users, num_items, config.embedding_dim, config.num_layers).to(device)
+    loss_fn = BPRLoss(config.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    pairs = train.to(device)
+    n = pairs.size(1)
+    steps = max(1, n // config.batch_size)
+    messages_per_step = adj.values().numel() * config.num_layers * 2
+
+    best: dict[str, float] = {}
+    best_state: dict[str, Tensor] = {}
+    best_epoch, since_best = -1, 0
+    history: list[dict[str, float]] = []
+    step_seconds = 0.0
+    started = time.perf_counter()
+    for epoch in range(config.max_epochs):
+        model.train()
+        total = 0.0
+        for _ in range(steps):
+            tic = time.perf_counter()
+            pick = torch.randint(0, n, (config.batch_size,), generator=generator).to(device)
+            users, pos = pairs[0, pick], pairs[1, pick]
+            neg = torch.randint(0, num_items, (config.batch_size,), generator=generator).to(device)
+            emb = model.get_embedding(adj)
+            user_emb, item_emb = model.split(emb)
+            pos_scores = (user_emb[users] * item_emb[pos]).sum(-1)
+            neg_scores = (user_emb[users] * item_emb[neg]).sum(-1)
+            layer0 = model.embedding.weight
+            loss = loss_fn(pos_scores, neg_scores, layer0[users], layer0[num_users + pos],
+                           layer0[num_users + neg])  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            step_seconds += time.perf_counter() - tic
+            total += float(loss.detach())
+        record = {"epoch": float(epoch), "loss": total / steps}
+        if epoch % config.eval_every == 0 or epoch == config.max_epochs - 1:
+            metrics = evaluate(model, adj, valid, [train], k=config.k)
+            record.update({f"valid_{key}": value for key, value in metrics.items()})
+            if not best or metrics[f"recall@{config.k}"] > best[f"recall@{config.k}"]:
+                best, best_epoch, since_best = metrics, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                since_best += config.eval_every
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if since_best >= config.patience:
+            break
+    if best_state:
+        model.load_state_dict(best_state)
+    total_steps = max(1, len(history) * steps)
+    return TrainResult(
+        model=model, adjacency=adj, best_epoch=best_epoch, best_valid=best, history=history,
+        seconds=time.perf_counter() - started,
+        messages_per_s=messages_per_step * total_steps / max(step_seconds, 1e-9),
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def evaluate(
+    model: LightGCN, adj: Tensor, target: Tensor, exclude: list[Tensor], *, k: int = 10
+) -> dict[str, float]:
+    model.eval()
+    user_emb, item_emb = model.split(model.get_embedding(adj))
+    return rank_metrics(user_emb, item_emb, target, exclude, k=k)

@@ -1,0 +1,49 @@
+"""Ranking metrics with hand-computed answers, and the per-user split."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from engine.metrics import rank_metrics
+from engine.split import split_per_user
+
+
+def test_recall_and_ndcg_by_hand() -> None:
+    # One user; item scores 3 > 2 > 1 > 0 for items 0..3. Item 0 is excluded (training).
+    user = torch.tensor([[1.0]])
+    items = torch.tensor([[3.0], [2.0], [1.0], [0.0]])
+    target = torch.tensor([[0, 0], [2, 3]])  # wants items 2 and 3
+    exclude = [torch.tensor([[0], [0]])]
+    got = rank_metrics(user, items, target, exclude, k=2)
+    # top-2 after excluding item 0: items 1, 2 -> one hit of two wanted.
+    assert got["recall@2"] == pytest.approx(0.5)
+    ideal = 1 + 1 / math.log2(3)
+    assert got["ndcg@2"] == pytest.approx((1 / math.log2(3)) / ideal)
+    assert got["users"] == 1
+
+
+def test_users_without_targets_are_not_averaged() -> None:
+    user = torch.eye(2)
+    items = torch.eye(2)
+    got = rank_metrics(user, items, torch.tensor([[0], [0]]), [], k=1)
+    assert got["recall@1"] == 1.0 and got["users"] == 1
+
+
+def test_split_per_user_follows_the_protocol() -> None:
+    user = torch.repeat_interleave(torch.arange(3), torch.tensor([50, 4, 20]))
+    item = torch.cat([torch.arange(50), torch.arange(4), torch.arange(20)])
+    split = split_per_user(user, item, seed=3)
+    per_user = [
+        (int((split.train[0] == u).sum()), int((split.valid[0] == u).sum()),
+         int((split.test[0] == u).sum()))
+        for u in range(3)
+    ]  # fmt: skip
+    assert per_user == [(40, 5, 5), (4, 0, 0), (16, 2, 2)]
+    everything = torch.cat([split.train, split.valid, split.test], dim=1)
+    assert everything.size(1) == 74 and torch.unique(everything, dim=1).size(1) == 74
+    again = split_per_user(user, item, seed=3)
+    assert torch.equal(again.test, split.test)
+    assert not torch.equal(split_per_user(user, item, seed=4).test, split.test)
