@@ -85,20 +85,11 @@ def train_lightgcn(
             pick = torch.randint(0, n, (config.batch_size,), generator=generator).to(device)
             users, pos = pairs[0, pick], pairs[1, pick]
             neg = torch.randint(0, num_items, (config.batch_size,), generator=generator).to(device)
-            emb = model.get_embedding(adj)
-            user_emb, item_emb = model.split(emb)
-            pos_scores = (user_emb[users] * item_emb[pos]).sum(-1)
-            neg_scores = (user_emb[users] * item_emb[neg]).sum(-1)
-            layer0 = model.embedding.weight
-            loss = loss_fn(pos_scores, neg_scores, layer0[users], layer0[num_users + pos],
-                           layer0[num_users + neg])  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             step_seconds += time.perf_counter() - tic
-            total += float(loss.detach())
+            total += float(loss)
         record = {"epoch": float(epoch), "loss": total / steps}
         if epoch % config.eval_every == 0 or epoch == config.max_epochs - 1:
             metrics = evaluate(model, adj, valid, [train], k=config.k)
@@ -121,6 +112,29 @@ def train_lightgcn(
         seconds=time.perf_counter() - started,
         messages_per_s=messages_per_step * total_steps / max(step_seconds, 1e-9),
     )  # fmt: skip
+
+
+def bpr_step(
+    model: LightGCN,
+    adj: Tensor,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: BPRLoss,
+    users: Tensor,
+    pos: Tensor,
+    neg: Tensor,
+) -> Tensor:
+    """One optimisation step on a batch of (user, positive item, negative item) triples."""
+    user_emb, item_emb = model.split(model.get_embedding(adj))
+    pos_scores = (user_emb[users] * item_emb[pos]).sum(-1)
+    neg_scores = (user_emb[users] * item_emb[neg]).sum(-1)
+    layer0 = model.embedding.weight
+    n_users = model.num_users
+    loss = loss_fn(pos_scores, neg_scores, layer0[users], layer0[n_users + pos],
+                   layer0[n_users + neg])  # fmt: skip
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 @torch.no_grad()

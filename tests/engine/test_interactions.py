@@ -1,0 +1,36 @@
+"""Training inputs from a snapshot."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.interactions import interaction_pairs, social_ties
+from engine.snapshot import EdgeSet, Snapshot
+
+
+def _edges(src: list[int], dst: list[int]) -> EdgeSet:
+    n = len(src)
+    return EdgeSet(src=torch.tensor(src), dst=torch.tensor(dst), weight=torch.ones(n),
+                   ts=torch.full((n,), -1), count=torch.ones(n, dtype=torch.long))  # fmt: skip
+
+
+SNAP = Snapshot(
+    node_ids={"user": ["a", "b"], "item": ["x", "y", "z"], "category": []},
+    edges={
+        ("user", "LISTENED", "item"): _edges([0, 1, 1], [0, 0, 2]),
+        ("user", "VIEWED", "item"): _edges([0, 0], [0, 1]),
+        ("user", "FOLLOWS", "user"): _edges([0], [1]),
+    },
+    watermark=3, taken_at=0.0, selection={},
+)  # fmt: skip
+
+
+def test_pairs_are_distinct_and_filtered_by_relation() -> None:
+    assert interaction_pairs(SNAP).tolist() == [[0, 0, 1, 1], [0, 1, 0, 2]]
+    assert interaction_pairs(SNAP, ["LISTENED"]).tolist() == [[0, 1, 1], [0, 0, 2]]
+    assert interaction_pairs(SNAP, ["PURCHASED"]).size() == (2, 0)
+
+
+def test_social_ties() -> None:
+    src, dst = social_ties(SNAP)
+    assert (src.tolist(), dst.tolist()) == ([0], [1])
