@@ -5,7 +5,8 @@
 
 Per size: bulk-import the data set (neo4j-admin), then measure
 - ingest events/s through the online path, batched (10k per transaction) vs one per transaction;
-- export edges/s into a Snapshot (whole graph) vs ``gds.graph.project`` of the same graph;
+- export edges/s into a Snapshot (whole graph; with edge properties, and structure only) vs
+  ``gds.graph.project`` of the same graph;
 - write-back profiles/s (64-d embedding + all profile fields), first write (new vectors enter
   the HNSW index) and a rewrite (a refresh), vs ``gds.pageRank.write``.
 Prints a table and writes ``out/bench/graph_io.json``. Runs on its own Neo4j/Redis instance.
@@ -94,6 +95,9 @@ def run_size(n_users: int) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         row["export_edges"] = snapshot.num_edges()
         row["export_edges_per_s"] = snapshot.num_edges() / seconds
+        started = time.perf_counter()
+        lean = export_snapshot(client, WholeGraph(), properties=False)
+        row["export_structure_edges_per_s"] = lean.num_edges() / (time.perf_counter() - started)
 
         client.read(GDS_DROP)
         started = time.perf_counter()
@@ -135,7 +139,8 @@ def main() -> None:
     report("graph I/O (synthetic shop; columns = users)", rows, args.out, [
         "events", "bulk_import_s", "bulk_events_per_s", "ingest_batched_per_s",
         "ingest_single_tx_per_s",
-        "export_edges", "export_edges_per_s", "gds_project_edges_per_s",
+        "export_edges", "export_edges_per_s", "export_structure_edges_per_s",
+        "gds_project_edges_per_s",
         "writeback_profiles_per_s", "rewrite_profiles_per_s", "gds_pagerank_write_nodes_per_s",
     ])  # fmt: skip
 

@@ -2,12 +2,15 @@
 //          type list is graph/events.py's REL_TYPES less TAGGED (a test keeps them equal).
 // mode: read
 // params: ids LIST<INTEGER> (user internal ids), start INTEGER? and end INTEGER? (epoch ms
-//         window on edge ts; null = no window; edges without ts are outside any window)
+//         window on edge ts; null = no window; edges without ts are outside any window),
+//         properties BOOLEAN (false: skip weight/ts/count, which are most of the server's
+//         work, and return those lists empty)
 // returns: src, kinds, dst, weights, ts (-1 = unknown), counts: LISTs
 UNWIND $ids AS nid
 MATCH (u:User) WHERE id(u) = nid
 MATCH (u)-[r:VIEWED|CLICKED|CARTED|PURCHASED|RATED|REVIEWED|LISTENED]->(i)
 WHERE $start IS NULL OR (r.ts >= $start AND r.ts < $end)
 RETURN collect(nid) AS src, collect(type(r)) AS kinds, collect(id(i)) AS dst,
-       collect(coalesce(r.weight, 1.0)) AS weights, collect(coalesce(r.ts, -1)) AS ts,
-       collect(coalesce(r.count, 1)) AS counts
+       collect(CASE WHEN $properties THEN coalesce(r.weight, 1.0) END) AS weights,
+       collect(CASE WHEN $properties THEN coalesce(r.ts, -1) END) AS ts,
+       collect(CASE WHEN $properties THEN coalesce(r.count, 1) END) AS counts

@@ -119,8 +119,15 @@ class _Columns:
         for key, values in row.items():
             self.lists.setdefault(key, []).extend(values)
 
-    def array(self, key: str, dtype: type) -> np.ndarray:
-        return np.array(self.lists.get(key, []), dtype=dtype)
+    def array(
+        self, key: str, dtype: type, *, like: str | None = None, default: float = 0
+    ) -> np.ndarray:
+        """A column as an array; an empty column (properties skipped) is filled with
+        ``default`` to the length of column ``like``."""
+        values = self.lists.get(key, [])
+        if like is not None and not values:
+            return np.full(len(self.lists.get(like, [])), default, dtype=dtype)
+        return np.array(values, dtype=dtype)
 
     def __getitem__(self, key: str) -> list[Any]:
         return self.lists.get(key, [])
@@ -163,15 +170,21 @@ def export_snapshot(
     *,
     chunk_size: int = 20_000,
     workers: int = 2,
+    properties: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> Snapshot:
-    """Read ``selection`` into a Snapshot (see the module docstring for how)."""
+    """Read ``selection`` into a Snapshot (see the module docstring for how).
+
+    ``properties=False`` exports structure only (weights 1, counts 1, times -1; tag categories
+    are kept): reading relationship properties is most of the server's work, and models that
+    use only who-interacted-with-what do not need them.
+    """
     started = time.time()
     watermark = client.read("read_ingest_seq")[0]["seq"]
     user_nids, seed_nids = _select_users(client, selection)
-    window: dict[str, int | None] = {"start": None, "end": None}
+    window: dict[str, Any] = {"start": None, "end": None, "properties": properties}
     if isinstance(selection, TimeWindow):
-        window = {"start": _ms(selection.start), "end": _ms(selection.end)}
+        window.update(start=_ms(selection.start), end=_ms(selection.end))
     users, inter, tags, follows = _read_chunks(
         client,
         ("export_users", "export_interactions", "export_tags", "export_follows"),
@@ -185,7 +198,8 @@ def export_snapshot(
     src = _positions(sorted_nids, order, inter.array("src", np.int64))
     tag_src = _positions(sorted_nids, order, tags.array("src", np.int64))
     f_src = _positions(sorted_nids, order, follows.array("src", np.int64))
-    f_dst_nid, f_ts = follows.array("dst", np.int64), follows.array("ts", np.int64)
+    f_dst_nid = follows.array("dst", np.int64)
+    f_ts = follows.array("ts", np.int64, like="dst", default=-1)
     inside = np.isin(f_dst_nid, sorted_nids)  # both ends must be exported
     f_src, f_ts = f_src[inside], f_ts[inside]
     f_dst = _positions(sorted_nids, order, f_dst_nid[inside])
@@ -213,8 +227,9 @@ def export_snapshot(
 
     edges: dict[tuple[str, str, str], EdgeSet] = {}
     kinds = np.array([_KIND_CODE[k] for k in inter["kinds"]], dtype=np.int64)
-    weights = inter.array("weights", np.float32)
-    ts, counts = inter.array("ts", np.int64), inter.array("counts", np.int64)
+    weights = inter.array("weights", np.float32, like="dst", default=1)
+    ts = inter.array("ts", np.int64, like="dst", default=-1)
+    counts = inter.array("counts", np.int64, like="dst", default=1)
     inter_items = item_of_edge[: len(inter_dst)]
     for rel, code in _KIND_CODE.items():
         mask = kinds == code
@@ -223,10 +238,10 @@ def export_snapshot(
                 user_index[src[mask]], inter_items[mask], weights[mask], ts[mask], counts[mask]
             )
     if len(tag_dst):
-        tag_counts = tags.array("counts", np.int64)
+        tag_counts = tags.array("counts", np.int64, like="dst", default=1)
         edges[("user", "TAGGED", "item")] = _edge_set(
             user_index[tag_src], item_of_edge[len(inter_dst) :], tag_counts.astype(np.float32),
-            tags.array("ts", np.int64), tag_counts,
+            tags.array("ts", np.int64, like="dst", default=-1), tag_counts,
             category=np.array([category_index[c] for c in tags["categories"]], np.int64),
         )  # fmt: skip
     edges[("user", "FOLLOWS", "user")] = _edge_set(
@@ -250,7 +265,7 @@ def export_snapshot(
         edges=edges,
         watermark=watermark,
         taken_at=started,
-        selection=_describe(selection),
+        selection={**_describe(selection), "properties": properties},
         node_features={
             "user": {
                 "seed": torch.from_numpy(np.isin(nids[kept], seed_nids)),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -164,8 +164,8 @@ def _rejection_row(rejection: Rejection) -> dict[str, Any]:
 
 def ingest_batch(
     client: GraphClient,
-    events: list[Event],
-    rejections: list[Rejection] = (),  # type: ignore[assignment]
+    events: Sequence[Event],
+    rejections: Sequence[Rejection] = (),
 ) -> IngestReport:
     """Apply one batch in one transaction (see the module docstring)."""
     unique: dict[str, Event] = {}

@@ -175,6 +175,22 @@ def test_changed_since_watermark_plus_hops(
     assert nothing.node_ids["user"] == [] and nothing.num_edges() == 0
 
 
+def test_structure_only_export_has_the_same_edges(
+    data: tuple[GraphClient, list[dict[str, Any]], IngestReport],
+) -> None:
+    client, _, _ = data
+    full = export_snapshot(client, WholeGraph())
+    lean = export_snapshot(client, WholeGraph(), properties=False)
+    assert lean.node_ids == full.node_ids and lean.selection["properties"] is False
+    for key, edges in full.edges.items():
+        other = lean.edges[key]
+        assert torch.equal(other.src, edges.src) and torch.equal(other.dst, edges.dst), key
+        if key[1] == "TAGGED":
+            assert other.category is not None and torch.equal(other.category, edges.category)
+        if key[1] != "IN_CATEGORY":
+            assert bool((other.ts == -1).all()) and bool((other.count == 1).all()), key
+
+
 def test_snapshot_file_round_trip(
     data: tuple[GraphClient, list[dict[str, Any]], IngestReport], tmp_path: Path
 ) -> None:
