@@ -120,29 +120,27 @@ class GraphClient:
     def write(self, name: str | Query, **params: Any) -> WriteSummary:
         """Run a write query in one managed (retried) transaction."""
         query = self._checked(name, "write")
-        summary = WriteSummary()
 
         @neo4j.unit_of_work(metadata=self._metadata(query))
-        def work(tx: neo4j.ManagedTransaction) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> WriteSummary:
+            summary = WriteSummary()  # fresh per attempt: a retried attempt must not add up
             summary.add(tx.run(query.text, _params(params)).consume().counters)
+            return summary
 
         with mapped_errors(query.name, params), self._session("write") as session:
-            session.execute_write(work)
-        return summary
+            return session.execute_write(work)
 
     def write_rows(self, name: str | Query, **params: Any) -> int:
         """Run a write query whose single row holds a count (``RETURN count(*) AS written``)."""
         query = self._checked(name, "write")
-        result: list[int] = []
 
         @neo4j.unit_of_work(metadata=self._metadata(query))
-        def work(tx: neo4j.ManagedTransaction) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> int:
             record = tx.run(query.text, _params(params)).single()
-            result[:] = [int(record[0]) if record else 0]
+            return int(record[0]) if record else 0
 
         with mapped_errors(query.name, params), self._session("write") as session:
-            session.execute_write(work)
-        return result[0]
+            return session.execute_write(work)
 
     def transaction(self, work: Callable[[Transaction], T], *, name: str) -> T:
         """Run ``work`` in one managed write transaction (retried whole on transient errors).
