@@ -164,6 +164,19 @@ class GraphClient:
                 summary.add(session.run(self._statement(query, text)).consume().counters)
         return summary
 
+    def explain(self, name: str | Query, **params: Any) -> list[str]:
+        """The operator names of a query's plan (for tests that check index use)."""
+        query = self._checked(name, "read")
+        with mapped_errors(query.name, params), self._session("read") as session:
+            plan = session.run("EXPLAIN " + query.text, _params(params)).consume().plan or {}
+        names: list[str] = []
+        stack = [plan]
+        while stack:
+            node = stack.pop()
+            names.append(str(node.get("operatorType", "")).split("@")[0])
+            stack.extend(node.get("children", []))
+        return names
+
     # -- server ------------------------------------------------------------------------------
 
     def ping(self) -> None:

@@ -6,6 +6,8 @@ printed as ``ErrorName: message``; the exit status is then 1.
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
 import time
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
@@ -196,6 +199,40 @@ def export(
     snapshot.save(out)
     console.print(f"{snapshot!r}\n{snapshot.num_edges():,} edges in {seconds:.1f} s "
                   f"({snapshot.num_edges() / seconds:,.0f} edges/s) -> {out}")  # fmt: skip
+
+
+@app.command()
+def query(
+    name: str = typer.Argument("", help="analyst query name; omit to list them"),
+    param: list[str] = typer.Option([], help="key=value, repeatable"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """Run an analyst query from cypher/ in a read-only transaction."""
+    if not name:
+        table = Table(title="analyst queries")
+        for column in ("name", "purpose", "example"):
+            table.add_column(column)
+        for q in analyst_queries():
+            table.add_row(q.name, q.header.get("purpose", ""), q.header.get("example", ""))
+        console.print(table)
+        return
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"--format must be table, csv or json (found {fmt!r})")
+    with GraphClient(load_settings().neo4j) as client:
+        rows = run_analyst_query(client, name, param)
+    if fmt == "json":
+        print(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table(title=name)
+        for column in rows[0] if rows else ["(no rows)"]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
 
 
 @app.command()
