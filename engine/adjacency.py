@@ -8,6 +8,8 @@ symmetric sparse CSR tensor, which :func:`engine.propagation.symmetric_spmm` rel
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -52,4 +54,6 @@ def normalized_adjacency(
     # unique() sorted the keys, so entries are already in CSR (row-major) order.
     crow = torch.zeros(n + 1, dtype=torch.long)
     crow[1:] = torch.cumsum(torch.bincount(row, minlength=n), 0)
-    return torch.sparse_csr_tensor(crow, col, values, (n, n)).to(device)
+    with warnings.catch_warnings():  # "sparse CSR is beta": known, and relied on deliberately
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, col, values, (n, n)).to(device)

@@ -19,6 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engine.evaluate import evaluate_item_ranking
+from engine.interactions import interaction_pairs, social_ties
+from engine.snapshot import Snapshot
+from engine.train import TrainConfig
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
@@ -233,6 +237,39 @@ def query(
         for row in rows:
             table.add_row(*(str(v) for v in row.values()))
         console.print(table)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    snapshot: Path = typer.Option(Path("out/lastfm-snapshot.pt"), help="snapshot to read"),
+    relation: list[str] = typer.Option(["LISTENED"], help="interaction relations to rank"),
+    seed: list[int] = typer.Option([0, 1, 2], help="one random split per seed"),
+    epochs: int = typer.Option(1000, min=1),
+    patience: int = typer.Option(150, min=1),
+    eval_every: int = typer.Option(5, min=1),
+    out: Path = typer.Option(Path("out/eval")),
+) -> None:
+    """Item ranking (Recall/NDCG@10): popularity, LightGCN, LightGCN + social, over seeds."""
+    data = Snapshot.load(snapshot)
+    pairs = interaction_pairs(data, relation)
+    config = TrainConfig(max_epochs=epochs, patience=patience, eval_every=eval_every,
+                         device=load_settings().training.device)  # fmt: skip
+    with _progress() as progress:
+        task = progress.add_task("train", total=None)
+
+        def on_epoch(model: str, run_seed: int, record: dict[str, float]) -> None:
+            recall = record.get("valid_recall@10")
+            shown = f" valid R@10 {recall:.4f}" if recall is not None else ""
+            progress.update(task, description=f"{model} seed {run_seed} epoch "
+                            f"{int(record['epoch'])}{shown}")  # fmt: skip
+
+        report = evaluate_item_ranking(
+            pairs, data.num_nodes("user"), data.num_nodes("item"), social=social_ties(data),
+            seeds=seed, config=config, on_epoch=on_epoch,
+        )  # fmt: skip
+    report.save(out)
+    console.print(report.to_markdown(), markup=False, highlight=False)
+    console.print(f"written {out / 'item_ranking.md'} and {out / 'item_ranking.json'}")
 
 
 @app.command()
