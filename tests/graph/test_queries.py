@@ -43,3 +43,12 @@ def test_schema_statements_are_idempotent_ddl() -> None:
     statements = load_query("schema").statements()
     assert len(statements) >= 5
     assert all("IF NOT EXISTS" in s for s in statements)
+
+
+def test_export_type_list_matches_the_allow_list() -> None:
+    """export_interactions.cypher spells out the interaction types; they must be REL_TYPES'."""
+    from graph.events import REL_TYPES, InteractionKind
+
+    text = load_query("export_interactions").text
+    listed = set(re.search(r"\[r:([A-Z_|]+)\]", text).group(1).split("|"))  # type: ignore[union-attr]
+    assert listed == {rel for kind, rel in REL_TYPES.items() if kind is not InteractionKind.TAG}
