@@ -7,13 +7,13 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from profilegraph import services
-from profilegraph.settings import Settings
+if TYPE_CHECKING:
+    from profilegraph.settings import Settings
 
 BENCH_ENV = {
     "PROFILEGRAPH_STATE": str(Path.home() / ".local" / "state" / "profilegraph-bench"),
@@ -24,7 +24,13 @@ BENCH_ENV = {
 
 
 def bench_services() -> Settings:
-    """Start (or reuse) the bench's own Neo4j and Redis, apart from the demo's and the tests'."""
+    """Start (or reuse) the bench's own Neo4j and Redis, apart from the demo's and the tests'.
+
+    Imported here, not at the top: the GPU machine runs the engine-only benches without the
+    service stack (pydantic-settings is not in its image).
+    """
+    from profilegraph import services
+
     for key, value in BENCH_ENV.items():
         os.environ.setdefault(key, value)
     settings = services.settings_with_secrets()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -72,12 +72,15 @@ def evaluate_item_ranking(
     social: tuple[Tensor, Tensor] | None,
     seeds: list[int],
     config: TrainConfig,
+    models: Sequence[str] = ("lightgcn", "lightgcn+social"),
     on_epoch: Callable[[str, int, dict[str, float]], None] | None = None,
 ) -> ItemRankingReport:
     """Popularity, LightGCN and (with ``social``) LightGCN + social ties, one split per seed."""
     report = ItemRankingReport(k=config.k)
-    variants: list[tuple[str, tuple[Tensor, Tensor] | None]] = [("lightgcn", None)]
-    if social is not None:
+    variants: list[tuple[str, tuple[Tensor, Tensor] | None]] = []
+    if "lightgcn" in models:
+        variants.append(("lightgcn", None))
+    if social is not None and "lightgcn+social" in models:
         variants.append(("lightgcn+social", social))
     for seed in seeds:
         split = split_per_user(pairs[0], pairs[1], seed=seed)
