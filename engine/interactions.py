@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from engine.influence import Actions
 from engine.snapshot import Snapshot
 
 
@@ -28,3 +29,18 @@ def social_ties(snapshot: Snapshot) -> tuple[Tensor, Tensor]:
         empty = torch.empty(0, dtype=torch.long)
         return empty, empty
     return edges.src, edges.dst
+
+
+def timed_actions(snapshot: Snapshot) -> Actions:
+    """Every user-item interaction that has a timestamp (the adoptions influence is read from)."""
+    users, items, ts = [], [], []
+    for (src, _rel, dst), edges in snapshot.edges.items():
+        if src == "user" and dst == "item":
+            known = edges.ts >= 0
+            users.append(edges.src[known])
+            items.append(edges.dst[known])
+            ts.append(edges.ts[known])
+    empty = torch.empty(0, dtype=torch.long)
+    if not users:
+        return Actions(empty, empty, empty)
+    return Actions(torch.cat(users), torch.cat(items), torch.cat(ts))

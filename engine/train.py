@@ -56,16 +56,24 @@ def train_lightgcn(
     *,
     social: tuple[Tensor, Tensor] | None = None,
     config: TrainConfig = TrainConfig(),
+    init: Tensor | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train on ``train`` pairs [2, E]; keep the parameters of the best validation epoch."""
+    """Train on ``train`` pairs [2, E]; keep the parameters of the best validation epoch.
+
+    ``init`` [U + I, F] starts from known embeddings (fine-tuning); with an empty ``valid``
+    there is nothing to stop on, so all ``max_epochs`` run and the last parameters are kept.
+    """
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     # Batches are drawn on the training device: a host-side draw and copy per step costs more
     # than the step itself on a small graph on a GPU.
     generator = torch.Generator(device=device).manual_seed(config.seed)
     adj = normalized_adjacency(train[0], train[1], num_users, num_items, social, device=device)
-    model = LightGCN(num_users, num_items, config.embedding_dim, config.num_layers).to(device)
+    model = LightGCN(num_users, num_items, config.embedding_dim, config.num_layers)
+    if init is not None:
+        model.embedding.weight.data.copy_(init)
+    model = model.to(device)
     loss_fn = BPRLoss(config.weight_decay)
     optimizer = make_optimizer(model, config.lr)
     pairs = train.to(device)
@@ -88,7 +96,8 @@ def train_lightgcn(
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
-        if epoch % config.eval_every == 0 or epoch == config.max_epochs - 1:
+        evaluating = valid.numel() > 0
+        if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
             metrics = evaluate(model, adj, valid, [train], k=config.k)
             record.update({f"valid_{key}": value for key, value in metrics.items()})
             if not best or metrics[f"recall@{config.k}"] > best[f"recall@{config.k}"]:

@@ -1,0 +1,206 @@
+"""Snapshot in, profiles out: the whole computation a refresh runs, in one place.
+
+A **full** run trains the embedding model (early-stopped on a 10% validation slice of each
+user's items), predicts influence, fits segments and profiles every user; it returns a
+:class:`ModelState` (embeddings, influence, segments, keyed by external id) that the next
+**incremental** runs start from. An incremental run sees only the changed users and their
+neighbourhood: it fine-tunes the known embeddings for a few epochs on that subgraph, keeps the
+full run's influence scale and segments, and profiles only the changed ("seed") users.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from engine.influence import DAY_MS, adoptions, predict_influence
+from engine.interactions import interaction_pairs, social_ties, timed_actions
+from engine.interests import interest_inputs
+from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
+from engine.snapshot import Snapshot
+from engine.split import split_per_user
+from engine.train import TrainConfig, train_lightgcn
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(max_epochs=60, patience=20, eval_every=5, lr=5e-3)
+    )
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    finetune_epochs: int = 5
+    max_categories: int = 256
+    influence_window_days: float = 30.0
+    influence_horizon_fraction: float = 0.2  # of the data's time span
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelState:
+    """What an incremental refresh needs from the last full run (saved with torch.save)."""
+
+    user_ids: list[str]
+    item_ids: list[str]
+    embedding: Tensor  # [U + I, F] layer-0 (trainable) embeddings
+    influence: Tensor  # [U]
+    segments: Segments
+    run_id: str
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "version": STATE_VERSION, "user_ids": self.user_ids, "item_ids": self.item_ids,
+            "embedding": self.embedding, "influence": self.influence,
+            "centres": self.segments.centres,
+            "labels": {str(k): v for k, v in self.segments.labels.items()},
+            "summary": self.segments.summary, "run_id": self.run_id,
+        }  # fmt: skip
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)  # readers never see half a file
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> ModelState:
+        data = torch.load(path, weights_only=True)
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"model state {path}: version {data.get('version')!r} unsupported")
+        segments = Segments(data["centres"], {int(k): v for k, v in data["labels"].items()},
+                            data["summary"])  # fmt: skip
+        return cls(data["user_ids"], data["item_ids"], data["embedding"], data["influence"],
+                   segments, data["run_id"])  # fmt: skip
+
+
+@dataclass
+class PipelineResult:
+    profiles: Profiles
+    user_ids: list[str]  # of profiles.user_index, in order
+    state: ModelState | None  # new state after a full run; None after an incremental one
+    metrics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+Step = Callable[[str], None]
+
+
+def _influence(snapshot: Snapshot, config: PipelineConfig) -> Tensor:
+    n = snapshot.num_nodes("user")
+    actions = timed_actions(snapshot)
+    src, dst = social_ties(snapshot)
+    if actions.ts.numel() == 0:
+        return torch.zeros(n)
+    span = int(actions.ts.max() - actions.ts.min())
+    horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
+    window = int(config.influence_window_days * DAY_MS)
+    adopted = adoptions(actions, src, dst, n, window_ms=window)
+    return predict_influence(actions, src, dst, n, at=int(actions.ts.max()), horizon_ms=horizon,
+                             adopted=adopted, seed=config.train.seed)  # fmt: skip
+
+
+def run_full(
+    snapshot: Snapshot, config: PipelineConfig, *, run_id: str, on_step: Step | None = None
+) -> PipelineResult:
+    step = on_step or (lambda _name: None)
+    timings: dict[str, float] = {}
+    tic = time.perf_counter()
+    n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
+    pairs = interaction_pairs(snapshot)
+    split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
+    step("train")
+    trained = train_lightgcn(split.train, split.valid, n_users, n_items,
+                             social=social_ties(snapshot), config=config.train)  # fmt: skip
+    timings["train_s"] = time.perf_counter() - tic
+    model = trained.model.cpu()
+    with torch.no_grad():
+        embedding = model.get_embedding(trained.adjacency.cpu())[:n_users]
+    tic = time.perf_counter()
+    step("influence")
+    influence = _influence(snapshot, config)
+    timings["influence_s"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    step("profile")
+    inputs = interest_inputs(snapshot, config.max_categories)
+    profiles = build_profiles(
+        inputs, embedding, influence, user_ids=snapshot.node_ids["user"],
+        item_ids=snapshot.node_ids["item"], config=config.profile,
+    )  # fmt: skip
+    timings["profile_s"] = time.perf_counter() - tic
+    state = ModelState(
+        user_ids=list(snapshot.node_ids["user"]), item_ids=list(snapshot.node_ids["item"]),
+        embedding=model.embedding.weight.detach().clone(), influence=influence,
+        segments=profiles.segments, run_id=run_id,
+    )  # fmt: skip
+    metrics = {
+        "valid": trained.best_valid, "best_epoch": trained.best_epoch,
+        "epochs": len(trained.history), "messages_per_s": trained.messages_per_s,
+        "users": n_users, "items": n_items, "pairs": int(pairs.size(1)),
+        "cold_start_users": int(profiles.cold_start.sum()),
+        "segments": profiles.segments.summary,
+    }  # fmt: skip
+    return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
+
+
+def _known_rows(ids: list[str], known: list[str], offset: int) -> tuple[Tensor, Tensor]:
+    where = {key: i for i, key in enumerate(known)}
+    rows = [(i, where[key]) for i, key in enumerate(ids) if key in where]
+    if not rows:
+        empty = torch.empty(0, dtype=torch.long)
+        return empty, empty
+    mine, theirs = torch.tensor(rows).T
+    return mine, theirs + offset
+
+
+def run_incremental(
+    snapshot: Snapshot, state: ModelState, config: PipelineConfig, *, on_step: Step | None = None
+) -> PipelineResult:
+    """Profiles of the snapshot's seed users (``node_features['user']['seed']``)."""
+    step = on_step or (lambda _name: None)
+    timings: dict[str, float] = {}
+    tic = time.perf_counter()
+    user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
+    n_users, n_items = len(user_ids), len(item_ids)
+    seeds = snapshot.node_features.get("user", {}).get("seed")
+    seed_index = torch.nonzero(seeds).flatten() if seeds is not None else torch.arange(n_users)
+    dim = state.embedding.size(1)
+    init = torch.randn(n_users + n_items, dim) * 0.1
+    mine, theirs = _known_rows(user_ids, state.user_ids, 0)
+    init[mine] = state.embedding[theirs]
+    mine, theirs = _known_rows(item_ids, state.item_ids, len(state.user_ids))
+    init[n_users + mine] = state.embedding[theirs]
+    step("finetune")
+    pairs = interaction_pairs(snapshot)
+    tuned = train_lightgcn(
+        pairs, pairs[:, :0], n_users, n_items, social=social_ties(snapshot),
+        config=replace(config.train, max_epochs=config.finetune_epochs), init=init,
+    )  # fmt: skip
+    with torch.no_grad():
+        embedding = tuned.model.cpu().get_embedding(tuned.adjacency.cpu())[:n_users]
+    timings["train_s"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    step("profile")
+    # influence and its rank stay on the full run's population-wide scale
+    mine, theirs = _known_rows(user_ids, state.user_ids, 0)
+    influence = torch.zeros(n_users)
+    influence[mine] = state.influence[theirs].float()
+    ordered = torch.sort(state.influence.float(), descending=True).values
+    rank = torch.searchsorted(-ordered, -influence, right=False) + 1
+    inputs = interest_inputs(snapshot, config.max_categories)
+    profiles = build_profiles(
+        inputs, embedding, influence, user_ids=user_ids, item_ids=item_ids,
+        config=config.profile, users=seed_index, influence_rank=rank, segments=state.segments,
+    )  # fmt: skip
+    timings["profile_s"] = time.perf_counter() - tic
+    metrics = {"seed_users": int(seed_index.numel()), "context_users": n_users,
+               "items": n_items, "base_run": state.run_id}  # fmt: skip
+    return PipelineResult(profiles, [user_ids[i] for i in seed_index.tolist()], None, metrics,
+                          timings)  # fmt: skip

@@ -1,0 +1,176 @@
+"""Assemble each user's profile from the trained embedding, the interest distributions and the
+influence scores: top interests, segment, explanation, uncertainty, explore candidates.
+
+Explanations and explore lists are computed for every user at once (sorting edges by user and
+contribution), not in a per-user loop, so a million users stay a matter of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from engine.interests import InterestInputs, normalise, own_interests, propagate, social_interests
+from engine.segments import assign, kmeans
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    top_k: int = 5
+    explain_k: int = 3  # explained interests per user
+    evidence_k: int = 2  # items and friends named per explained interest
+    explore_k: int = 3
+    segments: int = 8
+    beta: float = 0.3  # weight of followees' interests
+    cold_threshold: int = 3  # fewer categorised interactions than this = cold start
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Segments:
+    centres: Tensor  # [k, F] on normalised embeddings
+    labels: dict[int, str]
+    summary: list[dict[str, object]]
+
+
+@dataclass
+class Profiles:
+    """Column-wise profiles of ``user_index`` (indices into the snapshot's users)."""
+
+    user_index: Tensor
+    embedding: Tensor
+    interests: list[list[str]]
+    interest_weights: list[list[float]]
+    influence: Tensor
+    influence_rank: Tensor
+    segment: Tensor
+    segment_label: list[str]
+    uncertainty: Tensor
+    explore: list[list[str]]
+    explanation: list[str]
+    cold_start: Tensor
+    segments: Segments
+
+
+def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:
+    """Indices of the ``k`` highest-scoring entries of each group (score > 0 only)."""
+    order = torch.argsort(score, descending=True, stable=True)
+    order = order[torch.argsort(group[order], stable=True)]
+    g = group[order]
+    start = torch.searchsorted(g, g, right=False)
+    rank = torch.arange(g.numel()) - start
+    return order[(rank < k) & (score[order] > 0)]
+
+
+def _evidence(
+    owner: Tensor, thing: Tensor, weight: Tensor, top: Tensor, k: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """For every (user, j-th top interest): the ``k`` things contributing most.
+    ``weight`` [E, K] is each edge's contribution per category. Returns (user, j, thing)."""
+    j = top.size(1)
+    contrib = torch.gather(weight, 1, top[owner])  # [E, j]
+    owners = owner.repeat_interleave(j)
+    slot = torch.arange(j).repeat(owner.numel())
+    things = thing.repeat_interleave(j)
+    keep = _top_per_group(owners * j + slot, contrib.flatten(), k)
+    return owners[keep], slot[keep], things[keep]
+
+
+def build_profiles(
+    inputs: InterestInputs, embedding: Tensor, influence: Tensor, *, user_ids: list[str],
+    item_ids: list[str], config: ProfileConfig = ProfileConfig(), users: Tensor | None = None,
+    influence_rank: Tensor | None = None, segments: Segments | None = None,
+) -> Profiles:  # fmt: skip
+    """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
+
+    A full run ranks influence and fits segments here; an incremental one passes the full
+    run's ``influence_rank`` and ``segments`` so a refreshed user is placed on the same scale.
+    """
+    n = inputs.num_users
+    users = torch.arange(n) if users is None else users
+    own = own_interests(inputs)
+    p = propagate(own, inputs, beta=config.beta)
+    social = social_interests(p, inputs)
+    k = min(config.top_k, p.size(1))
+    weights, top = torch.topk(p, k, dim=1) if k else (torch.zeros(n, 0), torch.zeros(n, 0).long())
+    names = inputs.categories
+
+    # explanation: items (own interactions) and friends (followees) behind each top interest
+    explained = top[:, : config.explain_k]
+    item_w = inputs.item_category[inputs.item] * inputs.strength[:, None]
+    iu, islot, iitem = _evidence(inputs.user, inputs.item, item_w, explained, config.evidence_k)
+    fu, fslot, ffriend = _evidence(inputs.follow_src, inputs.follow_dst, p[inputs.follow_dst],
+                                   explained, config.evidence_k)  # fmt: skip
+    wanted = torch.zeros(n, dtype=torch.bool)
+    wanted[users] = True
+    detail: dict[int, dict[str, dict[str, list[str]]]] = {}
+    for u, slot, idx, kind, ids in ((iu, islot, iitem, "items", item_ids),
+                                    (fu, fslot, ffriend, "friends", user_ids)):  # fmt: skip
+        keep = wanted[u]
+        for a, b, c in zip(u[keep].tolist(), slot[keep].tolist(), idx[keep].tolist(), strict=True):
+            category = names[int(explained[a, b])]
+            entry = detail.setdefault(a, {}).setdefault(category, {"items": [], "friends": []})
+            entry[kind].append(ids[c])
+
+    evidence = (own > 0).sum(1)
+    interactions = torch.bincount(inputs.user, minlength=n)
+    uncertainty = 1.0 / torch.sqrt(1.0 + interactions.float())
+    # explore: what the people a user follows are into and the user has shown nothing of
+    bonus = torch.where(own > 0, torch.zeros_like(social), social)
+    bonus[torch.arange(n)[:, None], top] = 0
+    ek = min(config.explore_k, p.size(1))
+    explore_w, explore = torch.topk(bonus, ek, dim=1) if ek else (bonus[:, :0], top[:, :0])
+
+    if segments is None:
+        segment, centres = kmeans(embedding, config.segments, seed=config.seed)
+        summary, labels = segment_summaries(segment, p, influence, names, evidence)
+        segments = Segments(centres, labels, summary)
+    else:
+        segment = assign(embedding, segments.centres)
+    summary, labels = segments.summary, segments.labels
+    if influence_rank is None:
+        rank = torch.empty(n, dtype=torch.long)
+        rank[torch.argsort(influence, descending=True, stable=True)] = torch.arange(1, n + 1)
+    else:
+        rank = influence_rank
+    sel = users.tolist()
+    return Profiles(
+        user_index=users,
+        embedding=embedding[users],
+        interests=[[names[i] for i in top[u].tolist()] for u in sel],
+        interest_weights=[[round(float(w), 6) for w in weights[u]] for u in sel],
+        influence=influence[users],
+        influence_rank=rank[users],
+        segment=segment[users],
+        segment_label=[labels.get(int(segment[u]), "") for u in sel],
+        uncertainty=uncertainty[users],
+        explore=[[names[i] for i in explore[u][explore_w[u] > 0].tolist()] for u in sel],
+        explanation=[json.dumps(detail.get(u, {}), sort_keys=True) for u in sel],
+        cold_start=(interactions < config.cold_threshold)[users],
+        segments=segments,
+    )
+
+
+def segment_summaries(
+    segment: Tensor, interests: Tensor, influence: Tensor, names: list[str], evidence: Tensor
+) -> tuple[list[dict[str, object]], dict[int, str]]:
+    """Per segment: size, top interests, mean influence, and a readable label."""
+    summary: list[dict[str, object]] = []
+    labels: dict[int, str] = {}
+    for s in range(int(segment.max()) + 1 if segment.numel() else 0):
+        members = segment == s
+        if not bool(members.any()):
+            continue
+        mean = normalise(interests[members].mean(0, keepdim=True))[0]
+        top = torch.topk(mean, min(3, mean.numel())) if mean.numel() else None
+        tops = [names[i] for i in top.indices.tolist()] if top is not None else []
+        labels[s] = " · ".join(tops) if tops else f"segment {s}"
+        summary.append({
+            "segment": s, "label": labels[s], "size": int(members.sum()),
+            "top_interests": tops, "mean_influence": float(influence[members].float().mean()),
+            "mean_evidence": float(evidence[members].float().mean()),
+        })  # fmt: skip
+    return summary, labels
