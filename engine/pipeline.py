@@ -10,6 +10,7 @@ full run's influence scale and segments, and profiles only the changed ("seed") 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -204,3 +205,37 @@ def run_incremental(
                "items": n_items, "base_run": state.run_id}  # fmt: skip
     return PipelineResult(profiles, [user_ids[i] for i in seed_index.tolist()], None, metrics,
                           timings)  # fmt: skip
+
+
+_PROFILE_COLUMNS = ("user_index", "embedding", "interests", "interest_weights", "influence",
+                    "influence_rank", "segment", "segment_label", "uncertainty", "explore",
+                    "explanation", "cold_start")  # fmt: skip
+
+
+def save_result(result: PipelineResult, path: Path) -> Path:
+    """Profiles and provenance to one file (plain tensors, lists and JSON text; the state is
+    saved separately)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {key: getattr(result.profiles, key) for key in _PROFILE_COLUMNS}
+    payload.update(user_ids=result.user_ids, metrics=json.dumps(result.metrics),
+                   timings=json.dumps(result.timings))  # fmt: skip
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+@dataclass
+class SavedResult:
+    """A result read back: the columns the write-back needs, not the segment model."""
+
+    user_ids: list[str]
+    columns: dict[str, Any]
+    metrics: dict[str, Any]
+    timings: dict[str, float]
+
+
+def load_result(path: Path) -> SavedResult:
+    data = torch.load(path, weights_only=True)
+    return SavedResult(data["user_ids"], {k: data[k] for k in _PROFILE_COLUMNS},
+                       json.loads(data["metrics"]), json.loads(data["timings"]))  # fmt: skip

@@ -33,7 +33,7 @@ from graph.ingest import ingest_events
 from graph.schema import apply_schema
 from graph.sources import read_events
 from graph.stream import STREAM, StreamConsumer
-from profilegraph import services
+from profilegraph import jobs_cli, services
 from profilegraph.errors import ProfilegraphError
 from profilegraph.services import neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
@@ -287,6 +287,9 @@ def demo() -> None:
         f"[bold green]ready[/]: Neo4j {info.neo4j_version} {info.edition}, "
         f"GDS {info.gds_version}, Redis {services.status(settings)[0].version}"
     )
+
+
+jobs_cli.register(app)
 
 
 def main() -> None:

@@ -82,6 +82,17 @@ class TrainingSettings(_Section):
     seed: int = 0
 
 
+class RefreshSettings(_Section):
+    """The beat schedule and what a refresh does."""
+
+    incremental_every_min: float = Field(15.0, gt=0)
+    full_at_hour: int = Field(3, ge=0, le=23)  # nightly full retrain, server-local time
+    hops: int = Field(1, ge=0, le=4)  # neighbourhood exported around changed users
+    max_epochs: int = Field(60, ge=1)
+    finetune_epochs: int = Field(5, ge=0)
+    lock_ttl_s: int = Field(3600, ge=10)  # a refresh's lock outlives no crashed holder longer
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place. Unknown keys are errors, not silently ignored."""
 
@@ -98,6 +109,7 @@ class Settings(BaseSettings):
     neo4j: Neo4jSettings = Neo4jSettings()
     redis: RedisSettings = RedisSettings()
     training: TrainingSettings = TrainingSettings()
+    refresh: RefreshSettings = RefreshSettings()
 
     @property
     def env_file(self) -> Path:

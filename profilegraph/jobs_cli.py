@@ -1,0 +1,177 @@
+"""CLI commands for jobs and profiles: submit, status, cancel, profile, influencers, worker, beat.
+
+Registered onto the main ``profilegraph`` app by :func:`register`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from graph.client import GraphClient
+from profilegraph.errors import ProfilegraphError
+from profilegraph.settings import load_settings
+
+console = Console()
+submit_app = typer.Typer(help="Submit jobs to the Celery workers.", no_args_is_help=True)
+
+
+class JobError(ProfilegraphError):
+    """A job could not be submitted, found or followed."""
+
+
+def _board() -> Any:
+    import redis
+
+    from workers.runs import RunBoard
+
+    settings = load_settings()
+    return RunBoard(redis.Redis.from_url(settings.redis.url()), settings.refresh.lock_ttl_s)
+
+
+@submit_app.command("refresh")
+def submit_refresh(
+    mode: str = typer.Option("incremental", help="incremental | full"),
+    max_epochs: int | None = typer.Option(None, min=1, help="override training epochs"),
+    follow: bool = typer.Option(True, help="show progress until the run ends"),
+) -> None:
+    """Start a profile refresh (refused while another refresh runs)."""
+    from workers.payloads import RefreshRequest, new_run_id, validate
+    from workers.tasks import refresh
+
+    request = validate(RefreshRequest, {"mode": mode, "source": "cli", "run_id": new_run_id(mode),
+                                        "max_epochs": max_epochs})  # fmt: skip
+    board = _board()
+    board.update(request.run_id, state="submitted", mode=request.mode, percent=0)
+    refresh.delay(request.model_dump())
+    console.print(f"submitted [bold]{request.run_id}[/]")
+    if follow:
+        follow_run(request.run_id)
+
+
+def follow_run(run_id: str, timeout_s: float = 3600) -> dict[str, str]:
+    """A live progress bar until the run is complete, failed, cancelled or refused."""
+    from workers.runs import TERMINAL
+
+    board = _board()
+    deadline = time.monotonic() + timeout_s
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(run_id, total=100)
+        while True:
+            info = board.get(run_id)
+            shown = f"{run_id} {info.get('state', '?')} {info.get('step', '')}"
+            progress.update(bar, completed=float(info.get("percent", 0) or 0), description=shown)
+            if info.get("state") in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise JobError(f"run {run_id} did not finish within {timeout_s:.0f}s")
+            time.sleep(0.5)
+    if info.get("state") != "complete":
+        console.print(f"[yellow]{run_id}: {info.get('state')}[/] {info.get('message', '')}")
+    return info
+
+
+def status(
+    run_id: str = typer.Argument(..., help="run id printed by submit"),
+    follow: bool = typer.Option(False, help="keep a live progress bar"),
+) -> None:
+    """A run's state, step and progress."""
+    info = follow_run(run_id) if follow else _board().get(run_id)
+    if not info:
+        raise JobError(f"no run {run_id!r} is known to Redis (expired after 7 days, or a typo)")
+    table = Table(title=run_id)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in sorted(info.items()):
+        table.add_row(key, value)
+    console.print(table)
+
+
+def cancel(run_id: str = typer.Argument(...)) -> None:
+    """Stop a running refresh at its next step."""
+    if not _board().request_cancel(run_id):
+        raise JobError(f"run {run_id!r} is unknown or already over")
+    console.print(f"cancel requested for {run_id}; it stops at its next step")
+
+
+def profile(user_id: str = typer.Argument(...)) -> None:
+    """One user's profile as a panel."""
+    with GraphClient(load_settings().neo4j) as client:
+        rows = client.read("read_profile", user_id=user_id)
+    if not rows:
+        raise JobError(f"no user {user_id!r}")
+    p = rows[0]["profile"]
+    if p["run_id"] is None:
+        raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
+    console.print(Panel(render_profile(p), title=f"user {user_id}", expand=False))
+
+
+def render_profile(p: dict[str, Any]) -> str:
+    pairs = zip(p["interests"] or [], p["interest_weights"] or [], strict=False)
+    interests = ", ".join(f"{name} {w:.2f}" for name, w in pairs)
+    lines = [
+        f"interests    {interests}",
+        f"influence    {p['influence']:.3g} (rank {p['influence_rank']})",
+        f"segment      {p['segment']}: {p['segment_label']}",
+        f"uncertainty  {p['uncertainty']:.2f}   cold start: {p['cold_start']}",
+        f"explore      {', '.join(p['explore'] or []) or '-'}",
+        "why:",
+    ]
+    for category, why in json.loads(p["explanation"] or "{}").items():
+        lines.append(f"  {category}: items {', '.join(why['items']) or '-'}; "
+                     f"friends {', '.join(why['friends']) or '-'}")  # fmt: skip
+    lines.append(f"run {p['run_id']} at watermark {p['watermark']}")
+    return "\n".join(lines)
+
+
+def influencers(category: str | None = typer.Option(None, help="only users with this interest"),
+                top: int = typer.Option(10, min=1, max=1000)) -> None:  # fmt: skip
+    """The most influential users (predicted follower adoptions)."""
+    with GraphClient(load_settings().neo4j) as client:
+        rows = client.read("top_influencers", category=category, top=top)
+    table = Table(title="influencers" + (f" in {category}" if category else ""))
+    for column in ("rank", "user", "influence", "segment", "interests"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["influence_rank"]), r["user_id"], f"{r['influence']:.3g}",
+                      r["segment_label"] or "", ", ".join((r["interests"] or [])[:3]))  # fmt: skip
+    console.print(table)
+
+
+def worker(queue: str = typer.Option("cpu", help="cpu | gpu"),
+           concurrency: int = typer.Option(1, min=1)) -> None:  # fmt: skip
+    """Run a Celery worker for one queue (gpu: one task at a time, no forking)."""
+    from workers.app import QUEUES, app
+
+    if queue not in QUEUES:
+        raise JobError(f"queue must be one of {QUEUES} (got {queue!r})")
+    pool = ["--pool", "solo"] if queue == "gpu" else ["--pool", "prefork", "-c", str(concurrency)]
+    app.worker_main(["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool])
+
+
+def beat() -> None:
+    """Run the one beat scheduler (a second one on this machine refuses to start)."""
+    from workers.app import app
+
+    state = load_settings().state
+    state.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "--loglevel", "INFO", "--schedule", str(state / "celerybeat-schedule"),
+               "--pidfile", str(state / "beat.pid")])  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(submit_app, name="submit")
+    for command in (status, cancel, profile, influencers, worker, beat):
+        app.command(command.__name__)(command)

@@ -1,0 +1,137 @@
+"""Refreshes through real Celery worker processes (cpu and gpu queues) on real Redis + Neo4j."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from graph.client import GraphClient
+from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
+from graph.ingest import ingest_events
+from graph.queries import Query
+from graph.writeback import read_run
+from profilegraph.settings import Settings
+from tests.graph.conftest import wipe
+from workers.app import make_app
+from workers.runs import TERMINAL, RunBoard
+
+PROFILED = Query(name="test_profiled", mode="read", text="""
+    MATCH (u:User) RETURN u.user_id AS user_id, u.profile_run_id AS run_id,
+    u.profile_interests AS interests, size(u.profile_embedding) AS dim
+""")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sender(settings: Settings) -> Celery:
+    return make_app(settings)
+
+
+@pytest.fixture(scope="module")
+def board(settings: Settings) -> RunBoard:
+    return RunBoard(redis.Redis.from_url(settings.redis.url()))
+
+
+@pytest.fixture(scope="module")
+def loaded(settings: Settings) -> Iterator[None]:
+    with GraphClient(settings.neo4j) as client:
+        wipe(client)
+        data = generate(SyntheticConfig(n_users=300, n_items=120, seed=2))
+        ingest_events(client, synthetic_events(data), source="syn")
+    yield
+
+
+@pytest.fixture(scope="module")
+def workers(settings: Settings, sender: Celery, loaded: None) -> Iterator[None]:
+    env = {
+        **os.environ, "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4",
+        "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1", "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
+    }  # fmt: skip
+    cli = [sys.executable, "-c", "from profilegraph.cli import main; main()"]
+    procs = [subprocess.Popen([*cli, "worker", "--queue", q], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for q in ("cpu", "gpu")]  # fmt: skip
+    deadline = time.monotonic() + 90
+    while len(sender.control.ping(timeout=1.0) or []) < 2:
+        assert time.monotonic() < deadline, "workers did not answer a ping in 90 s"
+    yield
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _submit(sender: Celery, board: RunBoard, **request: Any) -> str:
+    run_id = request.setdefault("run_id", f"t-{time.monotonic_ns()}")
+    request.setdefault("source", "test")
+    board.update(run_id, state="submitted")
+    sender.send_task("workers.tasks.refresh", kwargs={"request": request})
+    return run_id
+
+
+def _wait(board: RunBoard, run_id: str, timeout: float = 240) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while (info := board.get(run_id)).get("state") not in TERMINAL:
+        assert time.monotonic() < deadline, f"run {run_id} stuck: {info}"
+        time.sleep(0.3)
+    return info
+
+
+def test_full_then_incremental_refresh(workers: None, sender: Celery, board: RunBoard,
+                                       graph: GraphClient) -> None:  # fmt: skip
+    full = _submit(sender, board, mode="full")
+    assert _wait(board, full)["state"] == "complete"
+    rows = graph.read(PROFILED)
+    assert len(rows) == 300
+    assert all(r["run_id"] == full and r["interests"] and r["dim"] == 64 for r in rows)
+    run = read_run(graph, full)
+    assert run is not None and run["status"] == "complete" and run["profiles_written"] == 300
+    assert board.holder() is None  # the lock was released
+
+    new = [{"type": "interaction", "event_id": f"new{i}", "user_id": f"u{i}", "item_id": "i3",
+            "kind": "purchase"} for i in (1, 2)]  # fmt: skip
+    ingest_events(graph, new, source="test")
+    inc = _submit(sender, board, mode="incremental")
+    info = _wait(board, inc)
+    assert info["state"] == "complete", info
+    by_user = {r["user_id"]: r["run_id"] for r in graph.read(PROFILED)}
+    assert by_user["u1"] == inc and by_user["u2"] == inc
+    refreshed = sum(1 for v in by_user.values() if v == inc)
+    assert refreshed == int(info["written"]) and refreshed < 300  # only what changed
+
+
+def test_second_refresh_is_refused_while_one_runs(workers: None, sender: Celery,
+                                                  board: RunBoard) -> None:  # fmt: skip
+    first = _submit(sender, board, mode="full")
+    second = _submit(sender, board, mode="full")
+    assert _wait(board, second)["state"] == "refused"
+    assert board.get(second)["message"] == f"refresh {first} is still running"
+    assert _wait(board, first)["state"] == "complete"
+
+
+def test_cancel_stops_the_run_at_the_next_step(workers: None, sender: Celery, board: RunBoard,
+                                               graph: GraphClient) -> None:  # fmt: skip
+    run_id = f"cancel-{time.monotonic_ns()}"
+    board.update(run_id, state="submitted")
+    assert board.request_cancel(run_id)
+    request = {"mode": "full", "run_id": run_id, "source": "test"}
+    sender.send_task("workers.tasks.refresh", kwargs={"request": request})
+    assert _wait(board, run_id)["state"] == "cancelled"
+    run = read_run(graph, run_id)
+    assert run is not None and run["status"] == "cancelled"
+    assert board.holder() is None
+
+
+def test_bad_payload_is_rejected_naming_the_field(workers: None, sender: Celery) -> None:
+    result = sender.send_task("workers.tasks.refresh", kwargs={"request": {"mode": "weekly"}})
+    with pytest.raises(Exception, match=r"mode.*weekly"):
+        result.get(timeout=60)

@@ -1,0 +1,72 @@
+"""Run coordination in Redis: the one-refresh-at-a-time lock, progress, and cancel requests.
+
+Progress lives in a hash per run (``state``, ``step``, ``percent``, ``message``) that any
+process can read (``profilegraph status``); the lock holds the running refresh's id with a TTL
+that each step renews, so a crashed holder cannot block refreshes for longer than the TTL.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+LOCK = "profilegraph:refresh-lock"
+TERMINAL = ("complete", "failed", "cancelled", "refused")
+
+# Release only if we still hold it (compare-and-delete in one step).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _key(run_id: str) -> str:
+    return f"profilegraph:run:{run_id}"
+
+
+class RunBoard:
+    def __init__(self, conn: redis.Redis, lock_ttl_s: int = 3600) -> None:
+        self.conn = conn
+        self.lock_ttl_s = lock_ttl_s
+
+    def acquire(self, run_id: str) -> str | None:
+        """None if ``run_id`` now holds the lock (or already did); else the holder's id."""
+        if self.conn.set(LOCK, run_id, nx=True, ex=self.lock_ttl_s):
+            return None
+        holder = self.conn.get(LOCK)
+        holder_id = holder.decode() if holder else None
+        return None if holder_id == run_id else holder_id or "unknown"
+
+    def renew(self, run_id: str) -> None:
+        if self.holder() == run_id:
+            self.conn.expire(LOCK, self.lock_ttl_s)
+
+    def holder(self) -> str | None:
+        value = self.conn.get(LOCK)
+        return value.decode() if value else None
+
+    def release(self, run_id: str) -> None:
+        self.conn.eval(_RELEASE, 1, LOCK, run_id)
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        values = {k: str(v) for k, v in fields.items()}
+        values["updated"] = f"{time.time():.3f}"
+        self.conn.hset(_key(run_id), mapping=values)
+        self.conn.expire(_key(run_id), 7 * 24 * 3600)
+
+    def get(self, run_id: str) -> dict[str, str]:
+        raw = self.conn.hgetall(_key(run_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def request_cancel(self, run_id: str) -> bool:
+        """Ask a run to stop at its next step; False if it is unknown or already over."""
+        state = self.get(run_id).get("state")
+        if state is None or state in TERMINAL:
+            return False
+        self.conn.set(f"{_key(run_id)}:cancel", 1, ex=7 * 24 * 3600)
+        return True
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return bool(self.conn.exists(f"{_key(run_id)}:cancel"))
