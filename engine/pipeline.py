@@ -174,8 +174,8 @@ def run_incremental(
     seed_index = torch.nonzero(seeds).flatten() if seeds is not None else torch.arange(n_users)
     dim = state.embedding.size(1)
     init = torch.randn(n_users + n_items, dim) * 0.1
-    mine, theirs = _known_rows(user_ids, state.user_ids, 0)
-    init[mine] = state.embedding[theirs]
+    known_users, their_users = _known_rows(user_ids, state.user_ids, 0)
+    init[known_users] = state.embedding[their_users]
     mine, theirs = _known_rows(item_ids, state.item_ids, len(state.user_ids))
     init[n_users + mine] = state.embedding[theirs]
     step("finetune")
@@ -190,9 +190,8 @@ def run_incremental(
     tic = time.perf_counter()
     step("profile")
     # influence and its rank stay on the full run's population-wide scale
-    mine, theirs = _known_rows(user_ids, state.user_ids, 0)
     influence = torch.zeros(n_users)
-    influence[mine] = state.influence[theirs].float()
+    influence[known_users] = state.influence[their_users].float()
     ordered = torch.sort(state.influence.float(), descending=True).values
     rank = torch.searchsorted(-ordered, -influence, right=False) + 1
     inputs = interest_inputs(snapshot, config.max_categories)

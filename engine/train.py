@@ -86,6 +86,7 @@ def train_lightgcn(
     best_epoch, since_best = -1, 0
     history: list[dict[str, float]] = []
     train_seconds = 0.0
+    evaluating = valid.numel() > 0
     started = time.perf_counter()
     for epoch in range(config.max_epochs):
         model.train()
@@ -96,7 +97,6 @@ def train_lightgcn(
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
-        evaluating = valid.numel() > 0
         if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
             metrics = evaluate(model, adj, valid, [train], k=config.k)
             record.update({f"valid_{key}": value for key, value in metrics.items()})
