@@ -28,7 +28,7 @@ from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.export import WholeGraph, export_snapshot
 from graph.ingest import ingest_events
 from graph.queries import Query
-from graph.writeback import ProfileRow, write_profiles
+from graph.writeback import Interest, ProfileRow, write_profiles
 
 GDS_PROJECT = Query(
     name="bench_gds_project",
@@ -107,12 +107,13 @@ def run_size(n_users: int) -> dict[str, Any]:
 
         rng = np.random.default_rng(0)
         embeddings = rng.standard_normal((len(snapshot.node_ids["user"]), 64)).astype(np.float32)
+        names = snapshot.node_ids["category"]
         profiles = [
             ProfileRow(user, embeddings[k].tolist(), {
-                "interests": ["cat1", "cat2", "cat3"], "interest_weights": [0.5, 0.3, 0.2],
                 "influence": float(k % 100) / 100, "influence_rank": k, "segment": k % 8,
-                "segment_label": "bench", "uncertainty": 0.1, "explore": ["cat4"],
-                "explanation": "{}", "cold_start": False})
+                "segment_label": "bench", "uncertainty": 0.1, "explore": [names[(k + 3) % 20]],
+                "adoptions": k % 5, "cold_start": False},
+                [Interest(names[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
             for k, user in enumerate(snapshot.node_ids["user"])
         ]  # fmt: skip
         write_profiles(client, "bench-warm", snapshot.watermark, profiles[:5_000])

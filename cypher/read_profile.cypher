@@ -8,5 +8,5 @@ RETURN u.user_id AS user_id,
         interest_weights: u.profile_interest_weights, influence: u.profile_influence,
         influence_rank: u.profile_influence_rank, segment: u.profile_segment,
         segment_label: u.profile_segment_label, uncertainty: u.profile_uncertainty,
-        explore: u.profile_explore, explanation: u.profile_explanation,
+        explore: u.profile_explore, adoptions: u.profile_adoptions,
         cold_start: u.profile_cold_start, watermark: u.profile_watermark} AS profile

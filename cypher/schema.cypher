@@ -32,3 +32,5 @@ CREATE INDEX item_changed_seq IF NOT EXISTS FOR (i:Item) ON (i.changed_seq);
 CREATE INDEX ingested_event_seq IF NOT EXISTS FOR (e:IngestedEvent) ON (e.seq);
 CREATE INDEX profile_run_started IF NOT EXISTS FOR (r:ProfileRun) ON (r.started_at);
 CREATE INDEX user_influence_rank IF NOT EXISTS FOR (u:User) ON (u.profile_influence_rank);
+CREATE INDEX user_profile_run IF NOT EXISTS FOR (u:User) ON (u.profile_run_id);
+CREATE INDEX user_profile_segment IF NOT EXISTS FOR (u:User) ON (u.profile_segment);

@@ -1,13 +1,16 @@
-// purpose: The most influential users, overall or among those with a given top interest.
+// purpose: The most influential users, with the evidence: follower adoptions they triggered.
+// analyst: yes
 // mode: read
-// params: category STRING (null for everyone), top INTEGER
-// returns: user_id STRING, influence FLOAT, influence_rank INTEGER, interests LIST<STRING>,
-//          segment_label STRING
+// params: top INTEGER
+//   top: how many users
+// returns: influence_rank, user_id, influence (predicted follower adoptions in the coming period),
+//          adoptions (follower adoptions triggered so far), followers, segment_label, interests
+// example: profilegraph query top_influencers --param top=10
 MATCH (u:User)
 WHERE u.profile_influence_rank IS NOT NULL
-  AND ($category IS NULL OR $category IN u.profile_interests)
-RETURN u.user_id AS user_id, u.profile_influence AS influence,
-       u.profile_influence_rank AS influence_rank, u.profile_interests AS interests,
-       u.profile_segment_label AS segment_label
-ORDER BY u.profile_influence_rank
-LIMIT $top
+WITH u ORDER BY u.profile_influence_rank, u.user_id LIMIT $top
+RETURN u.profile_influence_rank AS influence_rank, u.user_id AS user_id,
+       u.profile_influence AS influence, u.profile_adoptions AS adoptions,
+       COUNT { (u)<-[:FOLLOWS]-(:User) } AS followers, u.profile_segment_label AS segment_label,
+       u.profile_interests AS interests
+ORDER BY influence_rank, user_id

@@ -1,14 +1,30 @@
 // purpose: Write one batch of complete profiles. Every profile_* field is set in the same SET
-//          (absent fields as null, which removes them), so a user is always on one run's
-//          complete profile. A user whose stored profile reflects a newer watermark is skipped:
-//          a late or redelivered writer of an older run never rolls profiles back.
+//          (absent fields as null, which removes them), and the user's INTERESTED_IN edges are
+//          replaced in the same statement, so a user is always on one run's complete profile.
+//          A user whose stored profile reflects a newer watermark is skipped: a late or
+//          redelivered writer of an older run never rolls profiles back.
 // mode: write
-// params: rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>}>
+// params: run_id STRING, trail_runs INTEGER,
+//         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
+//                       interests LIST<MAP>, trail_key STRING, trail STRING}>
 // returns: written INTEGER
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
 WHERE coalesce(u.profile_watermark, -1) <= row.watermark
-SET u += row.props
+SET u += row.props,
+    u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
+                                      WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
 WITH u, row
 CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
+CALL (u) {
+  MATCH (u)-[old:INTERESTED_IN]->()
+  DELETE old
+}
+CALL (u, row) {
+  UNWIND row.interests AS interest
+  MATCH (c:Category {name: interest.name})
+  CREATE (u)-[:INTERESTED_IN {rank: interest.rank, weight: interest.weight, items: interest.items,
+                              friends: interest.friends, adoptions: interest.adoptions,
+                              run_id: $run_id}]->(c)
+}
 RETURN count(*) AS written

@@ -146,13 +146,15 @@ class InfluenceModel:
     model: InfluenceSAGE
     scale: Tensor  # feature standardisation
     shift: Tensor
-    cap: float  # predictions are capped at twice the largest count seen in training
+    cap: float  # predictions stay below twice the largest count seen in training
 
     def predict(self, features: Tensor, follow_src: Tensor, follow_dst: Tensor) -> Tensor:
         mean = NeighbourMean.of(follow_src, follow_dst, features.size(0))
         with torch.no_grad():
             log_rate = self.model((features - self.shift) / self.scale, mean)
-        return log_rate.clamp(max=math.log(self.cap)).exp()
+        # a soft cap: bounded like a clamp, but order-preserving, so capped users do not tie
+        log_cap = math.log(self.cap)
+        return (log_cap - nn.functional.softplus(log_cap - log_rate)).exp()
 
 
 def fit_influence(

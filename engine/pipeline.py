@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from engine.influence import DAY_MS, adoptions, predict_influence
+from engine.influence import DAY_MS, Actions, Adoptions, adoptions, predict_influence
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interests import interest_inputs
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
@@ -92,25 +92,34 @@ class PipelineResult:
 
 
 Step = Callable[[str], None]
+Epoch = Callable[[dict[str, float]], None]
 
 
-def _influence(snapshot: Snapshot, config: PipelineConfig) -> Tensor:
-    n = snapshot.num_nodes("user")
-    actions = timed_actions(snapshot)
+def _adoptions(snapshot: Snapshot, config: PipelineConfig) -> tuple[Actions, Adoptions]:
     src, dst = social_ties(snapshot)
+    actions = timed_actions(snapshot)
+    window = int(config.influence_window_days * DAY_MS)
+    n = snapshot.num_nodes("user")
+    return actions, adoptions(actions, src, dst, n, window_ms=window)
+
+
+def _influence(
+    snapshot: Snapshot, actions: Actions, adopted: Adoptions, config: PipelineConfig
+) -> Tensor:
+    n = snapshot.num_nodes("user")
     if actions.ts.numel() == 0:
         return torch.zeros(n)
+    src, dst = social_ties(snapshot)
     span = int(actions.ts.max() - actions.ts.min())
     horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
-    window = int(config.influence_window_days * DAY_MS)
-    adopted = adoptions(actions, src, dst, n, window_ms=window)
     return predict_influence(actions, src, dst, n, at=int(actions.ts.max()), horizon_ms=horizon,
                              adopted=adopted, seed=config.train.seed)  # fmt: skip
 
 
 def run_full(
-    snapshot: Snapshot, config: PipelineConfig, *, run_id: str, on_step: Step | None = None
-) -> PipelineResult:
+    snapshot: Snapshot, config: PipelineConfig, *, run_id: str, on_step: Step | None = None,
+    on_epoch: Epoch | None = None,
+) -> PipelineResult:  # fmt: skip
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -119,21 +128,23 @@ def run_full(
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
     step("train")
     trained = train_lightgcn(split.train, split.valid, n_users, n_items,
-                             social=social_ties(snapshot), config=config.train)  # fmt: skip
+                             social=social_ties(snapshot), config=config.train,
+                             on_epoch=on_epoch)  # fmt: skip
     timings["train_s"] = time.perf_counter() - tic
     model = trained.model.cpu()
     with torch.no_grad():
         embedding = model.get_embedding(trained.adjacency.cpu())[:n_users]
     tic = time.perf_counter()
     step("influence")
-    influence = _influence(snapshot, config)
+    actions, adopted = _adoptions(snapshot, config)
+    influence = _influence(snapshot, actions, adopted, config)
     timings["influence_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("profile")
     inputs = interest_inputs(snapshot, config.max_categories)
     profiles = build_profiles(
         inputs, embedding, influence, user_ids=snapshot.node_ids["user"],
-        item_ids=snapshot.node_ids["item"], config=config.profile,
+        item_ids=snapshot.node_ids["item"], config=config.profile, adopted=adopted,
     )  # fmt: skip
     timings["profile_s"] = time.perf_counter() - tic
     state = ModelState(
@@ -143,6 +154,7 @@ def run_full(
     )  # fmt: skip
     metrics = {
         "valid": trained.best_valid, "best_epoch": trained.best_epoch,
+        "history": trained.history,
         "epochs": len(trained.history), "messages_per_s": trained.messages_per_s,
         "users": n_users, "items": n_items, "pairs": int(pairs.size(1)),
         "cold_start_users": int(profiles.cold_start.sum()),
@@ -198,6 +210,7 @@ def run_incremental(
     profiles = build_profiles(
         inputs, embedding, influence, user_ids=user_ids, item_ids=item_ids,
         config=config.profile, users=seed_index, influence_rank=rank, segments=state.segments,
+        adopted=_adoptions(snapshot, config)[1],
     )  # fmt: skip
     timings["profile_s"] = time.perf_counter() - tic
     metrics = {"seed_users": int(seed_index.numel()), "context_users": n_users,
@@ -208,7 +221,7 @@ def run_incremental(
 
 _PROFILE_COLUMNS = ("user_index", "embedding", "interests", "interest_weights", "influence",
                     "influence_rank", "segment", "segment_label", "uncertainty", "explore",
-                    "explanation", "cold_start")  # fmt: skip
+                    "explanation", "interest_adoptions", "adoptions", "cold_start")  # fmt: skip
 
 
 def save_result(result: PipelineResult, path: Path) -> Path:

@@ -7,12 +7,12 @@ contribution), not in a per-user loop, so a million users stay a matter of secon
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from engine.influence import Adoptions
 from engine.interests import InterestInputs, normalise, own_interests, propagate, social_interests
 from engine.segments import assign, kmeans
 
@@ -50,7 +50,11 @@ class Profiles:
     segment_label: list[str]
     uncertainty: Tensor
     explore: list[list[str]]
-    explanation: list[str]
+    explanation: list[
+        list[dict[str, list[str]]]
+    ]  # per interest: {"items": [...], "friends": [...]}
+    interest_adoptions: list[list[int]]  # per interest: follower adoptions of its items triggered
+    adoptions: Tensor  # follower adoptions triggered, all categories
     cold_start: Tensor
     segments: Segments
 
@@ -83,6 +87,7 @@ def build_profiles(
     inputs: InterestInputs, embedding: Tensor, influence: Tensor, *, user_ids: list[str],
     item_ids: list[str], config: ProfileConfig = ProfileConfig(), users: Tensor | None = None,
     influence_rank: Tensor | None = None, segments: Segments | None = None,
+    adopted: Adoptions | None = None,
 ) -> Profiles:  # fmt: skip
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
@@ -106,14 +111,13 @@ def build_profiles(
                                    explained, config.evidence_k)  # fmt: skip
     wanted = torch.zeros(n, dtype=torch.bool)
     wanted[users] = True
-    detail: dict[int, dict[str, dict[str, list[str]]]] = {}
+    detail = {u: [{"items": [], "friends": []} for _ in range(k)] for u in users.tolist()}
     for u, slot, idx, kind, ids in ((iu, islot, iitem, "items", item_ids),
                                     (fu, fslot, ffriend, "friends", user_ids)):  # fmt: skip
         keep = wanted[u]
         for a, b, c in zip(u[keep].tolist(), slot[keep].tolist(), idx[keep].tolist(), strict=True):
-            category = names[int(explained[a, b])]
-            entry = detail.setdefault(a, {}).setdefault(category, {"items": [], "friends": []})
-            entry[kind].append(ids[c])
+            detail[a][b][kind].append(ids[c])
+    adoptions, interest_adoptions = adoption_evidence(adopted, inputs.item_category, top, n)
 
     evidence = (own > 0).sum(1)
     interactions = torch.bincount(inputs.user, minlength=n)
@@ -137,21 +141,41 @@ def build_profiles(
     else:
         rank = influence_rank
     sel = users.tolist()
+    kept = (weights > 0).sum(1).tolist()  # no evidence, no interest: zero weights are dropped
     return Profiles(
         user_index=users,
         embedding=embedding[users],
-        interests=[[names[i] for i in top[u].tolist()] for u in sel],
-        interest_weights=[[round(float(w), 6) for w in weights[u]] for u in sel],
+        interests=[[names[i] for i in top[u, : kept[u]].tolist()] for u in sel],
+        interest_weights=[[round(float(w), 6) for w in weights[u, : kept[u]]] for u in sel],
         influence=influence[users],
         influence_rank=rank[users],
         segment=segment[users],
         segment_label=[labels.get(int(segment[u]), "") for u in sel],
         uncertainty=uncertainty[users],
         explore=[[names[i] for i in explore[u][explore_w[u] > 0].tolist()] for u in sel],
-        explanation=[json.dumps(detail.get(u, {}), sort_keys=True) for u in sel],
+        explanation=[detail[u][: kept[u]] for u in sel],
+        interest_adoptions=[interest_adoptions[u, : kept[u]].tolist() for u in sel],
+        adoptions=adoptions[users],
         cold_start=(interactions < config.cold_threshold)[users],
         segments=segments,
     )
+
+
+def adoption_evidence(
+    adopted: Adoptions | None, item_category: Tensor, top: Tensor, n: int, chunk: int = 1_000_000
+) -> tuple[Tensor, Tensor]:
+    """Follower adoptions each user triggered: in all ([U]) and of items in each of their top
+    interests ([U, k]): the evidence an analyst checks an influence score against."""
+    total = torch.zeros(n, dtype=torch.long)
+    per_interest = torch.zeros(n, top.size(1), dtype=torch.long)
+    if adopted is None or adopted.influencer.numel() == 0:
+        return total, per_interest
+    total += torch.bincount(adopted.influencer, minlength=n)
+    for lo in range(0, adopted.influencer.numel(), chunk):
+        who, item = adopted.influencer[lo : lo + chunk], adopted.item[lo : lo + chunk]
+        hit = torch.gather(item_category[item], 1, top[who]) > 0
+        per_interest.index_add_(0, who, hit.long())
+    return total, per_interest
 
 
 def segment_summaries(

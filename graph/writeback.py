@@ -10,6 +10,14 @@ Consistency (what an analyst can rely on):
   write is skipped for users whose stored profile is newer, so a late or redelivered writer of
   an older run cannot roll them back.
 - **Re-running converges.** Writing the same run again sets the same values.
+- **Interests as edges.** Each top interest is also a ``(:User)-[:INTERESTED_IN {rank, weight,
+  items, friends, adoptions, run_id}]->(:Category)`` edge carrying its explanation, replaced in
+  the same statement as the properties, so "who is into X" starts from the category's index
+  instead of scanning users, and the edges never disagree with ``profile_interests``.
+- **A short trail.** ``profile_trail`` keeps the user's top interests under each of the last
+  ``TRAIL_RUNS`` runs that profiled them (newest first; each entry is the run id then the
+  interests, joined by the unit separator U+001F), so interest drift between two runs can be
+  read without keeping whole old profiles. Re-writing a run replaces its entry.
 - **Run status.** ``:ProfileRun.status`` is ``running`` until every batch has committed, then
   ``complete``; analysts who need one population-wide run filter on ``profile_run_id``.
 """
@@ -39,9 +47,25 @@ PROFILE_FIELDS = (
     "profile_segment_label",
     "profile_uncertainty",
     "profile_explore",
-    "profile_explanation",
+    "profile_adoptions",
     "profile_cold_start",
 )
+# Set from ProfileRow.interests, never from ProfileRow.fields
+DERIVED_FIELDS = ("profile_run_id", "profile_watermark", "profile_updated_at",
+                  "profile_interests", "profile_interest_weights")  # fmt: skip
+TRAIL_RUNS = 10
+TRAIL_SEP = "\u001f"
+
+
+@dataclass(frozen=True)
+class Interest:
+    """One top interest and the evidence behind it (written as an INTERESTED_IN edge)."""
+
+    category: str
+    weight: float
+    items: Sequence[str] = ()  # the user's interactions that contribute most
+    friends: Sequence[str] = ()  # the followees whose interest contributes most
+    adoptions: int = 0  # follower adoptions of this category's items the user triggered
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,7 @@ class ProfileRow:
     user_id: str
     embedding: Sequence[float]
     fields: dict[str, Any]
+    interests: Sequence[Interest] = ()  # best first
 
 
 @dataclass
@@ -65,15 +90,27 @@ def _row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str
     props: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS)
     for key, value in profile.fields.items():
         name = f"profile_{key}"
-        if name not in props:
-            raise ValueError(f"unknown profile field {key!r} (known: {PROFILE_FIELDS})")
+        if name not in props or name in DERIVED_FIELDS:
+            settable = sorted(set(PROFILE_FIELDS) - set(DERIVED_FIELDS))
+            raise ValueError(f"profile field {key!r} cannot be set (settable: {settable})")
         props[name] = value
-    props.update(profile_run_id=run_id, profile_watermark=watermark, profile_updated_at=now)
+    names = [i.category for i in profile.interests]
+    props.update(profile_run_id=run_id, profile_watermark=watermark, profile_updated_at=now,
+                 profile_interests=names,
+                 profile_interest_weights=[float(i.weight) for i in profile.interests])  # fmt: skip
+    edges = [
+        {"name": i.category, "rank": rank, "weight": float(i.weight), "items": list(i.items),
+         "friends": list(i.friends), "adoptions": int(i.adoptions)}
+        for rank, i in enumerate(profile.interests, start=1)
+    ]  # fmt: skip
     return {
         "user_id": profile.user_id,
         "watermark": watermark,
         "props": props,
         "embedding": [float(x) for x in profile.embedding],
+        "interests": edges,
+        "trail_key": run_id + TRAIL_SEP,
+        "trail": TRAIL_SEP.join([run_id, *names]),
     }
 
 
@@ -100,7 +137,8 @@ def write_profiles(
 
     def write(batch: list[ProfileRow]) -> tuple[int, int]:
         rows = [_row(run_id, watermark, now, p) for p in batch]
-        written = client.write_rows("write_profiles", rows=rows)
+        written = client.write_rows("write_profiles", rows=rows, run_id=run_id,
+                                    trail_runs=TRAIL_RUNS)  # fmt: skip
         return written, len(rows) - written
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

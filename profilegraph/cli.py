@@ -19,10 +19,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.evaluate import evaluate_item_ranking
-from engine.interactions import interaction_pairs, social_ties
-from engine.snapshot import Snapshot
-from engine.train import TrainConfig
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
@@ -235,58 +231,50 @@ def query(
         for column in rows[0] if rows else ["(no rows)"]:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
+            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
         console.print(table)
 
 
 @app.command("evaluate")
 def evaluate_cmd(
-    snapshot: Path = typer.Option(Path("out/lastfm-snapshot.pt"), help="snapshot to read"),
-    relation: list[str] = typer.Option(["LISTENED"], help="interaction relations to rank"),
-    seed: list[int] = typer.Option([0, 1, 2], help="one random split per seed"),
-    epochs: int = typer.Option(1000, min=1),
-    patience: int = typer.Option(150, min=1),
-    eval_every: int = typer.Option(5, min=1),
+    run_id: str = typer.Option("", help="a completed run (default: the latest full one)"),
+    seed: list[int] = typer.Option([], help="item-ranking split seeds (trains models; none: skip)"),
+    epochs: int = typer.Option(100, min=1, help="item-ranking training epochs"),
     out: Path = typer.Option(Path("out/eval")),
 ) -> None:
-    """Item ranking (Recall/NDCG@10): popularity, LightGCN, LightGCN + social, over seeds."""
-    data = Snapshot.load(snapshot)
-    pairs = interaction_pairs(data, relation)
-    config = TrainConfig(max_epochs=epochs, patience=patience, eval_every=eval_every,
-                         device=load_settings().training.device)  # fmt: skip
-    with _progress() as progress:
-        task = progress.add_task("train", total=None)
+    """Interest prediction, influence and (with --seed) item ranking of a run, beside their
+    baselines: markdown, JSON and plots in --out. Runs here, as the worker's task would."""
+    from workers.payloads import PayloadError
+    from workers.tasks import evaluate
 
-        def on_epoch(model: str, run_seed: int, record: dict[str, float]) -> None:
-            recall = record.get("valid_recall@10")
-            shown = f" valid R@10 {recall:.4f}" if recall is not None else ""
-            progress.update(task, description=f"{model} seed {run_seed} epoch "
-                            f"{int(record['epoch'])}{shown}")  # fmt: skip
-
-        report = evaluate_item_ranking(
-            pairs, data.num_nodes("user"), data.num_nodes("item"), social=social_ties(data),
-            seeds=seed, config=config, on_epoch=on_epoch,
-        )  # fmt: skip
-    report.save(out)
-    console.print(report.to_markdown(), markup=False, highlight=False)
-    console.print(f"written {out / 'item_ranking.md'} and {out / 'item_ranking.json'}")
+    if not run_id:
+        with GraphClient(load_settings().neo4j) as client:
+            latest = client.read("latest_complete_run", kinds=["full"])
+        if not latest:
+            raise ProfilegraphError("no complete full run yet: `profilegraph submit refresh "
+                                    "--mode full` first")  # fmt: skip
+        run_id = latest[0]["run_id"]
+    request = {"run_id": run_id, "item_ranking_seeds": seed, "max_epochs": epochs,
+               "out_dir": str(out.resolve())}  # fmt: skip
+    try:
+        with console.status(f"evaluating {run_id}"):
+            result = evaluate.apply(kwargs={"request": request}, throw=True).get()
+    except PayloadError as error:
+        raise ProfilegraphError(str(error)) from None
+    console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
+    console.print(f"written {', '.join(Path(f).name for f in result['files'])} to {out}")
 
 
 @app.command()
-def demo() -> None:
-    """Start everything, load LastFM, export it, and show what answers."""
-    services_up()
-    schema_apply()
-    settings = load_settings()
-    directory = settings.datasets_dir / LASTFM_DIR
-    _ingest_with_progress(lastfm_events(directory), source="lastfm", total=count_events(directory))
-    export(out=Path("out/lastfm-snapshot.pt"), user=[], hops=1, since=None)
-    with GraphClient(settings.neo4j) as client:
-        info = client.server_info()
-    console.print(
-        f"[bold green]ready[/]: Neo4j {info.neo4j_version} {info.edition}, "
-        f"GDS {info.gds_version}, Redis {services.status(settings)[0].version}"
-    )
+def demo(
+    epochs: int = typer.Option(30, min=1, help="training epochs (full refresh, item ranking)"),
+    out: Path = typer.Option(Path("out"), help="report, plots and worker logs"),
+) -> None:
+    """LastFM end to end through real workers and beat: refresh, evaluation, summary, plots,
+    then new events and an incremental refresh."""
+    from profilegraph.demo import run_demo
+
+    run_demo(console, epochs=epochs, out=out)
 
 
 jobs_cli.register(app)

@@ -5,7 +5,6 @@ Registered onto the main ``profilegraph`` app by :func:`register`.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -110,43 +109,51 @@ def profile(user_id: str = typer.Argument(...)) -> None:
     """One user's profile as a panel."""
     with GraphClient(load_settings().neo4j) as client:
         rows = client.read("read_profile", user_id=user_id)
+        why = client.read("explain_user", user_id=user_id)
     if not rows:
         raise JobError(f"no user {user_id!r}")
     p = rows[0]["profile"]
     if p["run_id"] is None:
         raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
-    console.print(Panel(render_profile(p), title=f"user {user_id}", expand=False))
+    console.print(Panel(render_profile(p, why), title=f"user {user_id}", expand=False))
 
 
-def render_profile(p: dict[str, Any]) -> str:
+def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
     pairs = zip(p["interests"] or [], p["interest_weights"] or [], strict=False)
     interests = ", ".join(f"{name} {w:.2f}" for name, w in pairs)
     lines = [
         f"interests    {interests}",
-        f"influence    {p['influence']:.3g} (rank {p['influence_rank']})",
+        f"influence    {p['influence']:.3g} (rank {p['influence_rank']}; "
+        f"{p['adoptions'] or 0} follower adoptions so far)",
         f"segment      {p['segment']}: {p['segment_label']}",
         f"uncertainty  {p['uncertainty']:.2f}   cold start: {p['cold_start']}",
         f"explore      {', '.join(p['explore'] or []) or '-'}",
         "why:",
     ]
-    for category, why in json.loads(p["explanation"] or "{}").items():
-        lines.append(f"  {category}: items {', '.join(why['items']) or '-'}; "
-                     f"friends {', '.join(why['friends']) or '-'}")  # fmt: skip
+    for r in why:
+        if r["items"] or r["friends"]:
+            lines.append(f"  {r['interest']}: items {', '.join(r['items']) or '-'}; "
+                         f"friends {', '.join(r['friends']) or '-'}")  # fmt: skip
     lines.append(f"run {p['run_id']} at watermark {p['watermark']}")
     return "\n".join(lines)
 
 
 def influencers(category: str | None = typer.Option(None, help="only users with this interest"),
                 top: int = typer.Option(10, min=1, max=1000)) -> None:  # fmt: skip
-    """The most influential users (predicted follower adoptions)."""
+    """The most influential users, with the follower adoptions they triggered."""
     with GraphClient(load_settings().neo4j) as client:
-        rows = client.read("top_influencers", category=category, top=top)
+        if category is None:
+            rows = client.read("top_influencers", top=top)
+        else:
+            rows = client.read("top_influencers_in_category", category=category, top=top)
     table = Table(title="influencers" + (f" in {category}" if category else ""))
-    for column in ("rank", "user", "influence", "segment", "interests"):
+    for column in ("rank", "user", "influence", "adoptions", "evidence"):
         table.add_column(column)
     for r in rows:
+        evidence = (f"{r['adoptions_in_category']} in {category}" if category
+                    else ", ".join((r["interests"] or [])[:3]))  # fmt: skip
         table.add_row(str(r["influence_rank"]), r["user_id"], f"{r['influence']:.3g}",
-                      r["segment_label"] or "", ", ".join((r["interests"] or [])[:3]))  # fmt: skip
+                      str(r["adoptions"]), evidence)  # fmt: skip
     console.print(table)
 
 

@@ -91,6 +91,7 @@ class RefreshSettings(_Section):
     max_epochs: int = Field(60, ge=1)
     finetune_epochs: int = Field(5, ge=0)
     lock_ttl_s: int = Field(3600, ge=10)  # a refresh's lock outlives no crashed holder longer
+    write_batch_size: int = Field(2_000, ge=1, le=100_000)  # profiles per write transaction
 
 
 class Settings(BaseSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class PayloadError(ValueError):
@@ -23,6 +23,9 @@ def new_run_id(mode: str) -> str:
     return f"{mode}-{uuid.uuid4().hex[:12]}"
 
 
+RUN_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
 class RefreshRequest(_Payload):
     mode: Literal["full", "incremental"]
     run_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
@@ -36,13 +39,30 @@ class RefreshRequest(_Payload):
 class StepPayload(_Payload):
     """What passes between the steps of a refresh: files, never tensors through the broker."""
 
-    run_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    run_id: str = Field(pattern=RUN_ID)
     mode: Literal["full", "incremental"]
     watermark: int = Field(ge=0)
     snapshot_path: str = ""
     result_path: str = ""
     base_run_id: str = ""
     max_epochs: int | None = Field(None, ge=1, le=100_000)
+
+
+class EvaluateRequest(_Payload):
+    """Evaluate a completed run from its files; item ranking only when seeds are given, since
+    it trains one model per seed and variant."""
+
+    run_id: str = Field(pattern=RUN_ID)
+    item_ranking_seeds: list[int] = Field(default_factory=list, max_length=10)
+    max_epochs: int = Field(100, ge=1, le=100_000)
+    out_dir: str = Field("", max_length=1024, pattern=r"^[^\x00]*$")  # default: the run's folder
+
+    @field_validator("item_ranking_seeds")
+    @classmethod
+    def _seeds(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= seed < 2**31 for seed in value):
+            raise ValueError("seeds must lie in [0, 2**31)")
+        return value
 
 
 def validate(model: type[P], payload: object) -> P:

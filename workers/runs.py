@@ -56,6 +56,9 @@ class RunBoard:
         self.conn.hset(_key(run_id), mapping=values)
         self.conn.expire(_key(run_id), 7 * 24 * 3600)
 
+    def count(self, run_id: str, field: str) -> int:
+        return int(self.conn.hincrby(_key(run_id), field, 1))
+
     def get(self, run_id: str) -> dict[str, str]:
         raw = self.conn.hgetall(_key(run_id))
         return {k.decode(): v.decode() for k, v in raw.items()}

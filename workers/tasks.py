@@ -9,7 +9,9 @@ Neo4j/Redis errors retry with backoff; anything else fails the run, releasing th
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from engine.pipeline import (
     run_incremental,
     save_result,
 )  # fmt: skip
+from engine.run_evaluation import EvaluationConfig, evaluate_run
 from engine.snapshot import Snapshot
 from engine.train import TrainConfig
 from graph.client import GraphClient
@@ -32,12 +35,12 @@ from graph.export import ChangedSince, WholeGraph
 from graph.export import export_snapshot as export_graph
 from graph.ingest import ingest_events
 from graph.stream import StreamConsumer
-from graph.writeback import ProfileRow, finish_run, start_run
+from graph.writeback import Interest, ProfileRow, finish_run, start_run
 from graph.writeback import write_profiles as write_rows
 from profilegraph.errors import ProfilegraphError
 from profilegraph.settings import Settings, load_settings
 from workers.app import app
-from workers.payloads import RefreshRequest, StepPayload, validate
+from workers.payloads import EvaluateRequest, PayloadError, RefreshRequest, StepPayload, validate
 from workers.runs import RunBoard
 
 log = logging.getLogger("profilegraph.workers")
@@ -109,7 +112,9 @@ def _begin(
         board.release(payload.run_id)
         raise Ignore()  # the rest of the chain does not run
     board.renew(payload.run_id)
-    board.update(payload.run_id, state="running", step=step, percent=percent)
+    # which process runs the step, and how often it started (> 1: it was redelivered)
+    board.update(payload.run_id, state="running", step=step, percent=percent, pid=os.getpid())
+    board.count(payload.run_id, f"{step}_starts")
     task.update_state(state="PROGRESS", meta={"run_id": payload.run_id, "step": step,
                                               "percent": percent})  # fmt: skip
     return payload, settings, board
@@ -190,8 +195,14 @@ def train_and_score(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
         percent = {"train": 25, "influence": 60, "profile": 70, "finetune": 30}.get(name, 50)
         board.update(step.run_id, step=name, percent=percent)
 
+    def on_epoch(record: dict[str, float]) -> None:
+        done = (record["epoch"] + 1) / config.train.max_epochs
+        board.update(step.run_id, step=f"train epoch {int(record['epoch']) + 1}",
+                     percent=25 + int(35 * done))  # fmt: skip
+
     if step.mode == "full":
-        result = run_full(snapshot, config, run_id=step.run_id, on_step=on_step)
+        result = run_full(snapshot, config, run_id=step.run_id, on_step=on_step,
+                          on_epoch=on_epoch)  # fmt: skip
         assert result.state is not None
         result.state.save(run_dir / "state.pt")
     else:
@@ -206,13 +217,19 @@ def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], d
     c = saved.columns
     rows = []
     for i, user_id in enumerate(saved.user_ids):
+        interests = [
+            Interest(name, weight, why["items"], why["friends"], adopted)
+            for name, weight, why, adopted in zip(
+                c["interests"][i], c["interest_weights"][i], c["explanation"][i],
+                c["interest_adoptions"][i], strict=True,
+            )
+        ]  # fmt: skip
         rows.append(ProfileRow(user_id=user_id, embedding=c["embedding"][i].tolist(), fields={
-            "interests": c["interests"][i], "interest_weights": c["interest_weights"][i],
             "influence": float(c["influence"][i]), "influence_rank": int(c["influence_rank"][i]),
             "segment": int(c["segment"][i]), "segment_label": c["segment_label"][i],
             "uncertainty": float(c["uncertainty"][i]), "explore": c["explore"][i],
-            "explanation": c["explanation"][i], "cold_start": bool(c["cold_start"][i]),
-        }))  # fmt: skip
+            "adoptions": int(c["adoptions"][i]), "cold_start": bool(c["cold_start"][i]),
+        }, interests=interests))  # fmt: skip
     return rows, saved.metrics, saved.timings
 
 
@@ -222,12 +239,12 @@ def write_profiles(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
     rows, metrics, timings = (
         profile_rows(Path(step.result_path)) if step.result_path else ([], {}, {})
     )
-    total = max(1, len(rows))
+    total, size = max(1, len(rows)), settings.refresh.write_batch_size
     with GraphClient(settings.neo4j) as client:
         report = write_rows(
-            client, step.run_id, step.watermark, rows, batch_size=2_000,
+            client, step.run_id, step.watermark, rows, batch_size=size,
             after_batch=lambda n: board.update(step.run_id,
-                                               percent=80 + min(19, 19 * n * 2_000 // total)),
+                                               percent=80 + min(19, 19 * n * size // total)),
         )  # fmt: skip
         timings = {**timings, "write_s": report.seconds}
         finish_run(client, step.run_id, status="complete", metrics=metrics, timings=timings,
@@ -236,6 +253,32 @@ def write_profiles(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
                  written=report.written, skipped_newer=report.skipped_newer)  # fmt: skip
     board.release(step.run_id)
     return {"run_id": step.run_id, "written": report.written, "mode": step.mode}
+
+
+@app.task(name="workers.tasks.evaluate", autoretry_for=TRANSIENT, retry_backoff=True)
+def evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate a run from its snapshot and result files; the metrics go onto its
+    :ProfileRun (``evaluation``), the report (markdown, JSON, plots) into ``out_dir``."""
+    from profilegraph.report import write_report  # matplotlib: only where reports are written
+
+    req = validate(EvaluateRequest, request)
+    settings = _settings()
+    run_dir = _run_dir(settings, req.run_id)
+    if not (run_dir / "result.pt").exists():
+        raise PayloadError(f"run_id: run {req.run_id!r} has no result in {run_dir} "
+                           "(unknown, unfinished, or nothing changed in it)")  # fmt: skip
+    config = EvaluationConfig(
+        item_ranking_seeds=tuple(req.item_ranking_seeds),
+        train=TrainConfig(max_epochs=req.max_epochs, patience=20, eval_every=5, lr=5e-3,
+                          device=settings.training.device, seed=settings.training.seed),
+    )  # fmt: skip
+    evaluation = evaluate_run(Snapshot.load(run_dir / "snapshot.pt"), config)
+    out = Path(req.out_dir) if req.out_dir else run_dir / "evaluation"
+    files = write_report(evaluation, load_result(run_dir / "result.pt"), out)
+    with GraphClient(settings.neo4j) as client:
+        client.write("record_run_evaluation", run_id=req.run_id,
+                     evaluation=json.dumps(evaluation, sort_keys=True))  # fmt: skip
+    return {"run_id": req.run_id, "files": [str(f) for f in files], "evaluation": evaluation}
 
 
 @app.task(name="workers.tasks.ingest_batch", autoretry_for=TRANSIENT, retry_backoff=True)

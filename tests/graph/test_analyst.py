@@ -14,11 +14,86 @@ from graph.client import GraphClient
 from graph.errors import QueryError
 from graph.ingest import ingest_events
 from graph.queries import Query
-from graph.writeback import finish_run, start_run
+from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
 from profilegraph.cli import app
 from tests.graph.conftest import wipe
 
 FOREVER = ["from=0", "to=4102444800000"]
+FOLLOWS = [("b", "a"), ("c", "a"), ("d", "a"), ("c", "b"), ("a", "c"), ("a", "e")]
+
+
+def axis(*parts: tuple[int, float]) -> list[float]:
+    vector = [0.0] * 64
+    for k, value in parts:
+        vector[k] = value
+    return vector
+
+
+def person(
+    user: str, interests: list[Interest], embedding: list[float], **fields: object
+) -> ProfileRow:
+    base = {"uncertainty": 0.5, "explore": [], "adoptions": 0, "cold_start": False}
+    return ProfileRow(user, embedding, {**base, **fields}, interests)
+
+
+# Run p1 profiles everyone; run p2 (a newer watermark) re-profiles a (jazz -> pop) and c (same).
+P1 = [
+    person(
+        "a",
+        [Interest("rock", 0.6, ["i1"], ["d"], 3), Interest("jazz", 0.4)],
+        axis((0, 1.0)),
+        influence=5.0,
+        influence_rank=1,
+        segment=0,
+        segment_label="rock fans",
+        adoptions=4,
+    ),
+    person(
+        "b",
+        [Interest("rock", 0.9), Interest("pop", 0.1)],
+        axis((0, 1.0), (1, 0.1)),
+        influence=2.0,
+        influence_rank=2,
+        segment=0,
+        segment_label="rock fans",
+        adoptions=1,
+        cold_start=True,
+    ),
+    person(
+        "c",
+        [Interest("jazz", 0.7), Interest("rock", 0.3, [], [], 1)],
+        axis((0, 1.0), (1, 1.0)),
+        influence=1.0,
+        influence_rank=3,
+        segment=1,
+        segment_label="jazz and pop",
+        cold_start=True,
+    ),
+    person(
+        "d",
+        [Interest("pop", 1.0)],
+        axis((2, 1.0)),
+        influence=0.5,
+        influence_rank=4,
+        segment=1,
+        segment_label="jazz and pop",
+    ),
+    person(
+        "e",
+        [Interest("jazz", 0.5), Interest("pop", 0.5)],
+        axis((0, -1.0)),
+        influence=0.2,
+        influence_rank=5,
+        segment=1,
+        segment_label="jazz and pop",
+    ),
+]
+P2 = [
+    person("a", [Interest("rock", 0.7, ["i1"], ["d"], 3), Interest("pop", 0.3, [], ["d"], 1)],
+           axis((0, 1.0)), influence=5.0, influence_rank=1, segment=0, segment_label="rock fans",
+           adoptions=4, explore=["jazz", "blues"], uncertainty=0.2),
+    P1[2],
+]  # fmt: skip
 WRITE_CLAUSE = re.compile(
     r"(?i)\b(CREATE|MERGE|SET|DELETE|REMOVE|DETACH|DROP|FOREACH|LOAD\s+CSV)\b"
 )
@@ -39,6 +114,14 @@ def fixture_graph(settings: object) -> Iterator[GraphClient]:
         ingest_events(client, bad, source="shop-a")
         ingest_events(client, bad[:1], source="shop-a")  # seen again: times 2
         ingest_events(client, bad[1:2], source="shop-b")
+        people = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in "abcde"]
+        follows = [{"type": "follow", "event_id": f"f-{a}-{b}", "user_id": a, "target_user_id": b}
+                   for a, b in FOLLOWS]  # fmt: skip
+        item = {"type": "item_upsert", "event_id": "i1", "item_id": "i1",
+                "categories": ["rock", "jazz", "pop", "blues"]}  # fmt: skip
+        ingest_events(client, [*people, *follows, item], source="fixture")
+        write_profiles(client, "p1", 1, P1)
+        write_profiles(client, "p2", 2, P2)
         for run, status in (("run-1", "complete"), ("run-2", "failed"), ("run-3", "complete")):
             start_run(client, run, kind="full", model="lightgcn", params={}, watermark=1)
             finish_run(client, run, status=status, metrics={"recall@10": 0.2},
@@ -54,6 +137,79 @@ def test_data_quality_rejections_exact_rows(fixture_graph: GraphClient) -> None:
         ("shop-b", "kind", 1, 1),
     ]
     assert run_analyst_query(fixture_graph, "data_quality_rejections", ["from=0", "to=1"]) == []
+
+
+def rows_of(client: GraphClient, name: str, *pairs: str) -> list[tuple[object, ...]]:
+    return [tuple(r.values()) for r in run_analyst_query(client, name, list(pairs))]
+
+
+def test_top_influencers_with_evidence(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "top_influencers", "top=2") == [
+        (1, "a", 5.0, 4, 3, "rock fans", ["rock", "pop"]),
+        (2, "b", 2.0, 1, 1, "rock fans", ["rock", "pop"]),
+    ]
+
+
+def test_top_influencers_in_a_category(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "top_influencers_in_category", "category=rock", "top=10") == [
+        (1, "a", 5.0, 3, 4, 0.7),
+        (2, "b", 2.0, 0, 1, 0.9),
+        (3, "c", 1.0, 1, 0, 0.3),
+    ]
+    assert rows_of(fixture_graph, "top_influencers_in_category", "category=none", "top=3") == []
+
+
+def test_interest_audience_and_its_cold_share(fixture_graph: GraphClient) -> None:
+    rows = rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.3",
+                   "limit=2")  # fmt: skip
+    assert rows == [
+        ("b", 0.9, True, 3, pytest.approx(2 / 3)),
+        ("a", 0.7, False, 3, pytest.approx(2 / 3)),
+    ]
+    assert rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.95",
+                   "limit=5") == []  # fmt: skip
+
+
+def test_lookalike_audience_through_the_vector_index(fixture_graph: GraphClient) -> None:
+    rows = run_analyst_query(fixture_graph, "lookalike_audience", ["user_ids=a", "k=2"])
+    assert [r["user_id"] for r in rows] == ["b", "c"]
+    assert rows[0]["score"] > rows[1]["score"]
+    # the centre of two seeds; unknown seeds are ignored and seeds never come back
+    rows = run_analyst_query(fixture_graph, "lookalike_audience", ["user_ids=b,d,nobody", "k=4"])
+    assert [r["user_id"] for r in rows][:1] == ["a"] and not {"b", "d"} & {
+        r["user_id"] for r in rows
+    }
+
+
+def test_segment_summary(fixture_graph: GraphClient) -> None:
+    rows = rows_of(fixture_graph, "segment_summary", "top=2")
+    assert rows == [
+        (0, "rock fans", 2, 3.5, 0.5, ["rock", "pop"]),
+        (1, "jazz and pop", 3, pytest.approx(1.7 / 3), pytest.approx(1 / 3), ["pop", "jazz"]),
+    ]
+
+
+def test_interest_drift_between_two_runs(fixture_graph: GraphClient) -> None:
+    rows = rows_of(fixture_graph, "interest_drift", "from_run=p1", "to_run=p2", "limit=10")
+    assert rows == [("a", ["rock", "jazz"], ["rock", "pop"], ["pop"], ["jazz"])]
+    # runs that profiled nobody in common: no rows
+    assert rows_of(fixture_graph, "interest_drift", "from_run=p1", "to_run=p9", "limit=9") == []
+
+
+def test_explain_user(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "explain_user", "user_id=a") == [
+        (1, "rock", 0.7, ["i1"], ["d"], 3, "p2"),
+        (2, "pop", 0.3, [], ["d"], 1, "p2"),
+    ]
+
+
+def test_explore_candidates(fixture_graph: GraphClient) -> None:
+    # a follows c (jazz 0.7) and e (jazz 0.5); nobody a follows is into blues
+    assert rows_of(fixture_graph, "explore_candidates", "user_id=a") == [
+        (1, "jazz", 2, pytest.approx(0.6), 0.2),
+        (2, "blues", 0, None, 0.2),
+    ]
+    assert rows_of(fixture_graph, "explore_candidates", "user_id=d") == []
 
 
 def test_run_history_newest_first_with_limit(fixture_graph: GraphClient) -> None:
@@ -75,7 +231,9 @@ def test_files_hold_no_write_clause(query: Query) -> None:
 
 @pytest.mark.parametrize("query", analyst_queries(), ids=lambda q: q.name)
 def test_an_index_serves_instead_of_a_full_scan(fixture_graph: GraphClient, query: Query) -> None:
-    params = {name: 0 for name in declared_params(query)}
+    sample = {"INTEGER": 0, "FLOAT": 0.0, "STRING": "x", "BOOLEAN": False,
+              "LIST<STRING>": ["x"], "LIST<INTEGER>": [0]}  # fmt: skip
+    params = {name: sample[kind] for name, kind in declared_params(query).items()}
     operators = fixture_graph.explain(query, **params)
     assert not {"AllNodesScan", "NodeByLabelScan"} & set(operators), operators
 

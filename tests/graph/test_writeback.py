@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -16,6 +16,8 @@ from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import (
     PROFILE_FIELDS,
+    TRAIL_SEP,
+    Interest,
     ProfileRow,
     finish_run,
     read_run,
@@ -25,10 +27,15 @@ from graph.writeback import (
 from tests.graph.conftest import wipe
 
 USERS = [f"u{n}" for n in range(300)]
+RUNS = ("run-a", "run-b", "run-old", "run-new", "run-new2", "run-late")
 PROFILES = Query(
     name="test_profiles",
     mode="read",
-    text="MATCH (u:User) RETURN u.user_id AS user_id, properties(u) AS props ORDER BY user_id",
+    text="""MATCH (u:User)
+    RETURN u.user_id AS user_id, properties(u) AS props,
+           COLLECT { MATCH (u)-[r:INTERESTED_IN]->(c) RETURN [c.name, r.weight, r.run_id, r.items]
+                     ORDER BY r.rank } AS edges
+    ORDER BY user_id""",
 )
 
 
@@ -39,17 +46,21 @@ def profile(run: str, user: str) -> ProfileRow:
         user_id=user,
         embedding=[((h >> (k % 24)) % 97) / 97.0 for k in range(64)],
         fields={
-            "interests": [f"{run}-a", f"{run}-b"], "interest_weights": [0.7, 0.3],
             "influence": h / 2**32, "influence_rank": h % 1000, "segment": h % 7,
             "segment_label": f"{run} segment", "uncertainty": 0.5, "explore": [f"{run}-x"],
-            "explanation": json.dumps({"run": run}), "cold_start": False,
+            "adoptions": h % 5, "cold_start": False,
         },
+        interests=[Interest(f"{run}-a", 0.7, [f"i{h % 3}"], [], 1), Interest(f"{run}-b", 0.3)],
     )  # fmt: skip
 
 
-def assert_user_on(run: str, user: str, props: dict[str, object], watermark: int) -> None:
-    expected = profile(run, user)
+def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> None:
+    expected, props = profile(run, user), row["props"]
     assert props["profile_run_id"] == run and props["profile_watermark"] == watermark
+    assert props["profile_interests"] == [f"{run}-a", f"{run}-b"]
+    assert props["profile_interest_weights"] == [0.7, 0.3]
+    assert row["edges"] == [[f"{run}-a", 0.7, run, list(expected.interests[0].items)],
+                            [f"{run}-b", 0.3, run, []]]  # fmt: skip
     for key, value in expected.fields.items():
         got = props[f"profile_{key}"]
         assert got == pytest.approx(value) if isinstance(value, float) else got == value, key
@@ -63,6 +74,9 @@ def users(settings: object) -> Iterator[GraphClient]:
     with GraphClient(load_settings().neo4j) as client:
         wipe(client)
         events = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in USERS]
+        categories = [f"{run}-{x}" for run in RUNS for x in "ab"]
+        events.append({"type": "item_upsert", "event_id": "item", "item_id": "item",
+                       "categories": categories})  # fmt: skip
         ingest_events(client, events, source="test")
         yield client
 
@@ -71,15 +85,27 @@ def test_every_field_is_written_and_stale_ones_removed(users: GraphClient) -> No
     write_profiles(users, "run-a", 10, [profile("run-a", u) for u in USERS])
     sparse = ProfileRow(user_id="u0", embedding=[0.0] * 64, fields={"influence": 1.0})
     write_profiles(users, "run-b", 10, [sparse])
-    props = users.read(PROFILES)[0]["props"]
+    first = users.read(PROFILES)[0]
+    props = first["props"]
     assert props["profile_run_id"] == "run-b" and props["profile_influence"] == 1.0
-    assert "profile_interests" not in props  # run-a's interests did not survive into run-b
-    assert set(props) - {"user_id", "changed_seq", "profile_embedding"} <= set(PROFILE_FIELDS)
+    # run-a's interests (properties and edges) did not survive into run-b
+    assert props["profile_interests"] == [] and first["edges"] == []
+    history = {"user_id", "changed_seq", "profile_embedding", "profile_trail"}
+    assert set(props) - history <= set(PROFILE_FIELDS)
+    assert props["profile_trail"] == ["run-b", TRAIL_SEP.join(["run-a", "run-a-a", "run-a-b"])]
 
 
-def test_unknown_field_is_refused(users: GraphClient) -> None:
-    with pytest.raises(ValueError, match="unknown profile field 'colour'"):
-        write_profiles(users, "r", 1, [ProfileRow("u0", [0.0] * 64, {"colour": "red"})])
+def test_the_trail_keeps_one_entry_per_run_newest_first(users: GraphClient) -> None:
+    for run in ("t1", "t2", "t1"):  # t1 rewritten: its entry moves to the front, not doubled
+        write_profiles(users, run, 11, [ProfileRow("u1", [0.1] * 64, {}, [Interest(run, 1.0)])])
+    trail = users.read(PROFILES)[1]["props"]["profile_trail"]
+    assert [entry.split(TRAIL_SEP)[0] for entry in trail][:3] == ["t1", "t2", "run-a"]
+
+
+@pytest.mark.parametrize("field", ["colour", "interests", "run_id"])
+def test_unknown_or_derived_field_is_refused(users: GraphClient, field: str) -> None:
+    with pytest.raises(ValueError, match=f"profile field '{field}' cannot be set"):
+        write_profiles(users, "r", 1, [ProfileRow("u0", [0.0] * 64, {field: "red"})])
 
 
 def test_killed_writer_leaves_each_user_on_one_complete_profile(users: GraphClient) -> None:
@@ -109,11 +135,11 @@ def test_killed_writer_leaves_each_user_on_one_complete_profile(users: GraphClie
     assert runs == {"run-old", "run-new"}  # interrupted half-way
     for row in rows:
         run = row["props"]["profile_run_id"]
-        assert_user_on(run, row["user_id"], row["props"], 21 if run == "run-new" else 20)
+        assert_user_on(run, row["user_id"], row, 21 if run == "run-new" else 20)
     # Re-running the same run converges on the complete new state.
     write_profiles(users, "run-new", 21, [profile("run-new", u) for u in USERS], batch_size=50)
     for row in users.read(PROFILES):
-        assert_user_on("run-new", row["user_id"], row["props"], 21)
+        assert_user_on("run-new", row["user_id"], row, 21)
 
 
 def test_an_older_run_never_overwrites_a_newer_one(users: GraphClient) -> None:

@@ -1,41 +1,44 @@
-"""`profilegraph evaluate` on a snapshot file (no services needed)."""
+"""`profilegraph evaluate RUN`: a run's files in, report (markdown, JSON, plots) out."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import torch
 from typer.testing import CliRunner
 
-from engine.snapshot import EdgeSet, Snapshot
+from engine.pipeline import PipelineConfig, run_full, save_result
+from engine.train import TrainConfig
+from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from profilegraph.cli import app
+from profilegraph.settings import Settings
 
 
-def _snapshot(path: Path) -> Path:
-    users, items = [], []
-    for u in range(30):
-        for i in range(8):
-            users.append(u)
-            items.append((u % 3) * 8 + i)
-    n = len(users)
-    listened = EdgeSet(src=torch.tensor(users), dst=torch.tensor(items), weight=torch.ones(n),
-                       ts=torch.full((n,), -1), count=torch.ones(n, dtype=torch.long))  # fmt: skip
-    snap = Snapshot(
-        node_ids={"user": [f"u{k}" for k in range(30)], "item": [f"i{k}" for k in range(24)],
-                  "category": []},
-        edges={("user", "LISTENED", "item"): listened}, watermark=1, taken_at=0.0, selection={},
-    )  # fmt: skip
-    return snap.save(path)
-
-
-def test_evaluate_writes_markdown_and_json(tmp_path: Path) -> None:
-    snapshot = _snapshot(tmp_path / "s.pt")
+def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Path) -> None:
+    snapshot = to_snapshot(generate(SyntheticConfig(n_users=400, n_items=100, seed=3)))
+    config = PipelineConfig(train=TrainConfig(embedding_dim=16, max_epochs=3, eval_every=1,
+                                              device="cpu"))  # fmt: skip
+    run_dir = settings.state / "runs" / "cli-eval-run"
+    snapshot.save(run_dir / "snapshot.pt")
+    save_result(run_full(snapshot, config, run_id="cli-eval-run"), run_dir / "result.pt")
+    out = tmp_path / "eval"
     result = CliRunner().invoke(app, [
-        "evaluate", "--snapshot", str(snapshot), "--seed", "0", "--seed", "1", "--epochs", "4",
-        "--eval-every", "2", "--out", str(tmp_path / "eval"),
+        "evaluate", "--run-id", "cli-eval-run", "--seed", "0", "--seed", "1", "--epochs", "3",
+        "--out", str(out),
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    data = json.loads((tmp_path / "eval" / "item_ranking.json").read_text())
-    assert {r["model"] for r in data["rows"]} == {"popularity", "lightgcn", "lightgcn+social"}
-    assert "| popularity |" in (tmp_path / "eval" / "item_ranking.md").read_text()
+    data = json.loads((out / "evaluation.json").read_text())
+    models = {r["model"] for r in data["item_ranking"]["rows"]}
+    assert models == {"popularity", "lightgcn", "lightgcn+social"}
+    assert len(data["item_ranking"]["rows"]) == 6  # 3 models x 2 seeds
+    assert set(data["interest_prediction"]) == {"popularity", "own_history", "friends_average",
+                                                "profile"}  # fmt: skip
+    assert set(data["influence"]) == {"model", "past_adoptions", "pagerank", "articlerank",
+                                      "degree"}  # fmt: skip
+    markdown = (out / "evaluation.md").read_text()
+    assert "| friends_average |" in markdown and "| lightgcn+social |" in markdown
+    for plot in ("training_curve.png", "influence_distribution.png", "interest_heatmap.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
+
+    missing = CliRunner().invoke(app, ["evaluate", "--run-id", "nope", "--out", str(out)])
+    assert missing.exit_code != 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +19,18 @@ from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import read_run
+from profilegraph.processes import celery_processes
 from profilegraph.settings import Settings
 from tests.graph.conftest import wipe
 from workers.app import make_app
 from workers.runs import TERMINAL, RunBoard
 
+CONSISTENT = Query(name="test_consistent", mode="read", text="""
+    MATCH (u:User)
+    RETURN u.profile_run_id AS run_id, count(*) AS users,
+           sum(CASE WHEN COLLECT { MATCH (u)-[r:INTERESTED_IN]->(c) RETURN c.name ORDER BY r.rank }
+                         = u.profile_interests THEN 1 ELSE 0 END) AS edges_agree
+""")  # fmt: skip
 PROFILED = Query(name="test_profiled", mode="read", text="""
     MATCH (u:User) RETURN u.user_id AS user_id, u.profile_run_id AS run_id,
     u.profile_interests AS interests, size(u.profile_embedding) AS dim
@@ -49,25 +57,14 @@ def loaded(settings: Settings) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def workers(settings: Settings, sender: Celery, loaded: None) -> Iterator[None]:
+def workers(settings: Settings, loaded: None) -> Iterator[None]:
     env = {
-        **os.environ, "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4",
-        "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1", "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
+        "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4", "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
+        "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
+        "PROFILEGRAPH_REFRESH__WRITE_BATCH_SIZE": "5",  # 60 write transactions: time to kill one
     }  # fmt: skip
-    cli = [sys.executable, "-c", "from profilegraph.cli import main; main()"]
-    procs = [subprocess.Popen([*cli, "worker", "--queue", q], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for q in ("cpu", "gpu")]  # fmt: skip
-    deadline = time.monotonic() + 90
-    while len(sender.control.ping(timeout=1.0) or []) < 2:
-        assert time.monotonic() < deadline, "workers did not answer a ping in 90 s"
-    yield
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    with celery_processes(settings, env=env):
+        yield
 
 
 def _submit(sender: Celery, board: RunBoard, **request: Any) -> str:
@@ -135,3 +132,45 @@ def test_bad_payload_is_rejected_naming_the_field(workers: None, sender: Celery)
     result = sender.send_task("workers.tasks.refresh", kwargs={"request": {"mode": "weekly"}})
     with pytest.raises(Exception, match=r"mode.*weekly"):
         result.get(timeout=60)
+
+
+def test_worker_killed_during_write_back_is_redelivered(workers: None, sender: Celery,
+                                                        board: RunBoard,
+                                                        graph: GraphClient) -> None:  # fmt: skip
+    run_id = _submit(sender, board, mode="full")
+    deadline = time.monotonic() + 240
+    # wait until at least two of the 60 write batches have committed, then kill -9 the process
+    while not ((info := board.get(run_id)).get("step") == "write"
+               and float(info.get("percent", 0)) > 80):  # fmt: skip
+        assert info.get("state") not in TERMINAL, f"finished before the kill: {info}"
+        assert time.monotonic() < deadline, info
+        time.sleep(0.002)
+    killed = int(info["pid"])
+    os.kill(killed, signal.SIGKILL)
+    info = _wait(board, run_id)
+    assert info["state"] == "complete", info
+    assert info["write_starts"] == "2" and int(info["pid"]) != killed  # redelivered, finished
+    # every user ends on this run's complete profile, interest edges and properties agreeing
+    assert graph.read(CONSISTENT) == [{"run_id": run_id, "users": 300, "edges_agree": 300}]
+
+
+def test_evaluate_a_run(workers: None, sender: Celery, board: RunBoard, graph: GraphClient,
+                        tmp_path: Path) -> None:  # fmt: skip
+    run_id = _submit(sender, board, mode="full")
+    assert _wait(board, run_id)["state"] == "complete"
+    request = {"run_id": run_id, "out_dir": str(tmp_path)}
+    done = sender.send_task("workers.tasks.evaluate", kwargs={"request": request})
+    result = done.get(timeout=240)
+    assert set(result["evaluation"]["influence"]) >= {"model", "pagerank", "degree"}
+    names = {Path(f).name for f in result["files"]}
+    assert names >= {"evaluation.md", "influence_distribution.png", "interest_heatmap.png",
+                     "training_curve.png"}  # fmt: skip
+    assert all(Path(f).stat().st_size > 0 for f in result["files"])
+    run = read_run(graph, run_id)
+    assert run is not None
+    stored = graph.read(Query(name="t", mode="read", text="MATCH (r:ProfileRun {run_id: $r}) "
+                              "RETURN r.evaluation AS e"), r=run_id)[0]["e"]  # fmt: skip
+    assert json.loads(stored)["influence"] == result["evaluation"]["influence"]
+    bad = sender.send_task("workers.tasks.evaluate", kwargs={"request": {"run_id": "no-such"}})
+    with pytest.raises(Exception, match=r"run_id: run 'no-such' has no result"):
+        bad.get(timeout=60)

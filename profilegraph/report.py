@@ -1,0 +1,124 @@
+"""An evaluation as files: a markdown table per question, the metrics as JSON, and PNG plots
+(training curve, influence distribution, interest heat-map by segment).
+
+Kept out of ``engine/`` because it needs matplotlib, which the GPU image does not carry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on workers
+import matplotlib.pyplot as plt
+
+from engine.pipeline import SavedResult
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows)]  # fmt: skip
+
+
+def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
+    lines: list[str] = []
+    if interest := evaluation.get("interest_prediction"):
+        lines += ["### Interest prediction (future tag categories, temporal split)", ""]
+        lines += _table(
+            ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
+            [[name, *(f"{m[key]:.4f}" for key in (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}",
+                                                   f"cold_ndcg@{k}"))]
+             for name, m in interest.items()],
+        )  # fmt: skip
+        first = next(iter(interest.values()))
+        lines += ["", f"{int(first['users'])} users with future tags, "
+                  f"{int(first['cold_users'])} of them cold.", ""]  # fmt: skip
+    if influence := evaluation.get("influence"):
+        lines += ["### Influence (follower adoptions in the period after the cut)", ""]
+        keys = [key for key in next(iter(influence.values()))]
+        lines += _table(["method", *keys],
+                        [[name, *(f"{m[key]:.3f}" for key in keys)]
+                         for name, m in influence.items()])  # fmt: skip
+        lines.append("")
+    if ranking := evaluation.get("item_ranking"):
+        lines += ["### Item ranking (random 80/10/10 split, full ranking)", ""]
+        lines += _table(
+            ["model", f"Recall@{k}", f"NDCG@{k}"],
+            [[name, f"{m[f'recall@{k}']:.4f} ± {m[f'recall@{k}_std']:.4f}",
+              f"{m[f'ndcg@{k}']:.4f} ± {m[f'ndcg@{k}_std']:.4f}"]
+             for name, m in ranking["summary"].items()],
+        )  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _training_curve(history: list[dict[str, float]], path: Path) -> None:
+    fig, loss_ax = plt.subplots(figsize=(6, 3.5))
+    loss_ax.plot([h["epoch"] for h in history], [h["loss"] for h in history], color="tab:blue")
+    loss_ax.set(xlabel="epoch", ylabel="BPR loss", title="training curve")
+    valid = [h for h in history if "valid_recall@10" in h]
+    if valid:
+        recall_ax = loss_ax.twinx()
+        recall_ax.plot([h["epoch"] for h in valid], [h["valid_recall@10"] for h in valid],
+                       color="tab:orange", marker="o", markersize=3)  # fmt: skip
+        recall_ax.set_ylabel("validation Recall@10")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _influence_distribution(result: SavedResult, path: Path) -> None:
+    values = result.columns["influence"].float().log1p().numpy()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(values, bins=50, color="tab:green")
+    ax.set(xlabel="log(1 + predicted follower adoptions)", ylabel="users", yscale="log",
+           title="influence distribution")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _interest_heatmap(result: SavedResult, path: Path, top: int = 12) -> None:
+    c = result.columns
+    weight: Counter[str] = Counter()
+    for names, weights in zip(c["interests"], c["interest_weights"], strict=True):
+        weight.update(dict(zip(names, weights, strict=True)))
+    categories = [name for name, _ in weight.most_common(top)]
+    segments = sorted(set(c["segment"].tolist()))
+    column = {name: j for j, name in enumerate(categories)}
+    row = {s: i for i, s in enumerate(segments)}
+    grid = [[0.0] * len(categories) for _ in segments]
+    size = Counter(c["segment"].tolist())
+    for s, names, weights in zip(c["segment"].tolist(), c["interests"], c["interest_weights"],
+                                 strict=True):  # fmt: skip
+        for name, w in zip(names, weights, strict=True):
+            if name in column:
+                grid[row[s]][column[name]] += w / size[s]
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * len(categories), 1.5 + 0.45 * len(segments)))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(categories)), categories, rotation=60, ha="right")
+    ax.set_yticks(range(len(segments)), [f"{s} ({size[s]})" for s in segments])
+    ax.set(title="mean interest weight by segment", ylabel="segment (users)")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(evaluation: dict[str, Any], result: SavedResult, out: Path) -> list[Path]:
+    """Write ``evaluation.md``, ``evaluation.json`` and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "evaluation.md", out / "evaluation.json"]
+    written[0].write_text(to_markdown(evaluation) + "\n")
+    written[1].write_text(json.dumps(evaluation, indent=2, default=float))
+    if history := result.metrics.get("history"):
+        _training_curve(history, out / "training_curve.png")
+        written.append(out / "training_curve.png")
+    _influence_distribution(result, out / "influence_distribution.png")
+    _interest_heatmap(result, out / "interest_heatmap.png")
+    written += [out / "influence_distribution.png", out / "interest_heatmap.png"]
+    return written
