@@ -1,8 +1,11 @@
 // purpose: Write one batch of complete profiles. Every profile_* field is set in the same SET
 //          (absent fields as null, which removes them), and the user's INTERESTED_IN edges are
-//          replaced in the same statement, so a user is always on one run's complete profile.
-//          A user whose stored profile reflects a newer watermark is skipped: a late or
-//          redelivered writer of an older run never rolls profiles back.
+//          brought in line in the same statement, so a user is always on one run's complete
+//          profile. A user whose stored profile reflects a newer watermark is skipped: a late or
+//          redelivered writer of an older run never rolls profiles back. When the top interests
+//          are the same categories in the same order (most users, most refreshes), the edges
+//          are updated in place; only changed users have theirs deleted and created, which
+//          locks the (dense) category nodes.
 // mode: write
 // params: run_id STRING, trail_runs INTEGER,
 //         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
@@ -11,17 +14,28 @@
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
 WHERE coalesce(u.profile_watermark, -1) <= row.watermark
+WITH u, row,
+     coalesce(u.profile_interests, []) = [i IN row.interests | i.name]
+     AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests) AS same
 SET u += row.props,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
                                       WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
-WITH u, row
+WITH u, row, same
 CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
-CALL (u) {
+CALL (u, row, same) {
+  MATCH (u)-[r:INTERESTED_IN]->()
+  WHERE same
+  WITH r, row.interests[r.rank - 1] AS interest
+  SET r.weight = interest.weight, r.items = interest.items, r.friends = interest.friends,
+      r.adoptions = interest.adoptions, r.run_id = $run_id
+}
+CALL (u, same) {
   MATCH (u)-[old:INTERESTED_IN]->()
+  WHERE NOT same
   DELETE old
 }
-CALL (u, row) {
-  UNWIND row.interests AS interest
+CALL (u, row, same) {
+  UNWIND CASE WHEN same THEN [] ELSE row.interests END AS interest
   MATCH (c:Category {name: interest.name})
   CREATE (u)-[:INTERESTED_IN {rank: interest.rank, weight: interest.weight, items: interest.items,
                               friends: interest.friends, adoptions: interest.adoptions,

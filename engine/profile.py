@@ -105,8 +105,13 @@ def build_profiles(
 
     # explanation: items (own interactions) and friends (followees) behind each top interest
     explained = top[:, : config.explain_k]
-    item_w = inputs.item_category[inputs.item] * inputs.strength[:, None]
-    iu, islot, iitem = _evidence(inputs.user, inputs.item, item_w, explained, config.evidence_k)
+    # one evidence entry per (user, item), however many kinds of interaction link them
+    n_items = inputs.item_category.size(0)
+    pair, where = torch.unique(inputs.user * n_items + inputs.item, return_inverse=True)
+    strength = torch.zeros(pair.numel()).index_add_(0, where, inputs.strength)
+    pair_user, pair_item = pair // n_items, pair % n_items
+    item_w = inputs.item_category[pair_item] * strength[:, None]
+    iu, islot, iitem = _evidence(pair_user, pair_item, item_w, explained, config.evidence_k)
     fu, fslot, ffriend = _evidence(inputs.follow_src, inputs.follow_dst, p[inputs.follow_dst],
                                    explained, config.evidence_k)  # fmt: skip
     wanted = torch.zeros(n, dtype=torch.bool)

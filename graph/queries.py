@@ -63,10 +63,14 @@ def load_query(name: str) -> Query:
         raise ConfigError(f"no query named {name!r} in {CYPHER_DIR} (known: {query_names()})")
     text = path.read_text()
     header: dict[str, str] = {}
+    key = ""
     for line in text.splitlines():
         match = _HEADER.match(line.strip())
-        if match:
-            header[match.group(1).lower()] = match.group(2).strip()
+        if match and not line.strip().startswith("//  "):
+            key = match.group(1).lower()
+            header[key] = match.group(2).strip()
+        elif line.strip().startswith("//  ") and key:  # an indented line continues the key
+            header[key] += " " + line.strip()[2:].strip()
         elif line.strip() and not line.strip().startswith("//"):
             break
     mode = header.get("mode")

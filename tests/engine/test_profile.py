@@ -98,6 +98,8 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
     assert (truth == top1[:, None]).any(1).float().mean() > 0.7
     explained = p.explanation[0]
     assert len(explained) == len(p.interests[0]) and explained[0]["items"]
+    # an item linked by several kinds of interaction is named once
+    assert all(len(set(e["items"])) == len(e["items"]) for user in p.explanation for e in user)
     # adoption evidence: per-interest counts never exceed the user's total, and somebody has some
     per_interest = torch.tensor(p.interest_adoptions)
     assert (per_interest <= p.adoptions[:, None]).all() and int(p.adoptions.sum()) > 0

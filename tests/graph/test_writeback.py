@@ -102,6 +102,18 @@ def test_the_trail_keeps_one_entry_per_run_newest_first(users: GraphClient) -> N
     assert [entry.split(TRAIL_SEP)[0] for entry in trail][:3] == ["t1", "t2", "run-a"]
 
 
+def test_unchanged_interests_update_their_edges_in_place(users: GraphClient) -> None:
+    def write(run: str, weights: tuple[float, float], item: str) -> None:
+        interests = [Interest("run-a-a", weights[0], [item]), Interest("run-a-b", weights[1])]
+        write_profiles(users, run, 12, [ProfileRow("u2", [0.2] * 64, {}, interests)])
+
+    write("same-1", (0.6, 0.4), "x")
+    write("same-2", (0.9, 0.1), "y")  # same categories, same order: the in-place path
+    row = next(r for r in users.read(PROFILES) if r["user_id"] == "u2")
+    assert row["props"]["profile_interest_weights"] == [0.9, 0.1]
+    assert row["edges"] == [["run-a-a", 0.9, "same-2", ["y"]], ["run-a-b", 0.1, "same-2", []]]
+
+
 @pytest.mark.parametrize("field", ["colour", "interests", "run_id"])
 def test_unknown_or_derived_field_is_refused(users: GraphClient, field: str) -> None:
     with pytest.raises(ValueError, match=f"profile field '{field}' cannot be set"):
