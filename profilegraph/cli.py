@@ -282,6 +282,9 @@ jobs_cli.register(app)
 
 def main() -> None:
     try:
+        # every command (worker, beat, submit, demo) reads the same generated local passwords;
+        # make them exist before anything (the Celery app, at import) reads the settings
+        services.settings_with_secrets()
         app()
     except ProfilegraphError as exc:
         console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)

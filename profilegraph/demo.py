@@ -25,7 +25,7 @@ from graph.datasets.lastfm import count_events, lastfm_events
 from profilegraph import services
 from profilegraph.jobs_cli import follow_run, render_profile
 from profilegraph.processes import celery_processes
-from profilegraph.settings import Settings, load_settings
+from profilegraph.settings import Settings
 
 LASTFM_USERS = 1892
 NEW_EVENTS_USERS = 25
@@ -81,12 +81,13 @@ def _new_events(client: GraphClient, seed: int) -> list[dict[str, Any]]:
 
 
 def run_demo(console: Console, *, epochs: int, out: Path) -> None:
+    started = time.perf_counter()
+    settings: Settings = services.settings_with_secrets()  # before the Celery app reads them
+    services.up(settings)
+
     from profilegraph.cli import _ingest_with_progress
     from workers.tasks import evaluate, ingest_batch
 
-    started = time.perf_counter()
-    settings: Settings = load_settings()
-    services.up(settings)
     directory = settings.datasets_dir / LASTFM_DIR
     with GraphClient(settings.neo4j) as client:
         from graph.schema import apply_schema
@@ -100,7 +101,7 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
                               total=count_events(directory))  # fmt: skip
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with celery_processes(settings, beat=True, env=env, log_dir=out / "logs"):
-        console.print("workers cpu + gpu and beat are up (logs in out/logs)")
+        console.print(f"workers cpu + gpu and beat are up (logs in {out / 'logs'})")
         full = _refresh("full", console)
         console.print("evaluating the run against its baselines ...")
         request = {"run_id": full, "item_ranking_seeds": [0], "max_epochs": epochs,

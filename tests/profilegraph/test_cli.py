@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from profilegraph.cli import app
+from profilegraph.secrets import ENV_FILE_NAME
 from profilegraph.settings import Settings
 
 runner = CliRunner()
@@ -46,3 +52,17 @@ def test_library_errors_exit_1_with_name_and_message(
     assert done.returncode == 1
     assert "AuthenticationFailed:" in done.stdout
     assert "wrong-password-here" not in done.stdout + done.stderr
+
+
+def test_any_command_on_a_fresh_machine_first_generates_the_local_passwords(
+    tmp_path: Path,
+) -> None:
+    """Workers, beat and the demo import the Celery app, which reads the Redis password at
+    import: the CLI must have generated it before any command runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILEGRAPH_")}
+    env["PROFILEGRAPH_STATE"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", "from profilegraph.cli import main; main()",
+                           "--help"], env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    generated = (tmp_path / ENV_FILE_NAME).read_text()
+    assert "PROFILEGRAPH_REDIS__PASSWORD=" in generated
