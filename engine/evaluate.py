@@ -1,4 +1,5 @@
-"""Item-ranking evaluation over several random splits: popularity, LightGCN, LightGCN + social.
+"""Item-ranking evaluation over several random splits: popularity, LightGCN, LightGCN + social,
+and their ensemble (the two models' scores summed).
 
 The protocol of the published LastFM social-recommendation results: per-user random 80/10/10
 split, full ranking over all items excluding the user's training (and, at test time,
@@ -87,6 +88,7 @@ def evaluate_item_ranking(
         pop = popularity_metrics(split.train, split.valid, split.test, num_users, num_items,
                                  config.k)  # fmt: skip
         report.rows.append({"model": "popularity", "seed": seed, **pop})
+        trained: list[tuple[Tensor, Tensor]] = []
         for name, ties in variants:
 
             def progress(record: dict[str, float], n: str = name, s: int = seed) -> None:
@@ -101,4 +103,12 @@ def evaluate_item_ranking(
                             k=config.k)  # fmt: skip
             report.rows.append({"model": name, "seed": seed, "best_epoch": result.best_epoch,
                                 "train_s": result.seconds, **test})  # fmt: skip
+            with torch.no_grad():
+                trained.append(result.model.split(result.model.get_embedding(result.adjacency)))
+        if len(trained) > 1:
+            # the variants' scores summed: a dot product over their concatenated embeddings
+            users = torch.cat([u for u, _ in trained], dim=1)
+            items = torch.cat([i for _, i in trained], dim=1)
+            both = rank_metrics(users, items, split.test, [split.train, split.valid], k=config.k)
+            report.rows.append({"model": "ensemble", "seed": seed, **both})
     return report

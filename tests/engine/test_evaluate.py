@@ -39,9 +39,10 @@ def test_lightgcn_beats_popularity_and_reports_spread(tmp_path: Path) -> None:
                          max_epochs=25, patience=25, eval_every=5, k=5, device="cpu")  # fmt: skip
     report = evaluate_item_ranking(pairs, 60, 30, social=social, seeds=[0, 1], config=config)
     summary = report.summary()
-    assert set(summary) == {"popularity", "lightgcn", "lightgcn+social"}
+    assert set(summary) == {"popularity", "lightgcn", "lightgcn+social", "ensemble"}
     assert summary["lightgcn"]["recall@5"] > summary["popularity"]["recall@5"] + 0.2
+    assert summary["ensemble"]["recall@5"] > summary["popularity"]["recall@5"] + 0.2
     assert summary["lightgcn"]["recall@5_std"] >= 0.0
     report.save(tmp_path)
     assert "| lightgcn |" in (tmp_path / "item_ranking.md").read_text()
-    assert len(json.loads((tmp_path / "item_ranking.json").read_text())["rows"]) == 6
+    assert len(json.loads((tmp_path / "item_ranking.json").read_text())["rows"]) == 8

@@ -29,8 +29,8 @@ def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Pat
     assert result.exit_code == 0, result.output
     data = json.loads((out / "evaluation.json").read_text())
     models = {r["model"] for r in data["item_ranking"]["rows"]}
-    assert models == {"popularity", "lightgcn", "lightgcn+social"}
-    assert len(data["item_ranking"]["rows"]) == 6  # 3 models x 2 seeds
+    assert models == {"popularity", "lightgcn", "lightgcn+social", "ensemble"}
+    assert len(data["item_ranking"]["rows"]) == 8  # 4 models x 2 seeds
     assert set(data["interest_prediction"]) == {"popularity", "own_history", "friends_average",
                                                 "profile"}  # fmt: skip
     assert set(data["influence"]) == {"model", "past_adoptions", "pagerank", "articlerank",
