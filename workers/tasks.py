@@ -126,6 +126,7 @@ def refresh(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     req = validate(RefreshRequest, request).with_run_id()
     settings = _settings()
     board = _board(settings)
+    board.count(req.run_id, "refresh_attempts")  # > 1: retried (e.g. Neo4j was unreachable)
     holder = board.acquire(req.run_id)
     if holder is not None:
         board.update(req.run_id, state="refused", mode=req.mode,

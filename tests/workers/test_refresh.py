@@ -20,6 +20,7 @@ from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import read_run
 from profilegraph.processes import celery_processes
+from profilegraph.services import neo4j_server
 from profilegraph.settings import Settings
 from tests.graph.conftest import wipe
 from workers.app import make_app
@@ -174,3 +175,22 @@ def test_evaluate_a_run(workers: None, sender: Celery, board: RunBoard, graph: G
     bad = sender.send_task("workers.tasks.evaluate", kwargs={"request": {"run_id": "no-such"}})
     with pytest.raises(Exception, match=r"run_id: run 'no-such' has no result"):
         bad.get(timeout=60)
+
+
+def test_neo4j_unreachable_for_a_while_means_retries_not_failure(
+    workers: None, sender: Celery, board: RunBoard, settings: Settings
+) -> None:
+    """The driver retries for 30 s, then the task retries with backoff; the run completes once
+    Neo4j is back."""
+    neo4j_server.stop(settings)
+    try:
+        run_id = _submit(sender, board, mode="full")
+        deadline = time.monotonic() + 150
+        while int(board.get(run_id).get("refresh_attempts", 0)) < 2:
+            assert board.get(run_id).get("state") not in TERMINAL, board.get(run_id)
+            assert time.monotonic() < deadline, f"no retry seen: {board.get(run_id)}"
+            time.sleep(0.5)
+    finally:
+        neo4j_server.start(settings)
+    info = _wait(board, run_id, timeout=300)
+    assert info["state"] == "complete", info
