@@ -11,9 +11,10 @@ Consistency (what an analyst can rely on):
   an older run cannot roll them back.
 - **Re-running converges.** Writing the same run again sets the same values.
 - **Interests as edges.** Each top interest is also a ``(:User)-[:INTERESTED_IN {rank, weight,
-  items, friends, adoptions, run_id}]->(:Category)`` edge carrying its explanation, replaced in
-  the same statement as the properties, so "who is into X" starts from the category's index
-  instead of scanning users, and the edges never disagree with ``profile_interests``.
+  items, friends, adoptions, run_id}]->(:Category)`` edge carrying its explanation, written in
+  the same statement as the properties (updated in place when the top categories are unchanged,
+  else replaced), so "who is into X" starts from the category's index instead of scanning
+  users, and the edges never disagree with ``profile_interests``.
 - **A short trail.** ``profile_trail`` keeps the user's top interests under each of the last
   ``TRAIL_RUNS`` runs that profiled them (newest first; each entry is the run id then the
   interests, joined by the unit separator U+001F), so interest drift between two runs can be
