@@ -227,12 +227,7 @@ def query(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        table = Table(title=name)
-        for column in rows[0] if rows else ["(no rows)"]:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
-        console.print(table)
+        console.print(jobs_cli.rows_table(name, rows))
 
 
 @app.command("evaluate")

@@ -15,7 +15,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
 from engine.pipeline import load_result
 from graph.analyst import run_analyst_query
@@ -23,7 +22,7 @@ from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
 from profilegraph import services
-from profilegraph.jobs_cli import follow_run, render_profile
+from profilegraph.jobs_cli import follow_run, render_profile, rows_table
 from profilegraph.processes import celery_processes
 from profilegraph.settings import Settings
 
@@ -34,23 +33,6 @@ NEW_EVENTS_USERS = 25
 def _loaded(client: GraphClient) -> bool:
     rows = client.read("count_users")
     return int(rows[0]["users"]) >= LASTFM_USERS
-
-
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_cell(row[c]) for c in columns))
-    return table
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value[:3])
-    return str(value)
 
 
 def _refresh(mode: str, console: Console) -> str:
@@ -119,7 +101,7 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
             written = client.read("read_profile_run", run_id=incremental)[0]["profiles_written"]
     console.print(f"incremental refresh {incremental} re-profiled {written} users "
                   f"(of {LASTFM_USERS}); top interests that changed:")  # fmt: skip
-    console.print(_table("interest drift", changed, ["user_id", "before", "after", "gained"]))
+    console.print(rows_table("interest drift", changed, ["user_id", "before", "after", "gained"]))
     files = ", ".join(Path(f).name for f in report["files"])
     console.print(f"report and plots in {out}/: {files}")
     console.print(f"[bold green]demo done[/] in {time.perf_counter() - started:.0f} s")
@@ -134,7 +116,7 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> No
     with GraphClient(settings.neo4j) as client:
         top = run_analyst_query(client, "top_influencers", ["top=10"])
         columns = ["influence_rank", "user_id", "influence", "adoptions", "followers", "interests"]
-        console.print(_table("top influencers", top, columns))
+        console.print(rows_table("top influencers", top, columns))
         labels = ("top influencer", "least history", "median influence")
         for label, i in zip(labels, samples, strict=True):
             user = result.user_ids[i]

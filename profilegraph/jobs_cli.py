@@ -118,6 +118,26 @@ def profile(user_id: str = typer.Argument(...)) -> None:
     console.print(Panel(render_profile(p, why), title=f"user {user_id}", expand=False))
 
 
+def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    """Query rows as a table: the given columns (default: all), floats to 4 figures, lists
+    joined."""
+    columns = columns or (list(rows[0]) if rows else ["(no rows)"])
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row[c]) for c in columns))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
     pairs = zip(p["interests"] or [], p["interest_weights"] or [], strict=False)
     interests = ", ".join(f"{name} {w:.2f}" for name, w in pairs)
