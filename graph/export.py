@@ -159,9 +159,45 @@ def _read_chunks(
     return columns
 
 
-def _positions(sorted_nids: np.ndarray, order: np.ndarray, nids: np.ndarray) -> np.ndarray:
-    """Row positions of internal ids (``sorted_nids = all_nids[order]``)."""
-    return order[np.searchsorted(sorted_nids, nids)]
+class _IdIndex:
+    """Maps Neo4j internal ids to row positions (-1 where absent).
+
+    Internal ids are dense (the store reuses them), so a lookup table indexed by id is usually a
+    few MB and a gather is several times faster than sorting and binary search; a small
+    selection from a huge store falls back to a sorted search so the table stays bounded.
+    """
+
+    def __init__(self, nids: np.ndarray) -> None:
+        self.top = int(nids.max()) if len(nids) else -1
+        self.dense = self.top < max(16 * len(nids), 1 << 22)
+        if self.dense:
+            self.table = np.full(self.top + 1, -1, dtype=np.int64)
+            self.table[nids] = np.arange(len(nids))
+        else:
+            self.order = np.argsort(nids)
+            self.sorted = nids[self.order]
+
+    def positions(self, nids: np.ndarray) -> np.ndarray:
+        out = np.full(len(nids), -1, dtype=np.int64)
+        if self.dense:
+            known = nids <= self.top
+            out[known] = self.table[nids[known]]
+        elif len(self.sorted):
+            at = np.minimum(np.searchsorted(self.sorted, nids), len(self.sorted) - 1)
+            found = self.sorted[at] == nids
+            out[found] = self.order[at[found]]
+        return out
+
+
+def _unique_inverse(nids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(nids, return_inverse=True)`` in linear time for dense ids."""
+    if not len(nids):
+        return nids, nids
+    present = np.zeros(int(nids.max()) + 1, dtype=bool)
+    if len(present) > max(16 * len(nids), 1 << 22):
+        return np.unique(nids, return_inverse=True)
+    present[nids] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[nids]
 
 
 def export_snapshot(
@@ -191,18 +227,16 @@ def export_snapshot(
         user_nids, chunk_size=chunk_size, workers=workers, params=window, progress=progress,
     )  # fmt: skip
 
-    # Users: map internal id -> row position through a sorted copy.
+    # Users: internal id -> row position.
     nids = users.array("nids", np.int64)
-    order = np.argsort(nids)
-    sorted_nids = nids[order]
-    src = _positions(sorted_nids, order, inter.array("src", np.int64))
-    tag_src = _positions(sorted_nids, order, tags.array("src", np.int64))
-    f_src = _positions(sorted_nids, order, follows.array("src", np.int64))
-    f_dst_nid = follows.array("dst", np.int64)
+    user_rows = _IdIndex(nids)
+    src = user_rows.positions(inter.array("src", np.int64))
+    tag_src = user_rows.positions(tags.array("src", np.int64))
+    f_src = user_rows.positions(follows.array("src", np.int64))
+    f_dst = user_rows.positions(follows.array("dst", np.int64))
     f_ts = follows.array("ts", np.int64, like="dst", default=-1)
-    inside = np.isin(f_dst_nid, sorted_nids)  # both ends must be exported
-    f_src, f_ts = f_src[inside], f_ts[inside]
-    f_dst = _positions(sorted_nids, order, f_dst_nid[inside])
+    inside = f_dst >= 0  # both ends must be exported
+    f_src, f_dst, f_ts = f_src[inside], f_dst[inside], f_ts[inside]
 
     keep = np.ones(len(nids), dtype=bool)
     if isinstance(selection, TimeWindow):  # only users with an edge inside the window
@@ -213,20 +247,20 @@ def export_snapshot(
 
     # Items: every item an exported edge reaches, with its categories.
     inter_dst, tag_dst = inter.array("dst", np.int64), tags.array("dst", np.int64)
-    item_nids, item_of_edge = np.unique(np.concatenate([inter_dst, tag_dst]), return_inverse=True)
+    item_nids, item_of_edge = _unique_inverse(np.concatenate([inter_dst, tag_dst]))
     items, item_cats = _read_chunks(
         client, ("export_items", "export_item_categories"), item_nids,
         chunk_size=chunk_size, workers=workers,
     )  # fmt: skip
     item_order = np.argsort(items.array("nids", np.int64))  # -> aligned with item_nids
-    item_ids = [items["item_ids"][i] for i in item_order]
+    item_names = items["item_ids"]
+    item_ids = [item_names[i] for i in item_order.tolist()]
     categories = client.read("export_categories")[0]
-    cat_nids = np.array(categories["ids"], dtype=np.int64)
-    cat_order = np.argsort(cat_nids)
+    cat_rows = _IdIndex(np.array(categories["ids"], dtype=np.int64))
     category_index = {name: i for i, name in enumerate(categories["names"])}
 
     edges: dict[tuple[str, str, str], EdgeSet] = {}
-    kinds = np.array([_KIND_CODE[k] for k in inter["kinds"]], dtype=np.int64)
+    kinds = np.fromiter(map(_KIND_CODE.__getitem__, inter["kinds"]), np.int64, len(inter["kinds"]))
     weights = inter.array("weights", np.float32, like="dst", default=1)
     ts = inter.array("ts", np.int64, like="dst", default=-1)
     counts = inter.array("counts", np.int64, like="dst", default=1)
@@ -248,17 +282,18 @@ def export_snapshot(
         user_index[f_src], user_index[f_dst], np.ones(len(f_src), np.float32), f_ts,
         np.ones(len(f_src), np.int64),
     )  # fmt: skip
-    ic_src = np.searchsorted(item_nids, item_cats.array("src", np.int64))
-    ic_dst = _positions(cat_nids[cat_order], cat_order, item_cats.array("dst", np.int64))
+    ic_src = _IdIndex(item_nids).positions(item_cats.array("src", np.int64))
+    ic_dst = cat_rows.positions(item_cats.array("dst", np.int64))
     edges[("item", "IN_CATEGORY", "category")] = _edge_set(
         ic_src, ic_dst, item_cats.array("weights", np.float32),
         np.full(len(ic_src), -1, np.int64), np.ones(len(ic_src), np.int64),
     )  # fmt: skip
 
     kept = np.flatnonzero(keep)
+    user_names = users["user_ids"]
     snapshot = Snapshot(
         node_ids={
-            "user": [users["user_ids"][i] for i in kept],
+            "user": [user_names[i] for i in kept.tolist()],
             "item": item_ids,
             "category": list(categories["names"]),
         },
