@@ -8,7 +8,10 @@ Per size: bulk-import the data set (neo4j-admin), then measure
 - export edges/s into a Snapshot (whole graph; with edge properties, and structure only) vs
   ``gds.graph.project`` of the same graph;
 - write-back profiles/s (64-d embedding + all profile fields), first write (new vectors enter
-  the HNSW index) and a rewrite (a refresh), vs ``gds.pageRank.write``.
+  the HNSW index) and a rewrite (a refresh), vs ``gds.pageRank.write``; and where that time
+  goes, by rewriting the same users with parts of the statement left out: the embedding as a
+  plain unindexed property, the profile properties alone, the vector index alone, and one
+  float per user (the floor of any batched Bolt write on this machine).
 Prints a table and writes ``out/bench/graph_io.json``. Runs on its own Neo4j/Redis instance.
 """
 
@@ -27,8 +30,8 @@ from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.export import WholeGraph, export_snapshot
 from graph.ingest import ingest_events
-from graph.queries import Query
-from graph.writeback import Interest, ProfileRow, write_profiles
+from graph.queries import Query, load_query
+from graph.writeback import TRAIL_RUNS, Interest, ProfileRow, statement_row, write_profiles
 
 GDS_PROJECT = Query(
     name="bench_gds_project",
@@ -55,6 +58,40 @@ GDS_DROP = Query(
 )  # fmt: skip
 
 
+_VECTOR_CALL = "CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)"
+
+
+def _write_back_parts() -> dict[str, Query]:
+    """The write-back statement and cut-down versions of it, to see where its time goes."""
+    full = load_query("write_profiles").text
+    if _VECTOR_CALL not in full:
+        raise RuntimeError("write_profiles.cypher changed: update the bench's breakdown")
+    match = "UNWIND $rows AS row\nMATCH (u:User {user_id: row.user_id})\n"
+    texts = {
+        "unindexed_embedding": full.replace(_VECTOR_CALL, "SET u.bench_embedding = row.embedding"),
+        "properties_only": match + "SET u += row.props\nRETURN count(*) AS written",
+        "vector_only": match + _VECTOR_CALL + "\nRETURN count(*) AS written",
+        "one_float": match + "SET u.bench_x = row.watermark\nRETURN count(*) AS written",
+    }
+    return {key: Query(name=f"bench_{key}", mode="write", text=text)
+            for key, text in texts.items()}  # fmt: skip
+
+
+def _write_back_breakdown(
+    client: GraphClient, profiles: list[ProfileRow], watermark: int
+) -> dict[str, float]:
+    """Profiles/s of each part, rewriting users already written (batches as write_profiles)."""
+    rows = [statement_row("bench-parts", watermark, 0, p) for p in profiles]
+    rates = {}
+    for key, query in _write_back_parts().items():
+        started = time.perf_counter()
+        for lo in range(0, len(rows), 5_000):
+            client.write_rows(query, rows=rows[lo : lo + 5_000], run_id="bench-parts",
+                              trail_runs=TRAIL_RUNS)  # fmt: skip
+        rates[f"part_{key}_per_s"] = len(rows) / (time.perf_counter() - started)
+    return rates
+
+
 def _new_events(n: int, n_users: int, n_items: int, tag: str) -> list[dict[str, Any]]:
     rng = np.random.default_rng(1)
     users, items = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
@@ -64,12 +101,13 @@ def _new_events(n: int, n_users: int, n_items: int, tag: str) -> list[dict[str, 
             for k, (u, i) in pairs]  # fmt: skip
 
 
-def run_size(n_users: int) -> dict[str, Any]:
+def run_size(n_users: int, writeback_users: int) -> dict[str, Any]:
     settings = bench_services()
     row: dict[str, Any] = {"users": n_users}
     started = time.perf_counter()
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=7))
     row["events"] = len(data.user) + len(data.follow_src) + len(data.item_category)
+    row["writeback_users"] = min(n_users, writeback_users)
     row["generate_s"] = time.perf_counter() - started
     started = time.perf_counter()
     bulk_import(settings, data)
@@ -114,7 +152,7 @@ def run_size(n_users: int) -> dict[str, Any]:
                 "segment_label": "bench", "uncertainty": 0.1, "explore": [names[(k + 3) % 20]],
                 "adoptions": k % 5, "cold_start": False},
                 [Interest(names[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
-            for k, user in enumerate(snapshot.node_ids["user"])
+            for k, user in enumerate(snapshot.node_ids["user"][:writeback_users])
         ]  # fmt: skip
         write_profiles(client, "bench-warm", snapshot.watermark, profiles[:5_000])
         # First write: every embedding is new to the HNSW vector index (the expensive case).
@@ -123,6 +161,7 @@ def run_size(n_users: int) -> dict[str, Any]:
         # Steady state: a refresh rewrites profiles that are already indexed.
         rewritten = write_profiles(client, "bench-run-2", snapshot.watermark, profiles)
         row["rewrite_profiles_per_s"] = rewritten.written / rewritten.seconds
+        row.update(_write_back_breakdown(client, profiles, snapshot.watermark))
         started = time.perf_counter()
         pagerank = client.write_rows(GDS_PAGERANK_WRITE)
         pr_seconds = time.perf_counter() - started
@@ -135,14 +174,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=Path("out/bench/graph_io.json"))
+    parser.add_argument(
+        "--writeback-users", type=int, default=100_000,
+        help="profiles written per write-back measurement (a rate; the 1M size needs no more)",
+    )  # fmt: skip
     args = parser.parse_args()
-    rows = [run_size(n) for n in args.sizes]
+    rows = [run_size(n, args.writeback_users) for n in args.sizes]
     report("graph I/O (synthetic shop; columns = users)", rows, args.out, [
         "events", "bulk_import_s", "bulk_events_per_s", "ingest_batched_per_s",
         "ingest_single_tx_per_s",
         "export_edges", "export_edges_per_s", "export_structure_edges_per_s",
         "gds_project_edges_per_s",
-        "writeback_profiles_per_s", "rewrite_profiles_per_s", "gds_pagerank_write_nodes_per_s",
+        "writeback_users", "writeback_profiles_per_s", "rewrite_profiles_per_s",
+        "part_unindexed_embedding_per_s", "part_properties_only_per_s", "part_vector_only_per_s",
+        "part_one_float_per_s", "gds_pagerank_write_nodes_per_s",
     ])  # fmt: skip
 
 

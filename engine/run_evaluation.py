@@ -33,13 +33,13 @@ class EvaluationConfig:
 def evaluate_run(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     actions = timed_actions(snapshot)
+    ties = social_ties(snapshot)
     if actions.ts.numel():
         out["interest_prediction"] = evaluate_interest_prediction(snapshot, split=config.split,
                                                                   k=config.k)  # fmt: skip
-        src, dst = social_ties(snapshot)
         cut = time_cut(actions.ts, config.split)
         out["influence"] = evaluate_influence(
-            actions, src, dst, snapshot.num_nodes("user"), split_ts=cut,
+            actions, *ties, snapshot.num_nodes("user"), split_ts=cut,
             horizon_ms=int(actions.ts.max()) - cut, k=config.influence_k,
             window_ms=int(config.influence_window_days * DAY_MS), seed=config.train.seed,
         )  # fmt: skip
@@ -50,7 +50,7 @@ def evaluate_run(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any]
         pairs = interaction_pairs(snapshot, relations)
         report = evaluate_item_ranking(
             pairs, snapshot.num_nodes("user"), snapshot.num_nodes("item"),
-            social=social_ties(snapshot), seeds=list(config.item_ranking_seeds),
+            social=ties, seeds=list(config.item_ranking_seeds),
             config=replace(config.train, k=config.k),
         )  # fmt: skip
         out["item_ranking"] = {"rows": report.rows, "summary": report.summary()}

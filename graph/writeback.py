@@ -87,7 +87,8 @@ class WriteReport:
     seconds: float = 0.0
 
 
-def _row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str, Any]:
+def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str, Any]:
+    """One profile as one row of ``$rows`` in write_profiles.cypher (the bench times parts)."""
     props: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS)
     for key, value in profile.fields.items():
         name = f"profile_{key}"
@@ -137,7 +138,7 @@ def write_profiles(
     report = WriteReport()
 
     def write(batch: list[ProfileRow]) -> tuple[int, int]:
-        rows = [_row(run_id, watermark, now, p) for p in batch]
+        rows = [statement_row(run_id, watermark, now, p) for p in batch]
         written = client.write_rows("write_profiles", rows=rows, run_id=run_id,
                                     trail_runs=TRAIL_RUNS)  # fmt: skip
         return written, len(rows) - written
