@@ -68,7 +68,9 @@ def _write_back_parts() -> dict[str, Query]:
         raise RuntimeError("write_profiles.cypher changed: update the bench's breakdown")
     match = "UNWIND $rows AS row\nMATCH (u:User {user_id: row.user_id})\n"
     texts = {
-        "unindexed_embedding": full.replace(_VECTOR_CALL, "SET u.bench_embedding = row.embedding"),
+        "unindexed_embedding": full.replace(
+            _VECTOR_CALL, "SET u.bench_embedding = row.embedding\nWITH u, row, same"
+        ),
         "properties_only": match + "SET u += row.props\nRETURN count(*) AS written",
         "vector_only": match + _VECTOR_CALL + "\nRETURN count(*) AS written",
         "one_float": match + "SET u.bench_x = row.watermark\nRETURN count(*) AS written",
@@ -77,16 +79,33 @@ def _write_back_parts() -> dict[str, Query]:
             for key, text in texts.items()}  # fmt: skip
 
 
+def _profiles(users: list[str], categories: list[str], seed: int) -> list[ProfileRow]:
+    """Complete profiles; each seed gives new embeddings and values (a refresh changes them,
+    and Neo4j skips the index update of a property set to its current value)."""
+    rng = np.random.default_rng(seed)
+    embeddings = rng.standard_normal((len(users), 64)).astype(np.float32)
+    names = categories
+    return [
+        ProfileRow(user, embeddings[k].tolist(), {
+            "influence": float((k + seed) % 100) / 100, "influence_rank": k, "segment": k % 8,
+            "segment_label": "bench", "uncertainty": 0.1, "explore": [names[(k + 3) % 20]],
+            "adoptions": (k + seed) % 5, "cold_start": False},
+            [Interest(names[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
+        for k, user in enumerate(users)
+    ]  # fmt: skip
+
+
 def _write_back_breakdown(
-    client: GraphClient, profiles: list[ProfileRow], watermark: int
+    client: GraphClient, users: list[str], categories: list[str], watermark: int
 ) -> dict[str, float]:
-    """Profiles/s of each part, rewriting users already written (batches as write_profiles)."""
-    rows = [statement_row("bench-parts", watermark, 0, p) for p in profiles]
+    """Profiles/s of each part, rewriting users already written with new values."""
     rates = {}
-    for key, query in _write_back_parts().items():
+    for seed, (key, query) in enumerate(_write_back_parts().items(), start=10):
+        rows = [statement_row("bench-parts", watermark, seed, p)
+                for p in _profiles(users, categories, seed)]  # fmt: skip
         started = time.perf_counter()
-        for lo in range(0, len(rows), 5_000):
-            client.write_rows(query, rows=rows[lo : lo + 5_000], run_id="bench-parts",
+        for lo in range(0, len(rows), 2_000):
+            client.write_rows(query, rows=rows[lo : lo + 2_000], run_id="bench-parts",
                               trail_runs=TRAIL_RUNS)  # fmt: skip
         rates[f"part_{key}_per_s"] = len(rows) / (time.perf_counter() - started)
     return rates
@@ -143,25 +162,18 @@ def run_size(n_users: int, writeback_users: int) -> dict[str, Any]:
         gds_seconds = time.perf_counter() - started
         row["gds_project_edges_per_s"] = projected["relationshipCount"] / gds_seconds
 
-        rng = np.random.default_rng(0)
-        embeddings = rng.standard_normal((len(snapshot.node_ids["user"]), 64)).astype(np.float32)
-        names = snapshot.node_ids["category"]
-        profiles = [
-            ProfileRow(user, embeddings[k].tolist(), {
-                "influence": float(k % 100) / 100, "influence_rank": k, "segment": k % 8,
-                "segment_label": "bench", "uncertainty": 0.1, "explore": [names[(k + 3) % 20]],
-                "adoptions": k % 5, "cold_start": False},
-                [Interest(names[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
-            for k, user in enumerate(snapshot.node_ids["user"][:writeback_users])
-        ]  # fmt: skip
+        users = snapshot.node_ids["user"][:writeback_users]
+        categories = snapshot.node_ids["category"]
+        profiles = _profiles(users, categories, seed=0)
         write_profiles(client, "bench-warm", snapshot.watermark, profiles[:5_000])
         # First write: every embedding is new to the HNSW vector index (the expensive case).
         written = write_profiles(client, "bench-run", snapshot.watermark, profiles)
         row["writeback_profiles_per_s"] = written.written / written.seconds
-        # Steady state: a refresh rewrites profiles that are already indexed.
+        # A refresh: new embeddings and values for users already indexed, same top interests.
+        profiles = _profiles(users, categories, seed=1)
         rewritten = write_profiles(client, "bench-run-2", snapshot.watermark, profiles)
         row["rewrite_profiles_per_s"] = rewritten.written / rewritten.seconds
-        row.update(_write_back_breakdown(client, profiles, snapshot.watermark))
+        row.update(_write_back_breakdown(client, users, categories, snapshot.watermark))
         started = time.perf_counter()
         pagerank = client.write_rows(GDS_PAGERANK_WRITE)
         pr_seconds = time.perf_counter() - started
