@@ -43,13 +43,14 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--models", nargs="+", default=["lightgcn", "lightgcn+social"])
     parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--negatives", type=int, default=1, help="uniform negatives per positive")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("out/bench/item_ranking.json"))
     args = parser.parse_args()
     data = Snapshot.load(args.snapshot)
     config = TrainConfig(
         max_epochs=args.epochs, patience=args.patience, lr=args.lr, eval_every=args.eval_every,
-        device=args.device, num_layers=args.layers,
+        device=args.device, num_layers=args.layers, negatives=args.negatives,
     )  # fmt: skip
     started = time.perf_counter()
     result = evaluate_item_ranking(

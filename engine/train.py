@@ -28,6 +28,7 @@ class TrainConfig:
     num_layers: int = 3
     lr: float = 1e-3
     batch_size: int = 2048
+    negatives: int = 1  # uniform negatives per positive (BPR averaged over them)
     weight_decay: float = 1e-4
     max_epochs: int = 1000
     patience: int = 50
@@ -93,7 +94,8 @@ def train_lightgcn(
         tic = time.perf_counter()
         total = torch.zeros((), device=device)
         for _ in range(steps):
-            users, pos, neg = sample_triples(pairs, num_items, config.batch_size, generator)
+            users, pos, neg = sample_triples(pairs, num_items, config.batch_size, generator,
+                                             negatives=config.negatives)  # fmt: skip
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
@@ -127,14 +129,24 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
 
 
 def sample_triples(
-    pairs: Tensor, num_items: int, batch_size: int, generator: torch.Generator
+    pairs: Tensor,
+    num_items: int,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    negatives: int = 1,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(user, positive, negative): observed pairs drawn with replacement, one uniform negative
-    item each (a negative that happens to be observed is rare enough to leave in)."""
+    """(user, positive, negative): observed pairs drawn with replacement, ``negatives`` uniform
+    negative items each (each pair repeated once per negative; a negative that happens to be
+    observed is rare enough to leave in)."""
     device = pairs.device
     pick = torch.randint(0, pairs.size(1), (batch_size,), generator=generator, device=device)
-    neg = torch.randint(0, num_items, (batch_size,), generator=generator, device=device)
-    return pairs[0, pick], pairs[1, pick], neg
+    neg = torch.randint(0, num_items, (batch_size * negatives,), generator=generator,
+                        device=device)  # fmt: skip
+    if negatives == 1:
+        return pairs[0, pick], pairs[1, pick], neg
+    return (pairs[0, pick].repeat_interleave(negatives),
+            pairs[1, pick].repeat_interleave(negatives), neg)  # fmt: skip
 
 
 def bpr_step(

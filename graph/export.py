@@ -4,10 +4,15 @@ Selections: the whole graph, the k-hop social neighbourhood of some users, a tim
 "changed since a watermark, plus k hops" (what the incremental refresh exports).
 
 How it reads: the users to export are resolved to internal ids first; then users are read in
-chunks, one row per user carrying all its interactions and follows as parallel lists (far fewer
-records to decode than one per edge), in parallel sessions; then the items those edges reach,
-with their categories. Rows stream; nothing buffers a whole result. Internal ids are mapped to
-contiguous indices with numpy and never leave this module.
+chunks, in parallel sessions; then the items their edges reach, with their categories. Edges
+come from the project's own procedure, ``profilegraph.exportEdges`` (graph/plugin/, built and
+installed by the project's server start), which walks each user's relationships once and
+returns every column of a chunk as one packed byte array grouped by type: the client maps it
+with numpy at no cost per edge (1.2M edges/s with properties on the 2-core machine, against
+0.4M/s through Cypher). A server without it (a stock Docker image) gets the same snapshot through
+Cypher queries that aggregate each chunk into one record of parallel lists. Rows stream; nothing
+buffers a whole result. Internal ids are mapped to contiguous indices with numpy and never leave
+this module.
 
 The watermark is read *before* any data, so every change committed after it has a larger
 sequence number and is picked up by the next incremental export; a change that commits while
@@ -16,9 +21,11 @@ the export runs may also appear in this one, which is harmless (profiles converg
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -73,8 +80,48 @@ Selection = Annotated[
     WholeGraph | Neighbourhood | TimeWindow | ChangedSince, Field(discriminator="kind")
 ]
 
-INTERACTION_TYPES = tuple(REL_TYPES.values())
+INTERACTION_TYPES = tuple(rel for rel in REL_TYPES.values() if rel != "TAGGED")
 _KIND_CODE = {rel: code for code, rel in enumerate(INTERACTION_TYPES)}
+# Column layouts of profilegraph.exportEdges (graph/plugin/ExportEdges.java): little-endian.
+_PACKED = {"src": "<i8", "dst": "<i8", "weight": "<f4", "ts": "<i8", "count": "<i8"}
+Reader = Literal["auto", "procedure", "cypher"]
+
+
+@dataclass
+class _EdgeColumns:
+    """Edges of one relationship type as arrays; ends are internal ids."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+    ts: np.ndarray
+    count: np.ndarray
+
+    def select(self, mask: np.ndarray) -> _EdgeColumns:
+        return _EdgeColumns(*(getattr(self, f.name)[mask] for f in fields(self)))
+
+
+class _GroupedColumns:
+    """Collects profilegraph.exportEdges records: each chunk's packed columns, split by type at
+    the chunk's offsets (views, no copies until the final concatenation)."""
+
+    def __init__(self, groups: int) -> None:
+        self.parts: list[dict[str, list[np.ndarray]]] = [
+            {name: [] for name in _PACKED} for _ in range(groups)
+        ]
+
+    def add(self, row: dict[str, Any]) -> None:
+        bounds = np.frombuffer(row["offsets"], "<i8").tolist()
+        for name, layout in _PACKED.items():
+            column = np.frombuffer(row[name], layout)
+            for group, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+                self.parts[group][name].append(column[lo:hi])
+
+    def group(self, k: int) -> _EdgeColumns:
+        return _EdgeColumns(**{
+            name: np.concatenate(parts) if parts else np.zeros(0, _PACKED[name])
+            for name, parts in self.parts[k].items()
+        })  # fmt: skip
 
 
 def _expand(client: GraphClient, seeds: np.ndarray, hops: int) -> np.ndarray:
@@ -110,27 +157,42 @@ def _chunks(ids: np.ndarray, size: int) -> list[list[int]]:
 
 
 class _Columns:
-    """Concatenates the parallel lists of one query's per-chunk records."""
+    """Concatenates the parallel lists of one query's per-chunk records.
+
+    Numeric lists become arrays as each chunk arrives, so a large export holds 8 bytes per
+    value instead of a Python int or float (~36 bytes) for every edge until the end.
+    """
 
     def __init__(self) -> None:
-        self.lists: dict[str, list[Any]] = {}
+        self.texts: dict[str, list[str]] = {}
+        self.parts: dict[str, list[np.ndarray]] = {}
 
     def add(self, row: dict[str, Any]) -> None:
         for key, values in row.items():
-            self.lists.setdefault(key, []).extend(values)
+            if not values:
+                continue
+            if isinstance(values[0], str):
+                self.texts.setdefault(key, []).extend(values)
+            else:
+                self.parts.setdefault(key, []).append(np.asarray(values))
+
+    def size(self, key: str) -> int:
+        return len(self.texts.get(key, ())) + sum(len(p) for p in self.parts.get(key, ()))
 
     def array(
         self, key: str, dtype: type, *, like: str | None = None, default: float = 0
     ) -> np.ndarray:
         """A column as an array; an empty column (properties skipped) is filled with
         ``default`` to the length of column ``like``."""
-        values = self.lists.get(key, [])
-        if like is not None and not values:
-            return np.full(len(self.lists.get(like, [])), default, dtype=dtype)
-        return np.array(values, dtype=dtype)
+        size = self.size(key)
+        if like is not None and not size:
+            return np.full(self.size(like), default, dtype=dtype)
+        if not size:
+            return np.zeros(0, dtype=dtype)
+        return np.concatenate(self.parts[key]).astype(dtype, copy=False)
 
-    def __getitem__(self, key: str) -> list[Any]:
-        return self.lists.get(key, [])
+    def __getitem__(self, key: str) -> list[str]:
+        return self.texts.get(key, [])
 
 
 def _read_chunks(
@@ -142,9 +204,11 @@ def _read_chunks(
     workers: int,
     params: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
-) -> list[_Columns]:
-    """Run each query over every chunk of ``ids`` in ``workers`` parallel sessions."""
-    columns = [_Columns() for _ in queries]
+    into: Sequence[Any] = (),
+) -> list[Any]:
+    """Run each query over every chunk of ``ids`` in ``workers`` parallel sessions; each
+    query's records go to its collector (``into``, default a :class:`_Columns` each)."""
+    columns = list(into) or [_Columns() for _ in queries]
 
     def fetch(chunk: list[int]) -> list[dict[str, Any]]:
         return [client.read(query, ids=chunk, **(params or {}))[0] for query in queries]
@@ -200,6 +264,46 @@ def _unique_inverse(nids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), (np.cumsum(present) - 1)[nids]
 
 
+def _read_with_cypher(
+    client: GraphClient, ids: np.ndarray, *, params: dict[str, Any], **chunking: Any
+) -> tuple[_Columns, _Columns, dict[str, _EdgeColumns], _EdgeColumns]:
+    """Users, tags, interactions by type, and follows of ``ids`` through Cypher queries."""
+    users, inter, tags, follows = _read_chunks(
+        client, ("export_users", "export_interactions", "export_tags", "export_follows"), ids,
+        params=params, **chunking,
+    )  # fmt: skip
+    n, m = inter.size("dst"), follows.size("dst")
+    kinds = np.fromiter(map(_KIND_CODE.__getitem__, inter["kinds"]), np.int64, n)
+    interactions = _EdgeColumns(
+        src=inter.array("src", np.int64), dst=inter.array("dst", np.int64),
+        weight=inter.array("weights", np.float32, like="dst", default=1),
+        ts=inter.array("ts", np.int64, like="dst", default=-1),
+        count=inter.array("counts", np.int64, like="dst", default=1),
+    )  # fmt: skip
+    social = _EdgeColumns(
+        src=follows.array("src", np.int64), dst=follows.array("dst", np.int64),
+        weight=np.ones(m, np.float32), ts=follows.array("ts", np.int64, like="dst", default=-1),
+        count=np.ones(m, np.int64),
+    )  # fmt: skip
+    by_type = {rel: interactions.select(kinds == code) for rel, code in _KIND_CODE.items()}
+    return users, tags, by_type, social
+
+
+def _read_with_procedure(
+    client: GraphClient, ids: np.ndarray, *, params: dict[str, Any], **chunking: Any
+) -> tuple[_Columns, _Columns, dict[str, _EdgeColumns], _EdgeColumns]:
+    """The same through ``profilegraph.exportEdges``: one pass over each user's relationships
+    for interactions and follows, each column of a chunk arriving as one packed array."""
+    types = [*INTERACTION_TYPES, "FOLLOWS"]
+    users, tags, packed = _read_chunks(
+        client, ("export_users", "export_tags", "export_edges"), ids,
+        params={**params, "types": types},
+        into=(_Columns(), _Columns(), _GroupedColumns(len(types))), **chunking,
+    )  # fmt: skip
+    by_type = {rel: packed.group(k) for k, rel in enumerate(INTERACTION_TYPES)}
+    return users, tags, by_type, packed.group(len(types) - 1)
+
+
 def export_snapshot(
     client: GraphClient,
     selection: Any,
@@ -207,13 +311,15 @@ def export_snapshot(
     chunk_size: int = 20_000,
     workers: int = 2,
     properties: bool = True,
+    reader: Reader = "auto",
     progress: Callable[[int], None] | None = None,
 ) -> Snapshot:
     """Read ``selection`` into a Snapshot (see the module docstring for how).
 
     ``properties=False`` exports structure only (weights 1, counts 1, times -1; tag categories
     are kept): reading relationship properties is most of the server's work, and models that
-    use only who-interacted-with-what do not need them.
+    use only who-interacted-with-what do not need them. ``reader`` picks how edges are read:
+    the ``profilegraph.exportEdges`` procedure when the server has it (``auto``), or Cypher.
     """
     started = time.time()
     watermark = client.read("read_ingest_seq")[0]["seq"]
@@ -221,33 +327,38 @@ def export_snapshot(
     window: dict[str, Any] = {"start": None, "end": None, "properties": properties}
     if isinstance(selection, TimeWindow):
         window.update(start=_ms(selection.start), end=_ms(selection.end))
-    users, inter, tags, follows = _read_chunks(
-        client,
-        ("export_users", "export_interactions", "export_tags", "export_follows"),
-        user_nids, chunk_size=chunk_size, workers=workers, params=window, progress=progress,
+    if reader == "auto":
+        reader = "procedure" if client.read("has_export_procedure")[0]["installed"] else "cypher"
+    read = _read_with_procedure if reader == "procedure" else _read_with_cypher
+    users, tags, by_type, follows = read(
+        client, user_nids, params=window, chunk_size=chunk_size, workers=workers,
+        progress=progress,
     )  # fmt: skip
 
     # Users: internal id -> row position.
     nids = users.array("nids", np.int64)
     user_rows = _IdIndex(nids)
-    src = user_rows.positions(inter.array("src", np.int64))
+    by_type = {rel: part for rel, part in by_type.items() if len(part.src)}
+    src = {rel: user_rows.positions(part.src) for rel, part in by_type.items()}
     tag_src = user_rows.positions(tags.array("src", np.int64))
-    f_src = user_rows.positions(follows.array("src", np.int64))
-    f_dst = user_rows.positions(follows.array("dst", np.int64))
-    f_ts = follows.array("ts", np.int64, like="dst", default=-1)
+    f_src, f_dst = user_rows.positions(follows.src), user_rows.positions(follows.dst)
     inside = f_dst >= 0  # both ends must be exported
-    f_src, f_dst, f_ts = f_src[inside], f_dst[inside], f_ts[inside]
+    f_src, f_dst, f_ts = f_src[inside], f_dst[inside], follows.ts[inside]
 
     keep = np.ones(len(nids), dtype=bool)
     if isinstance(selection, TimeWindow):  # only users with an edge inside the window
         keep[:] = False
-        for ends in (src, tag_src, f_src, f_dst):
+        for ends in (*src.values(), tag_src, f_src, f_dst):
             keep[ends] = True
     user_index = np.cumsum(keep) - 1  # row position -> snapshot index
 
     # Items: every item an exported edge reaches, with its categories.
-    inter_dst, tag_dst = inter.array("dst", np.int64), tags.array("dst", np.int64)
-    item_nids, item_of_edge = _unique_inverse(np.concatenate([inter_dst, tag_dst]))
+    tag_dst = tags.array("dst", np.int64)
+    reached = [*(part.dst for part in by_type.values()), tag_dst]
+    item_nids, item_of_edge = _unique_inverse(np.concatenate(reached))
+    ends = np.cumsum([0, *(len(dst) for dst in reached)]).tolist()
+    parts = (item_of_edge[lo:hi] for lo, hi in itertools.pairwise(ends))
+    item_of = dict(zip([*by_type, "TAGGED"], parts, strict=True))
     items, item_cats = _read_chunks(
         client, ("export_items", "export_item_categories"), item_nids,
         chunk_size=chunk_size, workers=workers,
@@ -260,21 +371,14 @@ def export_snapshot(
     category_index = {name: i for i, name in enumerate(categories["names"])}
 
     edges: dict[tuple[str, str, str], EdgeSet] = {}
-    kinds = np.fromiter(map(_KIND_CODE.__getitem__, inter["kinds"]), np.int64, len(inter["kinds"]))
-    weights = inter.array("weights", np.float32, like="dst", default=1)
-    ts = inter.array("ts", np.int64, like="dst", default=-1)
-    counts = inter.array("counts", np.int64, like="dst", default=1)
-    inter_items = item_of_edge[: len(inter_dst)]
-    for rel, code in _KIND_CODE.items():
-        mask = kinds == code
-        if mask.any():
-            edges[("user", rel, "item")] = _edge_set(
-                user_index[src[mask]], inter_items[mask], weights[mask], ts[mask], counts[mask]
-            )
+    for rel, part in by_type.items():
+        edges[("user", rel, "item")] = _edge_set(
+            user_index[src[rel]], item_of[rel], part.weight, part.ts, part.count
+        )
     if len(tag_dst):
         tag_counts = tags.array("counts", np.int64, like="dst", default=1)
         edges[("user", "TAGGED", "item")] = _edge_set(
-            user_index[tag_src], item_of_edge[len(inter_dst) :], tag_counts.astype(np.float32),
+            user_index[tag_src], item_of["TAGGED"], tag_counts.astype(np.float32),
             tags.array("ts", np.int64, like="dst", default=-1), tag_counts,
             category=np.array([category_index[c] for c in tags["categories"]], np.int64),
         )  # fmt: skip

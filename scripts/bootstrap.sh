@@ -23,6 +23,7 @@ log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)  # builds graph/plugin
 command -v mvn >/dev/null || missing+=(maven)
 if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"

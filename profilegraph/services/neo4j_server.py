@@ -15,6 +15,7 @@ from pathlib import Path
 from graph.client import GraphClient
 from profilegraph.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from profilegraph.services.neo4j_distribution import ensure_distribution
+from profilegraph.services.neo4j_plugin import prepare_plugins
 from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
 from profilegraph.services.status import ServiceStatus
 from profilegraph.settings import Settings
@@ -59,7 +60,7 @@ def render_config(settings: Settings, distribution: Path) -> str:
         f"server.http.listen_address={n.host}:{n.http_port}",
         "server.https.enabled=false",
         f"server.directories.lib={distribution / 'lib'}",
-        f"server.directories.plugins={distribution / 'plugins'}",
+        f"server.directories.plugins={inst / 'plugins'}",  # GDS + ours (neo4j_plugin.py)
         f"server.directories.data={inst / 'data'}",
         f"server.directories.logs={inst / 'logs'}",
         f"server.directories.run={inst / 'run'}",
@@ -115,6 +116,7 @@ def start(settings: Settings) -> ServiceStatus:
         inst = instance_dir(settings)
         for sub in ("conf", "data", "logs", "run", "import"):
             (inst / sub).mkdir(parents=True, exist_ok=True)
+        prepare_plugins(inst / "plugins", settings.home, distribution)
         (inst / "conf" / "neo4j.conf").write_text(render_config(settings, distribution))
         if (
             not (inst / "data" / "dbms" / "auth.ini").exists()

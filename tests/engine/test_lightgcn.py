@@ -8,7 +8,7 @@ import torch
 from engine.adjacency import normalized_adjacency
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
-from engine.train import TrainConfig, train_lightgcn
+from engine.train import TrainConfig, sample_triples, train_lightgcn
 
 
 def test_shapes_and_repr() -> None:
@@ -70,3 +70,22 @@ def test_training_learns_tastes_and_is_deterministic() -> None:
     assert first.best_valid == second.best_valid
     assert torch.equal(first.model.embedding.weight, second.model.embedding.weight)
     assert first.messages_per_s > 0
+
+
+def test_several_negatives_per_positive() -> None:
+    pairs = torch.tensor([[0, 1, 2], [5, 6, 7]])
+    generator = torch.Generator().manual_seed(0)
+    users, pos, neg = sample_triples(pairs, 50, 4, generator, negatives=3)
+    assert users.shape == pos.shape == neg.shape == (12,)
+    # each drawn (user, positive) pair is repeated once per negative, and is an observed pair
+    assert torch.equal(users.view(4, 3), users.view(4, 3)[:, :1].expand(4, 3))
+    assert torch.equal(pos.view(4, 3), pos.view(4, 3)[:, :1].expand(4, 3))
+    assert all(
+        (int(u), int(p)) in {(0, 5), (1, 6), (2, 7)} for u, p in zip(users, pos, strict=True)
+    )
+    assert int(neg.min()) >= 0 and int(neg.max()) < 50
+
+    train, valid = _two_tastes()
+    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=128, max_epochs=30,
+                         patience=30, k=5, seed=1, device="cpu", negatives=4)  # fmt: skip
+    assert train_lightgcn(train, valid, 40, 20, config=config).best_valid["recall@5"] > 0.8

@@ -14,12 +14,20 @@ import torch
 
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
-from graph.export import ChangedSince, Neighbourhood, TimeWindow, WholeGraph, export_snapshot
+from graph.export import (
+    ChangedSince,
+    Neighbourhood,
+    Reader,
+    TimeWindow,
+    WholeGraph,
+    export_snapshot,
+)
 from graph.ingest import IngestReport, ingest_events
 from tests.graph.conftest import wipe
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 KINDS = {"view": "VIEWED", "purchase": "PURCHASED", "listen": "LISTENED"}
+READERS = ["procedure", "cypher"]  # profilegraph.exportEdges, and the plain Cypher fallback
 
 
 def _events(seed: int = 3) -> list[dict[str, Any]]:
@@ -112,9 +120,12 @@ def data(settings: object) -> Iterator[tuple[GraphClient, list[dict[str, Any]], 
         yield client, events, report
 
 
-def test_whole_graph(data: tuple[GraphClient, list[dict[str, Any]], IngestReport]) -> None:
+@pytest.mark.parametrize("reader", READERS)
+def test_whole_graph(
+    data: tuple[GraphClient, list[dict[str, Any]], IngestReport], reader: Reader
+) -> None:
     client, events, report = data
-    snapshot = export_snapshot(client, WholeGraph(), chunk_size=7)  # many chunks on purpose
+    snapshot = export_snapshot(client, WholeGraph(), chunk_size=7, reader=reader)  # many chunks
     assert snapshot.watermark == report.last_seq
     assert _edges(snapshot) == _expected_edges(_expected_graph(events))
     assert snapshot.num_nodes("user") == 32 and bool(snapshot.node_features["user"]["seed"].all())
@@ -128,13 +139,14 @@ def test_whole_graph(data: tuple[GraphClient, list[dict[str, Any]], IngestReport
 
 
 @pytest.mark.parametrize("hops", [0, 1, 2])
+@pytest.mark.parametrize("reader", READERS)
 def test_k_hop_neighbourhood(
-    data: tuple[GraphClient, list[dict[str, Any]], IngestReport], hops: int
+    data: tuple[GraphClient, list[dict[str, Any]], IngestReport], hops: int, reader: Reader
 ) -> None:
     client, events, _ = data
     g = _expected_graph(events)
     expected_users = set(nx.ego_graph(_social(g), "u0", radius=hops).nodes)
-    snapshot = export_snapshot(client, Neighbourhood(user_ids=["u0"], hops=hops))
+    snapshot = export_snapshot(client, Neighbourhood(user_ids=["u0"], hops=hops), reader=reader)
     assert set(snapshot.node_ids["user"]) == expected_users
     seeds = [u for u, s in zip(snapshot.node_ids["user"], snapshot.node_features["user"]["seed"],
                                strict=True) if s]  # fmt: skip
@@ -142,10 +154,13 @@ def test_k_hop_neighbourhood(
     assert _edges(snapshot) == _expected_edges(g, expected_users)
 
 
-def test_time_window(data: tuple[GraphClient, list[dict[str, Any]], IngestReport]) -> None:
+@pytest.mark.parametrize("reader", READERS)
+def test_time_window(
+    data: tuple[GraphClient, list[dict[str, Any]], IngestReport], reader: Reader
+) -> None:
     client, events, _ = data
     start, end = START + timedelta(days=10), START + timedelta(days=20)
-    snapshot = export_snapshot(client, TimeWindow(start=start, end=end))
+    snapshot = export_snapshot(client, TimeWindow(start=start, end=end), reader=reader)
     lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     expected = {e for e in _expected_edges(_expected_graph(events)) if lo <= e[-1] < hi}
     assert _edges(snapshot) == expected
@@ -175,12 +190,13 @@ def test_changed_since_watermark_plus_hops(
     assert nothing.node_ids["user"] == [] and nothing.num_edges() == 0
 
 
+@pytest.mark.parametrize("reader", READERS)
 def test_structure_only_export_has_the_same_edges(
-    data: tuple[GraphClient, list[dict[str, Any]], IngestReport],
+    data: tuple[GraphClient, list[dict[str, Any]], IngestReport], reader: Reader
 ) -> None:
     client, _, _ = data
-    full = export_snapshot(client, WholeGraph())
-    lean = export_snapshot(client, WholeGraph(), properties=False)
+    full = export_snapshot(client, WholeGraph(), reader=reader)
+    lean = export_snapshot(client, WholeGraph(), properties=False, reader=reader)
     assert lean.node_ids == full.node_ids and lean.selection["properties"] is False
     for key, edges in full.edges.items():
         other = lean.edges[key]
@@ -227,3 +243,9 @@ def test_selections_reject_bad_arguments() -> None:
         TimeWindow(start=START, end=START)
     with pytest.raises(ValidationError, match="user_ids"):
         Neighbourhood(user_ids=["x'}) DETACH DELETE n"])
+
+
+def test_the_project_server_has_the_export_procedure(graph: GraphClient) -> None:
+    """The server the project starts carries graph/plugin (a failed build would otherwise
+    leave every export on the slower Cypher path without anyone noticing)."""
+    assert graph.read("has_export_procedure") == [{"installed": True}]
