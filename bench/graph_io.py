@@ -85,13 +85,12 @@ def _profiles(users: list[str], categories: list[str], seed: int) -> list[Profil
     and Neo4j skips the index update of a property set to its current value)."""
     rng = np.random.default_rng(seed)
     embeddings = rng.standard_normal((len(users), 64)).astype(np.float32)
-    names = categories
     return [
         ProfileRow(user, embeddings[k].tolist(), {
             "influence": float((k + seed) % 100) / 100, "influence_rank": k, "segment": k % 8,
-            "segment_label": "bench", "uncertainty": 0.1, "explore": [names[(k + 3) % 20]],
+            "segment_label": "bench", "uncertainty": 0.1, "explore": [categories[(k + 3) % 20]],
             "adoptions": (k + seed) % 5, "cold_start": False},
-            [Interest(names[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
+            [Interest(categories[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
         for k, user in enumerate(users)
     ]  # fmt: skip
 
