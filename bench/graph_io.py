@@ -12,7 +12,9 @@ Per size: bulk-import the data set (neo4j-admin), then measure
   the HNSW index) and a rewrite (a refresh), vs ``gds.pageRank.write``; and where that time
   goes, by rewriting the same users with parts of the statement left out: the embedding as a
   plain unindexed property, the profile properties alone, the vector index alone, and one
-  float per user (the floor of any batched Bolt write on this machine).
+  float per user (the floor of any batched Bolt write on this machine);
+- with ``--batch-grid``: the refresh rate under other batch sizes and writer counts (what chose
+  ``write_profiles``'s defaults).
 Prints a table and writes ``out/bench/graph_io.json``. Runs on its own Neo4j/Redis instance.
 """
 
@@ -120,7 +122,22 @@ def _new_events(n: int, n_users: int, n_items: int, tag: str) -> list[dict[str, 
             for k, (u, i) in pairs]  # fmt: skip
 
 
-def run_size(n_users: int, writeback_users: int) -> dict[str, Any]:
+BATCH_GRID = [(2_000, 2), (5_000, 2), (500, 2), (2_000, 1)]  # (profiles per batch, writers)
+
+
+def _batch_grid(
+    client: GraphClient, users: list[str], categories: list[str], watermark: int
+) -> dict[str, float]:
+    rates = {}
+    for k, (batch_size, workers) in enumerate(BATCH_GRID):
+        profiles = _profiles(users, categories, seed=10 + k)  # new values: a real rewrite
+        written = write_profiles(client, f"bench-grid-{k}", watermark, profiles,
+                                 batch_size=batch_size, workers=workers)  # fmt: skip
+        rates[f"rewrite_b{batch_size}_w{workers}_per_s"] = written.written / written.seconds
+    return rates
+
+
+def run_size(n_users: int, writeback_users: int, batch_grid: bool = False) -> dict[str, Any]:
     settings = bench_services()
     row: dict[str, Any] = {"users": n_users}
     started = time.perf_counter()
@@ -174,6 +191,8 @@ def run_size(n_users: int, writeback_users: int) -> dict[str, Any]:
         rewritten = write_profiles(client, "bench-run-2", snapshot.watermark, profiles)
         row["rewrite_profiles_per_s"] = rewritten.written / rewritten.seconds
         row.update(_write_back_breakdown(client, users, categories, snapshot.watermark))
+        if batch_grid:
+            row.update(_batch_grid(client, users, categories, snapshot.watermark))
         started = time.perf_counter()
         pagerank = client.write_rows(GDS_PAGERANK_WRITE)
         pr_seconds = time.perf_counter() - started
@@ -190,8 +209,14 @@ def main() -> None:
         "--writeback-users", type=int, default=100_000,
         help="profiles written per write-back measurement (a rate; the 1M size needs no more)",
     )  # fmt: skip
+    parser.add_argument(
+        "--batch-grid",
+        action="store_true",
+        help="also rewrite under other batch sizes and writer counts",
+    )
     args = parser.parse_args()
-    rows = [run_size(n, args.writeback_users) for n in args.sizes]
+    rows = [run_size(n, args.writeback_users, args.batch_grid) for n in args.sizes]
+    grid = [f"rewrite_b{b}_w{w}_per_s" for b, w in BATCH_GRID] if args.batch_grid else []
     report("graph I/O (synthetic shop; columns = users)", rows, args.out, [
         "events", "bulk_import_s", "bulk_events_per_s", "ingest_batched_per_s",
         "ingest_single_tx_per_s",
@@ -200,7 +225,7 @@ def main() -> None:
         "gds_project_edges_per_s",
         "writeback_users", "writeback_profiles_per_s", "rewrite_profiles_per_s",
         "part_unindexed_embedding_per_s", "part_properties_only_per_s", "part_vector_only_per_s",
-        "part_one_float_per_s", "gds_pagerank_write_nodes_per_s",
+        "part_one_float_per_s", "gds_pagerank_write_nodes_per_s", *grid,
     ])  # fmt: skip
 
 

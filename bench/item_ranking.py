@@ -44,6 +44,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lightgcn", "lightgcn+social"])
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--negatives", type=int, default=1, help="uniform negatives per positive")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=TrainConfig.negative_candidates,
+        help="hardest of this many uniform draws per negative (1 = uniform)",
+    )
+    parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("out/bench/item_ranking.json"))
     args = parser.parse_args()
@@ -51,6 +59,8 @@ def main() -> None:
     config = TrainConfig(
         max_epochs=args.epochs, patience=args.patience, lr=args.lr, eval_every=args.eval_every,
         device=args.device, num_layers=args.layers, negatives=args.negatives,
+        negative_candidates=args.candidates, weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
     )  # fmt: skip
     started = time.perf_counter()
     result = evaluate_item_ranking(

@@ -20,10 +20,11 @@ CREATE CONSTRAINT user_id IF NOT EXISTS FOR (u:User) REQUIRE u.user_id IS UNIQUE
 CREATE CONSTRAINT item_id IF NOT EXISTS FOR (i:Item) REQUIRE i.item_id IS UNIQUE;
 CREATE CONSTRAINT category_name IF NOT EXISTS FOR (c:Category) REQUIRE c.name IS UNIQUE;
 CREATE CONSTRAINT profile_run_id IF NOT EXISTS FOR (r:ProfileRun) REQUIRE r.run_id IS UNIQUE;
-// Profile embeddings: HNSW without quantisation, ef_construction 40. Measured on 20k clustered
-// 64-d vectors (.exp notes in issue 3): the defaults (quantised, ef 100) insert 6.2k vectors/s
-// with lookalike recall@10 0.88; these settings insert 11.4k/s with recall@10 0.97 (quantising
-// 64 floats saves little and costs recall). A changed config rebuilds the index at schema apply.
+// Profile embeddings: HNSW without quantisation, ef_construction 40. `python -m bench.vector_index`
+// (20k clustered 64-d vectors, 2-core machine): the defaults (quantised, ef 100) insert ~4.5k
+// vectors/s with lookalike recall@10 0.88; these settings ~8-10k/s with recall@10 0.97 (ef 24:
+// faster, recall 0.93; ef 64: slower, 0.98). Quantising 64 floats saves little and costs recall.
+// A changed config rebuilds the index at schema apply.
 CREATE VECTOR INDEX user_profile_embedding IF NOT EXISTS
 FOR (u:User) ON u.profile_embedding
 OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',

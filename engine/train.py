@@ -28,8 +28,11 @@ class TrainConfig:
     num_layers: int = 3
     lr: float = 1e-3
     batch_size: int = 2048
-    negatives: int = 1  # uniform negatives per positive (BPR averaged over them)
-    weight_decay: float = 1e-4
+    negatives: int = 1  # negatives per positive (BPR averaged over them)
+    # Each negative is the best-scored of this many uniform draws (dynamic negative sampling,
+    # Zhang et al., SIGIR 2013): hard negatives carry the gradient once easy ones score low.
+    negative_candidates: int = 64
+    weight_decay: float = 1e-3
     max_epochs: int = 1000
     patience: int = 50
     eval_every: int = 1
@@ -95,7 +98,8 @@ def train_lightgcn(
         total = torch.zeros((), device=device)
         for _ in range(steps):
             users, pos, neg = sample_triples(pairs, num_items, config.batch_size, generator,
-                                             negatives=config.negatives)  # fmt: skip
+                                             negatives=config.negatives,
+                                             candidates=config.negative_candidates)  # fmt: skip
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
@@ -135,14 +139,17 @@ def sample_triples(
     generator: torch.Generator,
     *,
     negatives: int = 1,
+    candidates: int = 1,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(user, positive, negative): observed pairs drawn with replacement, ``negatives`` uniform
     negative items each (each pair repeated once per negative; a negative that happens to be
-    observed is rare enough to leave in)."""
+    observed is rare enough to leave in). With ``candidates`` > 1 the negatives come as a
+    [batch * negatives, candidates] draw for :func:`bpr_step` to pick the hardest of."""
     device = pairs.device
     pick = torch.randint(0, pairs.size(1), (batch_size,), generator=generator, device=device)
-    neg = torch.randint(0, num_items, (batch_size * negatives,), generator=generator,
+    neg = torch.randint(0, num_items, (batch_size * negatives, candidates), generator=generator,
                         device=device)  # fmt: skip
+    neg = neg.squeeze(1) if candidates == 1 else neg
     if negatives == 1:
         return pairs[0, pick], pairs[1, pick], neg
     return (pairs[0, pick].repeat_interleave(negatives),
@@ -158,8 +165,16 @@ def bpr_step(
     pos: Tensor,
     neg: Tensor,
 ) -> Tensor:
-    """One optimisation step on a batch of (user, positive item, negative item) triples."""
+    """One optimisation step on a batch of (user, positive item, negative item) triples.
+
+    ``neg`` [B, M] holds M candidates per triple: the one the model scores highest right now is
+    the negative (chosen without gradient, from the same propagated embeddings).
+    """
     user_emb, item_emb = model.split(model.get_embedding(adj))
+    if neg.dim() == 2:
+        with torch.no_grad():
+            scores = torch.einsum("bd,bmd->bm", user_emb[users], item_emb[neg])
+            neg = neg.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
     pos_scores = (user_emb[users] * item_emb[pos]).sum(-1)
     neg_scores = (user_emb[users] * item_emb[neg]).sum(-1)
     layer0 = model.embedding.weight

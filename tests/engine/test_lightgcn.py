@@ -8,7 +8,7 @@ import torch
 from engine.adjacency import normalized_adjacency
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
-from engine.train import TrainConfig, sample_triples, train_lightgcn
+from engine.train import TrainConfig, bpr_step, make_optimizer, sample_triples, train_lightgcn
 
 
 def test_shapes_and_repr() -> None:
@@ -89,3 +89,31 @@ def test_several_negatives_per_positive() -> None:
     config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=128, max_epochs=30,
                          patience=30, k=5, seed=1, device="cpu", negatives=4)  # fmt: skip
     assert train_lightgcn(train, valid, 40, 20, config=config).best_valid["recall@5"] > 0.8
+
+
+def test_hard_negative_is_the_best_scored_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With candidates, the loss sees the candidate the model currently ranks highest."""
+    pairs = torch.tensor([[0, 1, 2], [5, 6, 7]])
+    generator = torch.Generator().manual_seed(0)
+    users, pos, neg = sample_triples(pairs, 50, 4, generator, negatives=2, candidates=6)
+    assert users.shape == pos.shape == (8,) and neg.shape == (8, 6)
+
+    model = LightGCN(10, 50, embedding_dim=8, num_layers=1)
+    adj = normalized_adjacency(pairs[0], pairs[1], 10, 50)
+    seen: list[torch.Tensor] = []
+    real_forward = BPRLoss.forward
+
+    def spy(self: BPRLoss, pos_s: torch.Tensor, neg_s: torch.Tensor, *params: torch.Tensor):
+        seen.append(neg_s.detach())
+        return real_forward(self, pos_s, neg_s, *params)
+
+    monkeypatch.setattr(BPRLoss, "forward", spy)
+    with torch.no_grad():
+        user_emb, item_emb = model.split(model.get_embedding(adj))
+        expected = torch.einsum("bd,bmd->bm", user_emb[users], item_emb[neg]).max(1).values
+    optimizer = make_optimizer(model, 1e-3)
+    bpr_step(model, adj, optimizer, BPRLoss(), users, pos, neg)
+    assert torch.allclose(seen[0], expected)
+    # a uniform draw (one candidate) scores lower on average than the hardest of six
+    uniform = torch.einsum("bd,bd->b", user_emb[users], item_emb[neg[:, 0]])
+    assert float(uniform.mean()) < float(expected.mean())
