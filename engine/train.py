@@ -40,6 +40,20 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        # A zero here fails deep inside a tensor op; say which setting it was instead.
+        counts = ("embedding_dim", "batch_size", "negatives", "negative_candidates", "eval_every",
+                  "k")  # fmt: skip
+        for name in counts:
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}"
+                )
+        if self.num_layers < 0 or self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(f"TrainConfig needs num_layers >= 0, lr > 0 and weight_decay >= 0, "
+                             f"got num_layers={self.num_layers}, lr={self.lr}, "
+                             f"weight_decay={self.weight_decay}")  # fmt: skip
+
 
 @dataclass
 class TrainResult:

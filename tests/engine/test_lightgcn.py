@@ -117,3 +117,13 @@ def test_hard_negative_is_the_best_scored_candidate(monkeypatch: pytest.MonkeyPa
     # a uniform draw (one candidate) scores lower on average than the hardest of six
     uniform = torch.einsum("bd,bd->b", user_emb[users], item_emb[neg[:, 0]])
     assert float(uniform.mean()) < float(expected.mean())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("negative_candidates", 0), ("negatives", 0), ("batch_size", 0), ("lr", 0.0),
+     ("weight_decay", -1.0), ("num_layers", -1)],
+)  # fmt: skip
+def test_config_names_the_bad_setting(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"{field}.*{value}|{field}={value}"):
+        TrainConfig(**{field: value})
