@@ -22,7 +22,7 @@ from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
 from profilegraph import services
-from profilegraph.jobs_cli import follow_run, render_profile, rows_table
+from profilegraph.jobs_cli import refresh_and_follow, render_profile, rows_table
 from profilegraph.processes import celery_processes
 from profilegraph.settings import Settings
 
@@ -35,17 +35,13 @@ def _loaded(client: GraphClient) -> bool:
     return int(rows[0]["users"]) >= LASTFM_USERS
 
 
-def _refresh(mode: str, console: Console) -> str:
-    from workers.payloads import new_run_id
-    from workers.tasks import refresh
-
-    run_id = new_run_id(mode)
-    refresh.delay({"mode": mode, "run_id": run_id, "source": "cli"})
-    console.print(f"submitted {mode} refresh [bold]{run_id}[/]")
-    info = follow_run(run_id)
+def _refresh(mode: str) -> str:
+    # beat runs alongside and may start its scheduled refresh first (on a machine that ran the
+    # demo before, the incremental one is overdue at once): wait for it rather than fail
+    info = refresh_and_follow(mode, wait_for_running=True)
     if info.get("state") != "complete":
-        raise RuntimeError(f"{mode} refresh {run_id} ended {info.get('state')}: {info}")
-    return run_id
+        raise RuntimeError(f"{mode} refresh {info['run_id']} ended {info.get('state')}: {info}")
+    return info["run_id"]
 
 
 def _new_events(client: GraphClient, seed: int) -> list[dict[str, Any]]:
@@ -84,7 +80,7 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with celery_processes(settings, beat=True, env=env, log_dir=out / "logs"):
         console.print(f"workers cpu + gpu and beat are up (logs in {out / 'logs'})")
-        full = _refresh("full", console)
+        full = _refresh("full")
         console.print("evaluating the run against its baselines ...")
         request = {"run_id": full, "item_ranking_seeds": [0], "max_epochs": epochs,
                    "out_dir": str(out.resolve())}  # fmt: skip
@@ -94,7 +90,7 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
             events = _new_events(client, seed=int(time.time()))
         applied = ingest_batch.delay(events, source="demo").get(timeout=300)
         console.print(f"ingested {applied['applied']} new tag events from {len(events)} users")
-        incremental = _refresh("incremental", console)
+        incremental = _refresh("incremental")
         with GraphClient(settings.neo4j) as client:
             changed = run_analyst_query(client, "interest_drift", [
                 f"from_run={full}", f"to_run={incremental}", "limit=10"])  # fmt: skip

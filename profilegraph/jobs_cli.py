@@ -6,6 +6,7 @@ Registered onto the main ``profilegraph`` app by :func:`register`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -35,31 +36,74 @@ def _board() -> Any:
     return RunBoard(redis.Redis.from_url(settings.redis.url()), settings.refresh.lock_ttl_s)
 
 
+Send = Callable[[dict[str, Any]], Any]
+
+
+def _send_refresh(request: dict[str, Any]) -> Any:
+    from workers.tasks import refresh
+
+    return refresh.delay(request)
+
+
+def submit_refresh_request(
+    board: Any, mode: str, max_epochs: int | None = None, send: Send = _send_refresh
+) -> str:
+    """Validate, mark as submitted (so a follower sees it at once), send; returns the run id."""
+    from workers.payloads import RefreshRequest, new_run_id, validate
+
+    request = validate(RefreshRequest, {"mode": mode, "source": "cli", "run_id": new_run_id(mode),
+                                        "max_epochs": max_epochs})  # fmt: skip
+    board.update(request.run_id, state="submitted", mode=request.mode, percent=0)
+    send(request.model_dump())
+    console.print(f"submitted [bold]{request.run_id}[/]")
+    return request.run_id
+
+
+def refresh_and_follow(
+    mode: str, max_epochs: int | None = None, *, wait_for_running: bool = False,
+    board: Any = None, send: Send = _send_refresh, attempts: int = 5,
+) -> dict[str, str]:  # fmt: skip
+    """Submit a refresh and follow it to its end.
+
+    Only one refresh runs at a time, and beat starts them on its own schedule. With
+    ``wait_for_running`` a refusal is not the end: follow the refresh that holds the lock to its
+    end, then submit again (``waited_for`` in the answer lists the runs waited on).
+    """
+    board = board or _board()
+    waited: list[str] = []
+    for _ in range(attempts):
+        run_id = submit_refresh_request(board, mode, max_epochs, send)
+        info = follow_run(run_id, board=board)
+        holder = info.get("running")
+        if not (wait_for_running and info.get("state") == "refused" and holder):
+            return {"run_id": run_id, **info, "waited_for": ",".join(waited)}
+        console.print(f"waiting for [bold]{holder}[/] to end, then submitting again")
+        follow_run(holder, board=board)
+        waited.append(holder)
+    raise JobError(f"refresh still refused after {attempts} attempts (waited for {waited})")
+
+
 @submit_app.command("refresh")
 def submit_refresh(
     mode: str = typer.Option("incremental", help="incremental | full"),
     max_epochs: int | None = typer.Option(None, min=1, help="override training epochs"),
     follow: bool = typer.Option(True, help="show progress until the run ends"),
+    wait: bool = typer.Option(
+        False, help="if another refresh is running (beat's, say), wait for it, then start"
+    ),
 ) -> None:
-    """Start a profile refresh (refused while another refresh runs)."""
-    from workers.payloads import RefreshRequest, new_run_id, validate
-    from workers.tasks import refresh
-
-    request = validate(RefreshRequest, {"mode": mode, "source": "cli", "run_id": new_run_id(mode),
-                                        "max_epochs": max_epochs})  # fmt: skip
-    board = _board()
-    board.update(request.run_id, state="submitted", mode=request.mode, percent=0)
-    refresh.delay(request.model_dump())
-    console.print(f"submitted [bold]{request.run_id}[/]")
-    if follow:
-        follow_run(request.run_id)
+    """Start a profile refresh (refused while another refresh runs, unless --wait)."""
+    if follow or wait:
+        refresh_and_follow(mode, max_epochs, wait_for_running=wait)
+    else:
+        submit_refresh_request(_board(), mode, max_epochs)
 
 
-def follow_run(run_id: str, timeout_s: float = 3600) -> dict[str, str]:
+def follow_run(run_id: str, timeout_s: float = 3600, *, board: Any = None) -> dict[str, str]:
     """A live progress bar until the run is complete, failed, cancelled or refused."""
     from workers.runs import TERMINAL
 
-    board = _board()
+    board = board or _board()
     deadline = time.monotonic() + timeout_s
     columns = (
         TextColumn("{task.description}"),

@@ -129,7 +129,7 @@ def refresh(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     board.count(req.run_id, "refresh_attempts")  # > 1: retried (e.g. Neo4j was unreachable)
     holder = board.acquire(req.run_id)
     if holder is not None:
-        board.update(req.run_id, state="refused", mode=req.mode,
+        board.update(req.run_id, state="refused", mode=req.mode, running=holder,
                      message=f"refresh {holder} is still running")  # fmt: skip
         return {"run_id": req.run_id, "state": "refused", "running": holder}
     try:

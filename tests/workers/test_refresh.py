@@ -19,6 +19,7 @@ from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import read_run
+from profilegraph.jobs_cli import refresh_and_follow
 from profilegraph.processes import celery_processes
 from profilegraph.services import neo4j_server
 from profilegraph.settings import Settings
@@ -114,6 +115,22 @@ def test_second_refresh_is_refused_while_one_runs(workers: None, sender: Celery,
     assert _wait(board, second)["state"] == "refused"
     assert board.get(second)["message"] == f"refresh {first} is still running"
     assert _wait(board, first)["state"] == "complete"
+
+
+def test_a_refresh_can_wait_for_the_running_one(workers: None, sender: Celery,
+                                                board: RunBoard) -> None:  # fmt: skip
+    """What `submit refresh --wait` and the demo do when beat's refresh got there first."""
+    first = _submit(sender, board, mode="full")
+
+    def send(request: dict[str, Any]) -> None:
+        sender.send_task("workers.tasks.refresh", kwargs={"request": request})
+
+    info = refresh_and_follow("full", wait_for_running=True, board=board, send=send)
+    assert info["waited_for"] == first  # refused once, while the first one ran
+    assert info["state"] == "complete" and info["run_id"] != first
+    assert board.get(first)["state"] == "complete"
+    alone = refresh_and_follow("full", board=board, send=send)  # nothing running: no wait
+    assert alone["state"] == "complete" and alone["waited_for"] == ""
 
 
 def test_cancel_stops_the_run_at_the_next_step(workers: None, sender: Celery, board: RunBoard,
