@@ -156,6 +156,7 @@ def run_full(
         "valid": trained.best_valid, "best_epoch": trained.best_epoch,
         "history": trained.history,
         "epochs": len(trained.history), "messages_per_s": trained.messages_per_s,
+        "batch_size": trained.batch_size, "steps_per_epoch": trained.steps_per_epoch,
         "users": n_users, "items": n_items, "pairs": int(pairs.size(1)),
         "cold_start_users": int(profiles.cold_start.sum()),
         "segments": profiles.segments.summary,

@@ -28,6 +28,9 @@ class TrainConfig:
     num_layers: int = 3
     lr: float = 1e-3
     batch_size: int = 2048
+    # Every step propagates the whole graph, so an epoch costs steps x propagation: past this
+    # many steps the batch grows instead (1M users: 128 steps of ~200k triples, not 12k of 2k).
+    max_steps_per_epoch: int = 128
     negatives: int = 1  # negatives per positive (BPR averaged over them)
     # Each negative is the best-scored of this many uniform draws (dynamic negative sampling,
     # Zhang et al., SIGIR 2013): hard negatives carry the gradient once easy ones score low.
@@ -42,8 +45,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # A zero here fails deep inside a tensor op; say which setting it was instead.
-        counts = ("embedding_dim", "batch_size", "negatives", "negative_candidates", "eval_every",
-                  "k")  # fmt: skip
+        counts = ("embedding_dim", "batch_size", "max_steps_per_epoch", "negatives",
+                  "negative_candidates", "eval_every", "k")  # fmt: skip
         for name in counts:
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -64,6 +67,8 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     messages_per_s: float = 0.0
+    batch_size: int = 0  # as trained: config.batch_size, or larger (max_steps_per_epoch)
+    steps_per_epoch: int = 0
 
 
 def train_lightgcn(
@@ -96,7 +101,8 @@ def train_lightgcn(
     optimizer = make_optimizer(model, config.lr)
     pairs = train.to(device)
     n = pairs.size(1)
-    steps = max(1, n // config.batch_size)
+    batch_size = max(config.batch_size, -(-n // config.max_steps_per_epoch))
+    steps = max(1, n // batch_size)
     messages_per_step = adj.values().numel() * config.num_layers
 
     best: dict[str, float] = {}
@@ -111,7 +117,7 @@ def train_lightgcn(
         tic = time.perf_counter()
         total = torch.zeros((), device=device)
         for _ in range(steps):
-            users, pos, neg = sample_triples(pairs, num_items, config.batch_size, generator,
+            users, pos, neg = sample_triples(pairs, num_items, batch_size, generator,
                                              negatives=config.negatives,
                                              candidates=config.negative_candidates)  # fmt: skip
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
@@ -137,6 +143,7 @@ def train_lightgcn(
         model=model, adjacency=adj, best_epoch=best_epoch, best_valid=best, history=history,
         seconds=time.perf_counter() - started,
         messages_per_s=messages_per_step * total_steps / max(train_seconds, 1e-9),
+        batch_size=batch_size, steps_per_epoch=steps,
     )  # fmt: skip
 
 

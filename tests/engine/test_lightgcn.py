@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -127,3 +129,16 @@ def test_hard_negative_is_the_best_scored_candidate(monkeypatch: pytest.MonkeyPa
 def test_config_names_the_bad_setting(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"{field}.*{value}|{field}={value}"):
         TrainConfig(**{field: value})
+
+
+def test_batch_grows_past_the_step_cap() -> None:
+    """Each step propagates the whole graph: a big graph gets bigger batches, not more steps."""
+    train, valid = _two_tastes()
+    n = train.size(1)
+    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=8, max_epochs=30,
+                         patience=30, k=5, seed=1, device="cpu", max_steps_per_epoch=3)  # fmt: skip
+    capped = train_lightgcn(train, valid, 40, 20, config=config)
+    assert capped.batch_size == -(-n // 3) > 8 and capped.steps_per_epoch == n // capped.batch_size
+    assert capped.best_valid["recall@5"] > 0.8
+    roomy = train_lightgcn(train, valid, 40, 20, config=replace(config, max_steps_per_epoch=10_000))
+    assert roomy.batch_size == 8 and roomy.steps_per_epoch == n // 8
