@@ -3,6 +3,7 @@
     python -m bench.pipeline                                  # 10k users, 20 epochs
     python -m bench.pipeline --sizes 100000 --epochs 2        # CPU: ~3 min an epoch at 100k
     python -m bench.pipeline --sizes 100000 1000000 --device cuda
+    python -m bench.pipeline --snapshot out/lastfm-snapshot.pt --epochs 60   # a snapshot file
 
 What a full refresh spends between export and write-back (``engine.pipeline.run_full``), with
 no services: only training takes the device; influence and profile building run on the CPU.
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import report
+from engine.device import pick_device
 from engine.pipeline import PipelineConfig, run_full
+from engine.snapshot import Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
@@ -27,11 +30,16 @@ def run_size(n_users: int, epochs: int, device: str) -> dict[str, Any]:
     started = time.perf_counter()
     data = SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=7)
     snapshot = to_snapshot(generate(data))
-    row: dict[str, Any] = {"users": n_users, "generate_s": time.perf_counter() - started}
+    row = {"users": n_users, "generate_s": time.perf_counter() - started}
+    return row | run_snapshot(snapshot, epochs, device)
+
+
+def run_snapshot(snapshot: Snapshot, epochs: int, device: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"device": str(pick_device(device))}
     config = PipelineConfig()
     config = replace(config, train=replace(config.train, device=device, max_epochs=epochs))
     started = time.perf_counter()
-    result = run_full(snapshot, config, run_id=f"bench-{n_users}")
+    result = run_full(snapshot, config, run_id="bench")
     row["total_s"] = time.perf_counter() - started
     row.update(result.timings)
     metrics = result.metrics
@@ -44,13 +52,18 @@ def run_size(n_users: int, epochs: int, device: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--snapshot", type=Path, help="time this snapshot file instead (LastFM)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("out/bench/pipeline.json"))
     args = parser.parse_args()
-    rows = [run_size(n, args.epochs, args.device) for n in args.sizes]
-    report("engine full run by stage (synthetic; columns = users)", rows, args.out, [
-        "pairs", "generate_s", "total_s", "train_s", "influence_s", "profile_s", "epochs",
+    if args.snapshot:
+        rows = [{"users": args.snapshot.stem}
+                | run_snapshot(Snapshot.load(args.snapshot), args.epochs, args.device)]  # fmt: skip
+    else:
+        rows = [run_size(n, args.epochs, args.device) for n in args.sizes]
+    report("engine full run by stage (columns = users)", rows, args.out, [
+        "device", "pairs", "generate_s", "total_s", "train_s", "influence_s", "profile_s", "epochs",
         "batch_size", "steps_per_epoch", "messages_per_s", "valid_recall@10",
     ])  # fmt: skip
 

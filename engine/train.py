@@ -192,12 +192,13 @@ def bpr_step(
     the negative (chosen without gradient, from the same propagated embeddings).
     """
     user_emb, item_emb = model.split(model.get_embedding(adj))
+    batch_users = user_emb[users]  # gathered once: the scores below and the hard-negative pick
     if neg.dim() == 2:
         with torch.no_grad():
-            scores = torch.einsum("bd,bmd->bm", user_emb[users], item_emb[neg])
+            scores = torch.einsum("bd,bmd->bm", batch_users, item_emb[neg])
             neg = neg.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
-    pos_scores = (user_emb[users] * item_emb[pos]).sum(-1)
-    neg_scores = (user_emb[users] * item_emb[neg]).sum(-1)
+    pos_scores = (batch_users * item_emb[pos]).sum(-1)
+    neg_scores = (batch_users * item_emb[neg]).sum(-1)
     layer0 = model.embedding.weight
     n_users = model.num_users
     loss = loss_fn(pos_scores, neg_scores, layer0[users], layer0[n_users + pos],
