@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from profilegraph.settings import Settings
+    from core.settings import Settings
 
 BENCH_ENV = {
     "PROFILEGRAPH_STATE": str(Path.home() / ".local" / "state" / "profilegraph-bench"),

@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from bench.common import bench_services, report
-from graph.bulk_import import bulk_import
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.export import WholeGraph, export_snapshot
 from graph.ingest import ingest_events
 from graph.queries import Query, load_query
 from graph.writeback import TRAIL_RUNS, Interest, ProfileRow, statement_row, write_profiles
+from profilegraph.services.bulk_import import bulk_import
 
 GDS_PROJECT = Query(
     name="bench_gds_project",
@@ -56,9 +56,10 @@ GDS_PAGERANK_WRITE = Query(
     """,
 )
 GDS_DROP = Query(
-    name="bench_gds_drop", mode="read",
+    name="bench_gds_drop",
+    mode="read",
     text="CALL gds.graph.drop('bench', false) YIELD graphName RETURN graphName",
-)  # fmt: skip
+)
 
 
 _VECTOR_CALL = "CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)"
@@ -78,8 +79,7 @@ def _write_back_parts() -> dict[str, Query]:
         "vector_only": match + _VECTOR_CALL + "\nRETURN count(*) AS written",
         "one_float": match + "SET u.bench_x = row.watermark\nRETURN count(*) AS written",
     }
-    return {key: Query(name=f"bench_{key}", mode="write", text=text)
-            for key, text in texts.items()}  # fmt: skip
+    return {key: Query(name=f"bench_{key}", mode="write", text=text) for key, text in texts.items()}
 
 
 def _profiles(users: list[str], categories: list[str], seed: int) -> list[ProfileRow]:
@@ -88,13 +88,23 @@ def _profiles(users: list[str], categories: list[str], seed: int) -> list[Profil
     rng = np.random.default_rng(seed)
     embeddings = rng.standard_normal((len(users), 64)).astype(np.float32)
     return [
-        ProfileRow(user, embeddings[k].tolist(), {
-            "influence": float((k + seed) % 100) / 100, "influence_rank": k, "segment": k % 8,
-            "segment_label": "bench", "uncertainty": 0.1, "explore": [categories[(k + 3) % 20]],
-            "adoptions": (k + seed) % 5, "cold_start": False},
-            [Interest(categories[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)])
+        ProfileRow(
+            user,
+            embeddings[k].tolist(),
+            {
+                "influence": float((k + seed) % 100) / 100,
+                "influence_rank": k,
+                "segment": k % 8,
+                "segment_label": "bench",
+                "uncertainty": 0.1,
+                "explore": [categories[(k + 3) % 20]],
+                "adoptions": (k + seed) % 5,
+                "cold_start": False,
+            },
+            [Interest(categories[(k + j) % 20], 0.5 - 0.1 * j, [f"i{j}"], [], j) for j in range(3)],
+        )
         for k, user in enumerate(users)
-    ]  # fmt: skip
+    ]
 
 
 def _write_back_breakdown(
@@ -103,12 +113,15 @@ def _write_back_breakdown(
     """Profiles/s of each part, rewriting users already written with new values."""
     rates = {}
     for seed, (key, query) in enumerate(_write_back_parts().items(), start=10):
-        rows = [statement_row("bench-parts", watermark, seed, p)
-                for p in _profiles(users, categories, seed)]  # fmt: skip
+        rows = [
+            statement_row("bench-parts", watermark, seed, p)
+            for p in _profiles(users, categories, seed)
+        ]
         started = time.perf_counter()
         for lo in range(0, len(rows), 2_000):
-            client.write_rows(query, rows=rows[lo : lo + 2_000], run_id="bench-parts",
-                              trail_runs=TRAIL_RUNS)  # fmt: skip
+            client.write_rows(
+                query, rows=rows[lo : lo + 2_000], run_id="bench-parts", trail_runs=TRAIL_RUNS
+            )
         rates[f"part_{key}_per_s"] = len(rows) / (time.perf_counter() - started)
     return rates
 
@@ -117,9 +130,17 @@ def _new_events(n: int, n_users: int, n_items: int, tag: str) -> list[dict[str, 
     rng = np.random.default_rng(1)
     users, items = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
     pairs = enumerate(zip(users.tolist(), items.tolist(), strict=True))
-    return [{"type": "interaction", "event_id": f"bench-{tag}-{k}", "user_id": f"u{u}",
-             "item_id": f"i{i}", "kind": "view", "ts": "2024-02-01T00:00:00Z"}
-            for k, (u, i) in pairs]  # fmt: skip
+    return [
+        {
+            "type": "interaction",
+            "event_id": f"bench-{tag}-{k}",
+            "user_id": f"u{u}",
+            "item_id": f"i{i}",
+            "kind": "view",
+            "ts": "2024-02-01T00:00:00Z",
+        }
+        for k, (u, i) in pairs
+    ]
 
 
 BATCH_GRID = [(2_000, 2), (5_000, 2), (500, 2), (2_000, 1)]  # (profiles per batch, writers)
@@ -131,8 +152,9 @@ def _batch_grid(
     rates = {}
     for k, (batch_size, workers) in enumerate(BATCH_GRID):
         profiles = _profiles(users, categories, seed=10 + k)  # new values: a real rewrite
-        written = write_profiles(client, f"bench-grid-{k}", watermark, profiles,
-                                 batch_size=batch_size, workers=workers)  # fmt: skip
+        written = write_profiles(
+            client, f"bench-grid-{k}", watermark, profiles, batch_size=batch_size, workers=workers
+        )
         rates[f"rewrite_b{batch_size}_w{workers}_per_s"] = written.written / written.seconds
     return rates
 
@@ -206,9 +228,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=Path("out/bench/graph_io.json"))
     parser.add_argument(
-        "--writeback-users", type=int, default=100_000,
+        "--writeback-users",
+        type=int,
+        default=100_000,
         help="profiles written per write-back measurement (a rate; the 1M size needs no more)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--batch-grid",
         action="store_true",
@@ -217,16 +241,33 @@ def main() -> None:
     args = parser.parse_args()
     rows = [run_size(n, args.writeback_users, args.batch_grid) for n in args.sizes]
     grid = [f"rewrite_b{b}_w{w}_per_s" for b, w in BATCH_GRID] if args.batch_grid else []
-    report("graph I/O (synthetic shop; columns = users)", rows, args.out, [
-        "events", "bulk_import_s", "bulk_events_per_s", "ingest_batched_per_s",
-        "ingest_single_tx_per_s",
-        "export_edges", "export_procedure_edges_per_s", "export_structure_procedure_edges_per_s",
-        "export_cypher_edges_per_s", "export_structure_cypher_edges_per_s",
-        "gds_project_edges_per_s",
-        "writeback_users", "writeback_profiles_per_s", "rewrite_profiles_per_s",
-        "part_unindexed_embedding_per_s", "part_properties_only_per_s", "part_vector_only_per_s",
-        "part_one_float_per_s", "gds_pagerank_write_nodes_per_s", *grid,
-    ])  # fmt: skip
+    report(
+        "graph I/O (synthetic shop; columns = users)",
+        rows,
+        args.out,
+        [
+            "events",
+            "bulk_import_s",
+            "bulk_events_per_s",
+            "ingest_batched_per_s",
+            "ingest_single_tx_per_s",
+            "export_edges",
+            "export_procedure_edges_per_s",
+            "export_structure_procedure_edges_per_s",
+            "export_cypher_edges_per_s",
+            "export_structure_cypher_edges_per_s",
+            "gds_project_edges_per_s",
+            "writeback_users",
+            "writeback_profiles_per_s",
+            "rewrite_profiles_per_s",
+            "part_unindexed_embedding_per_s",
+            "part_properties_only_per_s",
+            "part_vector_only_per_s",
+            "part_one_float_per_s",
+            "gds_pagerank_write_nodes_per_s",
+            *grid,
+        ],
+    )
 
 
 if __name__ == "__main__":

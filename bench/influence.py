@@ -32,18 +32,26 @@ from engine.influence import (
 )
 from engine.interactions import social_ties, timed_actions
 from engine.interest_prediction import time_cut
-from graph.bulk_import import bulk_import
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import Query
+from profilegraph.services.bulk_import import bulk_import
 
-PROJECT = Query(name="bench_influence_project", mode="read", text="""
+PROJECT = Query(
+    name="bench_influence_project",
+    mode="read",
+    text="""
     CALL gds.graph.project('influence', 'User', {FOLLOWS: {orientation: $orientation}})
     YIELD relationshipCount RETURN relationshipCount
-""")  # fmt: skip
-DROP = Query(name="bench_influence_drop", mode="read", text="""
+""",
+)
+DROP = Query(
+    name="bench_influence_drop",
+    mode="read",
+    text="""
     CALL gds.graph.drop('influence', false) YIELD graphName RETURN graphName
-""")  # fmt: skip
+""",
+)
 STREAMS = {
     "gds_pagerank": "CALL gds.pageRank.stream('influence') YIELD nodeId, score",
     "gds_articlerank": "CALL gds.articleRank.stream('influence') YIELD nodeId, score",
@@ -54,8 +62,11 @@ STREAMS = {
 def _gds_scores(
     client: GraphClient, name: str, index: dict[str, int]
 ) -> tuple[torch.Tensor, float]:
-    query = Query(name=f"bench_{name}", mode="read", text=STREAMS[name]
-                  + " RETURN gds.util.asNode(nodeId).user_id AS user_id, score")  # fmt: skip
+    query = Query(
+        name=f"bench_{name}",
+        mode="read",
+        text=STREAMS[name] + " RETURN gds.util.asNode(nodeId).user_id AS user_id, score",
+    )
     started = time.perf_counter()
     rows = client.read(query)
     seconds = time.perf_counter() - started
@@ -82,8 +93,9 @@ def run_size(n_users: int) -> dict[str, Any]:
     methods: dict[str, torch.Tensor] = {}
     row: dict[str, Any] = {"users": n_users, "follows": int(src.numel())}
     started = time.perf_counter()
-    methods["model"] = predict_influence(actions.before(cut), src, dst, n_users, at=cut,
-                                         horizon_ms=horizon, adopted=adopted)  # fmt: skip
+    methods["model"] = predict_influence(
+        actions.before(cut), src, dst, n_users, at=cut, horizon_ms=horizon, adopted=adopted
+    )
     row["model_s"] = time.perf_counter() - started
     started = time.perf_counter()
     methods["pagerank"] = pagerank(src, dst, n_users)
@@ -91,8 +103,10 @@ def run_size(n_users: int) -> dict[str, Any]:
     methods["articlerank"] = articlerank(src, dst, n_users)
     methods["degree"] = follower_count(dst, n_users).double()
     with GraphClient(settings.neo4j) as client:
-        for orientation, names in (("NATURAL", ["gds_pagerank", "gds_articlerank"]),
-                                   ("REVERSE", ["gds_degree"])):  # fmt: skip
+        for orientation, names in (
+            ("NATURAL", ["gds_pagerank", "gds_articlerank"]),
+            ("REVERSE", ["gds_degree"]),
+        ):
             client.read(DROP)
             client.read(PROJECT, orientation=orientation)
             for name in names:
@@ -103,8 +117,9 @@ def run_size(n_users: int) -> dict[str, Any]:
         row[f"{name}_p@50"] = precision_at_k(score, future, 50)
         row[f"{name}_planted_p@50"] = precision_at_k(score, planted, 50)
     row["pagerank_vs_gds"] = spearman(methods["pagerank"].double(), methods["gds_pagerank"])
-    row["articlerank_vs_gds"] = spearman(methods["articlerank"].double(),
-                                         methods["gds_articlerank"])  # fmt: skip
+    row["articlerank_vs_gds"] = spearman(
+        methods["articlerank"].double(), methods["gds_articlerank"]
+    )
     return row
 
 
@@ -114,12 +129,32 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench/influence.json"))
     args = parser.parse_args()
     rows = [run_size(n) for n in args.sizes]
-    names = ["model", "pagerank", "articlerank", "degree", "gds_pagerank", "gds_articlerank",
-             "gds_degree"]  # fmt: skip
+    names = [
+        "model",
+        "pagerank",
+        "articlerank",
+        "degree",
+        "gds_pagerank",
+        "gds_articlerank",
+        "gds_degree",
+    ]
     metrics = [f"{n}_{m}" for m in ("spearman", "p@50", "planted_p@50") for n in names]
-    report("influence vs GDS (synthetic, planted influencers; columns = users)", rows, args.out,
-           ["follows", *metrics, "pagerank_vs_gds", "articlerank_vs_gds", "model_s",
-            "pagerank_s", "gds_pagerank_s", "gds_articlerank_s", "gds_degree_s"])  # fmt: skip
+    report(
+        "influence vs GDS (synthetic, planted influencers; columns = users)",
+        rows,
+        args.out,
+        [
+            "follows",
+            *metrics,
+            "pagerank_vs_gds",
+            "articlerank_vs_gds",
+            "model_s",
+            "pagerank_s",
+            "gds_pagerank_s",
+            "gds_articlerank_s",
+            "gds_degree_s",
+        ],
+    )
 
 
 if __name__ == "__main__":

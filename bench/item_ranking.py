@@ -26,8 +26,11 @@ def _progress(started: float) -> Callable[[str, int, dict[str, float]], None]:
     def show(model: str, seed: int, record: dict[str, float]) -> None:
         if int(record["epoch"]) % 100 == 0:
             recall = record.get("valid_recall@10", float("nan"))
-            print(f"{time.perf_counter() - started:7.1f}s {model} seed {seed} "
-                  f"epoch {int(record['epoch'])} valid R@10 {recall:.4f}", flush=True)  # fmt: skip
+            print(
+                f"{time.perf_counter() - started:7.1f}s {model} seed {seed} "
+                f"epoch {int(record['epoch'])} valid R@10 {recall:.4f}",
+                flush=True,
+            )
 
     return show
 
@@ -57,24 +60,39 @@ def main() -> None:
     args = parser.parse_args()
     data = Snapshot.load(args.snapshot)
     config = TrainConfig(
-        max_epochs=args.epochs, patience=args.patience, lr=args.lr, eval_every=args.eval_every,
-        device=args.device, num_layers=args.layers, negatives=args.negatives,
-        negative_candidates=args.candidates, weight_decay=args.weight_decay,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        device=args.device,
+        num_layers=args.layers,
+        negatives=args.negatives,
+        negative_candidates=args.candidates,
+        weight_decay=args.weight_decay,
         batch_size=args.batch_size,
-    )  # fmt: skip
+    )
     started = time.perf_counter()
     result = evaluate_item_ranking(
-        interaction_pairs(data, args.relation), data.num_nodes("user"), data.num_nodes("item"),
-        social=social_ties(data), seeds=args.seeds, config=config, models=args.models,
+        interaction_pairs(data, args.relation),
+        data.num_nodes("user"),
+        data.num_nodes("item"),
+        social=social_ties(data),
+        seeds=args.seeds,
+        config=config,
+        models=args.models,
         on_epoch=_progress(started),
-    )  # fmt: skip
+    )
     print(result.to_markdown())
     rows = [{"users": model, **m} for model, m in result.summary().items()]
     for row in rows:
         row["seconds"] = time.perf_counter() - started
         row["lr"], row["patience"] = args.lr, args.patience
-    report("item ranking (columns = model)", rows, args.out,
-           ["recall@10", "recall@10_std", "ndcg@10", "ndcg@10_std", "lr", "patience"])  # fmt: skip
+    report(
+        "item ranking (columns = model)",
+        rows,
+        args.out,
+        ["recall@10", "recall@10_std", "ndcg@10", "ndcg@10_std", "lr", "patience"],
+    )
     args.out.with_name(args.out.stem + "_runs.json").write_text(json.dumps(result.rows, indent=2))
 
 

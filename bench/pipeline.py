@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.common import report
+from core.settings import Settings
 from engine.device import pick_device
-from engine.pipeline import PipelineConfig, run_full
+from engine.pipeline import run_full
 from engine.snapshot import Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+from jobs.recipe import pipeline_config
 
 
 def run_size(n_users: int, epochs: int, device: str) -> dict[str, Any]:
@@ -36,15 +37,20 @@ def run_size(n_users: int, epochs: int, device: str) -> dict[str, Any]:
 
 def run_snapshot(snapshot: Snapshot, epochs: int, device: str) -> dict[str, Any]:
     row: dict[str, Any] = {"device": str(pick_device(device))}
-    config = PipelineConfig()
-    config = replace(config, train=replace(config.train, device=device, max_epochs=epochs))
+    # the refresh's own recipe (default settings), on the chosen device
+    settings = Settings(training={"device": device})
+    config = pipeline_config(settings, max_epochs=epochs)
     started = time.perf_counter()
     result = run_full(snapshot, config, run_id="bench")
     row["total_s"] = time.perf_counter() - started
     row.update(result.timings)
     metrics = result.metrics
-    row.update({key: metrics[key] for key in ("pairs", "epochs", "batch_size", "steps_per_epoch",
-                                               "messages_per_s")})  # fmt: skip
+    row.update(
+        {
+            key: metrics[key]
+            for key in ("pairs", "epochs", "batch_size", "steps_per_epoch", "messages_per_s")
+        }
+    )
     row["valid_recall@10"] = metrics["valid"].get("recall@10")
     return row
 
@@ -58,14 +64,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench/pipeline.json"))
     args = parser.parse_args()
     if args.snapshot:
-        rows = [{"users": args.snapshot.stem}
-                | run_snapshot(Snapshot.load(args.snapshot), args.epochs, args.device)]  # fmt: skip
+        rows = [
+            {"users": args.snapshot.stem}
+            | run_snapshot(Snapshot.load(args.snapshot), args.epochs, args.device)
+        ]
     else:
         rows = [run_size(n, args.epochs, args.device) for n in args.sizes]
-    report("engine full run by stage (columns = users)", rows, args.out, [
-        "device", "pairs", "generate_s", "total_s", "train_s", "influence_s", "profile_s", "epochs",
-        "batch_size", "steps_per_epoch", "messages_per_s", "valid_recall@10",
-    ])  # fmt: skip
+    report(
+        "engine full run by stage (columns = users)",
+        rows,
+        args.out,
+        [
+            "device",
+            "pairs",
+            "generate_s",
+            "total_s",
+            "train_s",
+            "influence_s",
+            "profile_s",
+            "epochs",
+            "batch_size",
+            "steps_per_epoch",
+            "messages_per_s",
+            "valid_recall@10",
+        ],
+    )
 
 
 if __name__ == "__main__":

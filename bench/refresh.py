@@ -21,36 +21,44 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import redis
 from scipy.stats import spearmanr
 
 from bench.common import bench_services, report
-from graph.bulk_import import bulk_import
+from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.ingest import ingest_events
 from graph.queries import Query
+from jobs.runs import TERMINAL, RunBoard
+from profilegraph.jobs_cli import task_sender
 from profilegraph.processes import celery_processes
-from profilegraph.settings import Settings
-from workers.runs import TERMINAL, RunBoard
+from profilegraph.services.bulk_import import bulk_import
 
-PROFILES = Query(name="bench_profiles", mode="read", text="""
+PROFILES = Query(
+    name="bench_profiles",
+    mode="read",
+    text="""
     UNWIND $ids AS id MATCH (u:User {user_id: id})
     RETURN u.user_id AS user_id, u.profile_interests AS interests, u.profile_segment AS segment,
            u.profile_influence_rank AS rank, u.profile_run_id AS run_id
-""")  # fmt: skip
-TIMINGS = Query(name="bench_run_timings", mode="read", text="""
+""",
+)
+TIMINGS = Query(
+    name="bench_run_timings",
+    mode="read",
+    text="""
     MATCH (r:ProfileRun {run_id: $run_id}) RETURN r.timings AS timings,
     r.profiles_written AS written
-""")  # fmt: skip
+""",
+)
 
 
 def _refresh(settings: Settings, board: RunBoard, mode: str) -> tuple[str, float]:
-    from workers.tasks import refresh
-
     run_id = f"bench-{mode}-{time.monotonic_ns()}"
     started = time.perf_counter()
-    refresh.delay({"mode": mode, "run_id": run_id, "source": "api"})
+    task_sender(settings, "workers.tasks.refresh")(
+        {"mode": mode, "run_id": run_id, "source": "api"}
+    )
     while (info := board.get(run_id)).get("state") not in TERMINAL:
         time.sleep(0.1)
     if info["state"] != "complete":
@@ -64,28 +72,43 @@ def _profiles(client: GraphClient, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def _agreement(inc: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]]) -> dict[str, float]:
     ids = sorted(inc)
-    overlap = [len(set(inc[u]["interests"]) & set(full[u]["interests"]))
-               / max(1, len(full[u]["interests"])) for u in ids]  # fmt: skip
+    overlap = [
+        len(set(inc[u]["interests"]) & set(full[u]["interests"]))
+        / max(1, len(full[u]["interests"]))
+        for u in ids
+    ]
     top1 = [inc[u]["interests"][:1] == full[u]["interests"][:1] for u in ids]
     ranks = spearmanr([inc[u]["rank"] for u in ids], [full[u]["rank"] for u in ids]).statistic
-    return {"top5_overlap": float(np.mean(overlap)), "same_top_interest": float(np.mean(top1)),
-            "influence_rank_spearman": float(ranks)}  # fmt: skip
+    return {
+        "top5_overlap": float(np.mean(overlap)),
+        "same_top_interest": float(np.mean(top1)),
+        "influence_rank_spearman": float(ranks),
+    }
 
 
 def run_size(n_users: int, changed: float, epochs: int) -> dict[str, Any]:
     settings = bench_services()
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=11))
     bulk_import(settings, data)
-    board = RunBoard(redis.Redis.from_url(settings.redis.url()))
-    env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs),
-           "PROFILEGRAPH_STATE": str(settings.state)}  # fmt: skip
+    board = RunBoard.connect(settings)
+    env = {
+        "PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs),
+        "PROFILEGRAPH_STATE": str(settings.state),
+    }
     row: dict[str, Any] = {"users": n_users, "changed_users": int(n_users * changed)}
     rng = np.random.default_rng(3)
     users = rng.choice(n_users, row["changed_users"], replace=False)
     items = rng.integers(0, data.config.n_items, users.size)
-    events = [{"type": "interaction", "event_id": f"bench-refresh-{time.time_ns()}-{k}",
-               "user_id": data.user_id(int(u)), "item_id": f"i{int(i)}", "kind": "purchase"}
-              for k, (u, i) in enumerate(zip(users, items, strict=True))]  # fmt: skip
+    events = [
+        {
+            "type": "interaction",
+            "event_id": f"bench-refresh-{time.time_ns()}-{k}",
+            "user_id": data.user_id(int(u)),
+            "item_id": f"i{int(i)}",
+            "kind": "purchase",
+        }
+        for k, (u, i) in enumerate(zip(users, items, strict=True))
+    ]
     ids = [e["user_id"] for e in events]
     with celery_processes(settings, env=env), GraphClient(settings.neo4j) as client:
         full, row["full_s"] = _refresh(settings, board, "full")
@@ -113,13 +136,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench/refresh.json"))
     args = parser.parse_args()
     rows = [run_size(n, args.changed, args.epochs) for n in args.sizes]
-    report("incremental vs full refresh (columns = users)", rows, args.out, [
-        "changed_users", "full_s", "incremental_s", "incremental_over_full", "full_again_s",
-        "full_train_s", "full_influence_s", "full_profile_s", "full_write_s",
-        "incremental_train_s", "incremental_profile_s", "incremental_write_s",
-        "full_written", "incremental_written", "top5_overlap", "same_top_interest",
-        "influence_rank_spearman",
-    ])  # fmt: skip
+    report(
+        "incremental vs full refresh (columns = users)",
+        rows,
+        args.out,
+        [
+            "changed_users",
+            "full_s",
+            "incremental_s",
+            "incremental_over_full",
+            "full_again_s",
+            "full_train_s",
+            "full_influence_s",
+            "full_profile_s",
+            "full_write_s",
+            "incremental_train_s",
+            "incremental_profile_s",
+            "incremental_write_s",
+            "full_written",
+            "incremental_written",
+            "top5_overlap",
+            "same_top_interest",
+            "influence_rank_spearman",
+        ],
+    )
 
 
 if __name__ == "__main__":

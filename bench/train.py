@@ -89,8 +89,14 @@ def run_size(n_users: int, batch: int, steps: int, device: torch.device) -> dict
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=3))
     n_items = data.config.n_items
     social = (torch.from_numpy(data.follow_src), torch.from_numpy(data.follow_dst))
-    adj = normalized_adjacency(torch.from_numpy(data.user), torch.from_numpy(data.item),
-                               n_users, n_items, social=social, device=device)  # fmt: skip
+    adj = normalized_adjacency(
+        torch.from_numpy(data.user),
+        torch.from_numpy(data.item),
+        n_users,
+        n_items,
+        social=social,
+        device=device,
+    )
     nnz = adj.values().numel()
     messages = nnz * 3
     row: dict[str, Any] = {"users": n_users, "nnz": nnz, "batch": batch, "device": device.type}
@@ -124,10 +130,21 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     rows = [run_size(n, args.batch, args.steps, device) for n in args.sizes]
-    report("LightGCN training step (synthetic; columns = users)", rows, args.out, [
-        "device", "nnz", "batch", "ours_step_s", "ours_msgs_per_s", "plain_csr_msgs_per_s",
-        "pyg_lgconv_msgs_per_s", "ours_vs_plain",
-    ])  # fmt: skip
+    report(
+        "LightGCN training step (synthetic; columns = users)",
+        rows,
+        args.out,
+        [
+            "device",
+            "nnz",
+            "batch",
+            "ours_step_s",
+            "ours_msgs_per_s",
+            "plain_csr_msgs_per_s",
+            "pyg_lgconv_msgs_per_s",
+            "ours_vs_plain",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -151,8 +151,12 @@ def main() -> None:
             client.write(DROP_INDEX)
             _delete_nodes(client)
             client.write(_q("drop_lookup", "DROP INDEX bench_vector_i IF EXISTS"))
-    report("HNSW vector index (64-d, cosine; columns = configuration)", rows, args.out,
-           ["vectors", "insert_per_s", "rewrite_per_s", "recall@10", "query_ms"])  # fmt: skip
+    report(
+        "HNSW vector index (64-d, cosine; columns = configuration)",
+        rows,
+        args.out,
+        ["vectors", "insert_per_s", "rewrite_per_s", "recall@10", "query_ms"],
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
-// purpose: One user's whole profile, for `profilegraph profile USER_ID`.
+// purpose: One user's whole profile, for `profilegraph profile USER_ID`: every profile_*
+//          property (see core/profile_contract.py) but the embedding and the trail, as
+//          [name, value] pairs, so a new profile dimension needs no change here.
 // mode: read
 // params: user_id STRING
-// returns: user_id STRING, profile MAP
+// returns: user_id STRING, fields LIST<LIST>
 MATCH (u:User {user_id: $user_id})
 RETURN u.user_id AS user_id,
-       {run_id: u.profile_run_id, interests: u.profile_interests,
-        interest_weights: u.profile_interest_weights, influence: u.profile_influence,
-        influence_rank: u.profile_influence_rank, segment: u.profile_segment,
-        segment_label: u.profile_segment_label, uncertainty: u.profile_uncertainty,
-        explore: u.profile_explore, adoptions: u.profile_adoptions,
-        cold_start: u.profile_cold_start, watermark: u.profile_watermark} AS profile
+       [key IN keys(u) WHERE key STARTS WITH 'profile_'
+                         AND NOT key IN ['profile_embedding', 'profile_trail']
+        | [substring(key, 8), u[key]]] AS fields

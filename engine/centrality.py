@@ -27,18 +27,28 @@ def _iterate(
 
 
 def pagerank(
-    src: Tensor, dst: Tensor, n: int, *, damping: float = 0.85, iterations: int = 100,
+    src: Tensor,
+    dst: Tensor,
+    n: int,
+    *,
+    damping: float = 0.85,
+    iterations: int = 100,
     tol: float = 1e-10,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """PageRank with dangling nodes' rank spread uniformly (networkx's convention)."""
     out_degree = torch.bincount(src, minlength=n).clamp(min=1).to(torch.float64)
     return _iterate(src, dst, n, 1.0 / out_degree[src], damping, iterations, tol)
 
 
 def articlerank(
-    src: Tensor, dst: Tensor, n: int, *, damping: float = 0.85, iterations: int = 100,
+    src: Tensor,
+    dst: Tensor,
+    n: int,
+    *,
+    damping: float = 0.85,
+    iterations: int = 100,
     tol: float = 1e-10,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """ArticleRank: PageRank whose contributions are divided by ``out_degree + mean out_degree``,
     so endorsements from prolific followers count for less."""
     out_degree = torch.bincount(src, minlength=n).to(torch.float64)

@@ -24,12 +24,14 @@ from engine.split import split_per_user
 from engine.train import TrainConfig, evaluate, train_lightgcn
 
 
-def popularity_metrics(split_train: Tensor, split_valid: Tensor, target: Tensor,
-                       num_users: int, num_items: int, k: int) -> dict[str, float]:  # fmt: skip
+def popularity_metrics(
+    split_train: Tensor, split_valid: Tensor, target: Tensor, num_users: int, num_items: int, k: int
+) -> dict[str, float]:
     """Rank every item by its number of training users (the same list for everyone)."""
     counts = torch.bincount(split_train[1], minlength=num_items).to(torch.float32)
-    return rank_metrics(torch.ones(num_users, 1), counts[:, None], target,
-                        [split_train, split_valid], k=k)  # fmt: skip
+    return rank_metrics(
+        torch.ones(num_users, 1), counts[:, None], target, [split_train, split_valid], k=k
+    )
 
 
 @dataclass
@@ -85,8 +87,9 @@ def evaluate_item_ranking(
         variants.append(("lightgcn+social", social))
     for seed in seeds:
         split = split_per_user(pairs[0], pairs[1], seed=seed)
-        pop = popularity_metrics(split.train, split.valid, split.test, num_users, num_items,
-                                 config.k)  # fmt: skip
+        pop = popularity_metrics(
+            split.train, split.valid, split.test, num_users, num_items, config.k
+        )
         report.rows.append({"model": "popularity", "seed": seed, **pop})
         trained: list[tuple[Tensor, Tensor]] = []
         for name, ties in variants:
@@ -96,13 +99,26 @@ def evaluate_item_ranking(
                     on_epoch(n, s, record)
 
             result = train_lightgcn(
-                split.train, split.valid, num_users, num_items, social=ties,
-                config=replace(config, seed=seed), on_epoch=progress,
-            )  # fmt: skip
-            test = evaluate(result.model, result.adjacency, split.test, [split.train, split.valid],
-                            k=config.k)  # fmt: skip
-            report.rows.append({"model": name, "seed": seed, "best_epoch": result.best_epoch,
-                                "train_s": result.seconds, **test})  # fmt: skip
+                split.train,
+                split.valid,
+                num_users,
+                num_items,
+                social=ties,
+                config=replace(config, seed=seed),
+                on_epoch=progress,
+            )
+            test = evaluate(
+                result.model, result.adjacency, split.test, [split.train, split.valid], k=config.k
+            )
+            report.rows.append(
+                {
+                    "model": name,
+                    "seed": seed,
+                    "best_epoch": result.best_epoch,
+                    "train_s": result.seconds,
+                    **test,
+                }
+            )
             with torch.no_grad():
                 trained.append(result.model.split(result.model.get_embedding(result.adjacency)))
         if len(trained) > 1:

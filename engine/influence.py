@@ -23,6 +23,7 @@ from engine.centrality import articlerank, follower_count, pagerank
 from engine.neighbours import NeighbourMean
 
 DAY_MS = 86_400_000
+DEFAULT_WINDOW_DAYS = 30.0  # a follower's take-up within this long of a followee's counts
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,14 @@ def first_actions(actions: Actions) -> Actions:
 
 
 def adoptions(
-    actions: Actions, follow_src: Tensor, follow_dst: Tensor, n_users: int, *, window_ms: int,
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    window_ms: int,
     chunk: int = 2_000_000,
-) -> Adoptions:  # fmt: skip
+) -> Adoptions:
     """Every (followee -> follower, item) adoption: the follower's first action on the item
     comes after the followee's, by at most ``window_ms``."""
     first = first_actions(actions)
@@ -105,9 +111,14 @@ def influence_counts(adopted: Adoptions, n_users: int, after: int, until: int) -
 
 
 def influence_features(
-    actions: Actions, follow_src: Tensor, follow_dst: Tensor, n_users: int, t: int,
-    horizon_ms: int, adopted: Adoptions,
-) -> Tensor:  # fmt: skip
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    t: int,
+    horizon_ms: int,
+    adopted: Adoptions,
+) -> Tensor:
     """What is known of each user at time ``t`` [U, 7], log scale. Counts are over the last
     ``horizon_ms`` (the same length the model predicts), so features taken at the training
     cut-off and at prediction time are on the same scale."""
@@ -120,9 +131,18 @@ def influence_features(
     triggered_all = influence_counts(adopted, n_users, -(2**62), t)
     rate = triggered_all / (followers * activity_all).clamp(min=1)
     rank = pagerank(follow_src, follow_dst, n_users).to(torch.float32) * n_users
-    return torch.stack([activity.log1p(), followers.log1p(), following.log1p(),
-                        triggered.log1p(), (rate * 100).log1p(), rank.log1p(),
-                        (rate * followers * activity).log1p()], dim=1)  # fmt: skip
+    return torch.stack(
+        [
+            activity.log1p(),
+            followers.log1p(),
+            following.log1p(),
+            triggered.log1p(),
+            (rate * 100).log1p(),
+            rank.log1p(),
+            (rate * followers * activity).log1p(),
+        ],
+        dim=1,
+    )
 
 
 def sage_inputs(x: Tensor, mean_followers: NeighbourMean) -> Tensor:
@@ -140,9 +160,12 @@ class InfluenceSAGE(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(in_dim * 3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(in_dim * 3, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, 1),
-        )  # fmt: skip
+        )
 
     def forward(self, inputs: Tensor) -> Tensor:
         return self.net(inputs).squeeze(1)
@@ -165,15 +188,23 @@ class InfluenceModel:
 
 
 def fit_influence(
-    features: Tensor, target: Tensor, follow_src: Tensor, follow_dst: Tensor, *,
-    epochs: int = 300, lr: float = 1e-2, weight_decay: float = 1e-2, seed: int = 0,
-) -> InfluenceModel:  # fmt: skip
+    features: Tensor,
+    target: Tensor,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    *,
+    epochs: int = 300,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-2,
+    seed: int = 0,
+) -> InfluenceModel:
     """Weight decay 1e-2 (swept 1e-4..1e-1 on LastFM and synthetic data): adoption counts are
     small and noisy, and a lightly regularised network extrapolates wildly for unusual users."""
     torch.manual_seed(seed)
     shift, scale = features.mean(0), features.std(0).clamp(min=1e-6)
-    inputs = sage_inputs((features - shift) / scale,
-                         NeighbourMean.of(follow_src, follow_dst, features.size(0)))  # fmt: skip
+    inputs = sage_inputs(
+        (features - shift) / scale, NeighbourMean.of(follow_src, follow_dst, features.size(0))
+    )
     model = InfluenceSAGE(features.size(1))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.PoissonNLLLoss(log_input=True)
@@ -198,32 +229,57 @@ def spearman(score: Tensor, truth: Tensor) -> float:
 
 
 def predict_influence(
-    actions: Actions, follow_src: Tensor, follow_dst: Tensor, n_users: int, *, at: int,
-    horizon_ms: int, adopted: Adoptions, seed: int = 0,
-) -> Tensor:  # fmt: skip
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    at: int,
+    horizon_ms: int,
+    adopted: Adoptions,
+    seed: int = 0,
+) -> Tensor:
     """Expected adoptions each user triggers in ``(at, at + horizon_ms]``, learnt from the
     period ``(at - horizon_ms, at]`` with the features as of its start."""
     t0 = at - horizon_ms
     fit = fit_influence(
         influence_features(actions, follow_src, follow_dst, n_users, t0, horizon_ms, adopted),
-        influence_counts(adopted, n_users, t0, at), follow_src, follow_dst, seed=seed,
-    )  # fmt: skip
-    features = influence_features(actions, follow_src, follow_dst, n_users, at, horizon_ms,
-                                  adopted)  # fmt: skip
+        influence_counts(adopted, n_users, t0, at),
+        follow_src,
+        follow_dst,
+        seed=seed,
+    )
+    features = influence_features(actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted)
     return fit.predict(features, follow_src, follow_dst)
 
 
 def evaluate_influence(
-    actions: Actions, follow_src: Tensor, follow_dst: Tensor, n_users: int, *,
-    split_ts: int, horizon_ms: int, window_ms: int, k: int = 50,
-    planted: Tensor | None = None, seed: int = 0,
-) -> dict[str, dict[str, float]]:  # fmt: skip
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    split_ts: int,
+    horizon_ms: int,
+    window_ms: int,
+    k: int = 50,
+    planted: Tensor | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """Predict the ``horizon_ms`` after ``split_ts`` from what was known at ``split_ts``, and
     score the model beside past adoptions, PageRank, ArticleRank and follower counts."""
     adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
     known = actions.before(split_ts)
-    score = predict_influence(known, follow_src, follow_dst, n_users, at=split_ts,
-                              horizon_ms=horizon_ms, adopted=adopted, seed=seed)  # fmt: skip
+    score = predict_influence(
+        known,
+        follow_src,
+        follow_dst,
+        n_users,
+        at=split_ts,
+        horizon_ms=horizon_ms,
+        adopted=adopted,
+        seed=seed,
+    )
     future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
     methods = {
         "model": score,
@@ -234,8 +290,10 @@ def evaluate_influence(
     }
     metrics: dict[str, dict[str, float]] = {}
     for name, value in methods.items():
-        metrics[name] = {"spearman": spearman(value, future),
-                         f"precision@{k}": precision_at_k(value, future, k)}  # fmt: skip
+        metrics[name] = {
+            "spearman": spearman(value, future),
+            f"precision@{k}": precision_at_k(value, future, k),
+        }
         if planted is not None:
             metrics[name]["spearman_planted"] = spearman(value, planted)
             metrics[name][f"precision@{k}_planted"] = precision_at_k(value, planted, k)

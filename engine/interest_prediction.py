@@ -43,8 +43,14 @@ TAGGED = ("user", "TAGGED", "item")
 def _before(edges: EdgeSet, cut: int) -> EdgeSet:
     keep = (edges.ts >= 0) & (edges.ts <= cut)
     category = edges.category[keep] if edges.category is not None else None
-    return EdgeSet(edges.src[keep], edges.dst[keep], edges.weight[keep], edges.ts[keep],
-                   edges.count[keep], category)  # fmt: skip
+    return EdgeSet(
+        edges.src[keep],
+        edges.dst[keep],
+        edges.weight[keep],
+        edges.ts[keep],
+        edges.count[keep],
+        category,
+    )
 
 
 def time_cut(ts: Tensor, quantile: float) -> int:
@@ -95,12 +101,20 @@ def _scores(inputs: InterestInputs, beta: float) -> dict[str, Tensor]:
 
 
 def evaluate_interest_prediction(
-    snapshot: Snapshot, *, split: float = 0.8, k: int = 10, beta: float = 0.3,
-    max_categories: int = 256, cold_threshold: int = 3,
-) -> dict[str, dict[str, float]]:  # fmt: skip
+    snapshot: Snapshot,
+    *,
+    split: float = 0.8,
+    k: int = 10,
+    beta: float = 0.3,
+    max_categories: int = 256,
+    cold_threshold: int = 3,
+) -> dict[str, dict[str, float]]:
     """Metrics per method, for all users with future categories and the cold ones among them."""
-    timed = {key: e for key, e in snapshot.edges.items()
-             if key[0] == "user" and key[2] == "item" and bool((e.ts >= 0).any())}  # fmt: skip
+    timed = {
+        key: e
+        for key, e in snapshot.edges.items()
+        if key[0] == "user" and key[2] == "item" and bool((e.ts >= 0).any())
+    }
     if not timed:
         raise ValueError("interest prediction needs timestamped user-item interactions")
     all_ts = torch.cat([e.ts[e.ts >= 0] for e in timed.values()])
@@ -115,8 +129,11 @@ def evaluate_interest_prediction(
         overall = rank_metrics(score, identity, target, [], k=k)
         of_cold = rank_metrics(score, identity, target[:, cold[target[0]]], [], k=k)
         metrics[method] = {
-            f"recall@{k}": overall[f"recall@{k}"], f"ndcg@{k}": overall[f"ndcg@{k}"],
-            f"cold_recall@{k}": of_cold[f"recall@{k}"], f"cold_ndcg@{k}": of_cold[f"ndcg@{k}"],
-            "users": overall["users"], "cold_users": of_cold["users"],
-        }  # fmt: skip
+            f"recall@{k}": overall[f"recall@{k}"],
+            f"ndcg@{k}": overall[f"ndcg@{k}"],
+            f"cold_recall@{k}": of_cold[f"recall@{k}"],
+            f"cold_ndcg@{k}": of_cold[f"ndcg@{k}"],
+            "users": overall["users"],
+            "cold_users": of_cold["users"],
+        }
     return metrics

@@ -47,8 +47,9 @@ def interest_inputs(snapshot: Snapshot, max_categories: int = 256) -> InterestIn
         column[top] = torch.arange(top.numel())
         keep = column[links.dst] >= 0
         item_category = torch.zeros(n_items, top.numel())
-        item_category.index_put_((links.src[keep], column[links.dst[keep]]),
-                                 links.weight[keep].float(), accumulate=True)  # fmt: skip
+        item_category.index_put_(
+            (links.src[keep], column[links.dst[keep]]), links.weight[keep].float(), accumulate=True
+        )
         item_category /= item_category.sum(1, keepdim=True).clamp(min=1e-12)
         kept = [names[i] for i in top.tolist()]
     users, items, strength = [], [], []
@@ -60,13 +61,15 @@ def interest_inputs(snapshot: Snapshot, max_categories: int = 256) -> InterestIn
     follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
     empty = torch.empty(0, dtype=torch.long)
     return InterestInputs(
-        user=torch.cat(users) if users else empty, item=torch.cat(items) if items else empty,
+        user=torch.cat(users) if users else empty,
+        item=torch.cat(items) if items else empty,
         strength=torch.cat(strength) if strength else torch.empty(0),
-        item_category=item_category, categories=kept,
+        item_category=item_category,
+        categories=kept,
         follow_src=follows.src if follows is not None else empty,
         follow_dst=follows.dst if follows is not None else empty,
         num_users=snapshot.num_nodes("user"),
-    )  # fmt: skip
+    )
 
 
 def own_interests(inputs: InterestInputs, chunk: int = 200_000) -> Tensor:

@@ -20,8 +20,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from engine.influence import DAY_MS, Actions, Adoptions, adoptions, predict_influence
-from engine.interactions import interaction_pairs, social_ties, timed_actions
+from core.profile_contract import COLUMNS
+from engine.influence import (
+    DAY_MS,
+    DEFAULT_WINDOW_DAYS,
+    Actions,
+    Adoptions,
+    adoptions,
+    predict_influence,
+)
+from engine.interactions import (
+    interaction_pairs,
+    social_ties,
+    timed_actions,
+)
 from engine.interests import interest_inputs
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
 from engine.snapshot import Snapshot
@@ -33,13 +45,11 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(max_epochs=60, patience=20, eval_every=5, lr=5e-3)
-    )
+    train: TrainConfig = field(default_factory=TrainConfig)  # a refresh's: jobs.recipe
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     finetune_epochs: int = 5
     max_categories: int = 256
-    influence_window_days: float = 30.0
+    influence_window_days: float = DEFAULT_WINDOW_DAYS
     influence_horizon_fraction: float = 0.2  # of the data's time span
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,12 +70,16 @@ class ModelState:
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
-            "version": STATE_VERSION, "user_ids": self.user_ids, "item_ids": self.item_ids,
-            "embedding": self.embedding, "influence": self.influence,
+            "version": STATE_VERSION,
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "embedding": self.embedding,
+            "influence": self.influence,
             "centres": self.segments.centres,
             "labels": {str(k): v for k, v in self.segments.labels.items()},
-            "summary": self.segments.summary, "run_id": self.run_id,
-        }  # fmt: skip
+            "summary": self.segments.summary,
+            "run_id": self.run_id,
+        }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
         tmp.replace(path)  # readers never see half a file
@@ -76,10 +90,17 @@ class ModelState:
         data = torch.load(path, weights_only=True)
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"model state {path}: version {data.get('version')!r} unsupported")
-        segments = Segments(data["centres"], {int(k): v for k, v in data["labels"].items()},
-                            data["summary"])  # fmt: skip
-        return cls(data["user_ids"], data["item_ids"], data["embedding"], data["influence"],
-                   segments, data["run_id"])  # fmt: skip
+        segments = Segments(
+            data["centres"], {int(k): v for k, v in data["labels"].items()}, data["summary"]
+        )
+        return cls(
+            data["user_ids"],
+            data["item_ids"],
+            data["embedding"],
+            data["influence"],
+            segments,
+            data["run_id"],
+        )
 
 
 @dataclass
@@ -112,14 +133,26 @@ def _influence(
     src, dst = social_ties(snapshot)
     span = int(actions.ts.max() - actions.ts.min())
     horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
-    return predict_influence(actions, src, dst, n, at=int(actions.ts.max()), horizon_ms=horizon,
-                             adopted=adopted, seed=config.train.seed)  # fmt: skip
+    return predict_influence(
+        actions,
+        src,
+        dst,
+        n,
+        at=int(actions.ts.max()),
+        horizon_ms=horizon,
+        adopted=adopted,
+        seed=config.train.seed,
+    )
 
 
 def run_full(
-    snapshot: Snapshot, config: PipelineConfig, *, run_id: str, on_step: Step | None = None,
+    snapshot: Snapshot,
+    config: PipelineConfig,
+    *,
+    run_id: str,
+    on_step: Step | None = None,
     on_epoch: Epoch | None = None,
-) -> PipelineResult:  # fmt: skip
+) -> PipelineResult:
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -127,9 +160,15 @@ def run_full(
     pairs = interaction_pairs(snapshot)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
     step("train")
-    trained = train_lightgcn(split.train, split.valid, n_users, n_items,
-                             social=social_ties(snapshot), config=config.train,
-                             on_epoch=on_epoch)  # fmt: skip
+    trained = train_lightgcn(
+        split.train,
+        split.valid,
+        n_users,
+        n_items,
+        social=social_ties(snapshot),
+        config=config.train,
+        on_epoch=on_epoch,
+    )
     timings["train_s"] = time.perf_counter() - tic
     model = trained.model.cpu()
     with torch.no_grad():
@@ -143,24 +182,37 @@ def run_full(
     step("profile")
     inputs = interest_inputs(snapshot, config.max_categories)
     profiles = build_profiles(
-        inputs, embedding, influence, user_ids=snapshot.node_ids["user"],
-        item_ids=snapshot.node_ids["item"], config=config.profile, adopted=adopted,
-    )  # fmt: skip
+        inputs,
+        embedding,
+        influence,
+        user_ids=snapshot.node_ids["user"],
+        item_ids=snapshot.node_ids["item"],
+        config=config.profile,
+        adopted=adopted,
+    )
     timings["profile_s"] = time.perf_counter() - tic
     state = ModelState(
-        user_ids=list(snapshot.node_ids["user"]), item_ids=list(snapshot.node_ids["item"]),
-        embedding=model.embedding.weight.detach().clone(), influence=influence,
-        segments=profiles.segments, run_id=run_id,
-    )  # fmt: skip
+        user_ids=list(snapshot.node_ids["user"]),
+        item_ids=list(snapshot.node_ids["item"]),
+        embedding=model.embedding.weight.detach().clone(),
+        influence=influence,
+        segments=profiles.segments,
+        run_id=run_id,
+    )
     metrics = {
-        "valid": trained.best_valid, "best_epoch": trained.best_epoch,
+        "valid": trained.best_valid,
+        "best_epoch": trained.best_epoch,
         "history": trained.history,
-        "epochs": len(trained.history), "messages_per_s": trained.messages_per_s,
-        "batch_size": trained.batch_size, "steps_per_epoch": trained.steps_per_epoch,
-        "users": n_users, "items": n_items, "pairs": int(pairs.size(1)),
+        "epochs": len(trained.history),
+        "messages_per_s": trained.messages_per_s,
+        "batch_size": trained.batch_size,
+        "steps_per_epoch": trained.steps_per_epoch,
+        "users": n_users,
+        "items": n_items,
+        "pairs": int(pairs.size(1)),
         "cold_start_users": int(profiles.cold_start.sum()),
         "segments": profiles.segments.summary,
-    }  # fmt: skip
+    }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
 
 
@@ -194,9 +246,14 @@ def run_incremental(
     step("finetune")
     pairs = interaction_pairs(snapshot)
     tuned = train_lightgcn(
-        pairs, pairs[:, :0], n_users, n_items, social=social_ties(snapshot),
-        config=replace(config.train, max_epochs=config.finetune_epochs), init=init,
-    )  # fmt: skip
+        pairs,
+        pairs[:, :0],
+        n_users,
+        n_items,
+        social=social_ties(snapshot),
+        config=replace(config.train, max_epochs=config.finetune_epochs),
+        init=init,
+    )
     with torch.no_grad():
         embedding = tuned.model.cpu().get_embedding(tuned.adjacency.cpu())[:n_users]
     timings["train_s"] = time.perf_counter() - tic
@@ -208,30 +265,41 @@ def run_incremental(
     ordered = torch.sort(state.influence.float(), descending=True).values
     rank = torch.searchsorted(-ordered, -influence, right=False) + 1
     inputs = interest_inputs(snapshot, config.max_categories)
+    adopted = _adoptions(snapshot, config)[1]
     profiles = build_profiles(
-        inputs, embedding, influence, user_ids=user_ids, item_ids=item_ids,
-        config=config.profile, users=seed_index, influence_rank=rank, segments=state.segments,
-        adopted=_adoptions(snapshot, config)[1],
-    )  # fmt: skip
+        inputs,
+        embedding,
+        influence,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        config=config.profile,
+        users=seed_index,
+        influence_rank=rank,
+        segments=state.segments,
+        adopted=adopted,
+    )
     timings["profile_s"] = time.perf_counter() - tic
-    metrics = {"seed_users": int(seed_index.numel()), "context_users": n_users,
-               "items": n_items, "base_run": state.run_id}  # fmt: skip
-    return PipelineResult(profiles, [user_ids[i] for i in seed_index.tolist()], None, metrics,
-                          timings)  # fmt: skip
-
-
-_PROFILE_COLUMNS = ("user_index", "embedding", "interests", "interest_weights", "influence",
-                    "influence_rank", "segment", "segment_label", "uncertainty", "explore",
-                    "explanation", "interest_adoptions", "adoptions", "cold_start")  # fmt: skip
+    metrics = {
+        "seed_users": int(seed_index.numel()),
+        "context_users": n_users,
+        "items": n_items,
+        "base_run": state.run_id,
+    }
+    return PipelineResult(
+        profiles, [user_ids[i] for i in seed_index.tolist()], None, metrics, timings
+    )
 
 
 def save_result(result: PipelineResult, path: Path) -> Path:
     """Profiles and provenance to one file (plain tensors, lists and JSON text; the state is
     saved separately)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {key: getattr(result.profiles, key) for key in _PROFILE_COLUMNS}
-    payload.update(user_ids=result.user_ids, metrics=json.dumps(result.metrics),
-                   timings=json.dumps(result.timings))  # fmt: skip
+    payload = {key: getattr(result.profiles, key) for key in COLUMNS}
+    payload.update(
+        user_ids=result.user_ids,
+        metrics=json.dumps(result.metrics),
+        timings=json.dumps(result.timings),
+    )
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -250,5 +318,9 @@ class SavedResult:
 
 def load_result(path: Path) -> SavedResult:
     data = torch.load(path, weights_only=True)
-    return SavedResult(data["user_ids"], {k: data[k] for k in _PROFILE_COLUMNS},
-                       json.loads(data["metrics"]), json.loads(data["timings"]))  # fmt: skip
+    return SavedResult(
+        data["user_ids"],
+        {k: data[k] for k in COLUMNS},
+        json.loads(data["metrics"]),
+        json.loads(data["timings"]),
+    )

@@ -84,11 +84,18 @@ def _evidence(
 
 
 def build_profiles(
-    inputs: InterestInputs, embedding: Tensor, influence: Tensor, *, user_ids: list[str],
-    item_ids: list[str], config: ProfileConfig = ProfileConfig(), users: Tensor | None = None,
-    influence_rank: Tensor | None = None, segments: Segments | None = None,
+    inputs: InterestInputs,
+    embedding: Tensor,
+    influence: Tensor,
+    *,
+    user_ids: list[str],
+    item_ids: list[str],
+    config: ProfileConfig = ProfileConfig(),
+    users: Tensor | None = None,
+    influence_rank: Tensor | None = None,
+    segments: Segments | None = None,
     adopted: Adoptions | None = None,
-) -> Profiles:  # fmt: skip
+) -> Profiles:
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
     A full run ranks influence and fits segments here; an incremental one passes the full
@@ -112,13 +119,16 @@ def build_profiles(
     pair_user, pair_item = pair // n_items, pair % n_items
     item_w = inputs.item_category[pair_item] * strength[:, None]
     iu, islot, iitem = _evidence(pair_user, pair_item, item_w, explained, config.evidence_k)
-    fu, fslot, ffriend = _evidence(inputs.follow_src, inputs.follow_dst, p[inputs.follow_dst],
-                                   explained, config.evidence_k)  # fmt: skip
+    fu, fslot, ffriend = _evidence(
+        inputs.follow_src, inputs.follow_dst, p[inputs.follow_dst], explained, config.evidence_k
+    )
     wanted = torch.zeros(n, dtype=torch.bool)
     wanted[users] = True
     detail = {u: [{"items": [], "friends": []} for _ in range(k)] for u in users.tolist()}
-    for u, slot, idx, kind, ids in ((iu, islot, iitem, "items", item_ids),
-                                    (fu, fslot, ffriend, "friends", user_ids)):  # fmt: skip
+    for u, slot, idx, kind, ids in (
+        (iu, islot, iitem, "items", item_ids),
+        (fu, fslot, ffriend, "friends", user_ids),
+    ):
         keep = wanted[u]
         for a, b, c in zip(u[keep].tolist(), slot[keep].tolist(), idx[keep].tolist(), strict=True):
             detail[a][b][kind].append(ids[c])
@@ -202,9 +212,14 @@ def segment_summaries(
         top = torch.topk(mean, min(3, mean.numel())) if mean.numel() else None
         tops = [names[i] for i in top.indices.tolist()] if top is not None else []
         labels[s] = " · ".join(tops) if tops else f"segment {s}"
-        summary.append({
-            "segment": s, "label": labels[s], "size": int(members.sum()),
-            "top_interests": tops, "mean_influence": float(influence[members].float().mean()),
-            "mean_evidence": float(evidence[members].float().mean()),
-        })  # fmt: skip
+        summary.append(
+            {
+                "segment": s,
+                "label": labels[s],
+                "size": int(members.sum()),
+                "top_interests": tops,
+                "mean_influence": float(influence[members].float().mean()),
+                "mean_evidence": float(evidence[members].float().mean()),
+            }
+        )
     return summary, labels

@@ -45,17 +45,26 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # A zero here fails deep inside a tensor op; say which setting it was instead.
-        counts = ("embedding_dim", "batch_size", "max_steps_per_epoch", "negatives",
-                  "negative_candidates", "eval_every", "k")  # fmt: skip
+        counts = (
+            "embedding_dim",
+            "batch_size",
+            "max_steps_per_epoch",
+            "negatives",
+            "negative_candidates",
+            "eval_every",
+            "k",
+        )
         for name in counts:
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}"
                 )
         if self.num_layers < 0 or self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError(f"TrainConfig needs num_layers >= 0, lr > 0 and weight_decay >= 0, "
-                             f"got num_layers={self.num_layers}, lr={self.lr}, "
-                             f"weight_decay={self.weight_decay}")  # fmt: skip
+            raise ValueError(
+                f"TrainConfig needs num_layers >= 0, lr > 0 and weight_decay >= 0, "
+                f"got num_layers={self.num_layers}, lr={self.lr}, "
+                f"weight_decay={self.weight_decay}"
+            )
 
 
 @dataclass
@@ -117,9 +126,14 @@ def train_lightgcn(
         tic = time.perf_counter()
         total = torch.zeros((), device=device)
         for _ in range(steps):
-            users, pos, neg = sample_triples(pairs, num_items, batch_size, generator,
-                                             negatives=config.negatives,
-                                             candidates=config.negative_candidates)  # fmt: skip
+            users, pos, neg = sample_triples(
+                pairs,
+                num_items,
+                batch_size,
+                generator,
+                negatives=config.negatives,
+                candidates=config.negative_candidates,
+            )
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
@@ -140,11 +154,16 @@ def train_lightgcn(
         model.load_state_dict(best_state)
     total_steps = max(1, len(history) * steps)
     return TrainResult(
-        model=model, adjacency=adj, best_epoch=best_epoch, best_valid=best, history=history,
+        model=model,
+        adjacency=adj,
+        best_epoch=best_epoch,
+        best_valid=best,
+        history=history,
         seconds=time.perf_counter() - started,
         messages_per_s=messages_per_step * total_steps / max(train_seconds, 1e-9),
-        batch_size=batch_size, steps_per_epoch=steps,
-    )  # fmt: skip
+        batch_size=batch_size,
+        steps_per_epoch=steps,
+    )
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -168,13 +187,17 @@ def sample_triples(
     [batch * negatives, candidates] draw for :func:`bpr_step` to pick the hardest of."""
     device = pairs.device
     pick = torch.randint(0, pairs.size(1), (batch_size,), generator=generator, device=device)
-    neg = torch.randint(0, num_items, (batch_size * negatives, candidates), generator=generator,
-                        device=device)  # fmt: skip
+    neg = torch.randint(
+        0, num_items, (batch_size * negatives, candidates), generator=generator, device=device
+    )
     neg = neg.squeeze(1) if candidates == 1 else neg
     if negatives == 1:
         return pairs[0, pick], pairs[1, pick], neg
-    return (pairs[0, pick].repeat_interleave(negatives),
-            pairs[1, pick].repeat_interleave(negatives), neg)  # fmt: skip
+    return (
+        pairs[0, pick].repeat_interleave(negatives),
+        pairs[1, pick].repeat_interleave(negatives),
+        neg,
+    )
 
 
 def bpr_step(
@@ -201,8 +224,9 @@ def bpr_step(
     neg_scores = (batch_users * item_emb[neg]).sum(-1)
     layer0 = model.embedding.weight
     n_users = model.num_users
-    loss = loss_fn(pos_scores, neg_scores, layer0[users], layer0[n_users + pos],
-                   layer0[n_users + neg])  # fmt: skip
+    loss = loss_fn(
+        pos_scores, neg_scores, layer0[users], layer0[n_users + pos], layer0[n_users + neg]
+    )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

@@ -11,15 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.errors import QueryParameterError
 from graph.client import GraphClient
 from graph.queries import Query, load_query, query_names
-from profilegraph.errors import ProfilegraphError
 
 _PARAM = re.compile(r"(\w+)\s+(INTEGER|FLOAT|STRING|BOOLEAN|LIST<STRING>|LIST<INTEGER>)")
-
-
-class QueryParameterError(ProfilegraphError):
-    """An analyst query was given an unknown, missing or malformed parameter."""
 
 
 def analyst_queries() -> list[Query]:

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import neo4j
 from pydantic import BaseModel
 
+from core import __version__
+from core.settings import Neo4jSettings
 from graph.errors import mapped_errors
 from graph.queries import Query, load_query
-from profilegraph import __version__
-from profilegraph.settings import Neo4jSettings
 
 T = TypeVar("T")
 
@@ -211,9 +211,15 @@ class Transaction:
         self.summary = WriteSummary()
 
     def run(self, name: str | Query, **params: Any) -> list[dict[str, Any]]:
+        # Driver errors pass through unchanged: the driver retries the whole transaction on a
+        # transient one (deadlock, restart) only if it sees it; GraphClient.transaction maps
+        # what is left after its retries.
         query = name if isinstance(name, Query) else load_query(name)
-        with mapped_errors(query.name, params):
+        try:
             result = self._tx.run(query.text, _params(params))
             rows = [dict(record) for record in result]
             self.summary.add(result.consume().counters)
+        except Exception as exc:
+            exc.add_note(f"in query {query.name} (parameters: {', '.join(sorted(params))})")
+            raise
         return rows

@@ -1,16 +1,7 @@
 """Neo4j driver errors, mapped at one boundary into profilegraph's hierarchy.
 
-::
-
-    ProfilegraphError
-    ├── ServiceUnavailable      (profilegraph.errors) no server at the address; transient
-    ├── AuthenticationFailed    (profilegraph.errors) wrong user or password
-    └── GraphError              anything else Neo4j said
-        ├── QueryError          the query or its parameters are wrong (fix the call)
-        │   ├── QuerySyntaxError
-        │   └── ConstraintViolation
-        ├── TransientGraphError deadlock, leader switch, memory pressure; retry later
-        └── DatabaseError       the server failed; read its log
+The classes live in ``core.errors`` (the whole tree is drawn there); this module only maps
+the driver's exceptions onto them.
 
 Messages name the query file and the parameter *names* (never values, which may be large or
 private) and say what to do next. The original driver exception is chained with ``from``.
@@ -23,34 +14,17 @@ from contextlib import contextmanager
 
 from neo4j import exceptions as neo
 
-from profilegraph.errors import AuthenticationFailed, ProfilegraphError, ServiceUnavailable
-
-
-class GraphError(ProfilegraphError):
-    """Neo4j refused or failed a query."""
-
-
-class QueryError(GraphError):
-    """The query text or its parameters are wrong; retrying will not help."""
-
-
-class QuerySyntaxError(QueryError):
-    """Cypher did not parse, or named an unknown function or procedure."""
-
-
-class ConstraintViolation(QueryError):
-    """A write broke a uniqueness or existence constraint."""
-
-
-class TransientGraphError(GraphError):
-    """A temporary server condition (deadlock, memory pressure); retrying later may succeed."""
-
-    transient = True
-
-
-class DatabaseError(GraphError):
-    """The server itself failed; its log (``profilegraph services logs``) says why."""
-
+from core.errors import (
+    AuthenticationFailed,
+    ConstraintViolation,
+    DatabaseError,
+    GraphError,
+    ProfilegraphError,
+    QueryError,
+    QuerySyntaxError,
+    ServiceUnavailable,
+    TransientGraphError,
+)
 
 # Most specific first: the first matching row wins.
 _MAP: tuple[tuple[type[Exception], type[ProfilegraphError], str], ...] = (
@@ -80,7 +54,9 @@ def translate(exc: Exception, *, query: str, params: Iterable[str] = ()) -> Prof
             names = ", ".join(sorted(params)) or "none"
             code = getattr(exc, "code", None) or type(exc).__name__
             message = getattr(exc, "message", None) or str(exc)
-            return ours(f"{query} (parameters: {names}): {code}: {message} ({hint})")
+            where = "; ".join(getattr(exc, "__notes__", ()))  # the query inside a transaction
+            where = f" [{where}]" if where else ""
+            return ours(f"{query} (parameters: {names}){where}: {code}: {message} ({hint})")
     raise TypeError(f"not a driver error: {type(exc).__name__}")
 
 

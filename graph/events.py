@@ -98,7 +98,7 @@ REL_TYPES: dict[InteractionKind, str] = {
 }
 
 
-class _Event(BaseModel):
+class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: Identifier
@@ -122,7 +122,7 @@ class _Event(BaseModel):
         return None if self.ts is None else int(self.ts.timestamp() * 1000)
 
 
-class InteractionEvent(_Event):
+class InteractionEvent(EventBase):
     type: Literal["interaction"] = "interaction"
     user_id: Identifier
     item_id: Identifier
@@ -139,7 +139,7 @@ class InteractionEvent(_Event):
         return value.lower() if value is not None else None
 
 
-class FollowEvent(_Event):
+class FollowEvent(EventBase):
     """``user_id`` starts following ``target_user_id`` (a friendship is two follows)."""
 
     type: Literal["follow"] = "follow"
@@ -158,13 +158,13 @@ class UnfollowEvent(FollowEvent):
     type: Literal["unfollow"] = "unfollow"  # type: ignore[assignment]
 
 
-class UserUpsertEvent(_Event):
+class UserUpsertEvent(EventBase):
     type: Literal["user_upsert"] = "user_upsert"
     user_id: Identifier
     name: Text | None = None
 
 
-class ItemUpsertEvent(_Event):
+class ItemUpsertEvent(EventBase):
     type: Literal["item_upsert"] = "item_upsert"
     item_id: Identifier
     name: Text | None = None
@@ -176,12 +176,12 @@ class ItemUpsertEvent(_Event):
         return sorted({c.lower() for c in value})
 
 
-class UserDeleteEvent(_Event):
+class UserDeleteEvent(EventBase):
     type: Literal["user_delete"] = "user_delete"
     user_id: Identifier
 
 
-class ItemDeleteEvent(_Event):
+class ItemDeleteEvent(EventBase):
     type: Literal["item_delete"] = "item_delete"
     item_id: Identifier
 

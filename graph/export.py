@@ -118,10 +118,12 @@ class _GroupedColumns:
                 self.parts[group][name].append(column[lo:hi])
 
     def group(self, k: int) -> _EdgeColumns:
-        return _EdgeColumns(**{
-            name: np.concatenate(parts) if parts else np.zeros(0, _PACKED[name])
-            for name, parts in self.parts[k].items()
-        })  # fmt: skip
+        return _EdgeColumns(
+            **{
+                name: np.concatenate(parts) if parts else np.zeros(0, _PACKED[name])
+                for name, parts in self.parts[k].items()
+            }
+        )
 
 
 def _expand(client: GraphClient, seeds: np.ndarray, hops: int) -> np.ndarray:
@@ -136,7 +138,7 @@ def _expand(client: GraphClient, seeds: np.ndarray, hops: int) -> np.ndarray:
     return np.array(sorted(seen), dtype=np.int64)
 
 
-def _select_users(client: GraphClient, selection: Any) -> tuple[np.ndarray, np.ndarray]:
+def _select_users(client: GraphClient, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
     """(internal ids of all users to export, internal ids of the seed users)."""
     match selection:
         case WholeGraph() | TimeWindow():
@@ -269,22 +271,28 @@ def _read_with_cypher(
 ) -> tuple[_Columns, _Columns, dict[str, _EdgeColumns], _EdgeColumns]:
     """Users, tags, interactions by type, and follows of ``ids`` through Cypher queries."""
     users, inter, tags, follows = _read_chunks(
-        client, ("export_users", "export_interactions", "export_tags", "export_follows"), ids,
-        params=params, **chunking,
-    )  # fmt: skip
+        client,
+        ("export_users", "export_interactions", "export_tags", "export_follows"),
+        ids,
+        params=params,
+        **chunking,
+    )
     n, m = inter.size("dst"), follows.size("dst")
     kinds = np.fromiter(map(_KIND_CODE.__getitem__, inter["kinds"]), np.int64, n)
     interactions = _EdgeColumns(
-        src=inter.array("src", np.int64), dst=inter.array("dst", np.int64),
+        src=inter.array("src", np.int64),
+        dst=inter.array("dst", np.int64),
         weight=inter.array("weights", np.float32, like="dst", default=1),
         ts=inter.array("ts", np.int64, like="dst", default=-1),
         count=inter.array("counts", np.int64, like="dst", default=1),
-    )  # fmt: skip
+    )
     social = _EdgeColumns(
-        src=follows.array("src", np.int64), dst=follows.array("dst", np.int64),
-        weight=np.ones(m, np.float32), ts=follows.array("ts", np.int64, like="dst", default=-1),
+        src=follows.array("src", np.int64),
+        dst=follows.array("dst", np.int64),
+        weight=np.ones(m, np.float32),
+        ts=follows.array("ts", np.int64, like="dst", default=-1),
         count=np.ones(m, np.int64),
-    )  # fmt: skip
+    )
     by_type = {rel: interactions.select(kinds == code) for rel, code in _KIND_CODE.items()}
     return users, tags, by_type, social
 
@@ -296,18 +304,22 @@ def _read_with_procedure(
     for interactions and follows, each column of a chunk arriving as one packed array."""
     types = [*INTERACTION_TYPES, "FOLLOWS"]
     users, tags, packed = _read_chunks(
-        client, ("export_users", "export_tags", "export_edges"), ids,
+        client,
+        ("export_users", "export_tags", "export_edges"),
+        ids,
         params={**params, "types": types},
-        into=(_Columns(), _Columns(), _GroupedColumns(len(types))), **chunking,
-    )  # fmt: skip
+        into=(_Columns(), _Columns(), _GroupedColumns(len(types))),
+        **chunking,
+    )
     by_type = {rel: packed.group(k) for k, rel in enumerate(INTERACTION_TYPES)}
     return users, tags, by_type, packed.group(len(types) - 1)
 
 
 def export_snapshot(
     client: GraphClient,
-    selection: Any,
+    selection: Selection,
     *,
+    watermark: int | None = None,
     chunk_size: int = 20_000,
     workers: int = 2,
     properties: bool = True,
@@ -320,9 +332,12 @@ def export_snapshot(
     are kept): reading relationship properties is most of the server's work, and models that
     use only who-interacted-with-what do not need them. ``reader`` picks how edges are read:
     the ``profilegraph.exportEdges`` procedure when the server has it (``auto``), or Cypher.
+    ``watermark`` is the ingest sequence the caller read before (a refresh's one watermark,
+    which its profiles carry too); without it the export reads the current one first.
     """
     started = time.time()
-    watermark = client.read("read_ingest_seq")[0]["seq"]
+    if watermark is None:
+        watermark = int(client.read("read_ingest_seq")[0]["seq"])
     user_nids, seed_nids = _select_users(client, selection)
     window: dict[str, Any] = {"start": None, "end": None, "properties": properties}
     if isinstance(selection, TimeWindow):
@@ -331,9 +346,13 @@ def export_snapshot(
         reader = "procedure" if client.read("has_export_procedure")[0]["installed"] else "cypher"
     read = _read_with_procedure if reader == "procedure" else _read_with_cypher
     users, tags, by_type, follows = read(
-        client, user_nids, params=window, chunk_size=chunk_size, workers=workers,
+        client,
+        user_nids,
+        params=window,
+        chunk_size=chunk_size,
+        workers=workers,
         progress=progress,
-    )  # fmt: skip
+    )
 
     # Users: internal id -> row position.
     nids = users.array("nids", np.int64)
@@ -360,9 +379,12 @@ def export_snapshot(
     parts = (item_of_edge[lo:hi] for lo, hi in itertools.pairwise(ends))
     item_of = dict(zip([*by_type, "TAGGED"], parts, strict=True))
     items, item_cats = _read_chunks(
-        client, ("export_items", "export_item_categories"), item_nids,
-        chunk_size=chunk_size, workers=workers,
-    )  # fmt: skip
+        client,
+        ("export_items", "export_item_categories"),
+        item_nids,
+        chunk_size=chunk_size,
+        workers=workers,
+    )
     item_order = np.argsort(items.array("nids", np.int64))  # -> aligned with item_nids
     item_names = items["item_ids"]
     item_ids = [item_names[i] for i in item_order.tolist()]
@@ -378,20 +400,29 @@ def export_snapshot(
     if len(tag_dst):
         tag_counts = tags.array("counts", np.int64, like="dst", default=1)
         edges[("user", "TAGGED", "item")] = _edge_set(
-            user_index[tag_src], item_of["TAGGED"], tag_counts.astype(np.float32),
-            tags.array("ts", np.int64, like="dst", default=-1), tag_counts,
+            user_index[tag_src],
+            item_of["TAGGED"],
+            tag_counts.astype(np.float32),
+            tags.array("ts", np.int64, like="dst", default=-1),
+            tag_counts,
             category=np.array([category_index[c] for c in tags["categories"]], np.int64),
-        )  # fmt: skip
+        )
     edges[("user", "FOLLOWS", "user")] = _edge_set(
-        user_index[f_src], user_index[f_dst], np.ones(len(f_src), np.float32), f_ts,
+        user_index[f_src],
+        user_index[f_dst],
+        np.ones(len(f_src), np.float32),
+        f_ts,
         np.ones(len(f_src), np.int64),
-    )  # fmt: skip
+    )
     ic_src = _IdIndex(item_nids).positions(item_cats.array("src", np.int64))
     ic_dst = cat_rows.positions(item_cats.array("dst", np.int64))
     edges[("item", "IN_CATEGORY", "category")] = _edge_set(
-        ic_src, ic_dst, item_cats.array("weights", np.float32),
-        np.full(len(ic_src), -1, np.int64), np.ones(len(ic_src), np.int64),
-    )  # fmt: skip
+        ic_src,
+        ic_dst,
+        item_cats.array("weights", np.float32),
+        np.full(len(ic_src), -1, np.int64),
+        np.ones(len(ic_src), np.int64),
+    )
 
     kept = np.flatnonzero(keep)
     user_names = users["user_ids"]
@@ -438,7 +469,7 @@ def _edge_set(
     )
 
 
-def _describe(selection: Any) -> dict[str, Any]:
+def _describe(selection: Selection) -> dict[str, Any]:
     data = selection.model_dump(mode="json")
     if "user_ids" in data and len(data["user_ids"]) > 20:
         data["user_ids"] = [*data["user_ids"][:20], f"... {len(data['user_ids'])} in all"]

@@ -28,6 +28,7 @@ from graph.client import GraphClient, Transaction
 from graph.events import (
     REL_TYPES,
     Event,
+    EventBase,
     FollowEvent,
     InteractionEvent,
     InteractionKind,
@@ -40,6 +41,7 @@ from graph.events import (
     parse_event,
 )
 from graph.queries import Query, load_query
+from graph.schema import ensure_schema
 
 
 @dataclass
@@ -61,6 +63,16 @@ class IngestReport:
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.last_seq = max(self.last_seq, other.last_seq)
 
+    def as_dict(self) -> dict[str, int]:
+        """The counts (a task's JSON answer)."""
+        return {
+            "received": self.received,
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "last_seq": self.last_seq,
+        }
+
 
 INTERACTIONS = "ingest_interactions"  # one query text per interaction type, see _query
 
@@ -70,29 +82,41 @@ def _row(event: Event) -> tuple[str, dict[str, Any]]:
     match event:
         case InteractionEvent(kind=InteractionKind.TAG):
             return "ingest_tags", {
-                "user_id": event.user_id, "item_id": event.item_id, "category": event.category,
-                "ts": event.ts_ms, "weight": event.weight, "count": event.count,
-            }  # fmt: skip
+                "user_id": event.user_id,
+                "item_id": event.item_id,
+                "category": event.category,
+                "ts": event.ts_ms,
+                "weight": event.weight,
+                "count": event.count,
+            }
         case InteractionEvent():
             return f"{INTERACTIONS}:{event.kind.rel_type}", {
-                "user_id": event.user_id, "item_id": event.item_id, "ts": event.ts_ms,
-                "weight": event.weight, "count": event.count,
+                "user_id": event.user_id,
+                "item_id": event.item_id,
+                "ts": event.ts_ms,
+                "weight": event.weight,
+                "count": event.count,
                 "replace": event.kind.replaces_weight,
-            }  # fmt: skip
+            }
         case UnfollowEvent():
             return "ingest_unfollows", {
-                "user_id": event.user_id, "target_user_id": event.target_user_id,
-            }  # fmt: skip
+                "user_id": event.user_id,
+                "target_user_id": event.target_user_id,
+            }
         case FollowEvent():
             return "ingest_follows", {
-                "user_id": event.user_id, "target_user_id": event.target_user_id, "ts": event.ts_ms,
-            }  # fmt: skip
+                "user_id": event.user_id,
+                "target_user_id": event.target_user_id,
+                "ts": event.ts_ms,
+            }
         case UserUpsertEvent():
             return "ingest_users", {"user_id": event.user_id, "name": event.name}
         case ItemUpsertEvent():
             return "ingest_items", {
-                "item_id": event.item_id, "name": event.name, "categories": event.categories,
-            }  # fmt: skip
+                "item_id": event.item_id,
+                "name": event.name,
+                "categories": event.categories,
+            }
         case UserDeleteEvent():
             return "delete_users", {"user_id": event.user_id}
         case ItemDeleteEvent():
@@ -103,10 +127,13 @@ def _row(event: Event) -> tuple[str, dict[str, Any]]:
 # Within a segment, upserts first so that interactions find their nodes' names; unfollows after
 # follows. Order across segments (split at deletes) is the input order.
 _ORDER = (
-    "ingest_users", "ingest_items",
+    "ingest_users",
+    "ingest_items",
     *(f"{INTERACTIONS}:{rel}" for k, rel in REL_TYPES.items() if k is not InteractionKind.TAG),
-    "ingest_tags", "ingest_follows", "ingest_unfollows",
-)  # fmt: skip
+    "ingest_tags",
+    "ingest_follows",
+    "ingest_unfollows",
+)
 _ALLOWED_TYPES = frozenset(REL_TYPES.values())
 
 
@@ -121,17 +148,24 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
     """Split at deletes; within each run group rows by query in a fixed order.
 
     Follows and unfollows of the same pair inside one run collapse to the last one, so
-    "unfollow, then follow again" ends followed whatever order the groups run in.
+    "unfollow, then follow again" ends followed whatever order the groups run in. A follow that
+    a later unfollow cancels still creates its users (as it would in a batch of its own): the
+    graph never depends on the batch size.
     """
     groups: dict[str, list[dict[str, Any]]] = {}
     social: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    first_follow: dict[tuple[str, str], dict[str, Any]] = {}
 
     def flush() -> list[tuple[str, list[dict[str, Any]]]]:
-        for query, row in social.values():
+        for pair, (query, row) in social.items():
+            if query == "ingest_unfollows" and pair in first_follow:
+                # follow (creates both users), then unfollow: groups run follows first
+                groups.setdefault("ingest_follows", []).append(first_follow[pair])
             groups.setdefault(query, []).append(row)
         out = [(q, groups[q]) for q in _ORDER if q in groups]
         groups.clear()
         social.clear()
+        first_follow.clear()
         return out
 
     for event in events:
@@ -141,8 +175,11 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
                 yield flush()
             yield [(query, [row])]
         elif query in ("ingest_follows", "ingest_unfollows"):
-            social.pop((row["user_id"], row["target_user_id"]), None)
-            social[(row["user_id"], row["target_user_id"])] = (query, row)
+            pair = (row["user_id"], row["target_user_id"])
+            if query == "ingest_follows":
+                first_follow.setdefault(pair, row)
+            social.pop(pair, None)
+            social[pair] = (query, row)
         else:
             groups.setdefault(query, []).append(row)
     if groups or social:
@@ -162,7 +199,7 @@ def _rejection_row(rejection: Rejection) -> dict[str, Any]:
     return {"key": key, **rejection.model_dump()}
 
 
-def ingest_batch(
+def apply_batch(
     client: GraphClient,
     events: Sequence[Event],
     rejections: Sequence[Rejection] = (),
@@ -202,7 +239,9 @@ def validate_batch(batch: list[Any], source: str) -> tuple[list[Event], list[Rej
     valid: list[Event] = []
     rejected: list[Rejection] = []
     for raw in batch:
-        parsed = raw if not isinstance(raw, dict | str | bytes) else parse_event(raw, source=source)
+        # an already validated event passes; anything else (a dict, JSON text, or a number or
+        # null where an event belongs) is validated, and a bad one becomes a dead letter
+        parsed = raw if isinstance(raw, EventBase) else parse_event(raw, source=source)
         if isinstance(parsed, Rejection):
             rejected.append(parsed)
         else:
@@ -224,6 +263,7 @@ def ingest_events(
     next batch is read and validated in a helper thread while the current one is written.
     ``on_batch(report)`` is called after each committed batch (progress bars use it).
     """
+    ensure_schema(client)
     size = batch_size or client.settings.batch_size
     iterator = iter(raw_events)
 
@@ -236,7 +276,7 @@ def ingest_events(
         pending = pool.submit(next_batch)
         while (validated := pending.result()) is not None:
             pending = pool.submit(next_batch)
-            report = ingest_batch(client, *validated)
+            report = apply_batch(client, *validated)
             total.merge(report)
             if on_batch is not None:
                 on_batch(report)

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from profilegraph.errors import ConfigError
+from core.errors import ConfigError
 
 CYPHER_DIR = Path(__file__).resolve().parents[1] / "cypher"
 _HEADER = re.compile(r"^//\s*(\w+)\s*:\s*(.*)$")

@@ -8,8 +8,12 @@ it from the stored embeddings in the background; ``await_indexes`` waits for tha
 from __future__ import annotations
 
 import re
+import threading
+import time
+import weakref
 from typing import Any
 
+from core.errors import ProfilegraphError
 from graph.client import GraphClient, WriteSummary
 from graph.queries import Query, load_query
 
@@ -47,6 +51,36 @@ def stale_vector_indexes(client: GraphClient) -> list[str]:
 def apply_schema(client: GraphClient) -> WriteSummary:
     for name in stale_vector_indexes(client):
         # a name from SHOW INDEXES that is also declared in schema.cypher, never user input
-        client.write(Query(name="drop_stale_vector_index", mode="write",
-                           text=f"DROP INDEX `{name}` IF EXISTS"))  # fmt: skip
+        client.write(
+            Query(
+                name="drop_stale_vector_index", mode="write", text=f"DROP INDEX `{name}` IF EXISTS"
+            )
+        )
     return client.run_statements("schema")
+
+
+_READY: weakref.WeakSet[GraphClient] = weakref.WeakSet()
+_APPLYING = threading.Lock()
+ATTEMPTS = 5
+
+
+def ensure_schema(client: GraphClient) -> None:
+    """Apply the schema once per client before its first write (every write entry point calls
+    this): without the uniqueness constraints concurrent MERGEs create duplicate nodes, and
+    without the indexes every write scans. Cheap after the first call.
+
+    Writers that start together race to create the same rules; the loser sees "an equivalent
+    rule already exists" or a lock conflict, so a failed attempt is tried again after a pause.
+    """
+    if client in _READY:
+        return
+    with _APPLYING:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                apply_schema(client)
+                break
+            except ProfilegraphError:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+    _READY.add(client)

@@ -21,7 +21,8 @@ import redis
 
 from graph.client import GraphClient
 from graph.events import Rejection
-from graph.ingest import IngestReport, ingest_batch, validate_batch
+from graph.ingest import IngestReport, apply_batch, validate_batch
+from graph.schema import ensure_schema
 
 STREAM = "profilegraph:events"
 GROUP = "profilegraph-ingest"
@@ -66,9 +67,13 @@ class StreamConsumer:
         for start in ("0", None):
             if start is None:
                 claimed = self.conn.xautoclaim(
-                    self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0",
+                    self.stream,
+                    self.group,
+                    self.consumer,
+                    self.claim_idle_ms,
+                    "0-0",
                     count=self.batch_size,
-                )  # fmt: skip
+                )
                 messages = claimed[1]
             else:
                 reply = self.conn.xreadgroup(
@@ -78,13 +83,17 @@ class StreamConsumer:
             if messages:
                 return messages
         reply = self.conn.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=self.batch_size,
+            self.group,
+            self.consumer,
+            {self.stream: ">"},
+            count=self.batch_size,
             block=self.block_ms,
-        )  # fmt: skip
+        )
         return reply[0][1] if reply else []
 
     def run_once(self) -> IngestReport | None:
         """Read, ingest and acknowledge one batch; None when the stream had nothing."""
+        ensure_schema(self.graph)
         messages = self._read()
         if not messages:
             return None
@@ -97,12 +106,17 @@ class StreamConsumer:
             if FIELD in fields:
                 raws.append(fields[FIELD])
             else:
-                undecodable.append(Rejection(
-                    source=f"stream:{self.stream}", reason="message has no 'event' field",
-                    field="(message)", value=message_id.decode(), raw=repr(fields)[:2000],
-                ))  # fmt: skip
+                undecodable.append(
+                    Rejection(
+                        source=f"stream:{self.stream}",
+                        reason="message has no 'event' field",
+                        field="(message)",
+                        value=message_id.decode(),
+                        raw=repr(fields)[:2000],
+                    )
+                )
         valid, rejected = validate_batch(raws, f"stream:{self.stream}")
-        report = ingest_batch(self.graph, valid, rejected + undecodable)
+        report = apply_batch(self.graph, valid, rejected + undecodable)
         if self.after_commit is not None:
             self.after_commit(ids)
         with self.conn.pipeline(transaction=True) as pipe:

@@ -33,27 +33,10 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from core.profile_contract import FIELDS
 from graph.client import GraphClient
+from graph.schema import ensure_schema
 
-# Every write sets all of these (missing ones to null), so no field outlives its run.
-PROFILE_FIELDS = (
-    "profile_run_id",
-    "profile_watermark",
-    "profile_updated_at",
-    "profile_interests",
-    "profile_interest_weights",
-    "profile_influence",
-    "profile_influence_rank",
-    "profile_segment",
-    "profile_segment_label",
-    "profile_uncertainty",
-    "profile_explore",
-    "profile_adoptions",
-    "profile_cold_start",
-)
-# Set from ProfileRow.interests, never from ProfileRow.fields
-DERIVED_FIELDS = ("profile_run_id", "profile_watermark", "profile_updated_at",
-                  "profile_interests", "profile_interest_weights")  # fmt: skip
 TRAIL_RUNS = 10
 TRAIL_SEP = "\u001f"
 
@@ -71,7 +54,8 @@ class Interest:
 
 @dataclass(frozen=True)
 class ProfileRow:
-    """One user's complete profile as written to Neo4j (fields without the ``profile_`` prefix)."""
+    """One user's complete profile as written to Neo4j: ``fields`` holds a value (or None) for
+    each field of ``core.profile_contract.FIELDS``, by name; the writer adds the structure."""
 
     user_id: str
     embedding: Sequence[float]
@@ -89,22 +73,33 @@ class WriteReport:
 
 def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str, Any]:
     """One profile as one row of ``$rows`` in write_profiles.cypher (the bench times parts)."""
-    props: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS)
-    for key, value in profile.fields.items():
-        name = f"profile_{key}"
-        if name not in props or name in DERIVED_FIELDS:
-            settable = sorted(set(PROFILE_FIELDS) - set(DERIVED_FIELDS))
-            raise ValueError(f"profile field {key!r} cannot be set (settable: {settable})")
-        props[name] = value
+    unknown = set(profile.fields) - {f.name for f in FIELDS}
+    if unknown:
+        settable = sorted(f.name for f in FIELDS)
+        raise ValueError(
+            f"profile fields {sorted(unknown)} are not in the contract (settable: {settable})"
+        )
+    # Every field every time (a missing one as null, which removes it): no field outlives its run
+    props: dict[str, Any] = {f.property: profile.fields.get(f.name) for f in FIELDS}
     names = [i.category for i in profile.interests]
-    props.update(profile_run_id=run_id, profile_watermark=watermark, profile_updated_at=now,
-                 profile_interests=names,
-                 profile_interest_weights=[float(i.weight) for i in profile.interests])  # fmt: skip
+    props.update(
+        profile_run_id=run_id,
+        profile_watermark=watermark,
+        profile_updated_at=now,
+        profile_interests=names,
+        profile_interest_weights=[float(i.weight) for i in profile.interests],
+    )
     edges = [
-        {"name": i.category, "rank": rank, "weight": float(i.weight), "items": list(i.items),
-         "friends": list(i.friends), "adoptions": int(i.adoptions)}
+        {
+            "name": i.category,
+            "rank": rank,
+            "weight": float(i.weight),
+            "items": list(i.items),
+            "friends": list(i.friends),
+            "adoptions": int(i.adoptions),
+        }
         for rank, i in enumerate(profile.interests, start=1)
-    ]  # fmt: skip
+    ]
     return {
         "user_id": profile.user_id,
         "watermark": watermark,
@@ -139,14 +134,16 @@ def write_profiles(
     5,000 per batch, 2.4k with 500, 2.5k with one writer): the client builds the next batch
     while the server commits one.
     """
+    ensure_schema(client)
     started = time.perf_counter()
     now = int(time.time() * 1000)
     report = WriteReport()
 
     def write(batch: list[ProfileRow]) -> tuple[int, int]:
         rows = [statement_row(run_id, watermark, now, p) for p in batch]
-        written = client.write_rows("write_profiles", rows=rows, run_id=run_id,
-                                    trail_runs=TRAIL_RUNS)  # fmt: skip
+        written = client.write_rows(
+            "write_profiles", rows=rows, run_id=run_id, trail_runs=TRAIL_RUNS
+        )
         return written, len(rows) - written
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -170,9 +167,13 @@ def start_run(
     watermark: int,
 ) -> None:
     client.write(
-        "start_profile_run", run_id=run_id, kind=kind, model=model,
-        params=json.dumps(params, sort_keys=True), watermark=watermark,
-    )  # fmt: skip
+        "start_profile_run",
+        run_id=run_id,
+        kind=kind,
+        model=model,
+        params=json.dumps(params, sort_keys=True),
+        watermark=watermark,
+    )
 
 
 def finish_run(
@@ -185,18 +186,24 @@ def finish_run(
     profiles_written: int,
 ) -> None:
     client.write(
-        "finish_profile_run", run_id=run_id, status=status,
-        metrics=json.dumps(metrics, sort_keys=True), timings=json.dumps(timings, sort_keys=True),
+        "finish_profile_run",
+        run_id=run_id,
+        status=status,
+        metrics=json.dumps(metrics, sort_keys=True),
+        timings=json.dumps(timings, sort_keys=True),
         profiles_written=profiles_written,
-    )  # fmt: skip
+    )
 
 
 def read_run(client: GraphClient, run_id: str) -> dict[str, Any] | None:
-    """A run's provenance record, with params/metrics/timings decoded; None if unknown."""
+    """A run's provenance record, with params/metrics/timings decoded and its times as
+    timezone-aware ``datetime``s (compare times, never their strings); None if unknown."""
     rows = client.read("read_profile_run", run_id=run_id)
     if not rows:
         return None
     row = dict(rows[0])
     for key in ("params", "metrics", "timings"):
         row[key] = json.loads(row[key]) if row[key] else {}
+    for key in ("started_at", "finished_at"):
+        row[key] = row[key].to_native() if row[key] is not None else None
     return row

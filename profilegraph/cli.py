@@ -19,21 +19,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.errors import ProfilegraphError
+from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
-from graph.export import ChangedSince, Neighbourhood, WholeGraph, export_snapshot
+from graph.export import ChangedSince, Neighbourhood, Selection, WholeGraph, export_snapshot
 from graph.ingest import ingest_events
 from graph.schema import apply_schema
 from graph.sources import read_events
 from graph.stream import STREAM, StreamConsumer
+from jobs.evaluation import evaluate_run
+from jobs.payloads import EvaluateRequest, validate
 from profilegraph import jobs_cli, services
-from profilegraph.errors import ProfilegraphError
 from profilegraph.services import neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
-from profilegraph.settings import load_settings
 
 app = typer.Typer(help="Social profiles from a Neo4j interaction graph.", no_args_is_help=True)
 services_app = typer.Typer(
@@ -56,10 +58,10 @@ def _status_table(rows: list[ServiceStatus]) -> Table:
 
 
 @services_app.command("up")
-def services_up() -> None:
+def services_up(ctx: typer.Context) -> None:
     """Install what is missing, then start Redis and Neo4j and wait until both answer."""
     started = time.monotonic()
-    settings = services.settings_with_secrets()
+    settings: Settings = ctx.obj
     with console.status("starting Redis and Neo4j (first run downloads Neo4j + GDS)..."):
         rows = services.up(settings)
     console.print(_status_table(rows))
@@ -67,23 +69,25 @@ def services_up() -> None:
 
 
 @services_app.command("down")
-def services_down() -> None:
+def services_down(ctx: typer.Context) -> None:
     """Stop Neo4j and Redis (their data stays in the state dir)."""
-    settings = load_settings()
+    settings: Settings = ctx.obj
     services.down(settings)
     console.print(_status_table(services.status(settings)))
 
 
 @services_app.command("status")
-def services_status() -> None:
+def services_status(ctx: typer.Context) -> None:
     """Show whether each service runs and which version answers."""
-    console.print(_status_table(services.status(load_settings())))
+    console.print(_status_table(services.status(ctx.obj)))
 
 
 @services_app.command("logs")
-def services_logs(lines: int = typer.Option(40, help="lines from the end of each log")) -> None:
+def services_logs(
+    ctx: typer.Context, lines: int = typer.Option(40, help="lines from the end of each log")
+) -> None:
     """Print the end of the Neo4j and Redis logs."""
-    settings = load_settings()
+    settings: Settings = ctx.obj
     for name, path in (
         ("neo4j", neo4j_server.log_path(settings)),
         ("redis", redis_server.log_path(settings)),
@@ -94,29 +98,37 @@ def services_logs(lines: int = typer.Option(40, help="lines from the end of each
 
 
 @schema_app.command("apply")
-def schema_apply() -> None:
+def schema_apply(ctx: typer.Context) -> None:
     """Create the constraints and indexes (idempotent)."""
-    with GraphClient(load_settings().neo4j) as client:
+    with GraphClient(ctx.obj.neo4j) as client:
         summary = apply_schema(client)
-    console.print(f"schema applied: {summary.constraints_added} constraints, "
-                  f"{summary.indexes_added} indexes added")  # fmt: skip
+    console.print(
+        f"schema applied: {summary.constraints_added} constraints, "
+        f"{summary.indexes_added} indexes added"
+    )
 
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
-def _ingest_with_progress(events: Iterable[Any], *, source: str, total: int | None) -> None:
-    settings = load_settings()
+def ingest_with_progress(
+    settings: Settings, events: Iterable[Any], *, source: str, total: int | None
+) -> None:
     with GraphClient(settings.neo4j) as client, _progress() as progress:
         task = progress.add_task(f"ingest {source}", total=total)
         report = ingest_events(
-            client, events, source=source,
+            client,
+            events,
+            source=source,
             on_batch=lambda r: progress.advance(task, r.received),
-        )  # fmt: skip
+        )
     console.print(
         f"received {report.received:,}, applied {report.applied:,}, "
         f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "
@@ -128,13 +140,14 @@ def _ingest_with_progress(events: Iterable[Any], *, source: str, total: int | No
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".jsonl or .csv events"),
     source: str = typer.Option("", help="name kept with dead letters (default: file name)"),
 ) -> None:
     """Validate and ingest an event file; bad lines go to the dead-letter store."""
     with path.open("rb") as handle:
         total = sum(1 for _ in handle)
-    _ingest_with_progress(read_events(path), source=source or path.name, total=total)
+    ingest_with_progress(ctx.obj, read_events(path), source=source or path.name, total=total)
 
 
 load_app = typer.Typer(help="Load a data set through the ingest path.", no_args_is_help=True)
@@ -143,15 +156,18 @@ app.add_typer(load_app, name="load")
 
 @load_app.command("lastfm")
 def load_lastfm(
+    ctx: typer.Context,
     path: Path = typer.Option(None, help="folder of the HetRec 2011 LastFM files"),
 ) -> None:
     """Load LastFM HetRec 2011 (non-commercial licence) from ../shared."""
-    directory = path or load_settings().datasets_dir / LASTFM_DIR
-    _ingest_with_progress(lastfm_events(directory), source="lastfm", total=count_events(directory))
+    directory = path or ctx.obj.datasets_dir / LASTFM_DIR
+    events = lastfm_events(directory)
+    ingest_with_progress(ctx.obj, events, source="lastfm", total=count_events(directory))
 
 
 @load_app.command("synthetic")
 def load_synthetic(
+    ctx: typer.Context,
     users: int = typer.Option(10_000, min=10),
     items: int = typer.Option(2_000, min=10),
     seed: int = typer.Option(0),
@@ -162,47 +178,60 @@ def load_synthetic(
     data.save(out)
     total = len(data.item_category) + len(data.follow_src) + len(data.user)
     console.print(f"generated {users:,} users, {total:,} events; ground truth in {out}")
-    _ingest_with_progress(synthetic_events(data), source="synthetic", total=total)
+    ingest_with_progress(ctx.obj, synthetic_events(data), source="synthetic", total=total)
 
 
 @app.command()
 def consume(
+    ctx: typer.Context,
     until_empty: bool = typer.Option(False, help="stop when the stream is drained"),
     stream: str = typer.Option(STREAM, help="Redis stream key"),
 ) -> None:
     """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
-    settings = load_settings()
+    settings: Settings = ctx.obj
     with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
         consumer = StreamConsumer(client, conn, stream=stream)
         report = consumer.run(until_empty=until_empty)
-    console.print(f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
-                  f"rejected {report.rejected:,}")  # fmt: skip
+    console.print(
+        f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
+        f"rejected {report.rejected:,}"
+    )
 
 
 @app.command()
 def export(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("out/snapshot.pt"), help="snapshot file to write"),
     user: list[str] = typer.Option([], help="export this user's neighbourhood (repeatable)"),
     hops: int = typer.Option(1, min=0, max=4),
     since: int = typer.Option(None, help="only users changed after this ingest sequence"),
 ) -> None:
     """Export the graph (or a neighbourhood, or what changed) into a snapshot file."""
-    selection: Any = WholeGraph()
+    selection: Selection = WholeGraph()
     if user:
         selection = Neighbourhood(user_ids=user, hops=hops)
     elif since is not None:
         selection = ChangedSince(watermark=since, hops=hops)
     started = time.monotonic()
-    with GraphClient(load_settings().neo4j) as client:
-        snapshot = export_snapshot(client, selection)
+    settings: Settings = ctx.obj
+    with GraphClient(settings.neo4j) as client:
+        snapshot = export_snapshot(
+            client,
+            selection,
+            chunk_size=settings.neo4j.export_chunk_size,
+            workers=settings.neo4j.export_workers,
+        )
     seconds = time.monotonic() - started
     snapshot.save(out)
-    console.print(f"{snapshot!r}\n{snapshot.num_edges():,} edges in {seconds:.1f} s "
-                  f"({snapshot.num_edges() / seconds:,.0f} edges/s) -> {out}")  # fmt: skip
+    console.print(
+        f"{snapshot!r}\n{snapshot.num_edges():,} edges in {seconds:.1f} s "
+        f"({snapshot.num_edges() / seconds:,.0f} edges/s) -> {out}"
+    )
 
 
 @app.command()
 def query(
+    ctx: typer.Context,
     name: str = typer.Argument("", help="analyst query name; omit to list them"),
     param: list[str] = typer.Option([], help="key=value, repeatable"),
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
@@ -218,7 +247,7 @@ def query(
         return
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"--format must be table, csv or json (found {fmt!r})")
-    with GraphClient(load_settings().neo4j) as client:
+    with GraphClient(ctx.obj.neo4j) as client:
         rows = run_analyst_query(client, name, param)
     if fmt == "json":
         print(json.dumps(rows, indent=2, default=str))
@@ -232,6 +261,7 @@ def query(
 
 @app.command("evaluate")
 def evaluate_cmd(
+    ctx: typer.Context,
     run_id: str = typer.Option("", help="a completed run (default: the latest full one)"),
     seed: list[int] = typer.Option([], help="item-ranking split seeds (trains models; none: skip)"),
     epochs: int = typer.Option(100, min=1, help="item-ranking training epochs"),
@@ -239,29 +269,33 @@ def evaluate_cmd(
 ) -> None:
     """Interest prediction, influence and (with --seed) item ranking of a run, beside their
     baselines: markdown, JSON and plots in --out. Runs here, as the worker's task would."""
-    from workers.payloads import PayloadError
-    from workers.tasks import evaluate
-
+    settings: Settings = ctx.obj
     if not run_id:
-        with GraphClient(load_settings().neo4j) as client:
+        with GraphClient(settings.neo4j) as client:
             latest = client.read("latest_complete_run", kinds=["full"])
         if not latest:
-            raise ProfilegraphError("no complete full run yet: `profilegraph submit refresh "
-                                    "--mode full` first")  # fmt: skip
+            raise ProfilegraphError(
+                "no complete full run yet: `profilegraph submit refresh --mode full` first"
+            )
         run_id = latest[0]["run_id"]
-    request = {"run_id": run_id, "item_ranking_seeds": seed, "max_epochs": epochs,
-               "out_dir": str(out.resolve())}  # fmt: skip
-    try:
-        with console.status(f"evaluating {run_id}"):
-            result = evaluate.apply(kwargs={"request": request}, throw=True).get()
-    except PayloadError as error:
-        raise ProfilegraphError(str(error)) from None
+    request = validate(
+        EvaluateRequest,
+        {
+            "run_id": run_id,
+            "item_ranking_seeds": seed,
+            "max_epochs": epochs,
+            "out_dir": str(out.resolve()),
+        },
+    )
+    with console.status(f"evaluating {run_id}"):
+        result = evaluate_run(settings, request)
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
     console.print(f"written {', '.join(Path(f).name for f in result['files'])} to {out}")
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     epochs: int = typer.Option(30, min=1, help="training epochs (full refresh, item ranking)"),
     out: Path = typer.Option(Path("out"), help="report, plots and worker logs"),
 ) -> None:
@@ -269,17 +303,23 @@ def demo(
     then new events and an incremental refresh."""
     from profilegraph.demo import run_demo
 
-    run_demo(console, epochs=epochs, out=out)
+    run_demo(ctx.obj, console, epochs=epochs, out=out)
 
 
 jobs_cli.register(app)
 
 
+@app.callback()
+def _settings(ctx: typer.Context) -> None:
+    """Social profiles from a Neo4j interaction graph."""
+    # The entry point builds the settings once; every command reads them from ctx.obj. Every
+    # command (worker, beat, submit, demo) uses the same generated local passwords: make them
+    # exist first.
+    ctx.obj = services.settings_with_secrets()
+
+
 def main() -> None:
     try:
-        # every command (worker, beat, submit, demo) reads the same generated local passwords;
-        # make them exist before anything (the Celery app, at import) reads the settings
-        services.settings_with_secrets()
         app()
     except ProfilegraphError as exc:
         console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)

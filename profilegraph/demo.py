@@ -16,15 +16,18 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
+from core.settings import Settings
 from engine.pipeline import load_result
 from graph.analyst import run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
 from graph.datasets.lastfm import count_events, lastfm_events
+from graph.profiles import read_profile
+from jobs.refresh import run_files
+from jobs.runs import RunBoard
 from profilegraph import services
-from profilegraph.jobs_cli import refresh_and_follow, render_profile, rows_table
+from profilegraph.jobs_cli import refresh_and_follow, render_profile, rows_table, task_sender
 from profilegraph.processes import celery_processes
-from profilegraph.settings import Settings
 
 LASTFM_USERS = 1892
 NEW_EVENTS_USERS = 25
@@ -35,10 +38,11 @@ def _loaded(client: GraphClient) -> bool:
     return int(rows[0]["users"]) >= LASTFM_USERS
 
 
-def _refresh(mode: str) -> str:
+def _refresh(settings: Settings, mode: str) -> str:
     # beat runs alongside and may start its scheduled refresh first (on a machine that ran the
     # demo before, the incremental one is overdue at once): wait for it rather than fail
-    info = refresh_and_follow(mode, wait_for_running=True)
+    send = task_sender(settings, "workers.tasks.refresh")
+    info = refresh_and_follow(RunBoard.connect(settings), send, mode, wait_for_running=True)
     if info.get("state") != "complete":
         raise RuntimeError(f"{mode} refresh {info['run_id']} ended {info.get('state')}: {info}")
     return info["run_id"]
@@ -52,19 +56,27 @@ def _new_events(client: GraphClient, seed: int) -> list[dict[str, Any]]:
     picked = rng.sample(rows, min(NEW_EVENTS_USERS, len(rows)))
     now = int(rows[0]["last_ts"]) + 86_400_000 if rows else int(time.time() * 1000)
     return [
-        {"type": "interaction", "event_id": f"demo-{now}-{n}", "user_id": r["user_id"],
-         "item_id": r["item_id"], "kind": "tag", "category": r["category"], "ts": now}
+        {
+            "type": "interaction",
+            "event_id": f"demo-{now}-{n}",
+            "user_id": r["user_id"],
+            "item_id": r["item_id"],
+            "kind": "tag",
+            "category": r["category"],
+            "ts": now,
+        }
         for n, r in enumerate(picked)
-    ]  # fmt: skip
+    ]
 
 
-def run_demo(console: Console, *, epochs: int, out: Path) -> None:
+def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) -> None:
     started = time.perf_counter()
-    settings: Settings = services.settings_with_secrets()  # before the Celery app reads them
     services.up(settings)
 
-    from profilegraph.cli import _ingest_with_progress
-    from workers.tasks import evaluate, ingest_batch
+    from profilegraph.cli import ingest_with_progress
+    from workers.app import make_app
+
+    sender = make_app(settings)
 
     directory = settings.datasets_dir / LASTFM_DIR
     with GraphClient(settings.neo4j) as client:
@@ -75,28 +87,40 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
     if already:
         console.print("LastFM already loaded: skipping the load")
     else:
-        _ingest_with_progress(lastfm_events(directory), source="lastfm",
-                              total=count_events(directory))  # fmt: skip
+        ingest_with_progress(
+            settings, lastfm_events(directory), source="lastfm", total=count_events(directory)
+        )
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with celery_processes(settings, beat=True, env=env, log_dir=out / "logs"):
         console.print(f"workers cpu + gpu and beat are up (logs in {out / 'logs'})")
-        full = _refresh("full")
+        full = _refresh(settings, "full")
         console.print("evaluating the run against its baselines ...")
-        request = {"run_id": full, "item_ranking_seeds": [0], "max_epochs": epochs,
-                   "out_dir": str(out.resolve())}  # fmt: skip
-        report = evaluate.delay(request).get(timeout=1800)
+        request = {
+            "run_id": full,
+            "item_ranking_seeds": [0],
+            "max_epochs": epochs,
+            "out_dir": str(out.resolve()),
+        }
+        report = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
+        report = report.get(timeout=1800)
         _summary(console, settings, full, out)
         with GraphClient(settings.neo4j) as client:
             events = _new_events(client, seed=int(time.time()))
-        applied = ingest_batch.delay(events, source="demo").get(timeout=300)
+        sent = sender.send_task(
+            "workers.tasks.ingest_batch", args=(events,), kwargs={"source": "demo"}
+        )
+        applied = sent.get(timeout=300)
         console.print(f"ingested {applied['applied']} new tag events from {len(events)} users")
-        incremental = _refresh("incremental")
+        incremental = _refresh(settings, "incremental")
         with GraphClient(settings.neo4j) as client:
-            changed = run_analyst_query(client, "interest_drift", [
-                f"from_run={full}", f"to_run={incremental}", "limit=10"])  # fmt: skip
+            changed = run_analyst_query(
+                client, "interest_drift", [f"from_run={full}", f"to_run={incremental}", "limit=10"]
+            )
             written = client.read("read_profile_run", run_id=incremental)[0]["profiles_written"]
-    console.print(f"incremental refresh {incremental} re-profiled {written} users "
-                  f"(of {LASTFM_USERS}); top interests that changed:")  # fmt: skip
+    console.print(
+        f"incremental refresh {incremental} re-profiled {written} users "
+        f"(of {LASTFM_USERS}); top interests that changed:"
+    )
     console.print(rows_table("interest drift", changed, ["user_id", "before", "after", "gained"]))
     files = ", ".join(Path(f).name for f in report["files"])
     console.print(f"report and plots in {out}/: {files}")
@@ -104,7 +128,7 @@ def run_demo(console: Console, *, epochs: int, out: Path) -> None:
 
 
 def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> None:
-    result = load_result(settings.state / "runs" / run_id / "result.pt")
+    result = load_result(run_files(settings, run_id).result)
     order = result.columns["influence"].argsort(descending=True).tolist()
     interests, uncertainty = result.columns["interests"], result.columns["uncertainty"]
     thinnest = max((i for i in order if interests[i]), key=lambda i: float(uncertainty[i]))
@@ -116,8 +140,9 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> No
         labels = ("top influencer", "least history", "median influence")
         for label, i in zip(labels, samples, strict=True):
             user = result.user_ids[i]
-            profile = client.read("read_profile", user_id=user)[0]["profile"]
+            profile = read_profile(client, user) or {}
             why = client.read("explain_user", user_id=user)
-            console.print(Panel(render_profile(profile, why), title=f"{label}: user {user}",
-                                expand=False))  # fmt: skip
+            console.print(
+                Panel(render_profile(profile, why), title=f"{label}: user {user}", expand=False)
+            )
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)

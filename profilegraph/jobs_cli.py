@@ -15,44 +15,36 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from core.errors import JobError
+from core.profile_contract import FIELDS
+from core.settings import Settings
 from graph.client import GraphClient
-from profilegraph.errors import ProfilegraphError
-from profilegraph.settings import load_settings
+from graph.profiles import read_profile
+from jobs.payloads import RefreshRequest, new_run_id, validate
+from jobs.runs import TERMINAL, RunBoard
 
 console = Console()
 submit_app = typer.Typer(help="Submit jobs to the Celery workers.", no_args_is_help=True)
 
-
-class JobError(ProfilegraphError):
-    """A job could not be submitted, found or followed."""
-
-
-def _board() -> Any:
-    import redis
-
-    from workers.runs import RunBoard
-
-    settings = load_settings()
-    return RunBoard(redis.Redis.from_url(settings.redis.url()), settings.refresh.lock_ttl_s)
-
-
 Send = Callable[[dict[str, Any]], Any]
 
 
-def _send_refresh(request: dict[str, Any]) -> Any:
-    from workers.tasks import refresh
+def task_sender(settings: Settings, task: str) -> Send:
+    """Send ``task`` (by name) to the workers with one argument, ``request``."""
+    from workers.app import make_app
 
-    return refresh.delay(request)
+    sender = make_app(settings)
+    return lambda request: sender.send_task(task, kwargs={"request": request})
 
 
 def submit_refresh_request(
-    board: Any, mode: str, max_epochs: int | None = None, send: Send = _send_refresh
+    board: RunBoard, send: Send, mode: str, max_epochs: int | None = None
 ) -> str:
     """Validate, mark as submitted (so a follower sees it at once), send; returns the run id."""
-    from workers.payloads import RefreshRequest, new_run_id, validate
-
-    request = validate(RefreshRequest, {"mode": mode, "source": "cli", "run_id": new_run_id(mode),
-                                        "max_epochs": max_epochs})  # fmt: skip
+    request = validate(
+        RefreshRequest,
+        {"mode": mode, "source": "cli", "run_id": new_run_id(mode), "max_epochs": max_epochs},
+    )
     board.update(request.run_id, state="submitted", mode=request.mode, percent=0)
     send(request.model_dump())
     console.print(f"submitted [bold]{request.run_id}[/]")
@@ -60,31 +52,36 @@ def submit_refresh_request(
 
 
 def refresh_and_follow(
-    mode: str, max_epochs: int | None = None, *, wait_for_running: bool = False,
-    board: Any = None, send: Send = _send_refresh, attempts: int = 5,
-) -> dict[str, str]:  # fmt: skip
+    board: RunBoard,
+    send: Send,
+    mode: str,
+    max_epochs: int | None = None,
+    *,
+    wait_for_running: bool = False,
+    attempts: int = 5,
+) -> dict[str, str]:
     """Submit a refresh and follow it to its end.
 
     Only one refresh runs at a time, and beat starts them on its own schedule. With
     ``wait_for_running`` a refusal is not the end: follow the refresh that holds the lock to its
     end, then submit again (``waited_for`` in the answer lists the runs waited on).
     """
-    board = board or _board()
     waited: list[str] = []
     for _ in range(attempts):
-        run_id = submit_refresh_request(board, mode, max_epochs, send)
-        info = follow_run(run_id, board=board)
+        run_id = submit_refresh_request(board, send, mode, max_epochs)
+        info = follow_run(board, run_id)
         holder = info.get("running")
         if not (wait_for_running and info.get("state") == "refused" and holder):
             return {"run_id": run_id, **info, "waited_for": ",".join(waited)}
         console.print(f"waiting for [bold]{holder}[/] to end, then submitting again")
-        follow_run(holder, board=board)
+        follow_run(board, holder)
         waited.append(holder)
     raise JobError(f"refresh still refused after {attempts} attempts (waited for {waited})")
 
 
 @submit_app.command("refresh")
 def submit_refresh(
+    ctx: typer.Context,
     mode: str = typer.Option("incremental", help="incremental | full"),
     max_epochs: int | None = typer.Option(None, min=1, help="override training epochs"),
     follow: bool = typer.Option(True, help="show progress until the run ends"),
@@ -92,18 +89,22 @@ def submit_refresh(
         False, help="if another refresh is running (beat's, say), wait for it, then start"
     ),
 ) -> None:
-    """Start a profile refresh (refused while another refresh runs, unless --wait)."""
-    if follow or wait:
-        refresh_and_follow(mode, max_epochs, wait_for_running=wait)
-    else:
-        submit_refresh_request(_board(), mode, max_epochs)
+    """Start a profile refresh (refused while another refresh runs, unless --wait). Exits
+    non-zero when the followed run does not complete."""
+    settings: Settings = ctx.obj
+    board, send = RunBoard.connect(settings), task_sender(settings, "workers.tasks.refresh")
+    if not (follow or wait):
+        submit_refresh_request(board, send, mode, max_epochs)
+        return
+    info = refresh_and_follow(board, send, mode, max_epochs, wait_for_running=wait)
+    if info.get("state") != "complete":
+        raise JobError(
+            f"refresh {info['run_id']} ended {info.get('state')}: {info.get('message', '')}"
+        )
 
 
-def follow_run(run_id: str, timeout_s: float = 3600, *, board: Any = None) -> dict[str, str]:
+def follow_run(board: RunBoard, run_id: str, timeout_s: float = 3600) -> dict[str, str]:
     """A live progress bar until the run is complete, failed, cancelled or refused."""
-    from workers.runs import TERMINAL
-
-    board = board or _board()
     deadline = time.monotonic() + timeout_s
     columns = (
         TextColumn("{task.description}"),
@@ -127,11 +128,13 @@ def follow_run(run_id: str, timeout_s: float = 3600, *, board: Any = None) -> di
 
 
 def status(
+    ctx: typer.Context,
     run_id: str = typer.Argument(..., help="run id printed by submit"),
     follow: bool = typer.Option(False, help="keep a live progress bar"),
 ) -> None:
     """A run's state, step and progress."""
-    info = follow_run(run_id) if follow else _board().get(run_id)
+    board = RunBoard.connect(ctx.obj)
+    info = follow_run(board, run_id) if follow else board.get(run_id)
     if not info:
         raise JobError(f"no run {run_id!r} is known to Redis (expired after 7 days, or a typo)")
     table = Table(title=run_id)
@@ -142,22 +145,21 @@ def status(
     console.print(table)
 
 
-def cancel(run_id: str = typer.Argument(...)) -> None:
+def cancel(ctx: typer.Context, run_id: str = typer.Argument(...)) -> None:
     """Stop a running refresh at its next step."""
-    if not _board().request_cancel(run_id):
+    if not RunBoard.connect(ctx.obj).request_cancel(run_id):
         raise JobError(f"run {run_id!r} is unknown or already over")
     console.print(f"cancel requested for {run_id}; it stops at its next step")
 
 
-def profile(user_id: str = typer.Argument(...)) -> None:
+def profile(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
     """One user's profile as a panel."""
-    with GraphClient(load_settings().neo4j) as client:
-        rows = client.read("read_profile", user_id=user_id)
+    with GraphClient(ctx.obj.neo4j) as client:
+        p = read_profile(client, user_id)
         why = client.read("explain_user", user_id=user_id)
-    if not rows:
+    if p is None:
         raise JobError(f"no user {user_id!r}")
-    p = rows[0]["profile"]
-    if p["run_id"] is None:
+    if p.get("run_id") is None:
         raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
     console.print(Panel(render_profile(p, why), title=f"user {user_id}", expand=False))
 
@@ -183,29 +185,29 @@ def _cell(value: Any) -> str:
 
 
 def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
-    pairs = zip(p["interests"] or [], p["interest_weights"] or [], strict=False)
-    interests = ", ".join(f"{name} {w:.2f}" for name, w in pairs)
-    lines = [
-        f"interests    {interests}",
-        f"influence    {p['influence']:.3g} (rank {p['influence_rank']}; "
-        f"{p['adoptions'] or 0} follower adoptions so far)",
-        f"segment      {p['segment']}: {p['segment_label']}",
-        f"uncertainty  {p['uncertainty']:.2f}   cold start: {p['cold_start']}",
-        f"explore      {', '.join(p['explore'] or []) or '-'}",
-        "why:",
-    ]
+    """A profile (``graph.profiles.read_profile``) as text: the interests, then every field of
+    the contract with its label, then the evidence and the run."""
+    pairs = zip(p.get("interests") or [], p.get("interest_weights") or [], strict=False)
+    lines = [f"{'interests':<14}{', '.join(f'{name} {w:.2f}' for name, w in pairs) or '-'}"]
+    lines += [f"{field.label:<14}{field.render(p.get(field.name))}" for field in FIELDS]
+    lines.append("why:")
     for r in why:
         if r["items"] or r["friends"]:
-            lines.append(f"  {r['interest']}: items {', '.join(r['items']) or '-'}; "
-                         f"friends {', '.join(r['friends']) or '-'}")  # fmt: skip
-    lines.append(f"run {p['run_id']} at watermark {p['watermark']}")
+            lines.append(
+                f"  {r['interest']}: items {', '.join(r['items']) or '-'}; "
+                f"friends {', '.join(r['friends']) or '-'}"
+            )
+    lines.append(f"run {p.get('run_id')} at watermark {p.get('watermark')}")
     return "\n".join(lines)
 
 
-def influencers(category: str | None = typer.Option(None, help="only users with this interest"),
-                top: int = typer.Option(10, min=1, max=1000)) -> None:  # fmt: skip
+def influencers(
+    ctx: typer.Context,
+    category: str | None = typer.Option(None, help="only users with this interest"),
+    top: int = typer.Option(10, min=1, max=1000),
+) -> None:
     """The most influential users, with the follower adoptions they triggered."""
-    with GraphClient(load_settings().neo4j) as client:
+    with GraphClient(ctx.obj.neo4j) as client:
         if category is None:
             rows = client.read("top_influencers", top=top)
         else:
@@ -214,32 +216,54 @@ def influencers(category: str | None = typer.Option(None, help="only users with 
     for column in ("rank", "user", "influence", "adoptions", "evidence"):
         table.add_column(column)
     for r in rows:
-        evidence = (f"{r['adoptions_in_category']} in {category}" if category
-                    else ", ".join((r["interests"] or [])[:3]))  # fmt: skip
-        table.add_row(str(r["influence_rank"]), r["user_id"], f"{r['influence']:.3g}",
-                      str(r["adoptions"]), evidence)  # fmt: skip
+        evidence = (
+            f"{r['adoptions_in_category']} in {category}"
+            if category
+            else ", ".join((r["interests"] or [])[:3])
+        )
+        table.add_row(
+            str(r["influence_rank"]),
+            r["user_id"],
+            f"{r['influence']:.3g}",
+            str(r["adoptions"]),
+            evidence,
+        )
     console.print(table)
 
 
-def worker(queue: str = typer.Option("cpu", help="cpu | gpu"),
-           concurrency: int = typer.Option(1, min=1)) -> None:  # fmt: skip
+def worker(
+    ctx: typer.Context,
+    queue: str = typer.Option("cpu", help="cpu | gpu"),
+    concurrency: int = typer.Option(1, min=1),
+) -> None:
     """Run a Celery worker for one queue (gpu: one task at a time, no forking)."""
-    from workers.app import QUEUES, app
+    from workers.app import QUEUES, configure
 
+    app = configure(ctx.obj)
     if queue not in QUEUES:
         raise JobError(f"queue must be one of {QUEUES} (got {queue!r})")
     pool = ["--pool", "solo"] if queue == "gpu" else ["--pool", "prefork", "-c", str(concurrency)]
     app.worker_main(["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool])
 
 
-def beat() -> None:
+def beat(ctx: typer.Context) -> None:
     """Run the one beat scheduler (a second one on this machine refuses to start)."""
-    from workers.app import app
+    from workers.app import configure
 
-    state = load_settings().state
+    app = configure(ctx.obj)
+    state = ctx.obj.state
     state.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", "INFO", "--schedule", str(state / "celerybeat-schedule"),
-               "--pidfile", str(state / "beat.pid")])  # fmt: skip
+    app.start(
+        [
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(state / "celerybeat-schedule"),
+            "--pidfile",
+            str(state / "beat.pid"),
+        ]
+    )
 
 
 def register(app: typer.Typer) -> None:

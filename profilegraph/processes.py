@@ -15,21 +15,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from profilegraph.errors import ProfilegraphError
-from profilegraph.settings import Settings
+from core.errors import ProcessError
+from core.settings import Settings
 
 CLI = [sys.executable, "-c", "from profilegraph.cli import main; main()"]
 
 
-class ProcessError(ProfilegraphError):
-    """A worker or beat process did not come up."""
-
-
 @contextmanager
 def celery_processes(
-    settings: Settings, *, queues: Sequence[str] = ("cpu", "gpu"), beat: bool = False,
-    env: Mapping[str, str] | None = None, log_dir: Path | None = None, timeout_s: float = 120,
-) -> Iterator[dict[str, subprocess.Popen[bytes]]]:  # fmt: skip
+    settings: Settings,
+    *,
+    queues: Sequence[str] = ("cpu", "gpu"),
+    beat: bool = False,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout_s: float = 120,
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     from workers.app import make_app
 
     environment = {**os.environ, **(env or {})}
@@ -44,8 +45,9 @@ def celery_processes(
                 sink = stack.enter_context((log_dir / f"{name}.log").open("ab"))
             else:
                 sink = stack.enter_context(open(os.devnull, "wb"))
-            procs[name] = subprocess.Popen([*CLI, *args], env=environment, stdout=sink,
-                                           stderr=subprocess.STDOUT)  # fmt: skip
+            procs[name] = subprocess.Popen(
+                [*CLI, *args], env=environment, stdout=sink, stderr=subprocess.STDOUT
+            )
         stack.callback(_stop, list(procs.values()))
         app = make_app(settings)
         deadline = time.monotonic() + timeout_s

@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from profilegraph.settings import ENV_FILE_NAME, ENV_PREFIX
+from core.settings import ENV_FILE_NAME, ENV_PREFIX
 
 SECRET_KEYS = ("NEO4J__PASSWORD", "REDIS__PASSWORD")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from graph.client import GraphClient
 from profilegraph import services
-from profilegraph.settings import Settings
 
 TEST_ENV = {
     "PROFILEGRAPH_NEO4J__BOLT_PORT": "17687",

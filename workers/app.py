@@ -4,6 +4,11 @@
 takes training and scoring. A GPU worker runs one task at a time in a ``solo`` pool (no fork
 after CUDA is initialised; CUDA is touched only inside the task). With no GPU the same tasks
 run on CPU, so the ``gpu`` queue works on CI too.
+
+Nothing is configured at import: each entry point (the ``worker`` and ``beat`` commands, a
+client that sends tasks) builds its settings once and calls :func:`configure`, which points
+the one task-registering ``app`` at the configured Redis and keeps the settings for the tasks
+(:func:`worker_settings`). Prefork children inherit both.
 """
 
 from __future__ import annotations
@@ -11,18 +16,45 @@ from __future__ import annotations
 from celery import Celery
 from celery.schedules import crontab
 
-from profilegraph.settings import Settings, load_settings
+from core.errors import ConfigError
+from core.settings import Settings
+from workers import transport
 
 QUEUES = ("cpu", "gpu")
-GPU_TASKS = ("workers.tasks.train_and_score",)
+GPU_TASKS = ("workers.tasks.score_step",)
+
+# The app the tasks register on; unconfigured (no broker) until configure() is called.
+app = Celery("profilegraph", include=["workers.tasks"])
+_settings: Settings | None = None
 
 
-def make_app(settings: Settings | None = None) -> Celery:
-    settings = settings or load_settings()
+def configure(settings: Settings) -> Celery:
+    """Point :data:`app` at ``settings`` (an entry point calls this once) and return it."""
+    global _settings
+    _settings = settings
+    _apply(app, settings)
+    return app
+
+
+def worker_settings() -> Settings:
+    """The settings the process's entry point configured the app with."""
+    if _settings is None:
+        raise ConfigError("the Celery app is not configured: call workers.app.configure(settings)")
+    return _settings
+
+
+def make_app(settings: Settings) -> Celery:
+    """A separate configured app (for a client that only sends tasks and pings workers)."""
+    return _apply(Celery("profilegraph"), settings)
+
+
+def _apply(app: Celery, settings: Settings) -> Celery:
     url = settings.redis.url()
-    app = Celery("profilegraph", broker=url, backend=url, include=["workers.tasks"])
     refresh = settings.refresh
     app.conf.update(
+        # Redis, through a transport that dead-letters a malformed message (workers.transport)
+        broker_url=url.replace("redis://", f"{transport.SCHEME}://", 1),
+        result_backend=url,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -53,6 +85,3 @@ def make_app(settings: Settings | None = None) -> Celery:
         },
     )
     return app
-
-
-app = make_app()

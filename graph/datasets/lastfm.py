@@ -55,21 +55,40 @@ def lastfm_events(directory: Path) -> Iterator[dict[str, Any]]:
     """Yield raw event dicts (validated later by the ingest path, like any other source)."""
     check_dataset(directory)
     for artist_id, name, *_ in _rows(directory / "artists.dat"):
-        yield {"type": "item_upsert", "event_id": f"lastfm:artist:{artist_id}",
-               "item_id": artist_id, "name": name}  # fmt: skip
+        yield {
+            "type": "item_upsert",
+            "event_id": f"lastfm:artist:{artist_id}",
+            "item_id": artist_id,
+            "name": name,
+        }
     for user_id, artist_id, plays in _rows(directory / "user_artists.dat"):
-        yield {"type": "interaction", "event_id": f"lastfm:listen:{user_id}:{artist_id}",
-               "user_id": user_id, "item_id": artist_id, "kind": "listen",
-               "weight": float(plays)}  # fmt: skip
+        yield {
+            "type": "interaction",
+            "event_id": f"lastfm:listen:{user_id}:{artist_id}",
+            "user_id": user_id,
+            "item_id": artist_id,
+            "kind": "listen",
+            "weight": float(plays),
+        }
     tags = {tag_id: value for tag_id, value in _rows(directory / "tags.dat", "latin-1")}
     for user_id, artist_id, tag_id, day, month, year in _rows(directory / "user_taggedartists.dat"):
         ts = datetime(int(year), int(month), int(day), tzinfo=MADRID).isoformat()
-        yield {"type": "interaction", "event_id": f"lastfm:tag:{user_id}:{artist_id}:{tag_id}",
-               "user_id": user_id, "item_id": artist_id, "kind": "tag",
-               "category": tags.get(tag_id), "ts": ts}  # fmt: skip
+        yield {
+            "type": "interaction",
+            "event_id": f"lastfm:tag:{user_id}:{artist_id}:{tag_id}",
+            "user_id": user_id,
+            "item_id": artist_id,
+            "kind": "tag",
+            "category": tags.get(tag_id),
+            "ts": ts,
+        }
     for user_id, friend_id in _rows(directory / "user_friends.dat"):
-        yield {"type": "follow", "event_id": f"lastfm:follow:{user_id}:{friend_id}",
-               "user_id": user_id, "target_user_id": friend_id}  # fmt: skip
+        yield {
+            "type": "follow",
+            "event_id": f"lastfm:follow:{user_id}:{friend_id}",
+            "user_id": user_id,
+            "target_user_id": friend_id,
+        }
 
 
 def count_events(directory: Path) -> int:

@@ -78,13 +78,26 @@ class SyntheticDataset:
     def save(self, directory: Path) -> Path:
         """Data and ground truth side by side: data.npz, ground_truth.npz, config.json."""
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "data.npz", item_category=self.item_category,
-                 item_popularity=self.item_popularity, follow_src=self.follow_src,
-                 follow_dst=self.follow_dst, follow_ts=self.follow_ts, user=self.user,
-                 item=self.item, kind=self.kind, ts=self.ts)  # fmt: skip
-        np.savez(directory / "ground_truth.npz", community=self.community,
-                 interests=self.interests, influence=self.influence,
-                 is_influencer=self.is_influencer, cause=self.cause)  # fmt: skip
+        np.savez(
+            directory / "data.npz",
+            item_category=self.item_category,
+            item_popularity=self.item_popularity,
+            follow_src=self.follow_src,
+            follow_dst=self.follow_dst,
+            follow_ts=self.follow_ts,
+            user=self.user,
+            item=self.item,
+            kind=self.kind,
+            ts=self.ts,
+        )
+        np.savez(
+            directory / "ground_truth.npz",
+            community=self.community,
+            interests=self.interests,
+            influence=self.influence,
+            is_influencer=self.is_influencer,
+            cause=self.cause,
+        )
         (directory / "config.json").write_text(json.dumps(asdict(self.config), indent=2))
         return directory
 
@@ -107,8 +120,9 @@ def _sample_rows(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) ->
     return np.minimum(out, cum.shape[1] - 1)
 
 
-def _weighted_pick(groups: np.ndarray, weights: np.ndarray, want_group: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def _weighted_pick(
+    groups: np.ndarray, weights: np.ndarray, want_group: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """For each entry of ``want_group``, pick an element of that group with prob ∝ weight."""
     order = np.lexsort((np.arange(len(groups)), groups))
     sorted_groups, sorted_w = groups[order], weights[order]
@@ -156,8 +170,9 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
     local = rng.random(len(src)) < config.in_community
     dst = np.empty(len(src), dtype=np.int64)
     dst[local] = _weighted_pick(community, attractiveness, community[src[local]], rng)
-    dst[~local] = _weighted_pick(np.zeros(n_u, np.int64), attractiveness,
-                                 np.zeros(int((~local).sum()), np.int64), rng)  # fmt: skip
+    dst[~local] = _weighted_pick(
+        np.zeros(n_u, np.int64), attractiveness, np.zeros(int((~local).sum()), np.int64), rng
+    )
     keys = np.unique(src[src != dst] * n_u + dst[src != dst])
     follow_src, follow_dst = keys // n_u, keys % n_u
     follow_ts = t0 - rng.integers(0, 365 * 86_400_000, len(keys))
@@ -202,11 +217,22 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
     ts = np.concatenate([ts, *times])
     cause = np.concatenate([np.full(n_org, -1, np.int64), *sources])
     return SyntheticDataset(
-        config=config, community=community, interests=interests, influence=influence,
-        is_influencer=is_influencer, item_category=item_category, item_popularity=item_popularity,
-        follow_src=follow_src, follow_dst=follow_dst, follow_ts=follow_ts, user=user, item=item,
-        kind=kind, ts=ts, cause=cause,
-    )  # fmt: skip
+        config=config,
+        community=community,
+        interests=interests,
+        influence=influence,
+        is_influencer=is_influencer,
+        item_category=item_category,
+        item_popularity=item_popularity,
+        follow_src=follow_src,
+        follow_dst=follow_dst,
+        follow_ts=follow_ts,
+        user=user,
+        item=item,
+        kind=kind,
+        ts=ts,
+        cause=cause,
+    )
 
 
 def _iso(ms: int) -> str:
@@ -216,16 +242,33 @@ def _iso(ms: int) -> str:
 def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
     """The data set as raw events for the ordinary ingest path (items, follows, interactions)."""
     for i, category in enumerate(ds.item_category.tolist()):
-        yield {"type": "item_upsert", "event_id": f"syn:item:{i}", "item_id": f"i{i}",
-               "categories": [f"cat{category}"]}  # fmt: skip
-    for n, (a, b, t) in enumerate(zip(ds.follow_src.tolist(), ds.follow_dst.tolist(),
-                                      ds.follow_ts.tolist(), strict=True)):  # fmt: skip
-        yield {"type": "follow", "event_id": f"syn:follow:{n}", "user_id": f"u{a}",
-               "target_user_id": f"u{b}", "ts": _iso(t)}  # fmt: skip
-    for n, (u, i, k, t) in enumerate(zip(ds.user.tolist(), ds.item.tolist(), ds.kind.tolist(),
-                                         ds.ts.tolist(), strict=True)):  # fmt: skip
-        yield {"type": "interaction", "event_id": f"syn:x:{n}", "user_id": f"u{u}",
-               "item_id": f"i{i}", "kind": KIND_NAMES[k], "ts": _iso(t)}  # fmt: skip
+        yield {
+            "type": "item_upsert",
+            "event_id": f"syn:item:{i}",
+            "item_id": f"i{i}",
+            "categories": [f"cat{category}"],
+        }
+    for n, (a, b, t) in enumerate(
+        zip(ds.follow_src.tolist(), ds.follow_dst.tolist(), ds.follow_ts.tolist(), strict=True)
+    ):
+        yield {
+            "type": "follow",
+            "event_id": f"syn:follow:{n}",
+            "user_id": f"u{a}",
+            "target_user_id": f"u{b}",
+            "ts": _iso(t),
+        }
+    for n, (u, i, k, t) in enumerate(
+        zip(ds.user.tolist(), ds.item.tolist(), ds.kind.tolist(), ds.ts.tolist(), strict=True)
+    ):
+        yield {
+            "type": "interaction",
+            "event_id": f"syn:x:{n}",
+            "user_id": f"u{u}",
+            "item_id": f"i{i}",
+            "kind": KIND_NAMES[k],
+            "ts": _iso(t),
+        }
 
 
 def to_snapshot(ds: SyntheticDataset) -> Snapshot:
@@ -246,17 +289,24 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
     )
     n_c = int(ds.item_category.max()) + 1
     return Snapshot(
-        node_ids={"user": [ds.user_id(u) for u in range(n_u)],
-                  "item": [f"i{i}" for i in range(n_i)],
-                  "category": [f"cat{c}" for c in range(n_c)]},
-        edges=edges, watermark=0, taken_at=0.0, selection={"kind": "synthetic"},
-    )  # fmt: skip
+        node_ids={
+            "user": [ds.user_id(u) for u in range(n_u)],
+            "item": [f"i{i}" for i in range(n_i)],
+            "category": [f"cat{c}" for c in range(n_c)],
+        },
+        edges=edges,
+        watermark=0,
+        taken_at=0.0,
+        selection={"kind": "synthetic"},
+    )
 
 
 def _edge_set(src: np.ndarray, dst: np.ndarray, ts: np.ndarray) -> EdgeSet:
     n = len(src)
     return EdgeSet(
-        src=torch.from_numpy(src.astype(np.int64)), dst=torch.from_numpy(dst.astype(np.int64)),
-        weight=torch.ones(n), ts=torch.from_numpy(ts.astype(np.int64)),
+        src=torch.from_numpy(src.astype(np.int64)),
+        dst=torch.from_numpy(dst.astype(np.int64)),
+        weight=torch.ones(n),
+        ts=torch.from_numpy(ts.astype(np.int64)),
         count=torch.ones(n, dtype=torch.long),
-    )  # fmt: skip
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from core.settings import Settings, load_settings
+from graph.client import GraphClient
+from graph.schema import apply_schema
 from profilegraph.secrets import ensure_local_secrets
 from profilegraph.services import neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
-from profilegraph.settings import Settings, load_settings
 
 __all__ = ["ServiceStatus", "down", "settings_with_secrets", "status", "up"]
 
@@ -21,8 +23,12 @@ def settings_with_secrets() -> Settings:
 
 
 def up(settings: Settings) -> list[ServiceStatus]:
-    """Start Redis and Neo4j; services already running are left alone (idempotent)."""
-    return [redis_server.start(settings), neo4j_server.start(settings)]
+    """Start Redis and Neo4j and apply the schema; services already running are left alone
+    (idempotent)."""
+    rows = [redis_server.start(settings), neo4j_server.start(settings)]
+    with GraphClient(settings.neo4j) as client:
+        apply_schema(client)
+    return rows
 
 
 def down(settings: Settings) -> None:

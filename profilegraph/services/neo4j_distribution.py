@@ -14,8 +14,8 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from profilegraph.errors import ServiceStartError
-from profilegraph.settings import Settings
+from core.errors import ServiceStartError
+from core.settings import Settings
 
 POM_NAME = "neo4j-assembly.pom.xml"
 MARKER = ".complete"

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import graph
-from profilegraph.errors import ServiceStartError
+from core.errors import ServiceStartError
 
 SOURCE_DIR = Path(graph.__file__).resolve().parent / "plugin"
 
@@ -43,10 +43,17 @@ def plugin_jar(home: Path, distribution: Path) -> Path:
         classes = Path(work) / "classes"
         sources = [str(p) for p in sorted(SOURCE_DIR.glob("*.java"))]
         for cmd in (
-            ["javac", "-nowarn", "-cp", str(distribution / "lib" / "*"), "-d", str(classes),
-             *sources],
+            [
+                "javac",
+                "-nowarn",
+                "-cp",
+                str(distribution / "lib" / "*"),
+                "-d",
+                str(classes),
+                *sources,
+            ],
             ["jar", "cf", str(Path(work) / jar.name), "-C", str(classes), "."],
-        ):  # fmt: skip
+        ):
             done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
             if done.returncode != 0:
                 raise ServiceStartError(f"{cmd[0]} failed:\n{done.stdout}\n{done.stderr}")

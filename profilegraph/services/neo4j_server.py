@@ -12,13 +12,13 @@ import os
 import subprocess
 from pathlib import Path
 
+from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
+from core.settings import Settings
 from graph.client import GraphClient
-from profilegraph.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from profilegraph.services.neo4j_distribution import ensure_distribution
 from profilegraph.services.neo4j_plugin import prepare_plugins
 from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
 from profilegraph.services.status import ServiceStatus
-from profilegraph.settings import Settings
 
 # JVM flags Neo4j's stock neo4j.conf ships with, which the launcher does not add by itself.
 JVM_FLAGS = (
@@ -123,9 +123,14 @@ def start(settings: Settings) -> ServiceStatus:
             and not (inst / "data" / "databases" / "system").exists()
         ):
             done = _launcher(
-                settings, distribution, "org.neo4j.cli.AdminTool",
-                "dbms", "set-initial-password", "--", _password(settings),
-            )  # fmt: skip
+                settings,
+                distribution,
+                "org.neo4j.cli.AdminTool",
+                "dbms",
+                "set-initial-password",
+                "--",
+                _password(settings),
+            )
             if done.returncode != 0:
                 raise ServiceStartError(f"neo4j-admin set-initial-password failed: {done.stderr}")
         done = _launcher(settings, distribution, "org.neo4j.server.startup.Neo4jBoot", "start")

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from profilegraph.errors import ServiceStartError
+from core.errors import ServiceStartError
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import redis
 
-from profilegraph.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
+from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
+from core.settings import RedisSettings, Settings
 from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
 from profilegraph.services.status import ServiceStatus
-from profilegraph.settings import RedisSettings, Settings
 
 
 def instance_dir(settings: Settings) -> Path:

@@ -26,8 +26,9 @@ def _tastes(n_users: int = 60, n_items: int = 30, per_user: int = 10) -> torch.T
 
 def test_popularity_ranks_the_same_list_for_everyone() -> None:
     train = torch.tensor([[0, 1, 2, 2], [5, 5, 5, 1]])
-    got = popularity_metrics(train, torch.empty(2, 0, dtype=torch.long),
-                             torch.tensor([[0], [1]]), 3, 6, k=1)  # fmt: skip
+    got = popularity_metrics(
+        train, torch.empty(2, 0, dtype=torch.long), torch.tensor([[0], [1]]), 3, 6, k=1
+    )
     # user 0's training item 5 is excluded, so its top-1 is item 1: a hit.
     assert got["recall@1"] == 1.0
 
@@ -35,8 +36,17 @@ def test_popularity_ranks_the_same_list_for_everyone() -> None:
 def test_lightgcn_beats_popularity_and_reports_spread(tmp_path: Path) -> None:
     pairs = _tastes()
     social = (torch.arange(0, 60, 3), torch.arange(3, 63, 3) % 60)
-    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=256,
-                         max_epochs=25, patience=25, eval_every=5, k=5, device="cpu")  # fmt: skip
+    config = TrainConfig(
+        embedding_dim=16,
+        num_layers=2,
+        lr=0.05,
+        batch_size=256,
+        max_epochs=25,
+        patience=25,
+        eval_every=5,
+        k=5,
+        device="cpu",
+    )
     report = evaluate_item_ranking(pairs, 60, 30, social=social, seeds=[0, 1], config=config)
     summary = report.summary()
     assert set(summary) == {"popularity", "lightgcn", "lightgcn+social", "ensemble"}

@@ -10,8 +10,13 @@ from engine.snapshot import EdgeSet, Snapshot
 
 def _edges(src: list[int], dst: list[int]) -> EdgeSet:
     n = len(src)
-    return EdgeSet(src=torch.tensor(src), dst=torch.tensor(dst), weight=torch.ones(n),
-                   ts=torch.full((n,), -1), count=torch.ones(n, dtype=torch.long))  # fmt: skip
+    return EdgeSet(
+        src=torch.tensor(src),
+        dst=torch.tensor(dst),
+        weight=torch.ones(n),
+        ts=torch.full((n,), -1),
+        count=torch.ones(n, dtype=torch.long),
+    )
 
 
 SNAP = Snapshot(
@@ -21,8 +26,10 @@ SNAP = Snapshot(
         ("user", "VIEWED", "item"): _edges([0, 0], [0, 1]),
         ("user", "FOLLOWS", "user"): _edges([0], [1]),
     },
-    watermark=3, taken_at=0.0, selection={},
-)  # fmt: skip
+    watermark=3,
+    taken_at=0.0,
+    selection={},
+)
 
 
 def test_pairs_are_distinct_and_filtered_by_relation() -> None:

@@ -63,8 +63,17 @@ def _two_tastes(n: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_training_learns_tastes_and_is_deterministic() -> None:
     train, valid = _two_tastes()
-    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=128, max_epochs=30,
-                         patience=30, k=5, seed=1, device="cpu")  # fmt: skip
+    config = TrainConfig(
+        embedding_dim=16,
+        num_layers=2,
+        lr=0.05,
+        batch_size=128,
+        max_epochs=30,
+        patience=30,
+        k=5,
+        seed=1,
+        device="cpu",
+    )
     first = train_lightgcn(train, valid, 40, 20, config=config)
     second = train_lightgcn(train, valid, 40, 20, config=config)
     assert first.best_valid["recall@5"] > 0.8  # random would give 5/20 = 0.25 at best
@@ -88,8 +97,18 @@ def test_several_negatives_per_positive() -> None:
     assert int(neg.min()) >= 0 and int(neg.max()) < 50
 
     train, valid = _two_tastes()
-    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=128, max_epochs=30,
-                         patience=30, k=5, seed=1, device="cpu", negatives=4)  # fmt: skip
+    config = TrainConfig(
+        embedding_dim=16,
+        num_layers=2,
+        lr=0.05,
+        batch_size=128,
+        max_epochs=30,
+        patience=30,
+        k=5,
+        seed=1,
+        device="cpu",
+        negatives=4,
+    )
     assert train_lightgcn(train, valid, 40, 20, config=config).best_valid["recall@5"] > 0.8
 
 
@@ -123,9 +142,15 @@ def test_hard_negative_is_the_best_scored_candidate(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("negative_candidates", 0), ("negatives", 0), ("batch_size", 0), ("lr", 0.0),
-     ("weight_decay", -1.0), ("num_layers", -1)],
-)  # fmt: skip
+    [
+        ("negative_candidates", 0),
+        ("negatives", 0),
+        ("batch_size", 0),
+        ("lr", 0.0),
+        ("weight_decay", -1.0),
+        ("num_layers", -1),
+    ],
+)
 def test_config_names_the_bad_setting(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"{field}.*{value}|{field}={value}"):
         TrainConfig(**{field: value})
@@ -135,8 +160,18 @@ def test_batch_grows_past_the_step_cap() -> None:
     """Each step propagates the whole graph: a big graph gets bigger batches, not more steps."""
     train, valid = _two_tastes()
     n = train.size(1)
-    config = TrainConfig(embedding_dim=16, num_layers=2, lr=0.05, batch_size=8, max_epochs=30,
-                         patience=30, k=5, seed=1, device="cpu", max_steps_per_epoch=3)  # fmt: skip
+    config = TrainConfig(
+        embedding_dim=16,
+        num_layers=2,
+        lr=0.05,
+        batch_size=8,
+        max_epochs=30,
+        patience=30,
+        k=5,
+        seed=1,
+        device="cpu",
+        max_steps_per_epoch=3,
+    )
     capped = train_lightgcn(train, valid, 40, 20, config=config)
     assert capped.batch_size == -(-n // 3) > 8 and capped.steps_per_epoch == n // capped.batch_size
     assert capped.best_valid["recall@5"] > 0.8

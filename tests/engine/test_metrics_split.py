@@ -37,10 +37,13 @@ def test_split_per_user_follows_the_protocol() -> None:
     item = torch.cat([torch.arange(50), torch.arange(4), torch.arange(20)])
     split = split_per_user(user, item, seed=3)
     per_user = [
-        (int((split.train[0] == u).sum()), int((split.valid[0] == u).sum()),
-         int((split.test[0] == u).sum()))
+        (
+            int((split.train[0] == u).sum()),
+            int((split.valid[0] == u).sum()),
+            int((split.test[0] == u).sum()),
+        )
         for u in range(3)
-    ]  # fmt: skip
+    ]
     assert per_user == [(40, 5, 5), (4, 0, 0), (16, 2, 2)]
     everything = torch.cat([split.train, split.valid, split.test], dim=1)
     assert everything.size(1) == 74 and torch.unique(everything, dim=1).size(1) == 74

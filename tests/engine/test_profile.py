@@ -29,9 +29,11 @@ def test_pagerank_matches_networkx() -> None:
 
 def test_adoption_needs_the_followee_first_and_within_the_window() -> None:
     # user 1 follows user 0; user 2 follows nobody
-    actions = Actions(user=torch.tensor([0, 1, 0, 1, 0, 1, 2]),
-                      item=torch.tensor([5, 5, 6, 6, 7, 7, 5]),
-                      ts=torch.tensor([10, 20, 30, 5, 0, 10 * DAY_MS, 25]))  # fmt: skip
+    actions = Actions(
+        user=torch.tensor([0, 1, 0, 1, 0, 1, 2]),
+        item=torch.tensor([5, 5, 6, 6, 7, 7, 5]),
+        ts=torch.tensor([10, 20, 30, 5, 0, 10 * DAY_MS, 25]),
+    )
     got = adoptions(actions, torch.tensor([1]), torch.tensor([0]), 3, window_ms=DAY_MS)
     # item 5: 0 then 1 within a day -> adoption; item 6: follower first -> none;
     # item 7: ten days later -> outside the window; user 2 follows nobody -> none
@@ -40,10 +42,15 @@ def test_adoption_needs_the_followee_first_and_within_the_window() -> None:
 
 def test_cold_user_gets_exactly_the_followees_interests() -> None:
     inputs = InterestInputs(
-        user=torch.tensor([0, 1]), item=torch.tensor([0, 1]), strength=torch.ones(2),
-        item_category=torch.eye(2), categories=["a", "b"],
-        follow_src=torch.tensor([2, 2]), follow_dst=torch.tensor([0, 1]), num_users=3,
-    )  # fmt: skip
+        user=torch.tensor([0, 1]),
+        item=torch.tensor([0, 1]),
+        strength=torch.ones(2),
+        item_category=torch.eye(2),
+        categories=["a", "b"],
+        follow_src=torch.tensor([2, 2]),
+        follow_dst=torch.tensor([0, 1]),
+        num_users=3,
+    )
     own = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     p = propagate(own, inputs, beta=0.3)
     assert torch.allclose(p[2], torch.tensor([0.5, 0.5]))
@@ -71,10 +78,16 @@ def test_influence_model_finds_planted_influencers(planted) -> None:  # type: ig
     lo, hi = int(ts.min()), int(ts.max())
     split = lo + int((hi - lo) * 0.7)
     metrics = evaluate_influence(
-        actions, torch.from_numpy(planted.follow_src), torch.from_numpy(planted.follow_dst),
-        3000, split_ts=split, horizon_ms=hi - split, window_ms=14 * DAY_MS, k=30,
+        actions,
+        torch.from_numpy(planted.follow_src),
+        torch.from_numpy(planted.follow_dst),
+        3000,
+        split_ts=split,
+        horizon_ms=hi - split,
+        window_ms=14 * DAY_MS,
+        k=30,
         planted=torch.from_numpy(planted.influence),
-    )  # fmt: skip
+    )
     # 30 planted influencers among 3,000 users: chance would find 0.3 of them.
     assert metrics["model"]["precision@30_planted"] >= 0.2
     assert metrics["model"]["spearman"] > 0.2
@@ -83,9 +96,12 @@ def test_influence_model_finds_planted_influencers(planted) -> None:  # type: ig
 
 def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     snapshot = to_snapshot(planted)
-    config = PipelineConfig(train=TrainConfig(embedding_dim=16, num_layers=2, max_epochs=4,
-                                              eval_every=2, lr=5e-3, device="cpu"),
-                            finetune_epochs=1)  # fmt: skip
+    config = PipelineConfig(
+        train=TrainConfig(
+            embedding_dim=16, num_layers=2, max_epochs=4, eval_every=2, lr=5e-3, device="cpu"
+        ),
+        finetune_epochs=1,
+    )
     steps: list[str] = []
     full = run_full(snapshot, config, run_id="r1", on_step=steps.append)
     assert steps == ["train", "influence", "profile"]
@@ -123,8 +139,9 @@ def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -
     for key, e in list(snapshot.edges.items()):
         if key[0] == "user" and key[2] == "item":  # users 0..299 lose their past: cold
             keep = ~((e.src < 300) & (e.ts <= cut))
-            snapshot.edges[key] = EdgeSet(e.src[keep], e.dst[keep], e.weight[keep], e.ts[keep],
-                                          e.count[keep])  # fmt: skip
+            snapshot.edges[key] = EdgeSet(
+                e.src[keep], e.dst[keep], e.weight[keep], e.ts[keep], e.count[keep]
+            )
     m = evaluate_interest_prediction(snapshot, split=0.8)
     assert m["profile"]["recall@10"] > m["own_history"]["recall@10"] > m["popularity"]["recall@10"]
     assert m["profile"]["cold_users"] >= 250

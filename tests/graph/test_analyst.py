@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import QueryError
 from graph.analyst import QueryParameterError, analyst_queries, declared_params, run_analyst_query
 from graph.client import GraphClient
-from graph.errors import QueryError
 from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
@@ -89,11 +89,20 @@ P1 = [
     ),
 ]
 P2 = [
-    person("a", [Interest("rock", 0.7, ["i1"], ["d"], 3), Interest("pop", 0.3, [], ["d"], 1)],
-           axis((0, 1.0)), influence=5.0, influence_rank=1, segment=0, segment_label="rock fans",
-           adoptions=4, explore=["jazz", "blues"], uncertainty=0.2),
+    person(
+        "a",
+        [Interest("rock", 0.7, ["i1"], ["d"], 3), Interest("pop", 0.3, [], ["d"], 1)],
+        axis((0, 1.0)),
+        influence=5.0,
+        influence_rank=1,
+        segment=0,
+        segment_label="rock fans",
+        adoptions=4,
+        explore=["jazz", "blues"],
+        uncertainty=0.2,
+    ),
     P1[2],
-]  # fmt: skip
+]
 WRITE_CLAUSE = re.compile(
     r"(?i)\b(CREATE|MERGE|SET|DELETE|REMOVE|DETACH|DROP|FOREACH|LOAD\s+CSV)\b"
 )
@@ -101,7 +110,7 @@ WRITE_CLAUSE = re.compile(
 
 @pytest.fixture(scope="module")
 def fixture_graph(settings: object) -> Iterator[GraphClient]:
-    from profilegraph.settings import load_settings
+    from core.settings import load_settings
 
     with GraphClient(load_settings().neo4j) as client:
         wipe(client)
@@ -115,17 +124,29 @@ def fixture_graph(settings: object) -> Iterator[GraphClient]:
         ingest_events(client, bad[:1], source="shop-a")  # seen again: times 2
         ingest_events(client, bad[1:2], source="shop-b")
         people = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in "abcde"]
-        follows = [{"type": "follow", "event_id": f"f-{a}-{b}", "user_id": a, "target_user_id": b}
-                   for a, b in FOLLOWS]  # fmt: skip
-        item = {"type": "item_upsert", "event_id": "i1", "item_id": "i1",
-                "categories": ["rock", "jazz", "pop", "blues"]}  # fmt: skip
+        follows = [
+            {"type": "follow", "event_id": f"f-{a}-{b}", "user_id": a, "target_user_id": b}
+            for a, b in FOLLOWS
+        ]
+        item = {
+            "type": "item_upsert",
+            "event_id": "i1",
+            "item_id": "i1",
+            "categories": ["rock", "jazz", "pop", "blues"],
+        }
         ingest_events(client, [*people, *follows, item], source="fixture")
         write_profiles(client, "p1", 1, P1)
         write_profiles(client, "p2", 2, P2)
         for run, status in (("run-1", "complete"), ("run-2", "failed"), ("run-3", "complete")):
             start_run(client, run, kind="full", model="lightgcn", params={}, watermark=1)
-            finish_run(client, run, status=status, metrics={"recall@10": 0.2},
-                       timings={"total_s": 1.0}, profiles_written=10)  # fmt: skip
+            finish_run(
+                client,
+                run,
+                status=status,
+                metrics={"recall@10": 0.2},
+                timings={"total_s": 1.0},
+                profiles_written=10,
+            )
         yield client
 
 
@@ -160,14 +181,15 @@ def test_top_influencers_in_a_category(fixture_graph: GraphClient) -> None:
 
 
 def test_interest_audience_and_its_cold_share(fixture_graph: GraphClient) -> None:
-    rows = rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.3",
-                   "limit=2")  # fmt: skip
+    rows = rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.3", "limit=2")
     assert rows == [
         ("b", 0.9, True, 3, pytest.approx(2 / 3)),
         ("a", 0.7, False, 3, pytest.approx(2 / 3)),
     ]
-    assert rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.95",
-                   "limit=5") == []  # fmt: skip
+    assert (
+        rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.95", "limit=5")
+        == []
+    )
 
 
 def test_lookalike_audience_through_the_vector_index(fixture_graph: GraphClient) -> None:
@@ -231,8 +253,14 @@ def test_files_hold_no_write_clause(query: Query) -> None:
 
 @pytest.mark.parametrize("query", analyst_queries(), ids=lambda q: q.name)
 def test_an_index_serves_instead_of_a_full_scan(fixture_graph: GraphClient, query: Query) -> None:
-    sample = {"INTEGER": 0, "FLOAT": 0.0, "STRING": "x", "BOOLEAN": False,
-              "LIST<STRING>": ["x"], "LIST<INTEGER>": [0]}  # fmt: skip
+    sample = {
+        "INTEGER": 0,
+        "FLOAT": 0.0,
+        "STRING": "x",
+        "BOOLEAN": False,
+        "LIST<STRING>": ["x"],
+        "LIST<INTEGER>": [0],
+    }
     params = {name: sample[kind] for name, kind in declared_params(query).items()}
     operators = fixture_graph.explain(query, **params)
     assert not {"AllNodesScan", "NodeByLabelScan"} & set(operators), operators
@@ -268,8 +296,16 @@ def test_only_analyst_queries_run(fixture_graph: GraphClient) -> None:
 def test_cli_formats(fixture_graph: GraphClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
-    args = ["query", "run_history", "--param", "from=0", "--param", "to=4102444800000",
-            "--param", "limit=5"]  # fmt: skip
+    args = [
+        "query",
+        "run_history",
+        "--param",
+        "from=0",
+        "--param",
+        "to=4102444800000",
+        "--param",
+        "limit=5",
+    ]
     as_json = runner.invoke(app, [*args, "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
     assert [r["run_id"] for r in json.loads(as_json.output)] == ["run-3", "run-2", "run-1"]

@@ -9,11 +9,10 @@ import networkx as nx
 import pytest
 from pydantic import SecretStr
 
+from core.errors import AuthenticationFailed, QuerySyntaxError, ServiceUnavailable
+from core.settings import Settings
 from graph.client import GraphClient
-from graph.errors import QuerySyntaxError
 from graph.queries import Query
-from profilegraph.errors import AuthenticationFailed, ServiceUnavailable
-from profilegraph.settings import Settings
 
 CREATE_PAIR = Query(
     name="test_create_pair",

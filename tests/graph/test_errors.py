@@ -7,8 +7,8 @@ import inspect
 import pytest
 from neo4j import exceptions as neo
 
+from core.errors import AuthenticationFailed, ProfilegraphError, ServiceUnavailable
 from graph import errors
-from profilegraph.errors import AuthenticationFailed, ProfilegraphError, ServiceUnavailable
 
 DRIVER_ERRORS = [
     cls

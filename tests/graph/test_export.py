@@ -34,25 +34,53 @@ def _events(seed: int = 3) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     events: list[dict[str, Any]] = []
     for i in range(40):
-        events.append({"type": "item_upsert", "event_id": f"item{i}", "item_id": f"i{i}",
-                       "categories": [f"c{i % 5}"]})  # fmt: skip
+        events.append(
+            {
+                "type": "item_upsert",
+                "event_id": f"item{i}",
+                "item_id": f"i{i}",
+                "categories": [f"c{i % 5}"],
+            }
+        )
     for n in range(300):
         ts = START + timedelta(hours=rng.randrange(24 * 60))
         user, item = f"u{rng.randrange(30)}", f"i{rng.randrange(40)}"
-        events.append({"type": "interaction", "event_id": f"x{n}", "user_id": user,
-                       "item_id": item, "kind": rng.choice(list(KINDS)),
-                       "ts": ts.isoformat(), "weight": rng.choice([1.0, 2.0])})  # fmt: skip
+        events.append(
+            {
+                "type": "interaction",
+                "event_id": f"x{n}",
+                "user_id": user,
+                "item_id": item,
+                "kind": rng.choice(list(KINDS)),
+                "ts": ts.isoformat(),
+                "weight": rng.choice([1.0, 2.0]),
+            }
+        )
     for n in range(40):
         ts = START + timedelta(hours=rng.randrange(24 * 60))
         user, item = f"u{rng.randrange(30)}", f"i{rng.randrange(40)}"
-        events.append({"type": "interaction", "event_id": f"t{n}", "user_id": user,
-                       "item_id": item, "kind": "tag",
-                       "category": f"tag{rng.randrange(3)}", "ts": ts.isoformat()})  # fmt: skip
+        events.append(
+            {
+                "type": "interaction",
+                "event_id": f"t{n}",
+                "user_id": user,
+                "item_id": item,
+                "kind": "tag",
+                "category": f"tag{rng.randrange(3)}",
+                "ts": ts.isoformat(),
+            }
+        )
     for n in range(45):
         a, b = rng.sample(range(32), 2)  # u30, u31: users with follows only
-        events.append({"type": "follow", "event_id": f"f{n}", "user_id": f"u{a}",
-                       "target_user_id": f"u{b}",
-                       "ts": (START + timedelta(days=rng.randrange(60))).isoformat()})  # fmt: skip
+        events.append(
+            {
+                "type": "follow",
+                "event_id": f"f{n}",
+                "user_id": f"u{a}",
+                "target_user_id": f"u{b}",
+                "ts": (START + timedelta(days=rng.randrange(60))).isoformat(),
+            }
+        )
     return events
 
 
@@ -70,8 +98,9 @@ def _expected_graph(events: list[dict[str, Any]]) -> nx.MultiDiGraph:
                 data["weight"] += e.get("weight", 1.0)
                 data["ts"] = max(data["ts"], ts)
             else:
-                g.add_edge(e["user_id"], e["item_id"], key, count=1,
-                           weight=e.get("weight", 1.0), ts=ts)  # fmt: skip
+                g.add_edge(
+                    e["user_id"], e["item_id"], key, count=1, weight=e.get("weight", 1.0), ts=ts
+                )
         elif e["type"] == "follow":
             ts = int(datetime.fromisoformat(e["ts"]).timestamp() * 1000)
             g.add_edge(e["user_id"], e["target_user_id"], ("FOLLOWS", None), ts=ts)
@@ -88,9 +117,16 @@ def _edges(snapshot: Snapshot) -> set[tuple[Any, ...]]:
             category = None
             if es.category is not None:
                 category = snapshot.node_ids["category"][int(es.category[k])]
-            out.add((rel, category, snapshot.node_ids[src_type][int(es.src[k])],
-                     snapshot.node_ids[dst_type][int(es.dst[k])],
-                     int(es.count[k]) if rel != "FOLLOWS" else 1, int(es.ts[k])))  # fmt: skip
+            out.add(
+                (
+                    rel,
+                    category,
+                    snapshot.node_ids[src_type][int(es.src[k])],
+                    snapshot.node_ids[dst_type][int(es.dst[k])],
+                    int(es.count[k]) if rel != "FOLLOWS" else 1,
+                    int(es.ts[k]),
+                )
+            )
     return out
 
 
@@ -111,7 +147,7 @@ def _social(g: nx.MultiDiGraph) -> nx.Graph:
 
 @pytest.fixture(scope="module")
 def data(settings: object) -> Iterator[tuple[GraphClient, list[dict[str, Any]], IngestReport]]:
-    from profilegraph.settings import load_settings
+    from core.settings import load_settings
 
     events = _events()
     with GraphClient(load_settings().neo4j) as client:
@@ -130,8 +166,10 @@ def test_whole_graph(
     assert _edges(snapshot) == _expected_edges(_expected_graph(events))
     assert snapshot.num_nodes("user") == 32 and bool(snapshot.node_features["user"]["seed"].all())
     cats = snapshot.edges[("item", "IN_CATEGORY", "category")]
-    pairs = {(snapshot.node_ids["item"][int(s)], snapshot.node_ids["category"][int(d)])
-             for s, d in zip(cats.src, cats.dst, strict=True)}  # fmt: skip
+    pairs = {
+        (snapshot.node_ids["item"][int(s)], snapshot.node_ids["category"][int(d)])
+        for s, d in zip(cats.src, cats.dst, strict=True)
+    }
     items_seen = set(snapshot.node_ids["item"])
     expected_pairs = {(f"i{i}", f"c{i % 5}") for i in range(40) if f"i{i}" in items_seen}
     tagged = {(e["item_id"], e["category"]) for e in events if e.get("kind") == "tag"}
@@ -148,8 +186,13 @@ def test_k_hop_neighbourhood(
     expected_users = set(nx.ego_graph(_social(g), "u0", radius=hops).nodes)
     snapshot = export_snapshot(client, Neighbourhood(user_ids=["u0"], hops=hops), reader=reader)
     assert set(snapshot.node_ids["user"]) == expected_users
-    seeds = [u for u, s in zip(snapshot.node_ids["user"], snapshot.node_features["user"]["seed"],
-                               strict=True) if s]  # fmt: skip
+    seeds = [
+        u
+        for u, s in zip(
+            snapshot.node_ids["user"], snapshot.node_features["user"]["seed"], strict=True
+        )
+        if s
+    ]
     assert seeds == ["u0"]
     assert _edges(snapshot) == _expected_edges(g, expected_users)
 
@@ -173,15 +216,22 @@ def test_changed_since_watermark_plus_hops(
 ) -> None:
     client, events, report = data
     update = [
-        {"type": "interaction", "event_id": "late-1", "user_id": "u5", "item_id": "i1",
-         "kind": "view", "ts": (START + timedelta(days=70)).isoformat()},
+        {
+            "type": "interaction",
+            "event_id": "late-1",
+            "user_id": "u5",
+            "item_id": "i1",
+            "kind": "view",
+            "ts": (START + timedelta(days=70)).isoformat(),
+        },
         {"type": "item_upsert", "event_id": "late-2", "item_id": "i7", "name": "renamed"},
-    ]  # fmt: skip
+    ]
     ingest_events(client, update, source="test")
     g = _expected_graph(events + update)
     seeds = {"u5"} | {u for u, v in g.edges() if v == "i7"}
-    expected = set().union(*(nx.ego_graph(_social(g), s, radius=1).nodes
-                             if s in _social(g) else {s} for s in seeds))  # fmt: skip
+    expected = set().union(
+        *(nx.ego_graph(_social(g), s, radius=1).nodes if s in _social(g) else {s} for s in seeds)
+    )
     snapshot = export_snapshot(client, ChangedSince(watermark=report.last_seq, hops=1))
     assert set(snapshot.node_ids["user"]) == expected
     seed_mask = snapshot.node_features["user"]["seed"]
@@ -225,11 +275,19 @@ def test_validate_reports_expected_and_found() -> None:
 
     bad = Snapshot(
         node_ids={"user": ["a", "b"], "item": ["x"]},
-        edges={("user", "VIEWED", "item"): EdgeSet(
-            src=torch.tensor([0, 1]), dst=torch.tensor([0, 3]), weight=torch.ones(2),
-            ts=torch.zeros(2, dtype=torch.long), count=torch.ones(2, dtype=torch.long))},
-        watermark=0, taken_at=0.0, selection={},
-    )  # fmt: skip
+        edges={
+            ("user", "VIEWED", "item"): EdgeSet(
+                src=torch.tensor([0, 1]),
+                dst=torch.tensor([0, 3]),
+                weight=torch.ones(2),
+                ts=torch.zeros(2, dtype=torch.long),
+                count=torch.ones(2, dtype=torch.long),
+            )
+        },
+        watermark=0,
+        taken_at=0.0,
+        selection={},
+    )
     with pytest.raises(ValueError, match=r"'dst' indices must lie in \[0, 1\) \(found \[0, 3\]\)"):
         bad.validate()
 

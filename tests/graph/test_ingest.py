@@ -7,14 +7,21 @@ from typing import Any
 from graph.client import GraphClient
 from graph.ingest import ingest_events
 from graph.queries import Query
-from tests.graph.conftest import counts
+from tests.graph.conftest import counts, wipe
 
 T0 = "2024-03-01T12:00:00Z"
 
 
 def view(n: int, user: str = "u1", item: str = "i1", **extra: Any) -> dict[str, Any]:
-    return {"type": "interaction", "event_id": f"v{n}", "user_id": user, "item_id": item,
-            "kind": "view", "ts": T0, **extra}  # fmt: skip
+    return {
+        "type": "interaction",
+        "event_id": f"v{n}",
+        "user_id": user,
+        "item_id": item,
+        "kind": "view",
+        "ts": T0,
+        **extra,
+    }
 
 
 def follow(a: str, b: str, n: int, kind: str = "follow") -> dict[str, Any]:
@@ -85,8 +92,11 @@ def test_ratings_replace_and_views_accumulate(clean_graph: GraphClient) -> None:
     rates = [view(n, kind="rate", weight=w) for n, w in enumerate([4.0, 2.0])]
     ingest_events(clean_graph, rates, source="test")
     assert clean_graph.read(EDGE, u="u1", i="i1")[0] == {
-        "type": "RATED", "count": 2, "weight": 2.0, "ts": 1709294400000
-    }  # fmt: skip
+        "type": "RATED",
+        "count": 2,
+        "weight": 2.0,
+        "ts": 1709294400000,
+    }
 
 
 def test_unfollow_and_refollow_in_one_batch_follow_input_order(clean_graph: GraphClient) -> None:
@@ -111,8 +121,9 @@ def test_deletes_remove_nodes_and_act_as_barriers(clean_graph: GraphClient) -> N
     ingest_events(clean_graph, batch, source="t")
     assert clean_graph.read(EDGE, u="u1", i="i1")[0]["count"] == 1
     assert clean_graph.read(FOLLOWS) == []
-    ingest_events(clean_graph, [{"type": "item_delete", "event_id": "del-i1", "item_id": "i1"}],
-                  source="t")  # fmt: skip
+    ingest_events(
+        clean_graph, [{"type": "item_delete", "event_id": "del-i1", "item_id": "i1"}], source="t"
+    )
     assert counts(clean_graph)["items"] == 0 and counts(clean_graph)["users"] == 2
 
 
@@ -130,13 +141,80 @@ def test_changes_are_marked_with_the_batch_sequence(clean_graph: GraphClient) ->
 
 
 def test_item_upserts_name_items_and_add_categories(clean_graph: GraphClient) -> None:
-    item = {"type": "item_upsert", "event_id": "it1", "item_id": "i1", "name": "Lamp",
-            "categories": ["Home", "Lighting"]}  # fmt: skip
+    item = {
+        "type": "item_upsert",
+        "event_id": "it1",
+        "item_id": "i1",
+        "name": "Lamp",
+        "categories": ["Home", "Lighting"],
+    }
     ingest_events(clean_graph, [item], source="t")
     query = Query(
-        name="test_item", mode="read",
+        name="test_item",
+        mode="read",
         text="MATCH (i:Item {item_id: 'i1'})-[:IN_CATEGORY]->(c) "
         "RETURN i.name AS name, collect(c.name) AS cats",
-    )  # fmt: skip
+    )
     row = clean_graph.read(query)[0]
     assert row["name"] == "Lamp" and sorted(row["cats"]) == ["home", "lighting"]
+
+
+USERS = Query(
+    name="test_users", mode="read", text="MATCH (u:User) RETURN u.user_id AS u ORDER BY u"
+)
+
+
+def test_follow_then_unfollow_in_one_batch_keeps_the_users_it_created(
+    clean_graph: GraphClient,
+) -> None:
+    """The graph must not depend on the batch size: one batch of two equals two batches of one."""
+    events = [follow("p", "q", 0), follow("p", "q", 1, "unfollow")]
+    ingest_events(clean_graph, events, source="test", batch_size=10_000)
+    together = (clean_graph.read(USERS), clean_graph.read(FOLLOWS))
+    clean_graph_ids = [r["u"] for r in together[0]]
+    assert clean_graph_ids == ["p", "q"] and together[1] == []
+    wipe(clean_graph)
+    ingest_events(clean_graph, events, source="test", batch_size=1)
+    assert (clean_graph.read(USERS), clean_graph.read(FOLLOWS)) == together
+
+
+def test_a_batch_with_non_objects_keeps_its_valid_events(clean_graph: GraphClient) -> None:
+    """[valid, 42] and [valid, null]: the valid event lands, the others are dead letters."""
+    report = ingest_events(clean_graph, [view(1), 42, None, "[]", True], source="test")
+    assert (report.applied, report.rejected) == (1, 4)
+    assert clean_graph.read(EDGE, u="u1", i="i1")[0]["count"] == 1
+    assert len(clean_graph.read(DEAD)) == 4
+
+
+DROP_SCHEMA = (
+    "SHOW CONSTRAINTS YIELD name",
+    "SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'",
+)
+
+
+def test_concurrent_ingest_without_a_schema_applies_it_first(clean_graph: GraphClient) -> None:
+    """No entry point writes before the uniqueness constraints exist: four ingesters racing on
+    a database without a schema still make one node per id and apply each event once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.settings import load_settings
+    from graph.schema import _READY
+
+    with clean_graph._session("write") as session:  # test helper: drop the whole schema
+        for show in DROP_SCHEMA:
+            for row in list(session.run(show)):
+                kind = "CONSTRAINT" if show.startswith("SHOW CONSTRAINTS") else "INDEX"
+                session.run(f"DROP {kind} `{row['name']}` IF EXISTS").consume()
+    _READY.clear()
+    events = [view(n, user=f"c{n % 300}", item=f"ci{n % 50}") for n in range(3_000)]
+
+    def ingest(part: int) -> int:
+        with GraphClient(load_settings().neo4j) as client:
+            return ingest_events(client, events, source=f"racer-{part}", batch_size=200).applied
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        applied = sum(pool.map(ingest, range(4)))
+    assert applied == 3_000  # each event once, whoever applied it
+    assert len(clean_graph.read(USERS)) == 300
+    watermarks = Query(name="t_wm", mode="read", text="MATCH (w:Watermark) RETURN count(w) AS n")
+    assert clean_graph.read(watermarks)[0]["n"] == 1

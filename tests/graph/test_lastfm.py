@@ -17,7 +17,7 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "lastfm-het
 
 @pytest.fixture(scope="module")
 def loaded(settings: object) -> Iterator[tuple[GraphClient, IngestReport]]:
-    from profilegraph.settings import load_settings
+    from core.settings import load_settings
 
     with GraphClient(load_settings().neo4j) as client:
         wipe(client)

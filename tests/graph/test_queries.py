@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from graph.queries import CYPHER_DIR, load_query, query_names
-from profilegraph.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
-    p for pkg in ("graph", "engine", "workers", "profilegraph") for p in (ROOT / pkg).rglob("*.py")
+    p
+    for pkg in ("core", "graph", "engine", "jobs", "workers", "profilegraph")
+    for p in (ROOT / pkg).rglob("*.py")
 ]
 CALL = re.compile(r"\.(?:read|write|write_rows|stream|run|run_statements)\(\s*\"([a-z_0-9]+)\"")
 LITERAL = re.compile(r"\"([a-z][a-z_0-9]*)\"")

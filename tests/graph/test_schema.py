@@ -14,8 +14,9 @@ OLD_INDEX = Query(
     OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}}
     """,
 )
-DROP = Query(name="test_drop_vector_index", mode="write",
-             text="DROP INDEX user_profile_embedding IF EXISTS")  # fmt: skip
+DROP = Query(
+    name="test_drop_vector_index", mode="write", text="DROP INDEX user_profile_embedding IF EXISTS"
+)
 SEED_USER = Query(
     name="test_seed_embedding",
     mode="write",

@@ -11,16 +11,24 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from core.settings import Settings
 from graph.client import GraphClient
 from graph.stream import StreamConsumer, publish
 from profilegraph.services.redis_server import client as redis_client
-from profilegraph.settings import Settings
 from tests.graph.conftest import counts, wipe
 
 
 def views(n: int, prefix: str) -> list[dict[str, object]]:
-    return [{"type": "interaction", "event_id": f"{prefix}-{k}", "user_id": f"u{k % 17}",
-             "item_id": f"i{k % 11}", "kind": "view"} for k in range(n)]  # fmt: skip
+    return [
+        {
+            "type": "interaction",
+            "event_id": f"{prefix}-{k}",
+            "user_id": f"u{k % 17}",
+            "item_id": f"i{k % 11}",
+            "kind": "view",
+        }
+        for k in range(n)
+    ]
 
 
 @pytest.fixture
@@ -55,7 +63,7 @@ def _crashing_consumer(name: str, hook: str) -> int:
         from graph.client import GraphClient
         from graph.stream import StreamConsumer
         from profilegraph.services.redis_server import client
-        from profilegraph.settings import load_settings
+        from core.settings import load_settings
 
         settings = load_settings()
         with GraphClient(settings.neo4j) as graph, client(settings.redis) as conn:
@@ -79,8 +87,9 @@ def test_a_crash_before_acknowledging_loses_and_duplicates_nothing(
     expected_views = 25 if hook == "after_commit" else 0
     assert counts(graph)["views"] == expected_views
     # Another consumer claims the abandoned messages and finishes the stream.
-    survivor = StreamConsumer(graph, conn, stream=name, consumer="survivor", batch_size=25,
-                              block_ms=100, claim_idle_ms=0)  # fmt: skip
+    survivor = StreamConsumer(
+        graph, conn, stream=name, consumer="survivor", batch_size=25, block_ms=100, claim_idle_ms=0
+    )
     report = survivor.run(until_empty=True)
     assert counts(graph)["views"] == 100
     assert report.applied == 100 - expected_views and report.duplicates == expected_views

@@ -7,15 +7,17 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from core.profile_contract import FIELDS, property_names
 from graph.client import GraphClient
 from graph.ingest import ingest_events
+from graph.profiles import read_profile
 from graph.queries import Query
 from graph.writeback import (
-    PROFILE_FIELDS,
     TRAIL_SEP,
     Interest,
     ProfileRow,
@@ -46,12 +48,17 @@ def profile(run: str, user: str) -> ProfileRow:
         user_id=user,
         embedding=[((h >> (k % 24)) % 97) / 97.0 for k in range(64)],
         fields={
-            "influence": h / 2**32, "influence_rank": h % 1000, "segment": h % 7,
-            "segment_label": f"{run} segment", "uncertainty": 0.5, "explore": [f"{run}-x"],
-            "adoptions": h % 5, "cold_start": False,
+            "influence": h / 2**32,
+            "influence_rank": h % 1000,
+            "segment": h % 7,
+            "segment_label": f"{run} segment",
+            "uncertainty": 0.5,
+            "explore": [f"{run}-x"],
+            "adoptions": h % 5,
+            "cold_start": False,
         },
         interests=[Interest(f"{run}-a", 0.7, [f"i{h % 3}"], [], 1), Interest(f"{run}-b", 0.3)],
-    )  # fmt: skip
+    )
 
 
 def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> None:
@@ -59,8 +66,10 @@ def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> 
     assert props["profile_run_id"] == run and props["profile_watermark"] == watermark
     assert props["profile_interests"] == [f"{run}-a", f"{run}-b"]
     assert props["profile_interest_weights"] == [0.7, 0.3]
-    assert row["edges"] == [[f"{run}-a", 0.7, run, list(expected.interests[0].items)],
-                            [f"{run}-b", 0.3, run, []]]  # fmt: skip
+    assert row["edges"] == [
+        [f"{run}-a", 0.7, run, list(expected.interests[0].items)],
+        [f"{run}-b", 0.3, run, []],
+    ]
     for key, value in expected.fields.items():
         got = props[f"profile_{key}"]
         assert got == pytest.approx(value) if isinstance(value, float) else got == value, key
@@ -69,14 +78,15 @@ def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> 
 
 @pytest.fixture(scope="module")
 def users(settings: object) -> Iterator[GraphClient]:
-    from profilegraph.settings import load_settings
+    from core.settings import load_settings
 
     with GraphClient(load_settings().neo4j) as client:
         wipe(client)
         events = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in USERS]
         categories = [f"{run}-{x}" for run in RUNS for x in "ab"]
-        events.append({"type": "item_upsert", "event_id": "item", "item_id": "item",
-                       "categories": categories})  # fmt: skip
+        events.append(
+            {"type": "item_upsert", "event_id": "item", "item_id": "item", "categories": categories}
+        )
         ingest_events(client, events, source="test")
         yield client
 
@@ -90,8 +100,7 @@ def test_every_field_is_written_and_stale_ones_removed(users: GraphClient) -> No
     assert props["profile_run_id"] == "run-b" and props["profile_influence"] == 1.0
     # run-a's interests (properties and edges) did not survive into run-b
     assert props["profile_interests"] == [] and first["edges"] == []
-    history = {"user_id", "changed_seq", "profile_embedding", "profile_trail"}
-    assert set(props) - history <= set(PROFILE_FIELDS)
+    assert set(props) - {"user_id", "changed_seq"} <= property_names()
     assert props["profile_trail"] == ["run-b", TRAIL_SEP.join(["run-a", "run-a-a", "run-a-b"])]
 
 
@@ -116,7 +125,7 @@ def test_unchanged_interests_update_their_edges_in_place(users: GraphClient) -> 
 
 @pytest.mark.parametrize("field", ["colour", "interests", "run_id"])
 def test_unknown_or_derived_field_is_refused(users: GraphClient, field: str) -> None:
-    with pytest.raises(ValueError, match=f"profile field '{field}' cannot be set"):
+    with pytest.raises(ValueError, match=rf"profile fields \['{field}'\] are not in the contract"):
         write_profiles(users, "r", 1, [ProfileRow("u0", [0.0] * 64, {field: "red"})])
 
 
@@ -128,7 +137,7 @@ def test_killed_writer_leaves_each_user_on_one_complete_profile(users: GraphClie
         import os
         from graph.client import GraphClient
         from graph.writeback import write_profiles
-        from profilegraph.settings import load_settings
+        from core.settings import load_settings
         from tests.graph.test_writeback import USERS, profile
 
         def die(batches):
@@ -165,11 +174,35 @@ def test_an_older_run_never_overwrites_a_newer_one(users: GraphClient) -> None:
 def test_runs_record_their_provenance(users: GraphClient) -> None:
     start_run(users, "prov-1", kind="full", model="lightgcn", params={"dim": 64}, watermark=5)
     start_run(users, "prov-1", kind="full", model="lightgcn", params={"dim": 64}, watermark=5)
-    finish_run(users, "prov-1", status="complete", metrics={"recall@10": 0.2},
-               timings={"train_s": 1.5}, profiles_written=300)  # fmt: skip
+    finish_run(
+        users,
+        "prov-1",
+        status="complete",
+        metrics={"recall@10": 0.2},
+        timings={"train_s": 1.5},
+        profiles_written=300,
+    )
     row = read_run(users, "prov-1")
     assert row is not None and row["status"] == "complete" and row["model"] == "lightgcn"
     assert row["params"] == {"dim": 64} and row["timings"] == {"train_s": 1.5}
     assert row["metrics"] == {"recall@10": 0.2} and row["profiles_written"] == 300
     assert read_run(users, "no-such-run") is None
+    # times, not their strings ('...21.3Z' sorts after '...21.356Z' as text)
+    assert isinstance(row["started_at"], datetime) and row["started_at"].tzinfo is not None
     assert row["started_at"] <= row["finished_at"]
+
+
+def test_a_written_profile_reads_back_as_the_contract(users: GraphClient) -> None:
+    """Writer and reader (cypher/read_profile.cypher) agree with core.profile_contract."""
+    fields = {f.name: _example(f.kind) for f in FIELDS}
+    write_profiles(users, "contract-run", 40, [ProfileRow("u5", [0.5] * 64, fields, [])])
+    read = read_profile(users, "u5")
+    assert read is not None
+    provenance = {"run_id", "watermark", "updated_at", "interests", "interest_weights"}
+    assert set(read) == set(fields) | provenance
+    assert {name: read[name] for name in fields} == fields
+    assert read_profile(users, "no-such-user") is None
+
+
+def _example(kind: str) -> object:
+    return {"float": 0.25, "int": 7, "str": "s", "bool": True, "list[str]": ["a", "b"]}[kind]

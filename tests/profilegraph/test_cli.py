@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from profilegraph.cli import app
 from profilegraph.secrets import ENV_FILE_NAME
-from profilegraph.settings import Settings
 
 runner = CliRunner()
 
@@ -57,12 +57,16 @@ def test_library_errors_exit_1_with_name_and_message(
 def test_any_command_on_a_fresh_machine_first_generates_the_local_passwords(
     tmp_path: Path,
 ) -> None:
-    """Workers, beat and the demo import the Celery app, which reads the Redis password at
-    import: the CLI must have generated it before any command runs."""
+    """Workers, beat, the demo and every client share the generated local passwords: the CLI's
+    entry point generates them before any command runs (here one that needs no service)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILEGRAPH_")}
     env["PROFILEGRAPH_STATE"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-c", "from profilegraph.cli import main; main()",
-                           "--help"], env=env, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "from profilegraph.cli import main; main()", "query"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     generated = (tmp_path / ENV_FILE_NAME).read_text()
     assert "PROFILEGRAPH_REDIS__PASSWORD=" in generated

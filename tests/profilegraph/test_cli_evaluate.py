@@ -7,34 +7,56 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from engine.pipeline import PipelineConfig, run_full, save_result
 from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from profilegraph.cli import app
-from profilegraph.settings import Settings
 
 
 def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Path) -> None:
     snapshot = to_snapshot(generate(SyntheticConfig(n_users=400, n_items=100, seed=3)))
-    config = PipelineConfig(train=TrainConfig(embedding_dim=16, max_epochs=3, eval_every=1,
-                                              device="cpu"))  # fmt: skip
+    config = PipelineConfig(
+        train=TrainConfig(embedding_dim=16, max_epochs=3, eval_every=1, device="cpu")
+    )
     run_dir = settings.state / "runs" / "cli-eval-run"
     snapshot.save(run_dir / "snapshot.pt")
     save_result(run_full(snapshot, config, run_id="cli-eval-run"), run_dir / "result.pt")
     out = tmp_path / "eval"
-    result = CliRunner().invoke(app, [
-        "evaluate", "--run-id", "cli-eval-run", "--seed", "0", "--seed", "1", "--epochs", "3",
-        "--out", str(out),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--run-id",
+            "cli-eval-run",
+            "--seed",
+            "0",
+            "--seed",
+            "1",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "evaluation.json").read_text())
     models = {r["model"] for r in data["item_ranking"]["rows"]}
     assert models == {"popularity", "lightgcn", "lightgcn+social", "ensemble"}
     assert len(data["item_ranking"]["rows"]) == 8  # 4 models x 2 seeds
-    assert set(data["interest_prediction"]) == {"popularity", "own_history", "friends_average",
-                                                "profile"}  # fmt: skip
-    assert set(data["influence"]) == {"model", "past_adoptions", "pagerank", "articlerank",
-                                      "degree"}  # fmt: skip
+    assert set(data["interest_prediction"]) == {
+        "popularity",
+        "own_history",
+        "friends_average",
+        "profile",
+    }
+    assert set(data["influence"]) == {
+        "model",
+        "past_adoptions",
+        "pagerank",
+        "articlerank",
+        "degree",
+    }
     markdown = (out / "evaluation.md").read_text()
     assert "| friends_average |" in markdown and "| lightgcn+social |" in markdown
     for plot in ("training_curve.png", "influence_distribution.png", "interest_heatmap.png"):

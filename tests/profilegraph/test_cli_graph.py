@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.stream import publish
 from profilegraph.cli import app
 from profilegraph.services.redis_server import client as redis_client
-from profilegraph.settings import Settings
 from tests.graph.conftest import counts, wipe
 
 runner = CliRunner()
@@ -38,9 +38,11 @@ def test_ingest_jsonl_reports_and_dead_letters(empty: GraphClient, tmp_path: Pat
 
 def test_ingest_csv_with_categories(empty: GraphClient, tmp_path: Path) -> None:
     path = tmp_path / "items.csv"
-    path.write_text("type,event_id,item_id,name,categories\n"
-                    "item_upsert,c1,i1,Lamp,home|lighting\n"
-                    "item_upsert,c2,i2,,\n")  # fmt: skip
+    path.write_text(
+        "type,event_id,item_id,name,categories\n"
+        "item_upsert,c1,i1,Lamp,home|lighting\n"
+        "item_upsert,c2,i2,,\n"
+    )
     result = runner.invoke(app, ["ingest", str(path)])
     assert result.exit_code == 0, result.output
     assert counts(empty)["items"] == 2 and counts(empty)["categories"] == 2
@@ -57,8 +59,19 @@ def test_consume_drains_the_stream(empty: GraphClient, settings: Settings) -> No
     stream = "test:cli:events"
     with redis_client(settings.redis) as conn:
         conn.delete(stream)
-        publish(conn, [{"type": "follow", "event_id": f"cf{k}", "user_id": f"a{k}",
-                        "target_user_id": "hub"} for k in range(30)], stream=stream)  # fmt: skip
+        publish(
+            conn,
+            [
+                {
+                    "type": "follow",
+                    "event_id": f"cf{k}",
+                    "user_id": f"a{k}",
+                    "target_user_id": "hub",
+                }
+                for k in range(30)
+            ],
+            stream=stream,
+        )
         result = runner.invoke(app, ["consume", "--until-empty", "--stream", stream])
         assert result.exit_code == 0, result.output
         assert "applied 30" in result.output and conn.xlen(stream) == 0
@@ -66,8 +79,10 @@ def test_consume_drains_the_stream(empty: GraphClient, settings: Settings) -> No
 
 
 def test_export_writes_a_loadable_snapshot(empty: GraphClient, tmp_path: Path) -> None:
-    events = [{"type": "follow", "event_id": f"e{k}", "user_id": f"u{k}",
-               "target_user_id": f"u{k + 1}"} for k in range(5)]  # fmt: skip
+    events = [
+        {"type": "follow", "event_id": f"e{k}", "user_id": f"u{k}", "target_user_id": f"u{k + 1}"}
+        for k in range(5)
+    ]
     path = tmp_path / "f.jsonl"
     path.write_text("\n".join(json.dumps(e) for e in events))
     assert runner.invoke(app, ["ingest", str(path)]).exit_code == 0

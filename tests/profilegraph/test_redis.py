@@ -8,9 +8,9 @@ import uuid
 import pytest
 from pydantic import SecretStr
 
-from profilegraph.errors import AuthenticationFailed, ServiceUnavailable
+from core.errors import AuthenticationFailed, ServiceUnavailable
+from core.settings import Settings
 from profilegraph.services import redis_server
-from profilegraph.settings import Settings
 
 
 def test_round_trip_with_password(settings: Settings) -> None:

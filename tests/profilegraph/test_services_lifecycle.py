@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.settings import Settings
 from profilegraph import services
 from profilegraph.services.process import pid_alive, port_open
-from profilegraph.settings import Settings
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_a_foreign_process_on_the_port_is_reported(
     clash = own_instance.model_copy(
         update={"redis": own_instance.redis.model_copy(update={"port": settings.redis.port})}
     )
-    from profilegraph.errors import ServiceStartError
+    from core.errors import ServiceStartError
     from profilegraph.services import redis_server
 
     with pytest.raises(ServiceStartError, match="taken by a process that is not this instance"):

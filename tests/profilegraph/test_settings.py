@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from core.settings import Settings, load_settings
 from profilegraph.secrets import ensure_local_secrets, read_env_file
-from profilegraph.settings import Settings, load_settings
 
 
 def test_generated_secrets_are_private_and_stable(

@@ -14,29 +14,37 @@ import pytest
 import redis
 from celery import Celery
 
+from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import read_run
+from jobs.runs import TERMINAL, RunBoard
 from profilegraph.jobs_cli import refresh_and_follow
 from profilegraph.processes import celery_processes
 from profilegraph.services import neo4j_server
-from profilegraph.settings import Settings
 from tests.graph.conftest import wipe
 from workers.app import make_app
-from workers.runs import TERMINAL, RunBoard
 
-CONSISTENT = Query(name="test_consistent", mode="read", text="""
+CONSISTENT = Query(
+    name="test_consistent",
+    mode="read",
+    text="""
     MATCH (u:User)
     RETURN u.profile_run_id AS run_id, count(*) AS users,
            sum(CASE WHEN COLLECT { MATCH (u)-[r:INTERESTED_IN]->(c) RETURN c.name ORDER BY r.rank }
                          = u.profile_interests THEN 1 ELSE 0 END) AS edges_agree
-""")  # fmt: skip
-PROFILED = Query(name="test_profiled", mode="read", text="""
+""",
+)
+PROFILED = Query(
+    name="test_profiled",
+    mode="read",
+    text="""
     MATCH (u:User) RETURN u.user_id AS user_id, u.profile_run_id AS run_id,
     u.profile_interests AS interests, size(u.profile_embedding) AS dim
-""")  # fmt: skip
+""",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,7 @@ def sender(settings: Settings) -> Celery:
 
 @pytest.fixture(scope="module")
 def board(settings: Settings) -> RunBoard:
-    return RunBoard(redis.Redis.from_url(settings.redis.url()))
+    return RunBoard.connect(settings)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +69,11 @@ def loaded(settings: Settings) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def workers(settings: Settings, loaded: None) -> Iterator[None]:
     env = {
-        "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4", "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
+        "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4",
+        "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
         "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
         "PROFILEGRAPH_REFRESH__WRITE_BATCH_SIZE": "5",  # 60 write transactions: time to kill one
-    }  # fmt: skip
+    }
     with celery_processes(settings, env=env):
         yield
 
@@ -85,8 +94,9 @@ def _wait(board: RunBoard, run_id: str, timeout: float = 240) -> dict[str, str]:
     return info
 
 
-def test_full_then_incremental_refresh(workers: None, sender: Celery, board: RunBoard,
-                                       graph: GraphClient) -> None:  # fmt: skip
+def test_full_then_incremental_refresh(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient
+) -> None:
     full = _submit(sender, board, mode="full")
     assert _wait(board, full)["state"] == "complete"
     rows = graph.read(PROFILED)
@@ -96,8 +106,16 @@ def test_full_then_incremental_refresh(workers: None, sender: Celery, board: Run
     assert run is not None and run["status"] == "complete" and run["profiles_written"] == 300
     assert board.holder() is None  # the lock was released
 
-    new = [{"type": "interaction", "event_id": f"new{i}", "user_id": f"u{i}", "item_id": "i3",
-            "kind": "purchase"} for i in (1, 2)]  # fmt: skip
+    new = [
+        {
+            "type": "interaction",
+            "event_id": f"new{i}",
+            "user_id": f"u{i}",
+            "item_id": "i3",
+            "kind": "purchase",
+        }
+        for i in (1, 2)
+    ]
     ingest_events(graph, new, source="test")
     inc = _submit(sender, board, mode="incremental")
     info = _wait(board, inc)
@@ -108,8 +126,9 @@ def test_full_then_incremental_refresh(workers: None, sender: Celery, board: Run
     assert refreshed == int(info["written"]) and refreshed < 300  # only what changed
 
 
-def test_second_refresh_is_refused_while_one_runs(workers: None, sender: Celery,
-                                                  board: RunBoard) -> None:  # fmt: skip
+def test_second_refresh_is_refused_while_one_runs(
+    workers: None, sender: Celery, board: RunBoard
+) -> None:
     first = _submit(sender, board, mode="full")
     second = _submit(sender, board, mode="full")
     assert _wait(board, second)["state"] == "refused"
@@ -117,24 +136,26 @@ def test_second_refresh_is_refused_while_one_runs(workers: None, sender: Celery,
     assert _wait(board, first)["state"] == "complete"
 
 
-def test_a_refresh_can_wait_for_the_running_one(workers: None, sender: Celery,
-                                                board: RunBoard) -> None:  # fmt: skip
+def test_a_refresh_can_wait_for_the_running_one(
+    workers: None, sender: Celery, board: RunBoard
+) -> None:
     """What `submit refresh --wait` and the demo do when beat's refresh got there first."""
     first = _submit(sender, board, mode="full")
 
     def send(request: dict[str, Any]) -> None:
         sender.send_task("workers.tasks.refresh", kwargs={"request": request})
 
-    info = refresh_and_follow("full", wait_for_running=True, board=board, send=send)
+    info = refresh_and_follow(board, send, "full", wait_for_running=True)
     assert info["waited_for"] == first  # refused once, while the first one ran
     assert info["state"] == "complete" and info["run_id"] != first
     assert board.get(first)["state"] == "complete"
-    alone = refresh_and_follow("full", board=board, send=send)  # nothing running: no wait
+    alone = refresh_and_follow(board, send, "full")  # nothing running: no wait
     assert alone["state"] == "complete" and alone["waited_for"] == ""
 
 
-def test_cancel_stops_the_run_at_the_next_step(workers: None, sender: Celery, board: RunBoard,
-                                               graph: GraphClient) -> None:  # fmt: skip
+def test_cancel_stops_the_run_at_the_next_step(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient
+) -> None:
     run_id = f"cancel-{time.monotonic_ns()}"
     board.update(run_id, state="submitted")
     assert board.request_cancel(run_id)
@@ -152,14 +173,15 @@ def test_bad_payload_is_rejected_naming_the_field(workers: None, sender: Celery)
         result.get(timeout=60)
 
 
-def test_worker_killed_during_write_back_is_redelivered(workers: None, sender: Celery,
-                                                        board: RunBoard,
-                                                        graph: GraphClient) -> None:  # fmt: skip
+def test_worker_killed_during_write_back_is_redelivered(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient
+) -> None:
     run_id = _submit(sender, board, mode="full")
     deadline = time.monotonic() + 240
     # wait until at least two of the 60 write batches have committed, then kill -9 the process
-    while not ((info := board.get(run_id)).get("step") == "write"
-               and float(info.get("percent", 0)) > 80):  # fmt: skip
+    while not (
+        (info := board.get(run_id)).get("step") == "write" and float(info.get("percent", 0)) > 80
+    ):
         assert info.get("state") not in TERMINAL, f"finished before the kill: {info}"
         assert time.monotonic() < deadline, info
         time.sleep(0.002)
@@ -172,24 +194,33 @@ def test_worker_killed_during_write_back_is_redelivered(workers: None, sender: C
     assert graph.read(CONSISTENT) == [{"run_id": run_id, "users": 300, "edges_agree": 300}]
 
 
-def test_evaluate_a_run(workers: None, sender: Celery, board: RunBoard, graph: GraphClient,
-                        tmp_path: Path) -> None:  # fmt: skip
+def test_evaluate_a_run(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient, tmp_path: Path
+) -> None:
     run_id = _submit(sender, board, mode="full")
     assert _wait(board, run_id)["state"] == "complete"
     request = {"run_id": run_id, "out_dir": str(tmp_path)}
-    done = sender.send_task("workers.tasks.evaluate", kwargs={"request": request})
+    done = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
     result = done.get(timeout=240)
     assert set(result["evaluation"]["influence"]) >= {"model", "pagerank", "degree"}
     names = {Path(f).name for f in result["files"]}
-    assert names >= {"evaluation.md", "influence_distribution.png", "interest_heatmap.png",
-                     "training_curve.png"}  # fmt: skip
+    assert names >= {
+        "evaluation.md",
+        "influence_distribution.png",
+        "interest_heatmap.png",
+        "training_curve.png",
+    }
     assert all(Path(f).stat().st_size > 0 for f in result["files"])
     run = read_run(graph, run_id)
     assert run is not None
-    stored = graph.read(Query(name="t", mode="read", text="MATCH (r:ProfileRun {run_id: $r}) "
-                              "RETURN r.evaluation AS e"), r=run_id)[0]["e"]  # fmt: skip
+    stored = graph.read(
+        Query(
+            name="t", mode="read", text="MATCH (r:ProfileRun {run_id: $r}) RETURN r.evaluation AS e"
+        ),
+        r=run_id,
+    )[0]["e"]
     assert json.loads(stored)["influence"] == result["evaluation"]["influence"]
-    bad = sender.send_task("workers.tasks.evaluate", kwargs={"request": {"run_id": "no-such"}})
+    bad = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": {"run_id": "no-such"}})
     with pytest.raises(Exception, match=r"run_id: run 'no-such' has no result"):
         bad.get(timeout=60)
 
@@ -211,3 +242,89 @@ def test_neo4j_unreachable_for_a_while_means_retries_not_failure(
         neo4j_server.start(settings)
     info = _wait(board, run_id, timeout=300)
     assert info["state"] == "complete", info
+
+
+def test_every_task_retries_while_neo4j_is_down(
+    workers: None, sender: Celery, settings: Settings, graph: GraphClient
+) -> None:
+    """One retry policy: ingest_batch (which talks to Neo4j, not Redis) retries a Neo4j outage
+    with backoff and completes once the server is back."""
+    event = {"type": "interaction", "event_id": f"retry-{time.monotonic_ns()}",
+             "user_id": "u7", "item_id": "i5", "kind": "view"}  # fmt: skip
+    neo4j_server.stop(settings)
+    try:
+        sent = sender.send_task("workers.tasks.ingest_batch", args=([event],),
+                                kwargs={"source": "test"})  # fmt: skip
+        deadline = time.monotonic() + 150
+        while sent.state != "RETRY":
+            assert sent.state not in ("FAILURE", "SUCCESS"), sent.state
+            assert time.monotonic() < deadline, f"no retry seen: {sent.state}"
+            time.sleep(0.5)
+    finally:
+        neo4j_server.start(settings)
+    assert sent.get(timeout=300)["applied"] == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"run_id": "..", "mode": "full", "watermark": 1}, "run_id"),
+        (
+            {"run_id": "ok", "mode": "full", "watermark": 1, "result_path": "/etc/passwd"},
+            "result_path",
+        ),
+        (
+            {"run_id": "never-planned", "mode": "full", "watermark": 999_999_999},
+            "not a planned run",
+        ),
+        ({"run_id": "x", "mode": "incremental", "watermark": 5}, "since"),
+    ],
+)
+def test_forged_step_messages_are_refused(
+    workers: None, sender: Celery, board: RunBoard, settings: Settings,
+    payload: dict[str, Any], named: str,
+) -> None:  # fmt: skip
+    """Paths come from the run id inside the state dir, never from a message; a step for a run
+    that was never planned (or at another watermark) is refused and touches no run."""
+    sent = sender.send_task("workers.tasks.write_step", args=(payload,))
+    with pytest.raises(Exception, match=named):
+        sent.get(timeout=60)
+    assert not (settings.state / "runs" / "never-planned").exists()
+    assert board.get("never-planned").get("state") is None  # no run was failed or created
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_worker_goes_on(
+    workers: None, sender: Celery, settings: Settings
+) -> None:
+    """Text that is no message envelope, pushed straight onto the cpu queue, ended the worker
+    ("Unrecoverable error"); now it lands in the dead-letter list and queued work still runs."""
+    from workers.transport import DEAD_MESSAGES
+
+    conn = redis.Redis.from_url(settings.redis.url())
+    before = conn.llen(DEAD_MESSAGES)
+    for junk in (b"not json", b"42", b"{}", b"[1, 2]", b"\xff\xfe"):
+        conn.lpush("cpu", junk)
+    event = {"type": "interaction", "event_id": f"after-junk-{time.monotonic_ns()}",
+             "user_id": "u8", "item_id": "i6", "kind": "view"}  # fmt: skip
+    sent = sender.send_task("workers.tasks.ingest_batch", args=([event],))
+    assert sent.get(timeout=60)["applied"] == 1
+    assert conn.llen(DEAD_MESSAGES) - before == 5
+    assert b"not json" in conn.lrange(DEAD_MESSAGES, 0, -1)
+
+
+def test_a_refresh_that_does_not_complete_exits_non_zero(
+    workers: None, sender: Celery, board: RunBoard
+) -> None:
+    """`profilegraph submit refresh` exits 1 when the run it followed ends refused, failed or
+    cancelled, so scripts can tell; 0 when it completes."""
+    from typer.testing import CliRunner
+
+    from profilegraph.cli import app
+
+    first = _submit(sender, board, mode="full")
+    refused = CliRunner().invoke(app, ["submit", "refresh", "--mode", "full"])
+    assert refused.exit_code == 1, refused.output
+    assert "refused" in refused.output
+    assert _wait(board, first)["state"] == "complete"
+    done = CliRunner().invoke(app, ["submit", "refresh", "--mode", "incremental"])
+    assert done.exit_code == 0, done.output

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ServiceStartError
+from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import KIND_NAMES, SyntheticDataset
 from graph.events import REL_TYPES, InteractionKind
 from graph.schema import apply_schema
-from profilegraph.errors import ServiceStartError
 from profilegraph.services import neo4j_server
-from profilegraph.settings import Settings
 
 
 def _write(path: Path, header: list[str], columns: list[np.ndarray]) -> Path:
@@ -49,21 +49,42 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
     users, items = _prefixed("u", np.arange(n_users)), _prefixed("i", np.arange(n_items))
     categories = _prefixed("cat", np.arange(data.config.n_categories))
     files = [
-        ("--nodes=User", "users", ["user_id:ID(User)", "changed_seq:long"],
-         [users, np.ones(n_users, np.int64)]),
-        ("--nodes=Item", "items", ["item_id:ID(Item)", "changed_seq:long"],
-         [items, np.ones(n_items, np.int64)]),
+        (
+            "--nodes=User",
+            "users",
+            ["user_id:ID(User)", "changed_seq:long"],
+            [users, np.ones(n_users, np.int64)],
+        ),
+        (
+            "--nodes=Item",
+            "items",
+            ["item_id:ID(Item)", "changed_seq:long"],
+            [items, np.ones(n_items, np.int64)],
+        ),
         ("--nodes=Category", "categories", ["name:ID(Category)"], [categories]),
-        ("--nodes=Watermark", "watermark", ["name:ID(Watermark)", "seq:long"],
-         [np.array(["ingest"]), np.array([1])]),
-        ("--relationships=IN_CATEGORY", "in_category",
-         [":START_ID(Item)", ":END_ID(Category)", "weight:double"],
-         [items, categories[data.item_category], np.ones(n_items)]),
-        ("--relationships=FOLLOWS", "follows", [":START_ID(User)", ":END_ID(User)", "ts:long"],
-         [users[data.follow_src], users[data.follow_dst], data.follow_ts]),
-    ]  # fmt: skip
-    args = [f"{flag}={_write(directory / f'{name}.csv', header, cols)}"
-            for flag, name, header, cols in files]  # fmt: skip
+        (
+            "--nodes=Watermark",
+            "watermark",
+            ["name:ID(Watermark)", "seq:long"],
+            [np.array(["ingest"]), np.array([1])],
+        ),
+        (
+            "--relationships=IN_CATEGORY",
+            "in_category",
+            [":START_ID(Item)", ":END_ID(Category)", "weight:double"],
+            [items, categories[data.item_category], np.ones(n_items)],
+        ),
+        (
+            "--relationships=FOLLOWS",
+            "follows",
+            [":START_ID(User)", ":END_ID(User)", "ts:long"],
+            [users[data.follow_src], users[data.follow_dst], data.follow_ts],
+        ),
+    ]
+    args = [
+        f"{flag}={_write(directory / f'{name}.csv', header, cols)}"
+        for flag, name, header, cols in files
+    ]
     # Aggregate interactions per (kind, user, item) like the online MERGE does.
     key = (data.kind.astype(np.int64) * n_users + data.user) * n_items + data.item
     order = np.argsort(key, kind="stable")
@@ -79,11 +100,23 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
         m = kinds == code
         path = _write(
             directory / f"{rel.lower()}.csv",
-            [":START_ID(User)", ":END_ID(Item)", "count:long", "weight:double", "ts:long",
-             "first_ts:long"],
-            [users[who[m]], items[what[m]], count[m],
-             count[m].astype(np.float64), last_ts[m], first_ts[m]],
-        )  # fmt: skip
+            [
+                ":START_ID(User)",
+                ":END_ID(Item)",
+                "count:long",
+                "weight:double",
+                "ts:long",
+                "first_ts:long",
+            ],
+            [
+                users[who[m]],
+                items[what[m]],
+                count[m],
+                count[m].astype(np.float64),
+                last_ts[m],
+                first_ts[m],
+            ],
+        )
         args.append(f"--relationships={rel}={path}")
     return args
 
@@ -94,9 +127,15 @@ def bulk_import(settings: Settings, data: SyntheticDataset) -> None:
         args = write_import_csvs(data, Path(tmp))
         neo4j_server.stop(settings)
         done = neo4j_server.admin(
-            settings, "database", "import", "full", settings.neo4j.database,
-            "--overwrite-destination=true", *args,
-        )  # fmt: skip
+            settings,
+            "database",
+            "import",
+            "full",
+            settings.neo4j.database,
+            "--overwrite-destination=true",
+            f"--report-file={settings.state / 'import.report'}",  # not the working directory
+            *args,
+        )
         if done.returncode != 0:
             raise ServiceStartError(
                 f"neo4j-admin database import failed:\n{done.stdout}\n{done.stderr}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from graph.bulk_import import bulk_import
+from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.export import WholeGraph, export_snapshot
 from graph.ingest import ingest_events
-from profilegraph.settings import Settings
+from profilegraph.services.bulk_import import bulk_import
 from tests.graph.conftest import wipe
 from tests.graph.test_export import _edges
 
@@ -25,9 +25,14 @@ def test_bulk_import_equals_online_ingest(settings: Settings) -> None:
     assert sorted(bulk.node_ids["user"]) == sorted(online.node_ids["user"])
     assert _edges(bulk) == _edges(online)
     cats = {
-        name: {(s.node_ids["item"][int(a)], s.node_ids["category"][int(b)])
-               for a, b in zip(s.edges[("item", "IN_CATEGORY", "category")].src,
-                               s.edges[("item", "IN_CATEGORY", "category")].dst, strict=True)}
+        name: {
+            (s.node_ids["item"][int(a)], s.node_ids["category"][int(b)])
+            for a, b in zip(
+                s.edges[("item", "IN_CATEGORY", "category")].src,
+                s.edges[("item", "IN_CATEGORY", "category")].dst,
+                strict=True,
+            )
+        }
         for name, s in (("bulk", bulk), ("online", online))
-    }  # fmt: skip
+    }
     assert cats["bulk"] == cats["online"]

@@ -20,8 +20,11 @@ from engine.pipeline import SavedResult
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows)]  # fmt: skip
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
 def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
@@ -30,28 +33,50 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
         lines += ["### Interest prediction (future tag categories, temporal split)", ""]
         lines += _table(
             ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
-            [[name, *(f"{m[key]:.4f}" for key in (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}",
-                                                   f"cold_ndcg@{k}"))]
-             for name, m in interest.items()],
-        )  # fmt: skip
+            [
+                [
+                    name,
+                    *(
+                        f"{m[key]:.4f}"
+                        for key in (
+                            f"recall@{k}",
+                            f"ndcg@{k}",
+                            f"cold_recall@{k}",
+                            f"cold_ndcg@{k}",
+                        )
+                    ),
+                ]
+                for name, m in interest.items()
+            ],
+        )
         first = next(iter(interest.values()))
-        lines += ["", f"{int(first['users'])} users with future tags, "
-                  f"{int(first['cold_users'])} of them cold.", ""]  # fmt: skip
+        lines += [
+            "",
+            f"{int(first['users'])} users with future tags, "
+            f"{int(first['cold_users'])} of them cold.",
+            "",
+        ]
     if influence := evaluation.get("influence"):
         lines += ["### Influence (follower adoptions in the period after the cut)", ""]
         keys = [key for key in next(iter(influence.values()))]
-        lines += _table(["method", *keys],
-                        [[name, *(f"{m[key]:.3f}" for key in keys)]
-                         for name, m in influence.items()])  # fmt: skip
+        lines += _table(
+            ["method", *keys],
+            [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in influence.items()],
+        )
         lines.append("")
     if ranking := evaluation.get("item_ranking"):
         lines += ["### Item ranking (random 80/10/10 split, full ranking)", ""]
         lines += _table(
             ["model", f"Recall@{k}", f"NDCG@{k}"],
-            [[name, f"{m[f'recall@{k}']:.4f} ± {m[f'recall@{k}_std']:.4f}",
-              f"{m[f'ndcg@{k}']:.4f} ± {m[f'ndcg@{k}_std']:.4f}"]
-             for name, m in ranking["summary"].items()],
-        )  # fmt: skip
+            [
+                [
+                    name,
+                    f"{m[f'recall@{k}']:.4f} ± {m[f'recall@{k}_std']:.4f}",
+                    f"{m[f'ndcg@{k}']:.4f} ± {m[f'ndcg@{k}_std']:.4f}",
+                ]
+                for name, m in ranking["summary"].items()
+            ],
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -63,8 +88,13 @@ def _training_curve(history: list[dict[str, float]], path: Path) -> None:
     valid = [h for h in history if "valid_recall@10" in h]
     if valid:
         recall_ax = loss_ax.twinx()
-        recall_ax.plot([h["epoch"] for h in valid], [h["valid_recall@10"] for h in valid],
-                       color="tab:orange", marker="o", markersize=3)  # fmt: skip
+        recall_ax.plot(
+            [h["epoch"] for h in valid],
+            [h["valid_recall@10"] for h in valid],
+            color="tab:orange",
+            marker="o",
+            markersize=3,
+        )
         recall_ax.set_ylabel("validation Recall@10")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -75,8 +105,12 @@ def _influence_distribution(result: SavedResult, path: Path) -> None:
     values = result.columns["influence"].float().log1p().numpy()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(values, bins=50, color="tab:green")
-    ax.set(xlabel="log(1 + predicted follower adoptions)", ylabel="users", yscale="log",
-           title="influence distribution")  # fmt: skip
+    ax.set(
+        xlabel="log(1 + predicted follower adoptions)",
+        ylabel="users",
+        yscale="log",
+        title="influence distribution",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -93,8 +127,9 @@ def _interest_heatmap(result: SavedResult, path: Path, top: int = 12) -> None:
     row = {s: i for i, s in enumerate(segments)}
     grid = [[0.0] * len(categories) for _ in segments]
     size = Counter(c["segment"].tolist())
-    for s, names, weights in zip(c["segment"].tolist(), c["interests"], c["interest_weights"],
-                                 strict=True):  # fmt: skip
+    for s, names, weights in zip(
+        c["segment"].tolist(), c["interests"], c["interest_weights"], strict=True
+    ):
         for name, w in zip(names, weights, strict=True):
             if name in column:
                 grid[row[s]][column[name]] += w / size[s]

@@ -12,6 +12,8 @@ from typing import Any
 
 import redis
 
+from core.settings import Settings
+
 LOCK = "profilegraph:refresh-lock"
 TERMINAL = ("complete", "failed", "cancelled", "refused")
 
@@ -27,9 +29,14 @@ def _key(run_id: str) -> str:
 
 
 class RunBoard:
-    def __init__(self, conn: redis.Redis, lock_ttl_s: int = 3600) -> None:
+    def __init__(self, conn: redis.Redis, lock_ttl_s: int) -> None:
         self.conn = conn
         self.lock_ttl_s = lock_ttl_s
+
+    @classmethod
+    def connect(cls, settings: Settings) -> RunBoard:
+        """The board of the configured Redis, with the configured lock TTL."""
+        return cls(redis.Redis.from_url(settings.redis.url()), settings.refresh.lock_ttl_s)
 
     def acquire(self, run_id: str) -> str | None:
         """None if ``run_id`` now holds the lock (or already did); else the holder's id."""

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PROFILEGRAPH_"
@@ -53,7 +53,10 @@ class Neo4jSettings(_Section):
     pagecache: str = "4g"
     connect_timeout_s: float = Field(5.0, gt=0)
     start_timeout_s: float = Field(180.0, gt=0)
-    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    batch_size: int = Field(10_000, ge=1, le=1_000_000)  # events per ingest transaction
+    export_chunk_size: int = Field(20_000, ge=1, le=1_000_000)  # users per export query
+    export_workers: int = Field(2, ge=1, le=64)  # parallel export sessions
+    write_workers: int = Field(2, ge=1, le=64)  # parallel write-back sessions
 
     @property
     def uri(self) -> str:
@@ -76,10 +79,15 @@ class RedisSettings(_Section):
 
 
 class TrainingSettings(_Section):
-    """Defaults for training jobs; tasks may override per run."""
+    """The training recipe of every refresh and evaluation (``jobs.recipe`` turns it into the
+    engine's config; nothing else restates it). A refresh request may lower ``max_epochs``."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
+    lr: float = Field(5e-3, gt=0, le=1.0)
+    patience: int = Field(20, ge=1)  # epochs without a better validation score before stopping
+    eval_every: int = Field(5, ge=1)  # epochs between validation scores
+    influence_window_days: float = Field(30.0, gt=0)  # a follower adoption counts this long
 
 
 class RefreshSettings(_Section):
@@ -106,11 +114,18 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_cache_dir)
     state: Path = Field(default_factory=default_state_dir)
+    # Where the public data sets lie (read in place); a relative path is taken from the current
+    # directory once, when the settings are built, so later code never depends on it.
     datasets_dir: Path = Path("../shared/datasets")
     neo4j: Neo4jSettings = Neo4jSettings()
     redis: RedisSettings = RedisSettings()
     training: TrainingSettings = TrainingSettings()
     refresh: RefreshSettings = RefreshSettings()
+
+    @field_validator("datasets_dir", "home", "state")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @property
     def env_file(self) -> Path:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
-class PayloadError(ValueError):
-    """A task was given a payload that does not validate; never retried."""
+from core.errors import PayloadError
 
 
 class _Payload(BaseModel):
@@ -23,12 +21,13 @@ def new_run_id(mode: str) -> str:
     return f"{mode}-{uuid.uuid4().hex[:12]}"
 
 
-RUN_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+# A run id names a folder under the state directory: no separators, no leading dot ("..").
+RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 class RefreshRequest(_Payload):
     mode: Literal["full", "incremental"]
-    run_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    run_id: str = Field(default="", pattern=r"^$|" + RUN_ID)
     source: Literal["cli", "beat", "api", "test"] = "api"
     max_epochs: int | None = Field(None, ge=1, le=100_000)
 
@@ -37,15 +36,37 @@ class RefreshRequest(_Payload):
 
 
 class StepPayload(_Payload):
-    """What passes between the steps of a refresh: files, never tensors through the broker."""
+    """What passes between the steps of a refresh: the run's whole state, never file paths
+    (each step derives its files from the run id, see ``jobs.refresh.run_files``) and never
+    tensors through the broker.
+
+    ``watermark`` is the one ingest sequence number the run was planned at: the snapshot and
+    every profile carry it. An incremental run also carries ``since``, the watermark of the run
+    it continues; a missing ``since`` is an error, never "since the beginning".
+    """
 
     run_id: str = Field(pattern=RUN_ID)
     mode: Literal["full", "incremental"]
     watermark: int = Field(ge=0)
-    snapshot_path: str = ""
-    result_path: str = ""
-    base_run_id: str = ""
+    since: int | None = Field(None, ge=0)
+    base_run_id: str = Field("", pattern=r"^$|" + RUN_ID)
     max_epochs: int | None = Field(None, ge=1, le=100_000)
+    scored: bool = False  # a result file was written (False: nothing changed, nothing to write)
+
+    @model_validator(mode="after")
+    def _incremental_needs_its_base(self) -> StepPayload:
+        if self.mode == "incremental" and (self.since is None or not self.base_run_id):
+            raise ValueError(
+                f"an incremental step needs since and base_run_id "
+                f"(got since={self.since!r}, base_run_id={self.base_run_id!r})"
+            )
+        if self.mode == "full" and (self.since is not None or self.base_run_id):
+            raise ValueError(
+                f"a full step takes no since or base_run_id (got since={self.since!r})"
+            )
+        if self.since is not None and self.since > self.watermark:
+            raise ValueError(f"since ({self.since}) is after the watermark ({self.watermark})")
+        return self
 
 
 class EvaluateRequest(_Payload):
@@ -55,7 +76,9 @@ class EvaluateRequest(_Payload):
     run_id: str = Field(pattern=RUN_ID)
     item_ranking_seeds: list[int] = Field(default_factory=list, max_length=10)
     max_epochs: int = Field(100, ge=1, le=100_000)
-    out_dir: str = Field("", max_length=1024, pattern=r"^[^\x00]*$")  # default: the run's folder
+    out_dir: str = Field(
+        "", max_length=1024, pattern=r"^[^\x00-\x1f]*$"
+    )  # default: the run's folder
 
     @field_validator("item_ranking_seeds")
     @classmethod

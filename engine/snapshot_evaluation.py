@@ -1,4 +1,4 @@
-"""Everything ``evaluate`` measures about one profile run, from its snapshot and its result.
+"""Everything an evaluation measures about one profile run, from its snapshot and its result.
 
 Three questions, each beside its baselines: do the interests foresee what users tag next
 (:mod:`engine.interest_prediction`), does the influence score foresee who triggers follower
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.evaluate import evaluate_item_ranking
-from engine.influence import DAY_MS, evaluate_influence
+from engine.influence import DAY_MS, DEFAULT_WINDOW_DAYS, evaluate_influence
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
 from engine.snapshot import Snapshot
@@ -24,34 +24,43 @@ class EvaluationConfig:
     split: float = 0.8  # time quantile separating past from future
     k: int = 10
     influence_k: int = 50
-    influence_window_days: float = 30.0
+    influence_window_days: float = DEFAULT_WINDOW_DAYS
     item_ranking_seeds: tuple[int, ...] = ()  # none: skip item ranking (it trains models)
     item_ranking_relations: tuple[str, ...] = ("LISTENED",)  # where present, else all
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def evaluate_run(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any]:
+def evaluate_snapshot(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     actions = timed_actions(snapshot)
     ties = social_ties(snapshot)
     if actions.ts.numel():
-        out["interest_prediction"] = evaluate_interest_prediction(snapshot, split=config.split,
-                                                                  k=config.k)  # fmt: skip
+        out["interest_prediction"] = evaluate_interest_prediction(
+            snapshot, split=config.split, k=config.k
+        )
         cut = time_cut(actions.ts, config.split)
         out["influence"] = evaluate_influence(
-            actions, *ties, snapshot.num_nodes("user"), split_ts=cut,
-            horizon_ms=int(actions.ts.max()) - cut, k=config.influence_k,
-            window_ms=int(config.influence_window_days * DAY_MS), seed=config.train.seed,
-        )  # fmt: skip
+            actions,
+            *ties,
+            snapshot.num_nodes("user"),
+            split_ts=cut,
+            horizon_ms=int(actions.ts.max()) - cut,
+            k=config.influence_k,
+            window_ms=int(config.influence_window_days * DAY_MS),
+            seed=config.train.seed,
+        )
     if config.item_ranking_seeds:
         present = {rel for _, rel, _ in snapshot.edges}
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None
         pairs = interaction_pairs(snapshot, relations)
         report = evaluate_item_ranking(
-            pairs, snapshot.num_nodes("user"), snapshot.num_nodes("item"),
-            social=ties, seeds=list(config.item_ranking_seeds),
+            pairs,
+            snapshot.num_nodes("user"),
+            snapshot.num_nodes("item"),
+            social=ties,
+            seeds=list(config.item_ranking_seeds),
             config=replace(config.train, k=config.k),
-        )  # fmt: skip
+        )
         out["item_ranking"] = {"rows": report.rows, "summary": report.summary()}
     return out

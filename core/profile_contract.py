@@ -1,0 +1,121 @@
+"""The profile contract: every field of a user's profile, declared once.
+
+The engine fills a column of the same name in ``engine.profile.Profiles`` (one value per
+profiled user); the result file carries those columns; the writer stores each field as the
+``:User`` property ``profile_<name>``; ``cypher/read_profile.cypher`` reads every ``profile_*``
+property back and the CLI renders the fields in this order with their labels. Adding a profile
+dimension means: compute it in the engine (a ``Profiles`` column) and declare it here. Nothing
+in between restates it (tests check the Cypher and the engine against this module).
+
+Besides the declared fields, a profile always has the same *structure*: the embedding (written
+as the vector property ``profile_embedding``), the top interests with their weights and
+explanations (``profile_interests``, ``profile_interest_weights`` and ``INTERESTED_IN`` edges),
+the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``) and the
+short interest trail (``profile_trail``). The writer owns those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["float", "int", "str", "bool", "list[str]"]
+
+PREFIX = "profile_"
+
+
+@dataclass(frozen=True)
+class ProfileField:
+    """One profile dimension: stored as ``profile_<name>``, rendered as ``label``."""
+
+    name: str
+    kind: Kind
+    meaning: str
+    label: str
+
+    @property
+    def property(self) -> str:
+        return PREFIX + self.name
+
+    def to_value(self, value: Any) -> Any:
+        """A column's value (tensor element, number, list) as the plain type Neo4j stores."""
+        if value is None:
+            return None
+        if hasattr(value, "item"):  # a 0-d tensor or numpy scalar
+            value = value.item()
+        if self.kind == "list[str]":
+            return [str(v) for v in value]
+        return {"float": float, "int": int, "str": str, "bool": bool}[self.kind](value)
+
+    def render(self, value: Any) -> str:
+        if value is None:
+            return "-"
+        if self.kind == "float":
+            return f"{value:.3g}"
+        if self.kind == "list[str]":
+            return ", ".join(value) or "-"
+        return str(value)
+
+
+FIELDS: tuple[ProfileField, ...] = (
+    ProfileField(
+        "influence",
+        "float",
+        "expected follower adoptions the user triggers over the horizon (influence model)",
+        "influence",
+    ),
+    ProfileField("influence_rank", "int", "1 = most influential user of the run", "rank"),
+    ProfileField(
+        "adoptions",
+        "int",
+        "follower adoptions the user triggered so far, all categories (the evidence)",
+        "adoptions",
+    ),
+    ProfileField("segment", "int", "k-means segment of the embedding", "segment"),
+    ProfileField("segment_label", "str", "the segment's three top interests", "segment label"),
+    ProfileField(
+        "uncertainty",
+        "float",
+        "1 / sqrt(1 + the user's categorised interactions): high = thin evidence",
+        "uncertainty",
+    ),
+    ProfileField(
+        "cold_start",
+        "bool",
+        "fewer categorised interactions than the cold threshold",
+        "cold start",
+    ),
+    ProfileField(
+        "explore",
+        "list[str]",
+        "categories the user's friends favour that the user has not tried (exploration)",
+        "explore",
+    ),
+)
+
+# Properties the writer sets from the run and the interests (not from a FIELDS column).
+STRUCTURE = (
+    "run_id",
+    "watermark",
+    "updated_at",
+    "interests",
+    "interest_weights",
+    "embedding",
+    "trail",
+)
+# Result-file columns besides the declared fields: who, the embedding, and the interests with
+# their evidence (per interest: weight, {"items", "friends"} explanation, follower adoptions).
+STRUCTURE_COLUMNS = (
+    "user_index",
+    "embedding",
+    "interests",
+    "interest_weights",
+    "explanation",
+    "interest_adoptions",
+)
+COLUMNS = STRUCTURE_COLUMNS + tuple(f.name for f in FIELDS)
+
+
+def property_names() -> set[str]:
+    """Every ``profile_*`` property a profile may have on a ``:User`` node."""
+    return {PREFIX + name for name in STRUCTURE} | {f.property for f in FIELDS}

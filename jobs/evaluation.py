@@ -1,0 +1,46 @@
+"""Evaluate a completed run from its files: metrics beside their baselines, a report, and the
+metrics recorded on the run's :ProfileRun (``evaluation``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.errors import PayloadError
+from core.settings import Settings
+from engine.pipeline import load_result
+from engine.snapshot import Snapshot
+from engine.snapshot_evaluation import evaluate_snapshot
+from graph.client import GraphClient
+from jobs.payloads import EvaluateRequest
+from jobs.recipe import evaluation_config
+from jobs.refresh import run_files
+
+
+def evaluate_run(settings: Settings, request: EvaluateRequest) -> dict[str, Any]:
+    """``{"run_id", "files", "evaluation"}``; the report goes to ``request.out_dir`` (default:
+    the run's ``evaluation/`` folder)."""
+    from jobs.report import write_report  # matplotlib: only where reports are written
+
+    files = run_files(settings, request.run_id)
+    if not files.result.exists():
+        raise PayloadError(
+            f"run_id: run {request.run_id!r} has no result in {files.folder} "
+            "(unknown, unfinished, or nothing changed in it)"
+        )
+    config = evaluation_config(
+        settings,
+        item_ranking_seeds=tuple(request.item_ranking_seeds),
+        max_epochs=request.max_epochs,
+    )
+    evaluation = evaluate_snapshot(Snapshot.load(files.snapshot), config)
+    out = Path(request.out_dir) if request.out_dir else files.evaluation
+    written = write_report(evaluation, load_result(files.result), out)
+    with GraphClient(settings.neo4j) as client:
+        client.write(
+            "record_run_evaluation",
+            run_id=request.run_id,
+            evaluation=json.dumps(evaluation, sort_keys=True),
+        )
+    return {"run_id": request.run_id, "files": [str(f) for f in written], "evaluation": evaluation}

@@ -1,0 +1,39 @@
+"""The one place where settings become the engine's configuration (the training recipe)."""
+
+from __future__ import annotations
+
+from core.settings import Settings
+from engine.pipeline import PipelineConfig
+from engine.snapshot_evaluation import EvaluationConfig
+from engine.train import TrainConfig
+
+
+def train_config(settings: Settings, max_epochs: int | None = None) -> TrainConfig:
+    """The refresh's training recipe; ``max_epochs`` (a request's override) caps the epochs."""
+    training = settings.training
+    return TrainConfig(
+        max_epochs=max_epochs or settings.refresh.max_epochs,
+        patience=training.patience,
+        eval_every=training.eval_every,
+        lr=training.lr,
+        device=training.device,
+        seed=training.seed,
+    )
+
+
+def pipeline_config(settings: Settings, max_epochs: int | None = None) -> PipelineConfig:
+    return PipelineConfig(
+        train=train_config(settings, max_epochs),
+        finetune_epochs=settings.refresh.finetune_epochs,
+        influence_window_days=settings.training.influence_window_days,
+    )
+
+
+def evaluation_config(
+    settings: Settings, *, item_ranking_seeds: tuple[int, ...], max_epochs: int
+) -> EvaluationConfig:
+    return EvaluationConfig(
+        item_ranking_seeds=item_ranking_seeds,
+        influence_window_days=settings.training.influence_window_days,
+        train=train_config(settings, max_epochs),
+    )

@@ -1,0 +1,288 @@
+"""A profile refresh as plain functions: plan, export, score, write.
+
+``plan_refresh`` takes the one-refresh-at-a-time lock, chooses the mode and base run, reads the
+ingest watermark once and records the run's provenance; it returns the first
+:class:`StepPayload`, which then passes through ``export_step -> score_step -> write_step``.
+Each step starts with :func:`begin_step` (validation, cancel point, lock renewal, progress),
+derives its files from the run id (never from a message), and is idempotent: files are
+overwritten whole and write-back converges. ``fail_run`` ends a run that raised.
+
+The Celery tasks in ``workers.tasks`` are wiring around these; a test or a script can run a
+whole refresh by calling them in order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import PayloadError
+from core.profile_contract import FIELDS
+from core.settings import Settings
+from engine.pipeline import ModelState, load_result, run_full, run_incremental, save_result
+from engine.snapshot import Snapshot
+from graph.client import GraphClient
+from graph.export import ChangedSince, Selection, WholeGraph, export_snapshot
+from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
+from jobs.payloads import RefreshRequest, StepPayload, validate
+from jobs.recipe import pipeline_config
+from jobs.runs import TERMINAL, RunBoard
+
+MODEL = "lightgcn+social / influence-sage"
+# progress (percent) at the start of each named step
+PERCENT = {"export": 5, "train": 20, "finetune": 30, "influence": 60, "profile": 70, "write": 80}
+
+
+class StepSkipped(Exception):
+    """The step must not run (its run was cancelled, or has already ended: a redelivered
+    message); the rest of the chain must not run either. Not a failure."""
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a run's files live: ``<state>/runs/<run_id>/``, nowhere else."""
+
+    folder: Path
+
+    @property
+    def snapshot(self) -> Path:
+        return self.folder / "snapshot.pt"
+
+    @property
+    def result(self) -> Path:
+        return self.folder / "result.pt"
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "state.pt"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.folder / "evaluation"
+
+
+def run_files(settings: Settings, run_id: str) -> RunFiles:
+    """The files of a run whose id passed :data:`jobs.payloads.RUN_ID` (checked again here)."""
+    runs = (settings.state / "runs").resolve()
+    folder = (runs / run_id).resolve()
+    if folder.parent != runs:
+        raise PayloadError(f"run_id: {run_id!r} does not name a folder under {runs}")
+    return RunFiles(folder)
+
+
+def plan_refresh(
+    settings: Settings, board: RunBoard, request: RefreshRequest
+) -> tuple[dict[str, Any], StepPayload | None]:
+    """Take the lock and plan the run: ``(answer, first step)``; no step when refused."""
+    req = request.with_run_id()
+    board.count(req.run_id, "refresh_attempts")  # > 1: retried (e.g. Neo4j was unreachable)
+    holder = board.acquire(req.run_id)
+    if holder is not None:
+        board.update(
+            req.run_id,
+            state="refused",
+            mode=req.mode,
+            running=holder,
+            message=f"refresh {holder} is still running",
+        )
+        return {"run_id": req.run_id, "state": "refused", "running": holder}, None
+    try:
+        mode, base, since = req.mode, "", None
+        with GraphClient(settings.neo4j) as client:
+            watermark = int(client.read("read_ingest_seq")[0]["seq"])
+            full = client.read("latest_complete_run", kinds=["full"])
+            if mode == "incremental" and not full:
+                mode = "full"  # nothing to build on yet
+            if mode == "incremental":
+                base = full[0]["run_id"]
+                last = client.read("latest_complete_run", kinds=["full", "incremental"])
+                since = int(last[0]["watermark"])
+            params = {
+                "mode": mode,
+                "requested": req.mode,
+                "source": req.source,
+                "base_run_id": base,
+                "max_epochs": req.max_epochs,
+            }
+            start_run(
+                client, req.run_id, kind=mode, model=MODEL, params=params, watermark=watermark
+            )
+        step = StepPayload(
+            run_id=req.run_id,
+            mode=mode,
+            watermark=watermark,
+            since=since,
+            base_run_id=base,
+            max_epochs=req.max_epochs,
+        )
+        board.update(
+            req.run_id,
+            state="queued",
+            mode=mode,
+            step="export",
+            percent=0,
+            watermark=watermark,
+            since="" if since is None else since,
+        )
+    except BaseException:
+        board.release(req.run_id)
+        raise
+    return {"run_id": req.run_id, "state": "started", "mode": mode}, step
+
+
+def begin_step(settings: Settings, board: RunBoard, raw: object, name: str) -> StepPayload:
+    """Validate a step's payload, check it belongs to a live run, stop if cancelled (raises
+    :class:`StepSkipped`), renew the lock and report progress."""
+    step = validate(StepPayload, raw)
+    info = board.get(step.run_id)
+    if not info or info.get("watermark") != str(step.watermark):
+        raise PayloadError(
+            f"run_id: {step.run_id!r} is not a planned run at watermark "
+            f"{step.watermark} (known: {info.get('watermark', 'none')})"
+        )
+    if info.get("state") in TERMINAL:
+        raise StepSkipped(f"run {step.run_id} is already {info['state']}")
+    if board.cancel_requested(step.run_id):
+        board.update(step.run_id, state="cancelled", step=name, message="cancelled")
+        with GraphClient(settings.neo4j) as client:
+            finish_run(
+                client, step.run_id, status="cancelled", metrics={}, timings={}, profiles_written=0
+            )
+        board.release(step.run_id)
+        raise StepSkipped(f"run {step.run_id} was cancelled")
+    board.renew(step.run_id)
+    # which process runs the step, and how often it started (> 1: it was redelivered)
+    board.update(step.run_id, state="running", step=name, percent=PERCENT[name], pid=os.getpid())
+    board.count(step.run_id, f"{name}_starts")
+    return step
+
+
+def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPayload:
+    """The run's snapshot: the whole graph, or what changed since ``step.since`` plus hops."""
+    selection: Selection
+    if step.mode == "full":
+        selection = WholeGraph()
+    else:
+        assert step.since is not None  # the payload's validator guarantees it
+        selection = ChangedSince(watermark=step.since, hops=settings.refresh.hops)
+    with GraphClient(settings.neo4j) as client:
+        snapshot = export_snapshot(
+            client,
+            selection,
+            watermark=step.watermark,
+            chunk_size=settings.neo4j.export_chunk_size,
+            workers=settings.neo4j.export_workers,
+        )
+    snapshot.save(run_files(settings, step.run_id).snapshot)
+    board.update(step.run_id, users=snapshot.num_nodes("user"))
+    return step
+
+
+def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPayload:
+    """Train (full) or fine-tune (incremental) and compute profiles into the result file."""
+    files = run_files(settings, step.run_id)
+    snapshot = Snapshot.load(files.snapshot)
+    if snapshot.num_nodes("user") == 0:  # nothing changed since the last refresh
+        return step
+    config = pipeline_config(settings, step.max_epochs)
+
+    def on_step(name: str) -> None:
+        board.update(step.run_id, step=name, percent=PERCENT.get(name, 50))
+
+    def on_epoch(record: dict[str, float]) -> None:
+        epoch = int(record["epoch"]) + 1
+        done = epoch / config.train.max_epochs
+        board.update(step.run_id, step=f"train epoch {epoch}", percent=25 + int(35 * done))
+
+    if step.mode == "full":
+        result = run_full(snapshot, config, run_id=step.run_id, on_step=on_step, on_epoch=on_epoch)
+        assert result.state is not None
+        result.state.save(files.state)
+    else:
+        state = ModelState.load(run_files(settings, step.base_run_id).state)
+        result = run_incremental(snapshot, state, config, on_step=on_step)
+    save_result(result, files.result)
+    return step.model_copy(update={"scored": True})
+
+
+def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
+    """The result file as rows for the writer: every declared field, the embedding, and the
+    interests with their evidence."""
+    saved = load_result(result_path)
+    c = saved.columns
+    rows = []
+    for i, user_id in enumerate(saved.user_ids):
+        evidence = zip(
+            c["interests"][i],
+            c["interest_weights"][i],
+            c["explanation"][i],
+            c["interest_adoptions"][i],
+            strict=True,
+        )
+        interests = [
+            Interest(name, weight, why["items"], why["friends"], adopted)
+            for name, weight, why, adopted in evidence
+        ]
+        fields = {f.name: f.to_value(c[f.name][i]) for f in FIELDS}
+        embedding = c["embedding"][i].tolist()
+        rows.append(ProfileRow(user_id, embedding, fields, interests))
+    return rows, saved.metrics, saved.timings
+
+
+def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[str, Any]:
+    """Write the profiles (never behind a newer stored one) and complete the run."""
+    files = run_files(settings, step.run_id)
+    rows, metrics, timings = profile_rows(files.result) if step.scored else ([], {}, {})
+    total, size = max(1, len(rows)), settings.refresh.write_batch_size
+
+    def after_batch(n: int) -> None:
+        board.update(step.run_id, percent=80 + min(19, 19 * n * size // total))
+
+    with GraphClient(settings.neo4j) as client:
+        report = write_profiles(
+            client,
+            step.run_id,
+            step.watermark,
+            rows,
+            batch_size=size,
+            workers=settings.neo4j.write_workers,
+            after_batch=after_batch,
+        )
+        timings = {**timings, "write_s": report.seconds}
+        finish_run(
+            client,
+            step.run_id,
+            status="complete",
+            metrics=metrics,
+            timings=timings,
+            profiles_written=report.written,
+        )
+    board.update(
+        step.run_id,
+        state="complete",
+        step="done",
+        percent=100,
+        written=report.written,
+        skipped_newer=report.skipped_newer,
+    )
+    board.release(step.run_id)
+    return {"run_id": step.run_id, "written": report.written, "mode": step.mode}
+
+
+def fail_run(settings: Settings, board: RunBoard, run_id: str, error: BaseException) -> None:
+    """Record a run as failed (Redis and its :ProfileRun) and release its lock."""
+    board.update(run_id, state="failed", message=f"{type(error).__name__}: {error}")
+    try:
+        with GraphClient(settings.neo4j) as client:
+            finish_run(
+                client,
+                run_id,
+                status="failed",
+                metrics={"error": str(error)},
+                timings={},
+                profiles_written=0,
+            )
+    finally:
+        board.release(run_id)

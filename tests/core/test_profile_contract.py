@@ -1,0 +1,56 @@
+"""The profile contract (core.profile_contract) against the engine and the Cypher that writes
+and reads profiles: a field renamed or added in one place only fails here."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from core.profile_contract import COLUMNS, FIELDS, property_names
+from engine.pipeline import PipelineConfig, load_result, run_full, save_result
+from engine.profile import Profiles
+from engine.train import TrainConfig
+from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+from graph.queries import CYPHER_DIR
+from jobs.refresh import profile_rows
+
+# a property access (u.profile_x) or a quoted property name ('profile_x'), outside comments
+PROPERTY = re.compile(r"(?<=[.'])profile_[a-z_]+\b")
+
+
+def _code(path: Path) -> str:
+    return "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
+
+
+def test_every_profile_property_in_the_cypher_files_is_declared() -> None:
+    declared = property_names()
+    used = {
+        (path.name, name)
+        for path in CYPHER_DIR.glob("*.cypher")
+        for name in PROPERTY.findall(_code(path))
+    }
+    assert used, "no query reads or writes profiles: the pattern is wrong"
+    undeclared = sorted((file, name) for file, name in used if name not in declared)
+    assert not undeclared, f"profile properties not in core/profile_contract.py: {undeclared}"
+
+
+def test_the_engine_fills_every_column_of_the_contract() -> None:
+    columns = {f.name for f in dataclasses.fields(Profiles)}
+    assert set(COLUMNS) <= columns, set(COLUMNS) - columns
+    assert len({f.name for f in FIELDS}) == len(FIELDS), "a field is declared twice"
+
+
+def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> None:
+    snapshot = to_snapshot(generate(SyntheticConfig(n_users=120, n_items=40, seed=5)))
+    config = PipelineConfig(train=TrainConfig(embedding_dim=8, max_epochs=2, device="cpu"))
+    path = save_result(run_full(snapshot, config, run_id="contract"), tmp_path / "result.pt")
+    assert set(load_result(path).columns) == set(COLUMNS)
+    rows, _, _ = profile_rows(path)
+    assert len(rows) == 120
+    python = {"float": float, "int": int, "str": str, "bool": bool, "list[str]": list}
+    for row in rows:
+        assert set(row.fields) == {f.name for f in FIELDS}
+        for field in FIELDS:
+            value = row.fields[field.name]
+            assert value is None or type(value) is python[field.kind], (field.name, value)
