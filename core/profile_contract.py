@@ -91,6 +91,12 @@ FIELDS: tuple[ProfileField, ...] = (
         "categories the user's friends favour that the user has not tried (exploration)",
         "explore",
     ),
+    ProfileField(
+        "last_active",
+        "int",
+        "time (ms since the epoch) of the user's latest timestamped action; null if none",
+        "last active",
+    ),
 )
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).

@@ -44,3 +44,9 @@ def timed_actions(snapshot: Snapshot) -> Actions:
     if not users:
         return Actions(empty, empty, empty)
     return Actions(torch.cat(users), torch.cat(items), torch.cat(ts))
+
+
+def last_action_times(actions: Actions, num_users: int) -> Tensor:
+    """Each user's latest action time [U] (-1 where the user has no timestamped action)."""
+    latest = torch.full((num_users,), -1, dtype=torch.long)
+    return latest.scatter_reduce(0, actions.user, actions.ts, reduce="amax")

@@ -31,6 +31,7 @@ from engine.influence import (
 )
 from engine.interactions import (
     interaction_pairs,
+    last_action_times,
     social_ties,
     timed_actions,
 )
@@ -189,6 +190,7 @@ def run_full(
         item_ids=snapshot.node_ids["item"],
         config=config.profile,
         adopted=adopted,
+        last_active=last_action_times(actions, n_users),
     )
     timings["profile_s"] = time.perf_counter() - tic
     state = ModelState(
@@ -265,7 +267,7 @@ def run_incremental(
     ordered = torch.sort(state.influence.float(), descending=True).values
     rank = torch.searchsorted(-ordered, -influence, right=False) + 1
     inputs = interest_inputs(snapshot, config.max_categories)
-    adopted = _adoptions(snapshot, config)[1]
+    actions, adopted = _adoptions(snapshot, config)
     profiles = build_profiles(
         inputs,
         embedding,
@@ -277,6 +279,7 @@ def run_incremental(
         influence_rank=rank,
         segments=state.segments,
         adopted=adopted,
+        last_active=last_action_times(actions, n_users),
     )
     timings["profile_s"] = time.perf_counter() - tic
     metrics = {

@@ -56,6 +56,7 @@ class Profiles:
     interest_adoptions: list[list[int]]  # per interest: follower adoptions of its items triggered
     adoptions: Tensor  # follower adoptions triggered, all categories
     cold_start: Tensor
+    last_active: list[int | None]  # ms since the epoch of the latest timestamped action
     segments: Segments
 
 
@@ -95,11 +96,13 @@ def build_profiles(
     influence_rank: Tensor | None = None,
     segments: Segments | None = None,
     adopted: Adoptions | None = None,
+    last_active: Tensor | None = None,
 ) -> Profiles:
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
     A full run ranks influence and fits segments here; an incremental one passes the full
     run's ``influence_rank`` and ``segments`` so a refreshed user is placed on the same scale.
+    ``last_active`` [U] holds each user's latest action time (-1: none known).
     """
     n = inputs.num_users
     users = torch.arange(n) if users is None else users
@@ -162,6 +165,7 @@ def build_profiles(
     explore_l, explore_on = explore.tolist(), (explore_w > 0).tolist()
     picked = [(explore_l[u], explore_on[u]) for u in sel]
     segment_l = segment.tolist()
+    active_l = last_active.tolist() if last_active is not None else [-1] * n
     return Profiles(
         user_index=users,
         embedding=embedding[users],
@@ -177,6 +181,7 @@ def build_profiles(
         interest_adoptions=[adoptions_l[u][: kept[u]] for u in sel],
         adoptions=adoptions[users],
         cold_start=(interactions < config.cold_threshold)[users],
+        last_active=[active_l[u] if active_l[u] >= 0 else None for u in sel],
         segments=segments,
     )
 

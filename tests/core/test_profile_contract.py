@@ -54,3 +54,14 @@ def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> Non
         for field in FIELDS:
             value = row.fields[field.name]
             assert value is None or type(value) is python[field.kind], (field.name, value)
+    # last_active is each user's latest timestamped action in the snapshot (plain Python here)
+    latest: dict[int, int] = {}
+    for (src, _, dst), edges in snapshot.edges.items():
+        if src == "user" and dst == "item":
+            for user, ts in zip(edges.src.tolist(), edges.ts.tolist(), strict=True):
+                if ts >= 0:
+                    latest[user] = max(ts, latest.get(user, ts))
+    assert latest, "the synthetic shop has no timestamps: the check would be empty"
+    by_user = {row.user_id: row.fields["last_active"] for row in rows}
+    for i, user in enumerate(snapshot.node_ids["user"]):
+        assert by_user[user] == latest.get(i), user
