@@ -57,6 +57,7 @@ class Neo4jSettings(_Section):
     export_chunk_size: int = Field(20_000, ge=1, le=1_000_000)  # users per export query
     export_workers: int = Field(2, ge=1, le=64)  # parallel export sessions
     write_workers: int = Field(2, ge=1, le=64)  # parallel write-back sessions
+    analyst_timeout_s: float = Field(60.0, gt=0, le=3600)  # an analyst query's transaction
 
     @property
     def uri(self) -> str:

@@ -2,6 +2,7 @@
 // analyst: yes
 // mode: read
 // params: from INTEGER, to INTEGER
+// bounds: from 0..4102444800000, to 0..4102444800000
 //   from/to: epoch milliseconds, from inclusive, to exclusive (when the rejection was last seen)
 // returns: source, field, reason, inputs (distinct rejected inputs), times (how often seen),
 //          last_seen (epoch ms)

@@ -3,6 +3,7 @@
 // analyst: yes
 // mode: read
 // params: category STRING, min_weight FLOAT, limit INTEGER
+// bounds: min_weight 0..1, limit 1..10000
 //   category: a category name; min_weight: 0..1, the interest's share of the user's profile;
 //   limit: how many users to list (the counts cover all of them)
 // returns: user_id, weight, cold_start, audience (users matching), cold_share (of the audience)

@@ -3,6 +3,7 @@
 // analyst: yes
 // mode: read
 // params: from_run STRING, to_run STRING, limit INTEGER
+// bounds: limit 1..10000
 //   from_run/to_run: run ids (see run_history); limit: how many users
 // returns: user_id, before, after, gained (in after only), lost (in before only)
 // example: profilegraph query interest_drift --param from_run=full-1 --param to_run=full-2 --param limit=20

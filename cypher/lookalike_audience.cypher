@@ -3,6 +3,7 @@
 // analyst: yes
 // mode: read
 // params: user_ids LIST<STRING>, k INTEGER
+// bounds: k 1..1000
 //   user_ids: comma-separated seed users (unknown or unprofiled ones are ignored); k: how many
 // returns: user_id, score (cosine similarity, 1 = same direction), segment_label, interests
 // example: profilegraph query lookalike_audience --param user_ids=2,7 --param k=10

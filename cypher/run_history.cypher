@@ -2,6 +2,7 @@
 // analyst: yes
 // mode: read
 // params: from INTEGER, to INTEGER, limit INTEGER
+// bounds: from 0..4102444800000, to 0..4102444800000, limit 1..10000
 //   from/to: epoch milliseconds on the run's start, from inclusive, to exclusive
 // returns: run_id, kind, model, status, started_at, finished_at, profiles_written,
 //          timings (JSON), metrics (JSON)

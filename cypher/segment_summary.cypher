@@ -2,6 +2,7 @@
 // analyst: yes
 // mode: read
 // params: top INTEGER
+// bounds: top 1..100
 //   top: how many interests to list per segment (ranked by summed interest weight)
 // returns: segment, label, users, mean_influence, cold_share, top_interests
 // example: profilegraph query segment_summary --param top=3

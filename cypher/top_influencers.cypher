@@ -2,6 +2,7 @@
 // analyst: yes
 // mode: read
 // params: top INTEGER
+// bounds: top 1..10000
 //   top: how many users
 // returns: influence_rank, user_id, influence (predicted follower adoptions in the coming period),
 //          adoptions (follower adoptions triggered so far), followers, segment_label, interests

@@ -3,6 +3,7 @@
 // analyst: yes
 // mode: read
 // params: category STRING, top INTEGER
+// bounds: top 1..10000
 //   category: a category name exactly as stored; top: how many users
 // returns: influence_rank (overall), user_id, influence, adoptions_in_category, adoptions (all
 //          categories), interest_weight (the category's weight in the user's profile)

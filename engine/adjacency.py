@@ -13,9 +13,7 @@ import warnings
 import torch
 from torch import Tensor
 
-# torch (2.11) warns on every sparse op unless invariant checking is chosen explicitly. Our CSR
-# is built valid by construction (sorted unique keys), so opt out of the per-op checks.
-torch.sparse.check_sparse_tensor_invariants.disable()
+from engine.propagation import trusted_sparse
 
 
 def normalized_adjacency(
@@ -56,4 +54,5 @@ def normalized_adjacency(
     crow[1:] = torch.cumsum(torch.bincount(row, minlength=n), 0)
     with warnings.catch_warnings():  # "sparse CSR is beta": known, and relied on deliberately
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        return torch.sparse_csr_tensor(crow, col, values, (n, n)).to(device)
+        with trusted_sparse():  # valid by construction (sorted unique keys)
+            return torch.sparse_csr_tensor(crow, col, values, (n, n)).to(device)

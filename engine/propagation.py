@@ -14,16 +14,25 @@ import torch
 from torch import Tensor
 
 
+def trusted_sparse() -> torch.sparse.check_sparse_tensor_invariants:
+    """A block whose sparse tensors skip torch's invariant checks (ours are valid by
+    construction, see ``engine.adjacency``). Scoped to the block, never process-wide; torch warns
+    when the choice is left implicit."""
+    return torch.sparse.check_sparse_tensor_invariants(enable=False)
+
+
 class _SymmetricSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
         ctx.save_for_backward(adj)
-        return adj @ x
+        with trusted_sparse():
+            return adj @ x
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
         (adj,) = ctx.saved_tensors
-        return None, adj @ grad
+        with trusted_sparse():
+            return None, adj @ grad
 
 
 def symmetric_spmm(adj: Tensor, x: Tensor) -> Tensor:

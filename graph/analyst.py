@@ -9,6 +9,7 @@ would be refused by the server.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from core.errors import QueryParameterError
@@ -27,23 +28,80 @@ def declared_params(query: Query) -> dict[str, str]:
     return dict(_PARAM.findall(query.header.get("params", "")))
 
 
+_BOUND = re.compile(r"(\w+)\s+(-?[0-9.]+)\.\.(-?[0-9.]+)")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: no spaces, '_', or other scripts
+_FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+INT64 = (-(2**63), 2**63 - 1)
+BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # direction overrides
+MAX_TEXT = 1_000  # characters of a STRING parameter, and of each list element
+MAX_ITEMS = 1_000  # elements of a LIST parameter
+
+
+def declared_bounds(query: Query) -> dict[str, tuple[float, float]]:
+    """``// bounds: k 1..1000, limit 1..10000``: the allowed range of each number parameter."""
+    return {
+        name: (float(low), float(high))
+        for name, low, high in _BOUND.findall(query.header.get("bounds", ""))
+    }
+
+
+def _integer(name: str, text: str) -> int:
+    if not _INTEGER.fullmatch(text) or not INT64[0] <= int(text) <= INT64[1]:
+        raise QueryParameterError(
+            f"parameter {name!r} must be a whole number written in ASCII digits, within 64 bits "
+            f"(found {text[:40]!r})"
+        )
+    return int(text)
+
+
+def _number(name: str, text: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise QueryParameterError(
+            f"parameter {name!r} must be a decimal number (found {text[:40]!r})"
+        )
+    return float(text)
+
+
+def _text(name: str, text: str) -> str:
+    if len(text) > MAX_TEXT or any(unicodedata.category(c) == "Cc" or c in BIDI for c in text):
+        raise QueryParameterError(
+            f"parameter {name!r} must be at most {MAX_TEXT} characters without control "
+            f"characters (found {len(text)} characters)"
+        )
+    return text
+
+
 def _convert(name: str, kind: str, text: str) -> Any:
-    try:
-        if kind == "INTEGER":
-            return int(text)
-        if kind == "FLOAT":
-            return float(text)
-        if kind == "BOOLEAN":
-            if text.lower() not in ("true", "false"):
-                raise ValueError(text)
-            return text.lower() == "true"
-        if kind == "LIST<STRING>":
-            return [part for part in text.split(",") if part]
-        if kind == "LIST<INTEGER>":
-            return [int(part) for part in text.split(",") if part]
-        return text
-    except ValueError:
-        raise QueryParameterError(f"parameter {name!r} must be {kind} (found {text!r})") from None
+    if kind == "INTEGER":
+        return _integer(name, text)
+    if kind == "FLOAT":
+        return _number(name, text)
+    if kind == "BOOLEAN":
+        if text.lower() not in ("true", "false"):
+            raise QueryParameterError(f"parameter {name!r} must be true or false (found {text!r})")
+        return text.lower() == "true"
+    if kind.startswith("LIST<"):
+        parts = [part for part in text.split(",") if part]
+        if len(parts) > MAX_ITEMS:
+            raise QueryParameterError(
+                f"parameter {name!r} takes at most {MAX_ITEMS} values (found {len(parts)})"
+            )
+        one = _integer if kind == "LIST<INTEGER>" else _text
+        return [one(name, part) for part in parts]
+    return _text(name, text)
+
+
+def _check_bounds(query: Query, name: str, value: Any) -> None:
+    bounds = declared_bounds(query).get(name)
+    if bounds is None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise QueryParameterError(f"query {query.name!r} declares no bounds for {name!r}")
+        return
+    low, high = bounds
+    if not low <= value <= high:
+        raise QueryParameterError(
+            f"parameter {name!r} must lie in {low:g}..{high:g} (found {value!r})"
+        )
 
 
 def parse_params(query: Query, pairs: list[str]) -> dict[str, Any]:
@@ -58,15 +116,20 @@ def parse_params(query: Query, pairs: list[str]) -> dict[str, Any]:
                 f"query {query.name!r} has no parameter {name!r} (it takes: {sorted(declared)})"
             )
         values[name] = _convert(name, declared[name], text)
+        _check_bounds(query, name, values[name])
     missing = sorted(set(declared) - set(values))
     if missing:
         raise QueryParameterError(f"query {query.name!r} needs parameter(s) {missing}")
     return values
 
 
-def run_analyst_query(client: GraphClient, name: str, pairs: list[str]) -> list[dict[str, Any]]:
+def run_analyst_query(
+    client: GraphClient, name: str, pairs: list[str], *, timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """Run an analyst query with validated, bounded parameters in a read-only transaction that
+    the server ends after ``timeout_s`` (a query cannot hold the database)."""
     query = load_query(name)
     if query.header.get("analyst") != "yes":
         names = [q.name for q in analyst_queries()]
         raise QueryParameterError(f"{name!r} is not an analyst query (analyst queries: {names})")
-    return client.read(query, **parse_params(query, pairs))
+    return client.read(query, timeout_s=timeout_s, **parse_params(query, pairs))

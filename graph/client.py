@@ -102,15 +102,20 @@ class GraphClient:
     def _statement(self, query: Query, text: str | None = None) -> neo4j.Query:
         return neo4j.Query(text or query.text, metadata=self._metadata(query))  # type: ignore[arg-type]
 
-    def read(self, name: str | Query, **params: Any) -> list[dict[str, Any]]:
+    def read(
+        self, name: str | Query, *, timeout_s: float | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
         """Run a read query and return its rows as dicts (for small results)."""
-        return list(self.stream(name, **params))
+        return list(self.stream(name, timeout_s=timeout_s, **params))
 
-    def stream(self, name: str | Query, **params: Any) -> Iterator[dict[str, Any]]:
-        """Yield rows of a read query as they arrive, without buffering the whole result."""
+    def stream(
+        self, name: str | Query, *, timeout_s: float | None = None, **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Yield rows of a read query as they arrive, without buffering the whole result.
+        ``timeout_s``: the server ends the transaction after that long."""
         query = self._checked(name, "read")
         with mapped_errors(query.name, params), self._session("read") as session:
-            tx = session.begin_transaction(metadata=self._metadata(query))
+            tx = session.begin_transaction(metadata=self._metadata(query), timeout=timeout_s)
             try:
                 for record in tx.run(query.text, _params(params)):
                     yield dict(record)

@@ -14,6 +14,7 @@ whole refresh by calling them in order.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,15 @@ from typing import Any
 from core.errors import PayloadError
 from core.profile_contract import FIELDS
 from core.settings import Settings
-from engine.pipeline import ModelState, load_result, run_full, run_incremental, save_result
+from engine.pipeline import (
+    ModelState,
+    PipelineConfig,
+    PipelineResult,
+    load_result,
+    run_full,
+    run_incremental,
+    save_result,
+)
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.export import ChangedSince, Selection, WholeGraph, export_snapshot
@@ -144,19 +153,24 @@ def begin_step(settings: Settings, board: RunBoard, raw: object, name: str) -> S
         )
     if info.get("state") in TERMINAL:
         raise StepSkipped(f"run {step.run_id} is already {info['state']}")
-    if board.cancel_requested(step.run_id):
-        board.update(step.run_id, state="cancelled", step=name, message="cancelled")
-        with GraphClient(settings.neo4j) as client:
-            finish_run(
-                client, step.run_id, status="cancelled", metrics={}, timings={}, profiles_written=0
-            )
-        board.release(step.run_id)
-        raise StepSkipped(f"run {step.run_id} was cancelled")
+    stop_if_cancelled(settings, board, step.run_id, name)
     board.renew(step.run_id)
     # which process runs the step, and how often it started (> 1: it was redelivered)
     board.update(step.run_id, state="running", step=name, percent=PERCENT[name], pid=os.getpid())
     board.count(step.run_id, f"{name}_starts")
     return step
+
+
+def stop_if_cancelled(settings: Settings, board: RunBoard, run_id: str, where: str) -> None:
+    """End the run as cancelled and raise :class:`StepSkipped` if a cancel was requested;
+    checked at each step's start and between stages and epochs of training."""
+    if not board.cancel_requested(run_id):
+        return
+    board.update(run_id, state="cancelled", step=where, message=f"cancelled during {where}")
+    with GraphClient(settings.neo4j) as client:
+        finish_run(client, run_id, status="cancelled", metrics={}, timings={}, profiles_written=0)
+    board.release(run_id)
+    raise StepSkipped(f"run {run_id} was cancelled during {where}")
 
 
 def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPayload:
@@ -167,7 +181,7 @@ def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepP
     else:
         assert step.since is not None  # the payload's validator guarantees it
         selection = ChangedSince(watermark=step.since, hops=settings.refresh.hops)
-    with GraphClient(settings.neo4j) as client:
+    with board.heartbeat(step.run_id), GraphClient(settings.neo4j) as client:
         snapshot = export_snapshot(
             client,
             selection,
@@ -189,13 +203,30 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
     config = pipeline_config(settings, step.max_epochs)
 
     def on_step(name: str) -> None:
+        stop_if_cancelled(settings, board, step.run_id, name)
         board.update(step.run_id, step=name, percent=PERCENT.get(name, 50))
 
     def on_epoch(record: dict[str, float]) -> None:
         epoch = int(record["epoch"]) + 1
+        stop_if_cancelled(settings, board, step.run_id, f"train epoch {epoch}")
         done = epoch / config.train.max_epochs
         board.update(step.run_id, step=f"train epoch {epoch}", percent=25 + int(35 * done))
 
+    with board.heartbeat(step.run_id):
+        result = _score(settings, step, snapshot, config, on_step, on_epoch)
+    save_result(result, files.result)
+    return step.model_copy(update={"scored": True})
+
+
+def _score(
+    settings: Settings,
+    step: StepPayload,
+    snapshot: Snapshot,
+    config: PipelineConfig,
+    on_step: Callable[[str], None],
+    on_epoch: Callable[[dict[str, float]], None],
+) -> PipelineResult:
+    files = run_files(settings, step.run_id)
     if step.mode == "full":
         result = run_full(snapshot, config, run_id=step.run_id, on_step=on_step, on_epoch=on_epoch)
         assert result.state is not None
@@ -203,8 +234,7 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
     else:
         state = ModelState.load(run_files(settings, step.base_run_id).state)
         result = run_incremental(snapshot, state, config, on_step=on_step)
-    save_result(result, files.result)
-    return step.model_copy(update={"scored": True})
+    return result
 
 
 def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
@@ -240,7 +270,7 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
     def after_batch(n: int) -> None:
         board.update(step.run_id, percent=80 + min(19, 19 * n * size // total))
 
-    with GraphClient(settings.neo4j) as client:
+    with board.heartbeat(step.run_id), GraphClient(settings.neo4j) as client:
         report = write_profiles(
             client,
             step.run_id,

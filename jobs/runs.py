@@ -7,7 +7,10 @@ that each step renews, so a crashed holder cannot block refreshes for longer tha
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -49,6 +52,29 @@ class RunBoard:
     def renew(self, run_id: str) -> None:
         if self.holder() == run_id:
             self.conn.expire(LOCK, self.lock_ttl_s)
+
+    @contextmanager
+    def heartbeat(self, run_id: str, every_s: float | None = None) -> Iterator[None]:
+        """Keep the run's lock (and its ``heartbeat`` stamp) fresh while the block runs, however
+        long one step of it takes: a refresh outlives its lock TTL only if its process dies."""
+        stop = threading.Event()
+        interval = every_s or max(1.0, self.lock_ttl_s / 4)
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.renew(run_id)
+                    self.update(run_id, heartbeat=f"{time.time():.0f}")
+                except redis.RedisError:  # a Redis hiccup: the next beat tries again
+                    continue
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def holder(self) -> str | None:
         value = self.conn.get(LOCK)

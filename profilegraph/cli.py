@@ -248,7 +248,7 @@ def query(
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"--format must be table, csv or json (found {fmt!r})")
     with GraphClient(ctx.obj.neo4j) as client:
-        rows = run_analyst_query(client, name, param)
+        rows = run_analyst_query(client, name, param, timeout_s=ctx.obj.neo4j.analyst_timeout_s)
     if fmt == "json":
         print(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":

@@ -12,7 +12,13 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from core.errors import JobError
@@ -103,13 +109,17 @@ def submit_refresh(
         )
 
 
-def follow_run(board: RunBoard, run_id: str, timeout_s: float = 3600) -> dict[str, str]:
-    """A live progress bar until the run is complete, failed, cancelled or refused."""
-    deadline = time.monotonic() + timeout_s
+def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
+    """A live progress bar (with elapsed time and an estimate) until the run is complete,
+    failed, cancelled or refused. A run is followed as long as it is alive: a running step
+    stamps it at least every quarter of the lock TTL, so only a run silent for a whole TTL (its
+    process died with no worker to take it over) is given up on."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task(run_id, total=100)
@@ -119,8 +129,10 @@ def follow_run(board: RunBoard, run_id: str, timeout_s: float = 3600) -> dict[st
             progress.update(bar, completed=float(info.get("percent", 0) or 0), description=shown)
             if info.get("state") in TERMINAL:
                 break
-            if time.monotonic() > deadline:
-                raise JobError(f"run {run_id} did not finish within {timeout_s:.0f}s")
+            silent = time.time() - float(info.get("updated", time.time()))
+            if silent > board.lock_ttl_s:
+                raise JobError(f"run {run_id} has reported nothing for {silent:.0f} s (more than "
+                               f"the lock TTL): are the workers running?")  # fmt: skip
             time.sleep(0.5)
     if info.get("state") != "complete":
         console.print(f"[yellow]{run_id}: {info.get('state')}[/] {info.get('message', '')}")
@@ -242,7 +254,12 @@ def worker(
     app = configure(ctx.obj)
     if queue not in QUEUES:
         raise JobError(f"queue must be one of {QUEUES} (got {queue!r})")
-    pool = ["--pool", "solo"] if queue == "gpu" else ["--pool", "prefork", "-c", str(concurrency)]
+    # solo: one task at a time, said so in the banner too (-c 1)
+    pool = (
+        ["--pool", "solo", "-c", "1"]
+        if queue == "gpu"
+        else ["--pool", "prefork", "-c", str(concurrency)]
+    )
     app.worker_main(["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool])
 
 

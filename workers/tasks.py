@@ -11,6 +11,7 @@ failure ends its run and releases the lock).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -24,7 +25,7 @@ from core.errors import TRANSIENT as PROJECT_TRANSIENT
 from core.errors import PayloadError
 from graph.client import GraphClient
 from graph.stream import StreamConsumer
-from jobs.payloads import EvaluateRequest, RefreshRequest, StepPayload, validate
+from jobs.payloads import EvaluateRequest, RefreshRequest, validate
 from jobs.runs import RunBoard
 from workers.app import app, worker_settings
 
@@ -70,16 +71,18 @@ class RunStep(ProfilegraphTask):
             jobs.refresh.fail_run(settings, RunBoard.connect(settings), run_id, exc)
 
 
-def _run_step(task: Task, raw: object, name: str) -> tuple[StepPayload, RunBoard]:
+def _run_step(task: Task, raw: object, name: str, work: Callable[..., Any]) -> Any:
+    """Begin the step (validation, cancel point, lock, progress), run ``work``; a step that must
+    not run or was cancelled midway ends the chain quietly."""
     settings = worker_settings()
     board = RunBoard.connect(settings)
     try:
         step = jobs.refresh.begin_step(settings, board, raw, name)
+        task.update_state(state="PROGRESS", meta={"run_id": step.run_id, "step": name})
+        return work(settings, board, step)
     except jobs.refresh.StepSkipped as skipped:
         log.info("step %s skipped: %s", name, skipped)
         raise Ignore() from None  # the rest of the chain does not run
-    task.update_state(state="PROGRESS", meta={"run_id": step.run_id, "step": name})
-    return step, board
 
 
 @app.task(name="workers.tasks.refresh", bind=True, base=RunStep)
@@ -96,21 +99,18 @@ def refresh(self: Task, request: dict[str, Any]) -> dict[str, Any]:
 
 @app.task(name="workers.tasks.export_step", bind=True, base=RunStep)
 def export_step(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
-    step, board = _run_step(self, payload, "export")
-    return jobs.refresh.export_step(worker_settings(), board, step).model_dump()
+    return _run_step(self, payload, "export", jobs.refresh.export_step).model_dump()
 
 
 @app.task(name="workers.tasks.score_step", bind=True, base=RunStep)
 def score_step(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
     """Runs on the gpu queue; CUDA is first touched here, never at import or in a parent."""
-    step, board = _run_step(self, payload, "train")
-    return jobs.refresh.score_step(worker_settings(), board, step).model_dump()
+    return _run_step(self, payload, "train", jobs.refresh.score_step).model_dump()
 
 
 @app.task(name="workers.tasks.write_step", bind=True, base=RunStep)
 def write_step(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
-    step, board = _run_step(self, payload, "write")
-    return jobs.refresh.write_step(worker_settings(), board, step)
+    return _run_step(self, payload, "write", jobs.refresh.write_step)
 
 
 @app.task(name="workers.tasks.evaluate_run", base=ProfilegraphTask)

@@ -49,6 +49,15 @@ def _log_file(settings: Settings) -> Path:
     return instance_dir(settings) / "logs" / "neo4j.log"
 
 
+def _share_mb(size: str, share: float) -> int:
+    """``share`` of a Neo4j memory size (``4g``, ``512m``) in MiB."""
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    number, unit = size[:-1], size[-1].lower()
+    if unit not in units:
+        number, unit = size, "m"
+    return max(1, int(float(number) * units[unit] * share))
+
+
 def render_config(settings: Settings, distribution: Path) -> str:
     """The whole neo4j.conf for one instance; loopback only, sized for a 2-core / 24 GiB box."""
     n, inst = settings.neo4j, instance_dir(settings)
@@ -68,6 +77,12 @@ def render_config(settings: Settings, distribution: Path) -> str:
         f"server.memory.heap.initial_size={n.heap}",
         f"server.memory.heap.max_size={n.heap}",
         f"server.memory.pagecache.size={n.pagecache}",
+        # No transaction may exhaust the heap (an analyst query once stopped the JVM): all
+        # transactions together get 70% of it, one transaction half; the server also ends any
+        # transaction after 15 minutes (analyst queries carry a shorter timeout of their own).
+        f"dbms.memory.transaction.total.max={_share_mb(n.heap, 0.7)}m",
+        f"db.memory.transaction.max={_share_mb(n.heap, 0.5)}m",
+        "db.transaction.timeout=15m",
         "dbms.security.auth_enabled=true",
         "dbms.security.procedures.unrestricted=gds.*",
         "dbms.usage_report.enabled=false",

@@ -10,7 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from core.errors import QueryError
-from graph.analyst import QueryParameterError, analyst_queries, declared_params, run_analyst_query
+from graph.analyst import (
+    QueryParameterError,
+    analyst_queries,
+    declared_bounds,
+    declared_params,
+    run_analyst_query,
+)
 from graph.client import GraphClient
 from graph.ingest import ingest_events
 from graph.queries import Query
@@ -277,7 +283,12 @@ def test_writes_are_refused_in_the_read_transaction(fixture_graph: GraphClient) 
     [
         (["from=0"], r"needs parameter\(s\) \['to'\]"),
         ([*FOREVER, "colour=red"], "has no parameter 'colour'"),
-        (["from=yesterday", "to=1"], "parameter 'from' must be INTEGER \\(found 'yesterday'\\)"),
+        (["from=yesterday", "to=1"], "parameter 'from' must be a whole number .*'yesterday'"),
+        (["from= 7", "to=1"], "parameter 'from' must be a whole number"),
+        (["from=1_000", "to=1"], "parameter 'from' must be a whole number"),
+        (["from=\u0667", "to=1"], "parameter 'from' must be a whole number"),  # Arabic-Indic 7
+        (["from=99999999999999999999", "to=1"], "within 64 bits"),
+        (["from=-1", "to=1"], r"parameter 'from' must lie in 0\.\.4\.1"),
         (["from"], "must look like key=value"),
     ],
 )
@@ -286,6 +297,29 @@ def test_parameter_errors_name_the_parameter(
 ) -> None:
     with pytest.raises(QueryParameterError, match=message):
         run_analyst_query(fixture_graph, "data_quality_rejections", pairs)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["user_ids=a", "k=1000000000"], r"parameter 'k' must lie in 1\.\.1000"),
+        (["user_ids=a", "k=0"], r"parameter 'k' must lie in 1\.\.1000"),
+        ([f"user_ids={','.join(['u'] * 1001)}", "k=3"], "at most 1000 values"),
+        (["user_ids=a\x1b[2J", "k=3"], "without control characters"),
+    ],
+)
+def test_lookalike_parameters_are_bounded(
+    fixture_graph: GraphClient, pairs: list[str], message: str
+) -> None:
+    """k=1000000000 once made the Neo4j JVM exit (heap exhausted); bounds stop it at the door."""
+    with pytest.raises(QueryParameterError, match=message):
+        run_analyst_query(fixture_graph, "lookalike_audience", pairs)
+
+
+@pytest.mark.parametrize("query", analyst_queries(), ids=lambda q: q.name)
+def test_every_number_parameter_declares_its_bounds(query: Query) -> None:
+    numbers = {n for n, kind in declared_params(query).items() if kind in ("INTEGER", "FLOAT")}
+    assert numbers <= set(declared_bounds(query)), numbers - set(declared_bounds(query))
 
 
 def test_only_analyst_queries_run(fixture_graph: GraphClient) -> None:

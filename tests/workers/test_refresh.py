@@ -72,6 +72,7 @@ def workers(settings: Settings, loaded: None) -> Iterator[None]:
         "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4",
         "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
         "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
+        "PROFILEGRAPH_TRAINING__PATIENCE": "100000",  # a run asked for many epochs trains them
         "PROFILEGRAPH_REFRESH__WRITE_BATCH_SIZE": "5",  # 60 write transactions: time to kill one
     }
     with celery_processes(settings, env=env):
@@ -328,3 +329,36 @@ def test_a_refresh_that_does_not_complete_exits_non_zero(
     assert _wait(board, first)["state"] == "complete"
     done = CliRunner().invoke(app, ["submit", "refresh", "--mode", "incremental"])
     assert done.exit_code == 0, done.output
+
+
+def test_cancel_stops_training_between_epochs(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient
+) -> None:
+    """A cancel requested while the model trains ends the run at the next epoch, not after
+    training (this run asks for 100,000 epochs and would otherwise train for hours)."""
+    run_id = _submit(sender, board, mode="full", max_epochs=100_000)
+    deadline = time.monotonic() + 120
+    while not (info := board.get(run_id)).get("step", "").startswith("train epoch"):
+        assert info.get("state") not in TERMINAL, info
+        assert time.monotonic() < deadline, info
+        time.sleep(0.05)
+    assert board.request_cancel(run_id)
+    info = _wait(board, run_id, timeout=60)
+    assert info["state"] == "cancelled", info
+    assert info["step"].startswith("train epoch"), info  # stopped inside training
+    assert int(info["step"].split()[-1]) < 100_000
+    run = read_run(graph, run_id)
+    assert run is not None and run["status"] == "cancelled"
+    assert board.holder() is None
+
+
+def test_a_step_keeps_its_lock_alive_while_it_runs(settings: Settings) -> None:
+    """The heartbeat renews the lock while a step runs longer than the lock's TTL."""
+    board = RunBoard(redis.Redis.from_url(settings.redis.url()), lock_ttl_s=2)
+    run_id = f"beat-{time.monotonic_ns()}"
+    assert board.acquire(run_id) is None
+    with board.heartbeat(run_id, every_s=0.5):
+        time.sleep(5)  # 2.5 TTLs
+        assert board.holder() == run_id
+    time.sleep(2.5)
+    assert board.holder() is None  # without heartbeats the lock expires
