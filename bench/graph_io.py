@@ -30,9 +30,10 @@ import numpy as np
 from bench.common import bench_services, report
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
-from graph.export import WholeGraph, export_snapshot
+from graph.export import export_snapshot
 from graph.ingest import ingest_events
 from graph.queries import Query, load_query
+from graph.selections import WholeGraph
 from graph.writeback import TRAIL_RUNS, Interest, ProfileRow, statement_row, write_profiles
 from profilegraph.services.bulk_import import bulk_import
 

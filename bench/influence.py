@@ -21,15 +21,10 @@ from typing import Any
 import torch
 
 from bench.common import bench_services, report
+from engine.adoptions import DAY_MS, adoptions, influence_counts
 from engine.centrality import articlerank, follower_count, pagerank
-from engine.influence import (
-    DAY_MS,
-    adoptions,
-    influence_counts,
-    precision_at_k,
-    predict_influence,
-    spearman,
-)
+from engine.influence import predict_influence
+from engine.influence_evaluation import precision_at_k, spearman
 from engine.interactions import social_ties, timed_actions
 from engine.interest_prediction import time_cut
 from graph.client import GraphClient

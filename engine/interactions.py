@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from engine.influence import Actions
+from engine.adoptions import Actions
 from engine.snapshot import Snapshot
 
 

@@ -21,14 +21,8 @@ import torch
 from torch import Tensor
 
 from core.profile_contract import COLUMNS
-from engine.influence import (
-    DAY_MS,
-    DEFAULT_WINDOW_DAYS,
-    Actions,
-    Adoptions,
-    adoptions,
-    predict_influence,
-)
+from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
+from engine.influence import predict_influence
 from engine.interactions import (
     interaction_pairs,
     last_action_times,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from engine.influence import Adoptions
+from engine.adoptions import Adoptions
 from engine.interests import InterestInputs, normalise, own_interests, propagate, social_interests
 from engine.segments import assign, kmeans
 

@@ -2,8 +2,8 @@
 
 Three questions, each beside its baselines: do the interests foresee what users tag next
 (:mod:`engine.interest_prediction`), does the influence score foresee who triggers follower
-adoptions (:func:`engine.influence.evaluate_influence`), and - optionally, since it trains
-models - how well do the embeddings rank items (:mod:`engine.evaluate`)?
+adoptions (:mod:`engine.influence_evaluation`), and - optionally, since it trains models - how
+well do the embeddings rank items (:mod:`engine.item_ranking`)?
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.evaluate import evaluate_item_ranking
-from engine.influence import DAY_MS, DEFAULT_WINDOW_DAYS, evaluate_influence
+from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS
+from engine.influence_evaluation import evaluate_influence
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
+from engine.item_ranking import evaluate_item_ranking
 from engine.snapshot import Snapshot
 from engine.train import TrainConfig
 

@@ -138,7 +138,7 @@ def train_lightgcn(
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
         if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
-            metrics = evaluate(model, adj, valid, [train], k=config.k)
+            metrics = held_out_metrics(model, adj, valid, [train], k=config.k)
             record.update({f"valid_{key}": value for key, value in metrics.items()})
             if not best or metrics[f"recall@{config.k}"] > best[f"recall@{config.k}"]:
                 best, best_epoch, since_best = metrics, epoch, 0
@@ -234,7 +234,7 @@ def bpr_step(
 
 
 @torch.no_grad()
-def evaluate(
+def held_out_metrics(
     model: LightGCN, adj: Tensor, target: Tensor, exclude: list[Tensor], *, k: int = 10
 ) -> dict[str, float]:
     model.eval()

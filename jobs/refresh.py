@@ -33,7 +33,8 @@ from engine.pipeline import (
 )
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
-from graph.export import ChangedSince, Selection, WholeGraph, export_snapshot
+from graph.export import export_snapshot
+from graph.selections import ChangedSince, Selection, WholeGraph
 from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
 from jobs.payloads import RefreshRequest, StepPayload, validate
 from jobs.recipe import pipeline_config

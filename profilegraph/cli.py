@@ -23,12 +23,12 @@ from core.errors import ProfilegraphError
 from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
-from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
-from graph.datasets.lastfm import count_events, lastfm_events
+from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
-from graph.export import ChangedSince, Neighbourhood, Selection, WholeGraph, export_snapshot
+from graph.export import export_snapshot
 from graph.ingest import ingest_events
 from graph.schema import apply_schema
+from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
 from graph.sources import read_events
 from graph.stream import STREAM, StreamConsumer
 from jobs.evaluation import evaluate_run

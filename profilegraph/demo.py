@@ -20,8 +20,7 @@ from core.settings import Settings
 from engine.pipeline import load_result
 from graph.analyst import run_analyst_query
 from graph.client import GraphClient
-from graph.datasets.lastfm import DEFAULT_DIR as LASTFM_DIR
-from graph.datasets.lastfm import count_events, lastfm_events
+from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
 from graph.profiles import read_profile
 from jobs.refresh import run_files
 from jobs.runs import RunBoard

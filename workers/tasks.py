@@ -18,10 +18,10 @@ import redis
 from celery import Task
 from celery.exceptions import Ignore
 
+import core.errors
 import graph.ingest
 import jobs.evaluation
 import jobs.refresh
-from core.errors import TRANSIENT as PROJECT_TRANSIENT
 from core.errors import PayloadError
 from graph.client import GraphClient
 from graph.stream import StreamConsumer
@@ -36,7 +36,7 @@ log = logging.getLogger("profilegraph.workers")
 TRANSIENT: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
-    *PROJECT_TRANSIENT,
+    *core.errors.TRANSIENT,
 )
 MAX_RETRIES = 5
 

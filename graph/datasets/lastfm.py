@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DEFAULT_DIR = Path("lastfm-hetrec2011-2k")
+LASTFM_DIR = Path("lastfm-hetrec2011-2k")
 FILES = (
     "artists.dat",
     "tags.dat",

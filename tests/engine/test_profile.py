@@ -8,8 +8,9 @@ import networkx as nx
 import pytest
 import torch
 
+from engine.adoptions import DAY_MS, Actions, adoptions
 from engine.centrality import pagerank
-from engine.influence import DAY_MS, Actions, adoptions, evaluate_influence
+from engine.influence_evaluation import evaluate_influence
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
 from engine.interests import InterestInputs, propagate
 from engine.pipeline import ModelState, PipelineConfig, run_full, run_incremental

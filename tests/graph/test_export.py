@@ -14,15 +14,10 @@ import torch
 
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
-from graph.export import (
-    ChangedSince,
-    Neighbourhood,
-    Reader,
-    TimeWindow,
-    WholeGraph,
-    export_snapshot,
-)
+from graph.edge_readers import Reader
+from graph.export import export_snapshot
 from graph.ingest import IngestReport, ingest_events
+from graph.selections import ChangedSince, Neighbourhood, TimeWindow, WholeGraph
 from tests.graph.conftest import wipe
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

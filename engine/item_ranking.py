@@ -21,7 +21,7 @@ from torch import Tensor
 
 from engine.metrics import rank_metrics
 from engine.split import split_per_user
-from engine.train import TrainConfig, evaluate, train_lightgcn
+from engine.train import TrainConfig, held_out_metrics, train_lightgcn
 
 
 def popularity_metrics(
@@ -107,7 +107,7 @@ def evaluate_item_ranking(
                 config=replace(config, seed=seed),
                 on_epoch=progress,
             )
-            test = evaluate(
+            test = held_out_metrics(
                 result.model, result.adjacency, split.test, [split.train, split.valid], k=config.k
             )
             report.rows.append(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from engine.evaluate import evaluate_item_ranking, popularity_metrics
+from engine.item_ranking import evaluate_item_ranking, popularity_metrics
 from engine.train import TrainConfig
 
 
