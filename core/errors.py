@@ -10,7 +10,8 @@ boundary::
     ├── ServiceError              a local service could not be installed, started or reached
     │   ├── ServiceStartError     the process did not come up (log tail in the message)
     │   ├── ServiceUnavailable    nothing answers at the address (transient)
-    │   └── AuthenticationFailed  something answers, but the password is wrong
+    │   ├── AuthenticationFailed  something answers, but the password is wrong
+    │   └── AuthenticationRateLimited  too many failed logins for the user (transient)
     ├── ProcessError              a worker or beat process did not come up
     ├── GraphError                anything else Neo4j said
     │   ├── QueryError            the query or its parameters are wrong (fix the call)
@@ -50,6 +51,13 @@ class ServiceUnavailable(ServiceError):
 
 class AuthenticationFailed(ServiceError):
     """The service answered but refused the credentials from settings."""
+
+
+class AuthenticationRateLimited(ServiceError):
+    """The server refuses logins for the user for a while after repeated failed attempts (by
+    anyone); the right password works again once the lock time has passed."""
+
+    transient = True
 
 
 class ProcessError(ProfilegraphError):
@@ -96,4 +104,8 @@ class JobError(ProfilegraphError):
 
 # The project's own transient errors: every task retries these (and the broker's connection
 # errors) with backoff; everything else fails at once.
-TRANSIENT: tuple[type[ProfilegraphError], ...] = (ServiceUnavailable, TransientGraphError)
+TRANSIENT: tuple[type[ProfilegraphError], ...] = (
+    ServiceUnavailable,
+    TransientGraphError,
+    AuthenticationRateLimited,
+)

@@ -58,6 +58,7 @@ class Neo4jSettings(_Section):
     export_workers: int = Field(2, ge=1, le=64)  # parallel export sessions
     write_workers: int = Field(2, ge=1, le=64)  # parallel write-back sessions
     analyst_timeout_s: float = Field(60.0, gt=0, le=3600)  # an analyst query's transaction
+    auth_retry_s: float = Field(30.0, ge=0, le=600)  # waiting out a login lock (rate limit)
 
     @property
     def uri(self) -> str:

@@ -9,10 +9,10 @@ would be refused by the server.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from core.errors import QueryParameterError
+from core.text import unsafe_characters
 from graph.client import GraphClient
 from graph.queries import Query, load_query, query_names
 
@@ -32,7 +32,6 @@ _BOUND = re.compile(r"(\w+)\s+(-?[0-9.]+)\.\.(-?[0-9.]+)")
 _INTEGER = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: no spaces, '_', or other scripts
 _FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 INT64 = (-(2**63), 2**63 - 1)
-BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # direction overrides
 MAX_TEXT = 1_000  # characters of a STRING parameter, and of each list element
 MAX_ITEMS = 1_000  # elements of a LIST parameter
 
@@ -63,7 +62,7 @@ def _number(name: str, text: str) -> float:
 
 
 def _text(name: str, text: str) -> str:
-    if len(text) > MAX_TEXT or any(unicodedata.category(c) == "Cc" or c in BIDI for c in text):
+    if len(text) > MAX_TEXT or unsafe_characters(text):
         raise QueryParameterError(
             f"parameter {name!r} must be at most {MAX_TEXT} characters without control "
             f"characters (found {len(text)} characters)"

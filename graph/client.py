@@ -9,19 +9,23 @@ and the query log, and declares read or write so the driver routes and retries i
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import neo4j
 from pydantic import BaseModel
 
 from core import __version__
+from core.errors import AuthenticationRateLimited
 from core.settings import Neo4jSettings
 from graph.errors import mapped_errors
 from graph.queries import Query, load_query
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _QuietList(list):  # type: ignore[type-arg]
@@ -60,6 +64,28 @@ class WriteSummary(BaseModel):
     def add(self, counters: neo4j.SummaryCounters) -> None:
         for field in type(self).model_fields:
             setattr(self, field, getattr(self, field) + getattr(counters, field))
+
+
+def _patient(method: Callable[P, T]) -> Callable[P, T]:
+    """Retry ``method`` while Neo4j refuses logins after others' failed attempts (its lock
+    lasts seconds), with backoff, for up to ``settings.auth_retry_s``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        client = args[0]
+        assert isinstance(client, GraphClient)
+        deadline = time.monotonic() + client.settings.auth_retry_s
+        pause = 0.5
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except AuthenticationRateLimited:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    return wrapper
 
 
 class GraphClient:
@@ -102,6 +128,7 @@ class GraphClient:
     def _statement(self, query: Query, text: str | None = None) -> neo4j.Query:
         return neo4j.Query(text or query.text, metadata=self._metadata(query))  # type: ignore[arg-type]
 
+    @_patient
     def read(
         self, name: str | Query, *, timeout_s: float | None = None, **params: Any
     ) -> list[dict[str, Any]]:
@@ -122,6 +149,7 @@ class GraphClient:
             finally:
                 tx.close()
 
+    @_patient
     def write(self, name: str | Query, **params: Any) -> WriteSummary:
         """Run a write query in one managed (retried) transaction."""
         query = self._checked(name, "write")
@@ -135,6 +163,7 @@ class GraphClient:
         with mapped_errors(query.name, params), self._session("write") as session:
             return session.execute_write(work)
 
+    @_patient
     def write_rows(self, name: str | Query, **params: Any) -> int:
         """Run a write query whose single row holds a count (``RETURN count(*) AS written``)."""
         query = self._checked(name, "write")
@@ -147,6 +176,7 @@ class GraphClient:
         with mapped_errors(query.name, params), self._session("write") as session:
             return session.execute_write(work)
 
+    @_patient
     def transaction(self, work: Callable[[Transaction], T], *, name: str) -> T:
         """Run ``work`` in one managed write transaction (retried whole on transient errors).
 
@@ -160,6 +190,7 @@ class GraphClient:
         with mapped_errors(name), self._session("write") as session:
             return session.execute_write(unit)
 
+    @_patient
     def run_statements(self, name: str) -> WriteSummary:
         """Run each statement of a multi-statement file (DDL), each in its own transaction."""
         query = load_query(name)
@@ -184,6 +215,7 @@ class GraphClient:
 
     # -- server ------------------------------------------------------------------------------
 
+    @_patient
     def ping(self) -> None:
         """Raise unless the server answers and accepts our credentials."""
         with mapped_errors("ping"):

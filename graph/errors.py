@@ -16,6 +16,7 @@ from neo4j import exceptions as neo
 
 from core.errors import (
     AuthenticationFailed,
+    AuthenticationRateLimited,
     ConstraintViolation,
     DatabaseError,
     GraphError,
@@ -47,8 +48,16 @@ _MAP: tuple[tuple[type[Exception], type[ProfilegraphError], str], ...] = (
 CAUGHT: tuple[type[Exception], ...] = tuple(row[0] for row in _MAP)
 
 
+RATE_LIMIT = "Neo.ClientError.Security.AuthenticationRateLimit"
+
+
 def translate(exc: Exception, *, query: str, params: Iterable[str] = ()) -> ProfilegraphError:
     """The profilegraph error for a driver exception (``exc`` must be one of ``CAUGHT``)."""
+    if getattr(exc, "code", None) == RATE_LIMIT:  # the driver files it as a plain ClientError
+        return AuthenticationRateLimited(
+            f"{query}: Neo4j refuses logins for this user after repeated failed attempts (by "
+            "any local process); the lock lifts after dbms.security.auth_lock_time (retrying)"
+        )
     for driver_type, ours, hint in _MAP:
         if isinstance(exc, driver_type):
             names = ", ".join(sorted(params)) or "none"

@@ -12,7 +12,11 @@ so the check is defence in depth and a data-quality signal, not the injection ba
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -29,7 +33,10 @@ from pydantic import (
     field_validator,
 )
 
+from core.text import unsafe_characters
+
 MAX_LINE_BYTES = 64 * 1024
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
@@ -54,12 +61,19 @@ def _not_cypher(value: str) -> str:
     return value
 
 
+def _safe_characters(value: str) -> str:
+    if found := unsafe_characters(value):
+        raise ValueError(f"control or direction-override characters are not accepted: {found}")
+    return value
+
+
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$", max_length=128)
 ]
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_safe_characters),
     AfterValidator(_not_cypher),
 ]
 
@@ -102,7 +116,25 @@ class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: Identifier
-    ts: datetime | None = None
+    ts: datetime | None = None  # RFC 3339 text, or an integer count of epoch milliseconds
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _epoch_ms(cls, value: Any) -> Any:
+        """RFC 3339 text or integer epoch milliseconds, nothing else (no digits as text, no
+        floats, no booleans)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 2**53:
+                raise ValueError("an integer timestamp is epoch milliseconds, 0 to 2**53")
+            return datetime.fromtimestamp(value / 1000, UTC)
+        if isinstance(value, str):
+            try:  # JSON's rules: RFC 3339 only
+                return _DATETIME.validate_json(json.dumps(value), strict=True)
+            except ValidationError:
+                raise ValueError(
+                    "Input should be a valid datetime (RFC 3339 text or epoch milliseconds)"
+                ) from None
+        return value
 
     @field_validator("ts")
     @classmethod
@@ -206,8 +238,25 @@ class Rejection(BaseModel):
     reason: str
     field: str
     value: str
-    raw: str
+    raw: str  # the input, clipped to RAW_KEPT characters
+    digest: str = ""  # SHA-1 of the whole input: inputs that differ past the clip stay apart
+    line: int | None = None  # line of the file it came from, where there is one
     event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Located:
+    """An input with where it came from: a file line (``value`` as bytes, JSON expected), a CSV
+    row (``lax``: its cells are text, converted to the fields' types), or a row that could not
+    be read at all (``problem`` says why)."""
+
+    value: Any
+    line: int
+    lax: bool = False
+    problem: str | None = None
+
+
+RAW_KEPT = 2_000
 
 
 def _clip(value: Any, limit: int) -> str:
@@ -215,21 +264,59 @@ def _clip(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_event(raw: Any, *, source: str) -> Event | Rejection:
-    """Validate one raw event (a dict, or a JSON string); never raises on bad input."""
-    raw_text = raw if isinstance(raw, str | bytes) else None
-    if raw_text is not None and len(raw_text) > MAX_LINE_BYTES:
-        return Rejection(
-            source=source,
-            reason=f"event larger than {MAX_LINE_BYTES} bytes",
-            field="(event)",
-            value=f"{len(raw_text)} bytes",
-            raw=_clip(raw_text, 2000),
-        )
+def _digest(raw: Any) -> str:
+    data = (
+        raw
+        if isinstance(raw, bytes)
+        else (raw if isinstance(raw, str) else repr(raw)).encode("utf-8", "surrogatepass")
+    )
+    return hashlib.sha1(data).hexdigest()
+
+
+def make_rejection(raw: Any, source: str, line: int | None, **why: Any) -> Rejection:
+    return Rejection(source=source, raw=_clip(raw, RAW_KEPT), digest=_digest(raw), line=line, **why)
+
+
+def parse_event(
+    raw: Any, *, source: str, line: int | None = None, lax: bool = False
+) -> Event | Rejection:
+    """Validate one raw event; never raises on bad input.
+
+    JSON text (``str`` or UTF-8 ``bytes``) and ``dict``s are validated strictly: a number must
+    be a number, not the text or the boolean that looks like one (a ``dict`` is checked as the
+    JSON it would be). ``lax`` (CSV cells, which are all text) converts text to each field's
+    type instead. Anything else (a number or null where an event belongs) is a rejection.
+    """
+    if isinstance(raw, Located):
+        if raw.problem is not None:
+            return make_rejection(raw.value, source, raw.line, reason=raw.problem, field="(row)",
+                              value=f"line {raw.line}")  # fmt: skip
+        return parse_event(raw.value, source=source, line=raw.line, lax=raw.lax)
+    if isinstance(raw, str | bytes) and len(raw) > MAX_LINE_BYTES:
+        return make_rejection(raw, source, line, reason=f"event larger than {MAX_LINE_BYTES} bytes",
+                          field="(event)", value=f"{len(raw)} bytes")  # fmt: skip
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad = raw[error.start : error.start + 4]
+            return make_rejection(raw, source, line, reason="not valid UTF-8", field="(event)",
+                              value=f"byte {error.start}: {bad!r}")  # fmt: skip
+    text = raw if isinstance(raw, str) else None
+    if isinstance(raw, dict) and not lax:
+        for key, value in raw.items():  # JSON has no NaN or infinity: name the field instead
+            if isinstance(value, float) and not math.isfinite(value):
+                return make_rejection(raw, source, line, reason="Input should be a finite number",
+                                      field=str(key), value=str(value))  # fmt: skip
+        try:
+            text = json.dumps(raw, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            return make_rejection(raw, source, line, reason=f"not representable as JSON: {error}",
+                              field="(event)", value=_clip(raw, 200))  # fmt: skip
     try:
-        if raw_text is not None:
-            return EVENT_ADAPTER.validate_json(raw_text)
-        return EVENT_ADAPTER.validate_python(raw)
+        if text is not None:
+            return EVENT_ADAPTER.validate_json(text, strict=True)
+        return EVENT_ADAPTER.validate_python(raw, strict=not lax)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -238,11 +325,12 @@ def parse_event(raw: Any, *, source: str) -> Event | Rejection:
         else:
             field = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "(event)"
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        return Rejection(
-            source=source,
+        return make_rejection(
+            raw,
+            source,
+            line,
             reason=first["msg"],
             field=field,
             value=_clip(first.get("input"), 200),
-            raw=_clip(raw_text if raw_text is not None else raw, 2000),
             event_id=event_id if isinstance(event_id, str) else None,
         )

@@ -195,7 +195,8 @@ def _tag_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _rejection_row(rejection: Rejection) -> dict[str, Any]:
-    key = hashlib.sha1(f"{rejection.source}\0{rejection.raw}".encode()).hexdigest()
+    # the whole input's digest, not the clipped text: inputs that differ past the clip stay apart
+    key = hashlib.sha1(f"{rejection.source}\0{rejection.digest}".encode()).hexdigest()
     return {"key": key, **rejection.model_dump()}
 
 

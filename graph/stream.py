@@ -13,17 +13,20 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
+from core.errors import ServiceUnavailable
 from graph.client import GraphClient
-from graph.events import Rejection
+from graph.events import Rejection, make_rejection
 from graph.ingest import IngestReport, apply_batch, validate_batch
 from graph.schema import ensure_schema
 
+T = TypeVar("T")
 STREAM = "profilegraph:events"
 GROUP = "profilegraph-ingest"
 FIELD = b"event"
@@ -51,6 +54,7 @@ class StreamConsumer:
     batch_size: int = 5_000
     block_ms: int = 1_000
     claim_idle_ms: int = 60_000
+    reconnect_s: float = 30.0  # how long Redis may be away before the consumer gives up
     # Test seams: called with the message ids after reading / after the Neo4j commit.
     after_read: Callable[[list[bytes]], None] | None = None
     after_commit: Callable[[list[bytes]], None] | None = None
@@ -62,15 +66,16 @@ class StreamConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _read(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """Own pending messages first, then ones abandoned by others, then new ones."""
+    def _read(self, claim_idle_ms: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Own pending messages first, then ones others left pending for ``claim_idle_ms``,
+        then new ones."""
         for start in ("0", None):
             if start is None:
                 claimed = self.conn.xautoclaim(
                     self.stream,
                     self.group,
                     self.consumer,
-                    self.claim_idle_ms,
+                    claim_idle_ms,
                     "0-0",
                     count=self.batch_size,
                 )
@@ -91,10 +96,11 @@ class StreamConsumer:
         )
         return reply[0][1] if reply else []
 
-    def run_once(self) -> IngestReport | None:
+    def run_once(self, *, claim_idle_ms: int | None = None) -> IngestReport | None:
         """Read, ingest and acknowledge one batch; None when the stream had nothing."""
         ensure_schema(self.graph)
-        messages = self._read()
+        idle = self.claim_idle_ms if claim_idle_ms is None else claim_idle_ms
+        messages = self._read(idle)
         if not messages:
             return None
         ids = [message_id for message_id, _ in messages]
@@ -107,12 +113,13 @@ class StreamConsumer:
                 raws.append(fields[FIELD])
             else:
                 undecodable.append(
-                    Rejection(
-                        source=f"stream:{self.stream}",
+                    make_rejection(
+                        repr(fields),
+                        f"stream:{self.stream}",
+                        None,
                         reason="message has no 'event' field",
                         field="(message)",
                         value=message_id.decode(),
-                        raw=repr(fields)[:2000],
                     )
                 )
         valid, rejected = validate_batch(raws, f"stream:{self.stream}")
@@ -125,17 +132,41 @@ class StreamConsumer:
             pipe.execute()
         return report
 
+    def pending(self) -> int:
+        """Messages read by some consumer of the group and not yet acknowledged."""
+        return int(self.conn.xpending(self.stream, self.group)["pending"])
+
     def run(self, *, max_batches: int | None = None, until_empty: bool = False) -> IngestReport:
-        """Consume until stopped (``max_batches``), or until the stream is drained."""
+        """Consume until stopped (``max_batches``), or until drained (``until_empty``): the
+        stream has nothing new *and* no message is pending, so messages a dead consumer left
+        pending are claimed at once instead of after ``claim_idle_ms``. Redis going away is
+        waited out for ``reconnect_s`` (with backoff), then reported as unavailable."""
         self.ensure_group()
         total = IngestReport()
         batches = 0
         while max_batches is None or batches < max_batches:
-            report = self.run_once()
+            report = self._with_reconnect(
+                lambda: self.run_once(claim_idle_ms=0 if until_empty else None)
+            )
             if report is None:
-                if until_empty:
+                if until_empty and self._with_reconnect(self.pending) == 0:
                     break
                 continue
             total.merge(report)
             batches += 1
         return total
+
+    def _with_reconnect(self, call: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self.reconnect_s
+        pause = 0.2
+        while True:
+            try:
+                return call()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if time.monotonic() + pause > deadline:
+                    raise ServiceUnavailable(
+                        f"Redis stream {self.stream!r} unreachable for {self.reconnect_s:.0f} s: "
+                        f"{error} (is Redis running? profilegraph services up)"
+                    ) from error
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)

@@ -73,12 +73,16 @@ class RunFiles:
         return self.folder / "evaluation"
 
 
-def run_files(settings: Settings, run_id: str) -> RunFiles:
-    """The files of a run whose id passed :data:`jobs.payloads.RUN_ID` (checked again here)."""
+def run_files(settings: Settings, run_id: str, *, create: bool = False) -> RunFiles:
+    """The files of a run whose id passed :data:`jobs.payloads.RUN_ID` (checked again here);
+    ``create`` makes its folder, private to this user (snapshots hold who did what)."""
     runs = (settings.state / "runs").resolve()
     folder = (runs / run_id).resolve()
     if folder.parent != runs:
         raise PayloadError(f"run_id: {run_id!r} does not name a folder under {runs}")
+    if create:
+        runs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
     return RunFiles(folder)
 
 
@@ -190,7 +194,7 @@ def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepP
             chunk_size=settings.neo4j.export_chunk_size,
             workers=settings.neo4j.export_workers,
         )
-    snapshot.save(run_files(settings, step.run_id).snapshot)
+    snapshot.save(run_files(settings, step.run_id, create=True).snapshot)
     board.update(step.run_id, users=snapshot.num_nodes("user"))
     return step
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -315,6 +316,7 @@ def _settings(ctx: typer.Context) -> None:
     # The entry point builds the settings once; every command reads them from ctx.obj. Every
     # command (worker, beat, submit, demo) uses the same generated local passwords: make them
     # exist first.
+    os.umask(0o077)  # everything this process writes (runs, logs, reports) is this user's alone
     ctx.obj = services.settings_with_secrets()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
@@ -17,7 +18,13 @@ from core.settings import Settings
 from graph.client import GraphClient
 from profilegraph.services.neo4j_distribution import ensure_distribution
 from profilegraph.services.neo4j_plugin import prepare_plugins
-from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.process import (
+    make_private,
+    pid_alive,
+    port_open,
+    read_pid,
+    wait_until,
+)
 from profilegraph.services.status import ServiceStatus
 
 # JVM flags Neo4j's stock neo4j.conf ships with, which the launcher does not add by itself.
@@ -67,6 +74,11 @@ def render_config(settings: Settings, distribution: Path) -> str:
         f"server.default_advertised_address={n.host}",
         f"server.bolt.listen_address={n.host}:{n.bolt_port}",
         f"server.http.listen_address={n.host}:{n.http_port}",
+        # the discovery reply names this instance's own ports, and only its own origin may
+        # call the HTTP API from a browser (the default allows any origin)
+        f"server.bolt.advertised_address={n.host}:{n.bolt_port}",
+        f"server.http.advertised_address={n.host}:{n.http_port}",
+        f"dbms.security.http_access_control_allow_origin=http://{n.host}:{n.http_port}",
         "server.https.enabled=false",
         f"server.directories.lib={distribution / 'lib'}",
         f"server.directories.plugins={inst / 'plugins'}",  # GDS + ours (neo4j_plugin.py)
@@ -94,17 +106,36 @@ def render_config(settings: Settings, distribution: Path) -> str:
 
 
 def _launcher(
-    settings: Settings, distribution: Path, *args: str
+    settings: Settings, distribution: Path, main: str, *args: str, secret: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """Run a Neo4j main class. With ``secret`` the main class and its arguments travel in a
+    private argument file (``java @file``, mode 0600, removed at once), so a password never
+    shows on the command line (``/proc/*/cmdline`` is readable by every local user). Files
+    the server writes are private to this user (umask 077)."""
     env = {
         **os.environ,
         "NEO4J_HOME": str(distribution),
         "NEO4J_CONF": str(instance_dir(settings) / "conf"),
     }
     cmd = ["java", "-cp", str(distribution / "lib" / "*")]
-    return subprocess.run(
-        [*cmd, *args], env=env, capture_output=True, text=True, check=False, timeout=300
-    )
+    with tempfile.TemporaryDirectory(prefix="neo4j-args-") as private:
+        if secret:
+            argfile = Path(private) / "args"
+            fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write("\n".join(_quoted(a) for a in (main, *args)) + "\n")
+            argv = [*cmd, f"@{argfile}"]
+        else:
+            argv = [*cmd, main, *args]
+        return subprocess.run(
+            argv, env=env, capture_output=True, text=True, check=False, timeout=300,
+            umask=0o077,
+        )  # fmt: skip
+
+
+def _quoted(arg: str) -> str:
+    """One argument in a java @file: double-quoted, with backslashes and quotes escaped."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _password(settings: Settings) -> str:
@@ -133,6 +164,7 @@ def start(settings: Settings) -> ServiceStatus:
             (inst / sub).mkdir(parents=True, exist_ok=True)
         prepare_plugins(inst / "plugins", settings.home, distribution)
         (inst / "conf" / "neo4j.conf").write_text(render_config(settings, distribution))
+        make_private(inst)  # the conf just written, and an instance made before this rule
         if (
             not (inst / "data" / "dbms" / "auth.ini").exists()
             and not (inst / "data" / "databases" / "system").exists()
@@ -145,6 +177,7 @@ def start(settings: Settings) -> ServiceStatus:
                 "set-initial-password",
                 "--",
                 _password(settings),
+                secret=True,
             )
             if done.returncode != 0:
                 raise ServiceStartError(f"neo4j-admin set-initial-password failed: {done.stderr}")

@@ -65,3 +65,14 @@ def log_tail(path: Path | None, lines: int = 20) -> str:
         return ""
     tail = path.read_text(errors="replace").splitlines()[-lines:]
     return f"\nLast lines of {path}:\n" + "\n".join(tail)
+
+
+def make_private(root: Path) -> None:
+    """``root`` and everything below it readable by this user alone (folders 0700, files 0600):
+    instance folders hold the data, the logs and the secrets."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            if not path.is_symlink():  # plugin jars are links into the shared cache
+                path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)

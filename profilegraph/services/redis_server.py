@@ -14,8 +14,16 @@ import redis
 
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from core.settings import RedisSettings, Settings
-from profilegraph.services.process import pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
 from profilegraph.services.status import ServiceStatus
+
+# Commands the application never needs and an intruder would want: configuration, debugging,
+# modules, users, replication, raw dumps and wiping. The service manager stops Redis with
+# SHUTDOWN, which stays allowed.
+DENIED_COMMANDS = (
+    "config", "debug", "module", "acl", "monitor", "replicaof", "slaveof", "failover", "sync",
+    "psync", "migrate", "restore", "cluster", "flushall", "flushdb", "swapdb", "bgrewriteaof",
+)  # fmt: skip
 
 
 def instance_dir(settings: Settings) -> Path:
@@ -37,7 +45,10 @@ def render_config(settings: Settings) -> str:
                 f"pidfile {inst / 'redis.pid'}",
                 f"logfile {inst / 'redis.log'}",
                 f"dir {inst}",
-                f"requirepass {r.password.get_secret_value()}",
+                # the application's user (Redis' default one, with the password), which may
+                # not reconfigure, inspect or wipe the server
+                f"user default on >{r.password.get_secret_value()} ~* &* +@all "
+                + " ".join(f"-{command}" for command in DENIED_COMMANDS),
                 "maxmemory-policy noeviction",
                 "appendonly yes",
                 "appendfsync everysec",
@@ -100,10 +111,13 @@ def start(settings: Settings) -> ServiceStatus:
             )
         inst = instance_dir(settings)
         inst.mkdir(parents=True, exist_ok=True)
+        make_private(inst)
         conf = inst / "redis.conf"
         conf.touch(mode=0o600)
         conf.write_text(render_config(settings))
-        done = subprocess.run([binary, str(conf)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [binary, str(conf)], capture_output=True, text=True, check=False, umask=0o077
+        )
         if done.returncode != 0:
             raise ServiceStartError(f"redis-server failed: {done.stdout}{done.stderr}")
 

@@ -9,7 +9,12 @@ import networkx as nx
 import pytest
 from pydantic import SecretStr
 
-from core.errors import AuthenticationFailed, QuerySyntaxError, ServiceUnavailable
+from core.errors import (
+    AuthenticationFailed,
+    ProfilegraphError,
+    QuerySyntaxError,
+    ServiceUnavailable,
+)
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.queries import Query
@@ -145,3 +150,25 @@ def test_gds_pagerank_matches_networkx(graph: GraphClient) -> None:
     for node, value in expected.items():
         assert streamed[node] / total == pytest.approx(value, abs=1e-3)
         assert stored[node] == pytest.approx(streamed[node], rel=1e-9)
+
+
+def test_a_login_lock_is_named_and_waited_out(settings: Settings) -> None:
+    """Wrong passwords from any local process lock the user for a few seconds; the application
+    reports that as a rate limit (not a query error) and retries until the lock lifts."""
+    from core.errors import AuthenticationRateLimited
+
+    wrong = settings.neo4j.model_copy(
+        update={"password": SecretStr("wrong-password"), "auth_retry_s": 0.0}
+    )
+    impatient = settings.neo4j.model_copy(update={"auth_retry_s": 0.0})
+    with GraphClient(wrong) as intruder, GraphClient(impatient) as quick:
+        for _ in range(6):  # more failed logins than dbms.security.auth_max_failed_attempts
+            with pytest.raises(ProfilegraphError):
+                intruder.ping()
+        with pytest.raises(AuthenticationRateLimited, match="refuses logins"):
+            quick.read("count_users")
+    for _ in range(6):
+        with GraphClient(wrong) as intruder, pytest.raises(ProfilegraphError):
+            intruder.ping()
+    with GraphClient(settings.neo4j) as patient:  # retries with backoff for auth_retry_s
+        assert patient.read("count_users")[0]["users"] >= 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -94,3 +95,32 @@ def test_a_crash_before_acknowledging_loses_and_duplicates_nothing(
     assert counts(graph)["views"] == 100
     assert report.applied == 100 - expected_views and report.duplicates == expected_views
     assert conn.xlen(name) == 0 and conn.xpending(name, survivor.group)["pending"] == 0
+
+
+def test_until_empty_means_no_message_is_pending_either(
+    stream: tuple[redis.Redis, str], graph: GraphClient
+) -> None:
+    """A dead consumer's pending messages land in the drain itself, not 60 s later: with the
+    default claim_idle_ms, `consume --until-empty` used to report done while 25 were pending."""
+    conn, name = stream
+    publish(conn, views(60, "drain"), stream=name)
+    assert _crashing_consumer(name, "after_read") == 9
+    assert conn.xpending(name, "profilegraph-ingest")["pending"] == 25
+    drainer = StreamConsumer(graph, conn, stream=name, consumer="drainer", block_ms=100)
+    assert drainer.claim_idle_ms == 60_000  # the default: no test shortcut
+    report = drainer.run(until_empty=True)
+    assert report.applied == 60 and counts(graph)["views"] == 60
+    assert conn.xpending(name, drainer.group)["pending"] == 0
+
+
+def test_redis_away_is_waited_out_then_named(graph: GraphClient) -> None:
+    """No raw ConnectionError traceback: a consumer whose Redis is gone retries with backoff for
+    reconnect_s, then says which service is unreachable."""
+    from core.errors import ServiceUnavailable
+
+    nowhere = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    consumer = StreamConsumer(graph, nowhere, stream="nowhere", reconnect_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="unreachable for 1 s"):
+        consumer._with_reconnect(consumer.pending)
+    assert time.monotonic() - started >= 0.5  # it waited, with backoff
