@@ -273,7 +273,8 @@ def ingest_events(
         return validate_batch(batch, source) if batch else None
 
     total = IngestReport()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         pending = pool.submit(next_batch)
         while (validated := pending.result()) is not None:
             pending = pool.submit(next_batch)
@@ -281,4 +282,8 @@ def ingest_events(
             total.merge(report)
             if on_batch is not None:
                 on_batch(report)
+    finally:
+        # On Ctrl-C do not wait for the next batch's validation: committed batches stay
+        # committed, the one in flight rolls back, and a re-run skips what was applied.
+        pool.shutdown(wait=False, cancel_futures=True)
     return total

@@ -53,7 +53,7 @@ def _status_table(rows: list[ServiceStatus]) -> Table:
     for column in ("service", "state", "pid", "address", "version"):
         table.add_column(column)
     for row in rows:
-        state = "[green]running" if row.running else "[red]stopped"
+        state = "[green]running" if row.running else "[red]died" if row.died else "[red]stopped"
         table.add_row(row.name, state, str(row.pid or "-"), row.address, row.version or row.detail)
     return table
 
@@ -78,9 +78,23 @@ def services_down(ctx: typer.Context) -> None:
 
 
 @services_app.command("status")
-def services_status(ctx: typer.Context) -> None:
-    """Show whether each service runs and which version answers."""
-    console.print(_status_table(services.status(ctx.obj)))
+def services_status(
+    ctx: typer.Context,
+    restart: bool = typer.Option(False, help="start again a service that died"),
+) -> None:
+    """Show whether each service runs and which version answers; a service that ended without
+    being stopped (crashed, killed, out of memory) shows as died. Exits 1 when one died and
+    was not restarted."""
+    rows = services.status(ctx.obj)
+    if restart and any(row.died for row in rows):
+        console.print("restarting: " + ", ".join(row.name for row in rows if row.died))
+        rows = services.up(ctx.obj)
+    console.print(_status_table(rows))
+    for row in rows:
+        if row.detail:
+            console.print(f"{row.name}: {row.detail}", highlight=False)
+    if any(row.died for row in rows):
+        raise typer.Exit(1)
 
 
 @services_app.command("logs")

@@ -260,7 +260,12 @@ def worker(
         if queue == "gpu"
         else ["--pool", "prefork", "-c", str(concurrency)]
     )
-    app.worker_main(["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool])
+    # No gossip or mingle: workers do not coordinate with each other (the queues do), and a
+    # solo worker busy training sends no events, which gossip took for hours of clock drift.
+    quiet = ["--without-gossip", "--without-mingle"]
+    app.worker_main(
+        ["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool, *quiet]
+    )
 
 
 def beat(ctx: typer.Context) -> None:

@@ -17,13 +17,17 @@ from core.settings import Settings
 from graph.client import GraphClient
 from profilegraph import services
 
+# PROFILEGRAPH_TEST_PORT_OFFSET moves every test port, so two suites can run side by side.
+PORT_OFFSET = int(os.environ.get("PROFILEGRAPH_TEST_PORT_OFFSET", "0"))
 TEST_ENV = {
-    "PROFILEGRAPH_NEO4J__BOLT_PORT": "17687",
-    "PROFILEGRAPH_NEO4J__HTTP_PORT": "17474",
+    "PROFILEGRAPH_NEO4J__BOLT_PORT": str(17687 + PORT_OFFSET),
+    "PROFILEGRAPH_NEO4J__HTTP_PORT": str(17474 + PORT_OFFSET),
     "PROFILEGRAPH_NEO4J__HEAP": "2g",
     "PROFILEGRAPH_NEO4J__PAGECACHE": "1g",
-    "PROFILEGRAPH_REDIS__PORT": "16379",
+    "PROFILEGRAPH_REDIS__PORT": str(16379 + PORT_OFFSET),
 }
+# a second instance of its own, for the lifecycle tests
+OWN_PORTS = {"bolt": 27687 + PORT_OFFSET, "http": 27474 + PORT_OFFSET, "redis": 26379 + PORT_OFFSET}
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +36,10 @@ def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     state = tmp_path_factory.mktemp("state")
     with pytest.MonkeyPatch.context() as mp:
         for key in [
-            k for k in os.environ if k.startswith("PROFILEGRAPH_") and k != "PROFILEGRAPH_HOME"
+            k
+            for k in os.environ
+            if k.startswith("PROFILEGRAPH_")
+            and k not in ("PROFILEGRAPH_HOME", "PROFILEGRAPH_TEST_PORT_OFFSET")
         ]:
             mp.delenv(key)
         mp.setenv("PROFILEGRAPH_STATE", str(state))

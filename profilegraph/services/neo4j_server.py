@@ -25,7 +25,7 @@ from profilegraph.services.process import (
     read_pid,
     wait_until,
 )
-from profilegraph.services.status import ServiceStatus
+from profilegraph.services.status import ServiceStatus, died_detail
 
 # JVM flags Neo4j's stock neo4j.conf ships with, which the launcher does not add by itself.
 JVM_FLAGS = (
@@ -229,6 +229,9 @@ def status(settings: Settings) -> ServiceStatus:
     pid = running_pid(settings)
     result = ServiceStatus(name="neo4j", running=pid is not None, pid=pid, address=n.uri)
     if pid is None:
+        stale = read_pid(_pid_file(settings))
+        if stale is not None:
+            result.died, result.pid, result.detail = True, stale, died_detail("Neo4j", stale)
         return result
     try:
         with GraphClient(n) as client:

@@ -15,7 +15,7 @@ import redis
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from core.settings import RedisSettings, Settings
 from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
-from profilegraph.services.status import ServiceStatus
+from profilegraph.services.status import ServiceStatus, died_detail
 
 # Commands the application never needs and an intruder would want: configuration, debugging,
 # modules, users, replication, raw dumps and wiping. The service manager stops Redis with
@@ -159,6 +159,9 @@ def status(settings: Settings) -> ServiceStatus:
     result = ServiceStatus(
         name="redis", running=pid is not None, pid=pid, address=r.url(masked=True)
     )
+    stale = read_pid(instance_dir(settings) / "redis.pid") if pid is None else None
+    if stale is not None:
+        result.died, result.pid, result.detail = True, stale, died_detail("Redis", stale)
     if pid is not None:
         try:
             result.version = ping(r)

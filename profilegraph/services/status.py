@@ -12,3 +12,11 @@ class ServiceStatus(BaseModel):
     address: str
     version: str | None = None
     detail: str = ""
+    died: bool = False  # its pid file names a process that is gone: it ended without a stop
+
+
+def died_detail(name: str, pid: int | None) -> str:
+    return (
+        f"{name} (pid {pid}) ended without being stopped: read `profilegraph services logs`, "
+        "then `profilegraph services status --restart` (or `services up`)"
+    )

@@ -91,3 +91,37 @@ def test_export_writes_a_loadable_snapshot(empty: GraphClient, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     snapshot = Snapshot.load(out)
     assert sorted(snapshot.node_ids["user"]) == ["u0", "u1", "u2"]
+
+
+def test_ctrl_c_stops_an_ingest_within_seconds(settings: Settings, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) during a long ingest ends it promptly with a non-zero exit; what was
+    committed stays, and the rest can be ingested again later."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from graph.queries import Query
+
+    applied = Query(name="t_sigint", mode="read", text="MATCH (:User)-[r:VIEWED]->(i:Item) "
+                    "WHERE i.item_id STARTS WITH 'si' RETURN count(r) AS n")  # fmt: skip
+    path = tmp_path / "many.jsonl"
+    with path.open("w") as handle:
+        for n in range(200_000):
+            event = {"type": "interaction", "event_id": f"sigint-{n}", "user_id": f"s{n % 5000}",
+                     "item_id": f"si{n % 700}", "kind": "view"}  # fmt: skip
+            handle.write(json.dumps(event) + "\n")
+    command = [sys.executable, "-m", "profilegraph", "ingest", str(path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        deadline = time.monotonic() + 120
+        with GraphClient(settings.neo4j) as graph:  # wait until batches are landing
+            while graph.read(applied)[0]["n"] == 0:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert proc.poll() is None  # 200k events take over a minute on this machine
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        assert time.monotonic() - sent < 10
+        assert proc.returncode != 0

@@ -6,14 +6,19 @@ the services the other tests use running.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
 from core.settings import Settings
 from profilegraph import services
-from profilegraph.services.process import pid_alive, port_open
+from profilegraph.cli import app
+from profilegraph.services.process import pid_alive, port_open, wait_until
+from tests.conftest import OWN_PORTS
 
 
 @pytest.fixture
@@ -21,9 +26,9 @@ def own_instance(
     service_env: object, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     monkeypatch.setenv("PROFILEGRAPH_STATE", str(tmp_path_factory.mktemp("lifecycle")))
-    monkeypatch.setenv("PROFILEGRAPH_NEO4J__BOLT_PORT", "27687")
-    monkeypatch.setenv("PROFILEGRAPH_NEO4J__HTTP_PORT", "27474")
-    monkeypatch.setenv("PROFILEGRAPH_REDIS__PORT", "26379")
+    monkeypatch.setenv("PROFILEGRAPH_NEO4J__BOLT_PORT", str(OWN_PORTS["bolt"]))
+    monkeypatch.setenv("PROFILEGRAPH_NEO4J__HTTP_PORT", str(OWN_PORTS["http"]))
+    monkeypatch.setenv("PROFILEGRAPH_REDIS__PORT", str(OWN_PORTS["redis"]))
     settings = services.settings_with_secrets()
     yield settings
     services.down(settings)
@@ -40,13 +45,27 @@ def test_up_twice_is_a_no_op_and_down_stops_both(own_instance: Settings) -> None
     assert [s.pid for s in second] == [s.pid for s in first]
 
     services.down(own_instance)
-    assert [s.running for s in services.status(own_instance)] == [False, False]
+    stopped = services.status(own_instance)
+    assert [(s.running, s.died) for s in stopped] == [(False, False), (False, False)]
     assert not any(pid_alive(s.pid) for s in first)
-    assert not port_open("127.0.0.1", 27687) and not port_open("127.0.0.1", 26379)
+    assert not port_open("127.0.0.1", OWN_PORTS["bolt"])
+    assert not port_open("127.0.0.1", OWN_PORTS["redis"])
 
     # Restart keeps the data dir and its password: the generated secret is reused.
     again = services.up(own_instance)
     assert [s.running for s in again] == [True, True]
+
+    # A server that dies (kill -9: out of memory, say) is reported as died, and restarted on
+    # request only.
+    os.kill(again[1].pid or 0, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(again[1].pid), timeout_s=30, what="neo4j to die")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["services", "status"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 1 and "died" in shown.output, shown.output
+    assert "ended without being stopped" in shown.output
+    restarted = runner.invoke(app, ["services", "status", "--restart"], env={"COLUMNS": "200"})
+    assert restarted.exit_code == 0, restarted.output
+    assert [s.running for s in services.status(own_instance)] == [True, True]
 
 
 def test_a_foreign_process_on_the_port_is_reported(
