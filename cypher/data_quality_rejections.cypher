@@ -1,7 +1,7 @@
 // purpose: Data quality: rejected input by source, field and reason over a time range.
 // analyst: yes
 // mode: read
-// params: from INTEGER, to INTEGER
+// params: from INTEGER = 0, to INTEGER = 4102444800000
 // bounds: from 0..4102444800000, to 0..4102444800000
 //   from/to: epoch milliseconds, from inclusive, to exclusive (when the rejection was last seen)
 // returns: source, field, reason, inputs (distinct rejected inputs), times (how often seen),

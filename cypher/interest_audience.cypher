@@ -2,13 +2,13 @@
 //          cold-start users (their interest comes mostly from friends, not their own history).
 // analyst: yes
 // mode: read
-// params: category STRING, min_weight FLOAT, limit INTEGER
+// params: category STRING, min_weight FLOAT = 0.0, limit INTEGER = 20
 // bounds: min_weight 0..1, limit 1..10000
-//   category: a category name; min_weight: 0..1, the interest's share of the user's profile;
+//   category: a category name, any case; min_weight: 0..1, the interest's share of the user's profile;
 //   limit: how many users to list (the counts cover all of them)
 // returns: user_id, weight, cold_start, audience (users matching), cold_share (of the audience)
 // example: profilegraph query interest_audience --param category=rock --param min_weight=0.2 --param limit=20
-MATCH (:Category {name: $category})<-[r:INTERESTED_IN]-(u:User)
+MATCH (:Category {name: toLower($category)})<-[r:INTERESTED_IN]-(u:User)
 WHERE r.weight >= $min_weight
 WITH u, r ORDER BY r.weight DESC, u.user_id
 WITH collect({user_id: u.user_id, weight: r.weight, cold_start: u.profile_cold_start}) AS rows

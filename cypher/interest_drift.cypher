@@ -2,7 +2,7 @@
 //          them (read from each user's profile_trail, which keeps their last 10 runs).
 // analyst: yes
 // mode: read
-// params: from_run STRING, to_run STRING, limit INTEGER
+// params: from_run STRING, to_run STRING, limit INTEGER = 20
 // bounds: limit 1..10000
 //   from_run/to_run: run ids (see run_history); limit: how many users
 // returns: user_id, before, after, gained (in after only), lost (in before only)

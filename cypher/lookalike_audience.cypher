@@ -2,7 +2,7 @@
 //          the vector index) to the mean embedding of one or more seed users.
 // analyst: yes
 // mode: read
-// params: user_ids LIST<STRING>, k INTEGER
+// params: user_ids LIST<STRING>, k INTEGER = 10
 // bounds: k 1..1000
 //   user_ids: comma-separated seed users (unknown or unprofiled ones are ignored); k: how many
 // returns: user_id, score (cosine similarity, 1 = same direction), segment_label, interests

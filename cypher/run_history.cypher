@@ -1,7 +1,7 @@
 // purpose: Profile runs started in a time range, newest first, with their timings and metrics.
 // analyst: yes
 // mode: read
-// params: from INTEGER, to INTEGER, limit INTEGER
+// params: from INTEGER = 0, to INTEGER = 4102444800000, limit INTEGER = 20
 // bounds: from 0..4102444800000, to 0..4102444800000, limit 1..10000
 //   from/to: epoch milliseconds on the run's start, from inclusive, to exclusive
 // returns: run_id, kind, model, status, started_at, finished_at, profiles_written,

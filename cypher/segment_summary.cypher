@@ -1,7 +1,7 @@
 // purpose: Segment summary: size, top interests, mean influence and cold-start share per segment.
 // analyst: yes
 // mode: read
-// params: top INTEGER
+// params: top INTEGER = 3
 // bounds: top 1..100
 //   top: how many interests to list per segment (ranked by summed interest weight)
 // returns: segment, label, users, mean_influence, cold_share, top_interests

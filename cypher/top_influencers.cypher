@@ -1,7 +1,7 @@
 // purpose: The most influential users, with the evidence: follower adoptions they triggered.
 // analyst: yes
 // mode: read
-// params: top INTEGER
+// params: top INTEGER = 10
 // bounds: top 1..10000
 //   top: how many users
 // returns: influence_rank, user_id, influence (predicted follower adoptions in the coming period),

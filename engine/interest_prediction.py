@@ -1,18 +1,21 @@
-"""Interest prediction, scored on the future: do the profile's interests foresee the categories
-a user will tag next?
+"""Interest prediction, scored on the future: do the profile's interests foresee the
+categories a user takes up next?
 
-Temporal split on the timestamped interactions: everything up to the ``split`` quantile of
-their times is the past; the truth is the categories each user takes up afterwards - the tags
-they assign, where the data has timestamped tag assignments (LastFM), else the categories of
-the items they interact with (e-commerce events). Only
-timestamped interactions before the cut inform the predictions; interactions without a time
-(LastFM's play counts cover the whole period) are left out, since they would leak the future.
-Methods, each ranking all categories per user (Recall@k, NDCG@k):
+Temporal splits on the timestamped interactions: at each cut (a quantile of their times)
+everything before is the past; the truth is the categories each user takes up afterwards - the
+tags they assign where the data has timestamped tag assignments (LastFM), else the categories
+of the items they interact with (e-commerce events). Only timestamped interactions before the
+cut inform the predictions; interactions without a time (LastFM's play counts cover the whole
+period) are left out, since they would leak the future. The profile's model is fitted on the
+past alone (an inner temporal split of it). Methods, each ranking all categories per user
+(Recall@k, NDCG@k), every baseline in its strong form (ties and unseen categories ranked by
+popularity):
 
-- ``popularity``: the categories most tagged before the cut, the same for everyone;
-- ``own_history``: the user's own past evidence only;
-- ``friends_average``: the mean interests of the people the user follows only;
-- ``profile``: what the profile stores, own evidence mixed with followees' (``propagate``).
+- ``popularity``: the categories most taken up before the cut, the same for everyone;
+- ``own_history``: the user's own past evidence, backed off to popularity;
+- ``friends_average``: the mean interests of the people the user follows, backed off;
+- ``profile``: the fitted smoothing of own evidence, friends and popularity
+  (:func:`engine.interests.interest_scores`).
 
 Cold users (fewer than ``cold_threshold`` categorised past interactions) are reported
 separately: they are where the social neighbourhood should matter.
@@ -28,10 +31,14 @@ from torch import Tensor
 
 from engine.interests import (
     InterestInputs,
+    InterestModel,
+    backoff,
+    fit_interest_model,
     interest_inputs,
+    interest_scores,
     normalise,
     own_interests,
-    propagate,
+    popularity,
     social_interests,
 )
 from engine.metrics import rank_metrics
@@ -88,52 +95,104 @@ def _future_categories(
     return torch.unique(torch.stack([users[keep], cols[keep]]), dim=1)
 
 
-def _scores(inputs: InterestInputs, beta: float) -> dict[str, Tensor]:
+def _scores(inputs: InterestInputs, model: InterestModel) -> dict[str, Tensor]:
     own = own_interests(inputs)
-    p = propagate(own, inputs, beta=beta)
-    mass = own.sum(0, keepdim=True)
+    pop = popularity(own)
     return {
-        "popularity": mass.expand(inputs.num_users, -1),
-        "own_history": normalise(own),
-        "friends_average": social_interests(normalise(own), inputs),
-        "profile": p,
+        "popularity": pop.expand(inputs.num_users, -1),
+        "own_history": backoff(own, own),
+        "friends_average": backoff(social_interests(normalise(own), inputs), own),
+        "profile": interest_scores(own_interests(inputs, half_life_days=model.half_life_days),
+                                   inputs, model),
+    }  # fmt: skip
+
+
+def _timed(snapshot: Snapshot) -> dict[Any, EdgeSet]:
+    return {
+        key: e
+        for key, e in snapshot.edges.items()
+        if key[0] == "user" and key[2] == "item" and bool((e.ts >= 0).any())
     }
+
+
+def temporal_split(
+    snapshot: Snapshot, split: float, *, max_categories: int = 256, min_rating: float = 3.0
+) -> tuple[InterestInputs, Tensor, int] | None:
+    """(inputs from before the cut, [2, T] (user, category column) taken up after it, cut);
+    None when the data has no timestamped interactions."""
+    timed = _timed(snapshot)
+    if not timed:
+        return None
+    all_ts = torch.cat([e.ts[e.ts >= 0] for e in timed.values()])
+    cut = time_cut(all_ts, split)
+    past = past_snapshot(snapshot, cut)
+    inputs = interest_inputs(past, max_categories, min_rating=min_rating)
+    return inputs, _future_categories(snapshot, inputs, timed, cut), cut
+
+
+def fit_on_past(
+    snapshot: Snapshot, *, split: float = 0.8, k: int = 10, **inputs: Any
+) -> tuple[InterestModel, dict[str, Any]]:
+    """The interest model fitted on a temporal validation split of ``snapshot``: what was
+    taken up after the ``split`` quantile, predicted from what came before. Without
+    timestamps the default model, and the report says so."""
+    parts = temporal_split(snapshot, split, **inputs)
+    if parts is None or parts[1].size(1) == 0:
+        return InterestModel(), {"fitted": False, "reason": "no timestamped interactions"}
+    model, info = fit_interest_model(parts[0], parts[1], k=k)
+    return model, {"fitted": True, **model.describe(), **info}
 
 
 def evaluate_interest_prediction(
     snapshot: Snapshot,
     *,
-    split: float = 0.8,
+    splits: tuple[float, ...] = (0.7, 0.8, 0.9),
     k: int = 10,
-    beta: float = 0.3,
     max_categories: int = 256,
+    min_rating: float = 3.0,
     cold_threshold: int = 3,
-) -> dict[str, dict[str, float]]:
-    """Metrics per method, for all users with future categories and the cold ones among them."""
-    timed = {
-        key: e
-        for key, e in snapshot.edges.items()
-        if key[0] == "user" and key[2] == "item" and bool((e.ts >= 0).any())
-    }
+) -> dict[str, Any]:
+    """Per cut and summarised over cuts (mean, std): metrics per method, for all users with
+    future categories and for the cold ones among them; the model fitted at each cut."""
+    options = {"max_categories": max_categories, "min_rating": min_rating}
+    timed = _timed(snapshot)
     if not timed:
         raise ValueError("interest prediction needs timestamped user-item interactions")
-    all_ts = torch.cat([e.ts[e.ts >= 0] for e in timed.values()])
-    cut = time_cut(all_ts, split)
-    inputs = interest_inputs(past_snapshot(snapshot, cut), max_categories)
-    target = _future_categories(snapshot, inputs, timed, cut)
-    evidence = torch.bincount(inputs.user, minlength=inputs.num_users)
-    cold = evidence < cold_threshold
-    identity = torch.eye(len(inputs.categories))
-    metrics: dict[str, dict[str, float]] = {}
-    for method, score in _scores(inputs, beta).items():
-        overall = rank_metrics(score, identity, target, [], k=k)
-        of_cold = rank_metrics(score, identity, target[:, cold[target[0]]], [], k=k)
-        metrics[method] = {
-            f"recall@{k}": overall[f"recall@{k}"],
-            f"ndcg@{k}": overall[f"ndcg@{k}"],
-            f"cold_recall@{k}": of_cold[f"recall@{k}"],
-            f"cold_ndcg@{k}": of_cold[f"ndcg@{k}"],
-            "users": overall["users"],
-            "cold_users": of_cold["users"],
-        }
-    return metrics
+    truth = "tags" if TAGGED in timed and timed[TAGGED].category is not None else "item categories"
+    cuts = []
+    for split in splits:
+        parts = temporal_split(snapshot, split, **options)
+        assert parts is not None
+        inputs, target, cut = parts
+        # the model sees the past only: fitted on an inner split of it
+        model, fitted = fit_on_past(past_snapshot(snapshot, cut), k=k, **options)
+        evidence = torch.bincount(inputs.user, minlength=inputs.num_users)
+        cold = evidence < cold_threshold
+        identity = torch.eye(len(inputs.categories))
+        methods: dict[str, dict[str, float]] = {}
+        for method, score in _scores(inputs, model).items():
+            overall = rank_metrics(score, identity, target, [], k=k)
+            of_cold = rank_metrics(score, identity, target[:, cold[target[0]]], [], k=k)
+            methods[method] = {
+                f"recall@{k}": overall[f"recall@{k}"],
+                f"ndcg@{k}": overall[f"ndcg@{k}"],
+                f"cold_recall@{k}": of_cold[f"recall@{k}"],
+                f"cold_ndcg@{k}": of_cold[f"ndcg@{k}"],
+                "users": overall["users"],
+                "cold_users": of_cold["users"],
+            }
+        cuts.append({"split": split, "cut": cut, "model": fitted, "methods": methods})
+    return {"truth": truth, "k": k, "cuts": cuts, "summary": _summary(cuts)}
+
+
+def _summary(cuts: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation over the cuts of every metric of every method."""
+    summary: dict[str, dict[str, float]] = {}
+    for method in cuts[0]["methods"]:
+        rows = [c["methods"][method] for c in cuts]
+        summary[method] = {}
+        for key in rows[0]:
+            values = torch.tensor([r[key] for r in rows], dtype=torch.float64)
+            summary[method][key] = float(values.mean())
+            summary[method][f"{key}_std"] = float(values.std()) if len(rows) > 1 else 0.0
+    return summary

@@ -29,13 +29,14 @@ from engine.interactions import (
     social_ties,
     timed_actions,
 )
-from engine.interests import interest_inputs
+from engine.interest_prediction import fit_on_past
+from engine.interests import InterestModel, interest_inputs
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
 from engine.snapshot import Snapshot
 from engine.split import split_per_user
 from engine.train import TrainConfig, train_lightgcn
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the fitted interest model; 1 loads with the default one
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class PipelineConfig:
     max_categories: int = 256
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     influence_horizon_fraction: float = 0.2  # of the data's time span
+    min_rating: float = 3.0  # a rating below this (on the data's scale) is not an interest
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +63,7 @@ class ModelState:
     influence: Tensor  # [U]
     segments: Segments
     run_id: str
+    interest_model: InterestModel = field(default_factory=InterestModel)
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,10 @@ class ModelState:
             "centres": self.segments.centres,
             "labels": {str(k): v for k, v in self.segments.labels.items()},
             "summary": self.segments.summary,
+            "segment_categories": self.segments.categories,
+            "segment_quality": json.dumps(self.segments.quality),
             "run_id": self.run_id,
+            "interest_model": self.interest_model.describe(),
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -83,10 +89,14 @@ class ModelState:
     @classmethod
     def load(cls, path: Path) -> ModelState:
         data = torch.load(path, weights_only=True)
-        if data.get("version") != STATE_VERSION:
+        if data.get("version") not in (1, STATE_VERSION):
             raise ValueError(f"model state {path}: version {data.get('version')!r} unsupported")
         segments = Segments(
-            data["centres"], {int(k): v for k, v in data["labels"].items()}, data["summary"]
+            data["centres"],
+            {int(k): v for k, v in data["labels"].items()},
+            data["summary"],
+            data.get("segment_categories", []),
+            json.loads(data.get("segment_quality", "{}")),
         )
         return cls(
             data["user_ids"],
@@ -95,6 +105,7 @@ class ModelState:
             data["influence"],
             segments,
             data["run_id"],
+            InterestModel(**data.get("interest_model", {})),
         )
 
 
@@ -175,7 +186,11 @@ def run_full(
     timings["influence_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("profile")
-    inputs = interest_inputs(snapshot, config.max_categories)
+    # the interest model is fitted on this snapshot's own temporal validation split
+    interest_model, interest_fit = fit_on_past(
+        snapshot, max_categories=config.max_categories, min_rating=config.min_rating
+    )
+    inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
     profiles = build_profiles(
         inputs,
         embedding,
@@ -185,6 +200,7 @@ def run_full(
         config=config.profile,
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
+        interest_model=interest_model,
     )
     timings["profile_s"] = time.perf_counter() - tic
     state = ModelState(
@@ -194,6 +210,7 @@ def run_full(
         influence=influence,
         segments=profiles.segments,
         run_id=run_id,
+        interest_model=interest_model,
     )
     metrics = {
         "valid": trained.best_valid,
@@ -208,6 +225,8 @@ def run_full(
         "pairs": int(pairs.size(1)),
         "cold_start_users": int(profiles.cold_start.sum()),
         "segments": profiles.segments.summary,
+        "segment_quality": profiles.segments.quality,
+        "interest_model": interest_fit,
     }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
 
@@ -260,7 +279,7 @@ def run_incremental(
     influence[known_users] = state.influence[their_users].float()
     ordered = torch.sort(state.influence.float(), descending=True).values
     rank = torch.searchsorted(-ordered, -influence, right=False) + 1
-    inputs = interest_inputs(snapshot, config.max_categories)
+    inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
     actions, adopted = _adoptions(snapshot, config)
     profiles = build_profiles(
         inputs,
@@ -274,6 +293,7 @@ def run_incremental(
         segments=state.segments,
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
+        interest_model=state.interest_model,
     )
     timings["profile_s"] = time.perf_counter() - tic
     metrics = {

@@ -7,33 +7,53 @@ contribution), not in a per-user loop, so a million users stay a matter of secon
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from engine.adoptions import Adoptions
-from engine.interests import InterestInputs, normalise, own_interests, propagate, social_interests
-from engine.segments import assign, kmeans
+from engine.interests import (
+    InterestInputs,
+    InterestModel,
+    evidence_strength,
+    interest_scores,
+    normalise,
+    own_interests,
+    social_interests,
+)
+from engine.segments import assign, choose_segments, interest_features, lift_labels
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
     top_k: int = 5
-    explain_k: int = 3  # explained interests per user
+    explain_k: int = 5  # explained interests per user: every top interest
     evidence_k: int = 2  # items and friends named per explained interest
     explore_k: int = 3
-    segments: int = 8
-    beta: float = 0.3  # weight of followees' interests
+    segment_candidates: tuple[int, ...] = (4, 6, 8, 10, 12, 16)  # k chosen by silhouette
     cold_threshold: int = 3  # fewer categorised interactions than this = cold start
     seed: int = 0
 
 
 @dataclass(frozen=True)
 class Segments:
-    centres: Tensor  # [k, F] on normalised embeddings
+    """k-means segments of the users' interest distributions (``engine.segments``)."""
+
+    centres: Tensor  # [k, C] in interest_features space over ``categories``
     labels: dict[int, str]
     summary: list[dict[str, object]]
+    categories: list[str] = field(default_factory=list)  # empty: centres on embeddings (v1)
+    quality: dict[str, object] = field(default_factory=dict)  # silhouette per candidate k
+
+    def features(self, p: Tensor, names: list[str]) -> Tensor:
+        """Interest distributions ``p`` over ``names`` in this segmentation's columns."""
+        column = {name: i for i, name in enumerate(names)}
+        out = torch.zeros(p.size(0), len(self.categories))
+        for j, name in enumerate(self.categories):
+            if name in column:
+                out[:, j] = p[:, column[name]]
+        return interest_features(out)
 
 
 @dataclass
@@ -97,6 +117,7 @@ def build_profiles(
     segments: Segments | None = None,
     adopted: Adoptions | None = None,
     last_active: Tensor | None = None,
+    interest_model: InterestModel | None = None,
 ) -> Profiles:
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
@@ -106,24 +127,32 @@ def build_profiles(
     """
     n = inputs.num_users
     users = torch.arange(n) if users is None else users
-    own = own_interests(inputs)
-    p = propagate(own, inputs, beta=config.beta)
-    social = social_interests(p, inputs)
+    interest_model = interest_model or InterestModel()
+    half_life = interest_model.half_life_days
+    own = own_interests(inputs, half_life_days=half_life)
+    p = interest_scores(own, inputs, interest_model)
+    own_share = normalise(own)
+    social = social_interests(own_share, inputs)  # followees' mean own distribution
     k = min(config.top_k, p.size(1))
     weights, top = torch.topk(p, k, dim=1) if k else (torch.zeros(n, 0), torch.zeros(n, 0).long())
     names = inputs.categories
 
-    # explanation: items (own interactions) and friends (followees) behind each top interest
+    # Explanation: the items (own interactions) and friends (followees) behind each top
+    # interest, by their actual share of its weight in interest_scores: an item adds its
+    # strength times its category share, a friend their own distribution's share (times the
+    # social weight over the number of followees, the same for every friend of a user). Only
+    # things with a share are named; an interest without any comes from popularity alone.
     explained = top[:, : config.explain_k]
     # one evidence entry per (user, item), however many kinds of interaction link them
     n_items = inputs.item_category.size(0)
     pair, where = torch.unique(inputs.user * n_items + inputs.item, return_inverse=True)
-    strength = torch.zeros(pair.numel()).index_add_(0, where, inputs.strength)
+    strength = torch.zeros(pair.numel()).index_add_(0, where, evidence_strength(inputs, half_life))
     pair_user, pair_item = pair // n_items, pair % n_items
     item_w = inputs.item_category[pair_item] * strength[:, None]
     iu, islot, iitem = _evidence(pair_user, pair_item, item_w, explained, config.evidence_k)
+    friend_w = own_share[inputs.follow_dst] * (interest_model.social > 0)
     fu, fslot, ffriend = _evidence(
-        inputs.follow_src, inputs.follow_dst, p[inputs.follow_dst], explained, config.evidence_k
+        inputs.follow_src, inputs.follow_dst, friend_w, explained, config.evidence_k
     )
     wanted = torch.zeros(n, dtype=torch.bool)
     wanted[users] = True
@@ -147,10 +176,17 @@ def build_profiles(
     explore_w, explore = torch.topk(bonus, ek, dim=1) if ek else (bonus[:, :0], top[:, :0])
 
     if segments is None:
-        segment, centres = kmeans(embedding, config.segments, seed=config.seed)
-        summary, labels = segment_summaries(segment, p, influence, names, evidence)
-        segments = Segments(centres, labels, summary)
-    else:
+        features = interest_features(p)
+        segment, centres, silhouettes = choose_segments(
+            features, config.segment_candidates, seed=config.seed
+        )
+        labels, terms = lift_labels(segment, p, names)
+        summary = segment_summaries(segment, influence, labels, terms, evidence)
+        quality = {"silhouette": silhouettes, "chosen_k": int(centres.size(0))}
+        segments = Segments(centres, labels, summary, list(names), quality)
+    elif segments.categories:
+        segment = assign(segments.features(p, names), segments.centres)
+    else:  # a state from before segments were interest-based
         segment = assign(embedding, segments.centres)
     summary, labels = segments.summary, segments.labels
     if influence_rank is None:
@@ -204,27 +240,27 @@ def adoption_evidence(
 
 
 def segment_summaries(
-    segment: Tensor, interests: Tensor, influence: Tensor, names: list[str], evidence: Tensor
-) -> tuple[list[dict[str, object]], dict[int, str]]:
-    """Per segment: size, top interests, mean influence, and a readable label."""
+    segment: Tensor,
+    influence: Tensor,
+    labels: dict[int, str],
+    terms: dict[int, list[tuple[str, float, float]]],
+    evidence: Tensor,
+) -> list[dict[str, object]]:
+    """Per segment: size, label, the label's categories with their share and lift, mean
+    influence and mean evidence."""
     summary: list[dict[str, object]] = []
-    labels: dict[int, str] = {}
-    for s in range(int(segment.max()) + 1 if segment.numel() else 0):
+    for s, label in labels.items():
         members = segment == s
-        if not bool(members.any()):
-            continue
-        mean = normalise(interests[members].mean(0, keepdim=True))[0]
-        top = torch.topk(mean, min(3, mean.numel())) if mean.numel() else None
-        tops = [names[i] for i in top.indices.tolist()] if top is not None else []
-        labels[s] = " · ".join(tops) if tops else f"segment {s}"
         summary.append(
             {
                 "segment": s,
-                "label": labels[s],
+                "label": label,
                 "size": int(members.sum()),
-                "top_interests": tops,
+                "top_interests": [name for name, _, _ in terms[s]],
+                "lift": {name: round(lift, 3) for name, _, lift in terms[s]},
+                "share": {name: round(share, 4) for name, share, _ in terms[s]},
                 "mean_influence": float(influence[members].float().mean()),
                 "mean_evidence": float(evidence[members].float().mean()),
             }
         )
-    return summary, labels
+    return summary

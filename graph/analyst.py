@@ -16,7 +16,9 @@ from core.text import unsafe_characters
 from graph.client import GraphClient
 from graph.queries import Query, load_query, query_names
 
-_PARAM = re.compile(r"(\w+)\s+(INTEGER|FLOAT|STRING|BOOLEAN|LIST<STRING>|LIST<INTEGER>)")
+_PARAM = re.compile(
+    r"(\w+)\s+(INTEGER|FLOAT|STRING|BOOLEAN|LIST<STRING>|LIST<INTEGER>)(?:\s*=\s*([^,\s]+))?"
+)
 
 
 def analyst_queries() -> list[Query]:
@@ -25,7 +27,13 @@ def analyst_queries() -> list[Query]:
 
 
 def declared_params(query: Query) -> dict[str, str]:
-    return dict(_PARAM.findall(query.header.get("params", "")))
+    """Each parameter's type, from the header's ``params:`` line."""
+    return {name: kind for name, kind, _ in _PARAM.findall(query.header.get("params", ""))}
+
+
+def declared_defaults(query: Query) -> dict[str, str]:
+    """The parameters with an obvious default (``top INTEGER = 10``), as text to parse."""
+    return {name: text for name, _, text in _PARAM.findall(query.header.get("params", "")) if text}
 
 
 _BOUND = re.compile(r"(\w+)\s+(-?[0-9.]+)\.\.(-?[0-9.]+)")
@@ -116,6 +124,9 @@ def parse_params(query: Query, pairs: list[str]) -> dict[str, Any]:
             )
         values[name] = _convert(name, declared[name], text)
         _check_bounds(query, name, values[name])
+    for name, text in declared_defaults(query).items():
+        if name not in values:
+            values[name] = _convert(name, declared[name], text)
     missing = sorted(set(declared) - set(values))
     if missing:
         raise QueryParameterError(f"query {query.name!r} needs parameter(s) {missing}")

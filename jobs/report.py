@@ -29,33 +29,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
     lines: list[str] = []
+    if warnings := evaluation.get("warnings"):
+        lines += ["### About the data", "", *(f"- {w}" for w in warnings), ""]
     if interest := evaluation.get("interest_prediction"):
-        lines += ["### Interest prediction (future tag categories, temporal split)", ""]
-        lines += _table(
-            ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
-            [
-                [
-                    name,
-                    *(
-                        f"{m[key]:.4f}"
-                        for key in (
-                            f"recall@{k}",
-                            f"ndcg@{k}",
-                            f"cold_recall@{k}",
-                            f"cold_ndcg@{k}",
-                        )
-                    ),
-                ]
-                for name, m in interest.items()
-            ],
-        )
-        first = next(iter(interest.values()))
-        lines += [
-            "",
-            f"{int(first['users'])} users with future tags, "
-            f"{int(first['cold_users'])} of them cold.",
-            "",
-        ]
+        lines += _interest_section(interest, k)
     if influence := evaluation.get("influence"):
         lines += ["### Influence (follower adoptions in the period after the cut)", ""]
         keys = [key for key in next(iter(influence.values()))]
@@ -79,6 +56,53 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _figure(m: dict[str, float], key: str) -> str:
+    """mean ± std, or n/a where no user carries the figure (no cold users, say)."""
+    users = m["cold_users"] if key.startswith("cold") else m["users"]
+    return f"{m[key]:.4f} ± {m[key + '_std']:.4f}" if users else "n/a"
+
+
+def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
+    """The methods side by side, mean ± std over the cuts, with the users behind each figure,
+    what the truth is, and the model fitted at each cut."""
+    cuts, summary = interest["cuts"], interest["summary"]
+    lines = [
+        f"### Interest prediction (future {interest['truth']}, temporal split, {len(cuts)} cuts)",
+        "",
+    ]
+    keys = (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", f"cold_ndcg@{k}")
+    lines += _table(
+        ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
+        [[name, *(_figure(m, key) for key in keys)] for name, m in summary.items()],
+    )  # fmt: skip
+    best_baseline = max(
+        (name for name in summary if name != "profile"), key=lambda n: summary[n][keys[0]]
+    )
+    profile, best = summary["profile"][keys[0]], summary[best_baseline][keys[0]]
+    verdict = "beats" if profile > best else "does NOT beat"
+    lines += ["", f"The profile {verdict} its best baseline ({best_baseline}): Recall@{k} "
+              f"{profile:.4f} against {best:.4f}."]  # fmt: skip
+    for cut in cuts:
+        some = cut["methods"]["profile"]
+        model = cut["model"]
+        fitted = (
+            f"social {model['social']}, prior {model['prior']}, half-life "
+            f"{model['half_life_days'] or 'none'} (validation Recall@{k} "
+            f"{model[f'valid_recall@{k}']:.4f} over {int(model['valid_users'])} users)"
+            if model.get("fitted")
+            else f"defaults ({model.get('reason')})"
+        )
+        lines.append(
+            f"- cut at quantile {cut['split']}: {int(some['users'])} users with future "
+            f"{interest['truth']}, {int(some['cold_users'])} of them cold; model {fitted}"
+        )
+    users = min(int(c["methods"]["profile"]["users"]) for c in cuts)
+    if users < 300:
+        lines.append(f"- warning: only {users} users carry the signal; the figures are noisy")
+    lines.append("")
+    return lines
 
 
 def _training_curve(history: list[dict[str, float]], path: Path) -> None:

@@ -12,7 +12,7 @@ from engine.adoptions import DAY_MS, Actions, adoptions
 from engine.centrality import pagerank
 from engine.influence_evaluation import evaluate_influence
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
-from engine.interests import InterestInputs, propagate
+from engine.interests import InterestInputs, InterestModel, interest_scores, own_interests
 from engine.pipeline import ModelState, PipelineConfig, run_full, run_incremental
 from engine.segments import kmeans
 from engine.snapshot import EdgeSet
@@ -46,16 +46,20 @@ def test_cold_user_gets_exactly_the_followees_interests() -> None:
         user=torch.tensor([0, 1]),
         item=torch.tensor([0, 1]),
         strength=torch.ones(2),
+        ts=torch.full((2,), -1),
         item_category=torch.eye(2),
         categories=["a", "b"],
         follow_src=torch.tensor([2, 2]),
         follow_dst=torch.tensor([0, 1]),
         num_users=3,
     )
-    own = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-    p = propagate(own, inputs, beta=0.3)
+    own = own_interests(inputs)
+    p = interest_scores(own, inputs, InterestModel(social=1.0, prior=1e-9))
     assert torch.allclose(p[2], torch.tensor([0.5, 0.5]))
     assert torch.allclose(p[0], torch.tensor([1.0, 0.0]))  # follows nobody: own only
+    # with a popularity prior, own evidence still dominates a user who has it
+    smoothed = interest_scores(own, inputs, InterestModel(social=0.0, prior=0.5))
+    assert smoothed[0, 0] > smoothed[0, 1] > 0
 
 
 def test_kmeans_finds_two_separated_groups() -> None:
@@ -143,7 +147,7 @@ def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -
             snapshot.edges[key] = EdgeSet(
                 e.src[keep], e.dst[keep], e.weight[keep], e.ts[keep], e.count[keep]
             )
-    m = evaluate_interest_prediction(snapshot, split=0.8)
+    m = evaluate_interest_prediction(snapshot, splits=(0.8,))["summary"]
     assert m["profile"]["recall@10"] > m["own_history"]["recall@10"] > m["popularity"]["recall@10"]
     assert m["profile"]["cold_users"] >= 250
     # the cold have no history of their own (own_history ranks at random): friends carry them

@@ -44,7 +44,7 @@ def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Pat
     models = {r["model"] for r in data["item_ranking"]["rows"]}
     assert models == {"popularity", "lightgcn", "lightgcn+social", "ensemble"}
     assert len(data["item_ranking"]["rows"]) == 8  # 4 models x 2 seeds
-    assert set(data["interest_prediction"]) == {
+    assert set(data["interest_prediction"]["summary"]) == {
         "popularity",
         "own_history",
         "friends_average",
