@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
@@ -153,7 +154,7 @@ def start(settings: Settings) -> ServiceStatus:
     """Start the instance if it is not running; a running one is left as it is."""
     if running_pid(settings) is None:
         n = settings.neo4j
-        if port_open(n.host, n.bolt_port):
+        if port_open(n.host, n.bolt_port) and not _released(n.host, n.bolt_port, settings):
             raise ServiceStartError(
                 f"port {n.host}:{n.bolt_port} is taken by a process that is not this instance "
                 f"({instance_dir(settings)}); stop it or set PROFILEGRAPH_NEO4J__BOLT_PORT"
@@ -186,6 +187,19 @@ def start(settings: Settings) -> ServiceStatus:
             raise ServiceStartError(f"Neo4j did not start:\n{done.stdout}\n{done.stderr}")
     wait_ready(settings)
     return status(settings)
+
+
+def _released(host: str, port: int, settings: Settings) -> bool:
+    """Whether the port closes within seconds: after this instance died (its pid file names a
+    process that is gone) the kernel may still be tearing its sockets down."""
+    if read_pid(_pid_file(settings)) is None:
+        return False
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if not port_open(host, port):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def wait_ready(settings: Settings) -> None:

@@ -59,6 +59,7 @@ def test_up_twice_is_a_no_op_and_down_stops_both(own_instance: Settings) -> None
     # request only.
     os.kill(again[1].pid or 0, signal.SIGKILL)
     wait_until(lambda: not pid_alive(again[1].pid), timeout_s=30, what="neo4j to die")
+    wait_until(lambda: not port_open("127.0.0.1", OWN_PORTS["bolt"]), timeout_s=30, what="its port")
     runner = CliRunner()
     shown = runner.invoke(app, ["services", "status"], env={"COLUMNS": "200"})
     assert shown.exit_code == 1 and "died" in shown.output, shown.output
