@@ -90,6 +90,10 @@ class TrainingSettings(_Section):
     patience: int = Field(20, ge=1)  # epochs without a better validation score before stopping
     eval_every: int = Field(5, ge=1)  # epochs between validation scores
     influence_window_days: float = Field(30.0, gt=0)  # a follower adoption counts this long
+    # No training epoch starts after this many seconds (the best state so far is kept): a big
+    # catalogue on a CPU ends in bounded time. 0: no budget.
+    time_budget_s: float = Field(1800.0, ge=0)
+    min_rating: float = Field(3.0, ge=0)  # a rating below this is no interest (data's scale)
 
 
 class RefreshSettings(_Section):

@@ -102,9 +102,10 @@ def _scores(inputs: InterestInputs, model: InterestModel) -> dict[str, Tensor]:
         "popularity": pop.expand(inputs.num_users, -1),
         "own_history": backoff(own, own),
         "friends_average": backoff(social_interests(normalise(own), inputs), own),
-        "profile": interest_scores(own_interests(inputs, half_life_days=model.half_life_days),
-                                   inputs, model),
-    }  # fmt: skip
+        "profile": interest_scores(
+            own_interests(inputs, half_life_days=model.half_life_days), inputs, model
+        ),
+    }
 
 
 def _timed(snapshot: Snapshot) -> dict[Any, EdgeSet]:

@@ -42,6 +42,9 @@ class TrainConfig:
     k: int = 10
     seed: int = 0
     device: str = "auto"
+    # Wall-clock budget: no new epoch starts past it (the best validation state is kept), so
+    # a large catalogue on a CPU ends in bounded time instead of hours. None: no budget.
+    time_budget_s: float | None = None
 
     def __post_init__(self) -> None:
         # A zero here fails deep inside a tensor op; say which setting it was instead.
@@ -145,10 +148,15 @@ def train_lightgcn(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += config.eval_every
+        elapsed = time.perf_counter() - started
+        record["eta_s"] = _eta(elapsed, epoch + 1, config)
+        over_budget = config.time_budget_s is not None and elapsed >= config.time_budget_s
+        if over_budget:
+            record["stopped_by_budget"] = 1.0
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if since_best >= config.patience:
+        if since_best >= config.patience or over_budget:
             break
     if best_state:
         model.load_state_dict(best_state)
@@ -164,6 +172,15 @@ def train_lightgcn(
         batch_size=batch_size,
         steps_per_epoch=steps,
     )
+
+
+def _eta(elapsed: float, epochs_done: int, config: TrainConfig) -> float:
+    """Seconds left at the current pace, within the time budget (early stopping may end it
+    sooner)."""
+    left = elapsed / epochs_done * (config.max_epochs - epochs_done)
+    if config.time_budget_s is not None:
+        left = min(left, max(0.0, config.time_budget_s - elapsed))
+    return left
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:

@@ -289,30 +289,60 @@ def parse_event(
     """
     if isinstance(raw, Located):
         if raw.problem is not None:
-            return make_rejection(raw.value, source, raw.line, reason=raw.problem, field="(row)",
-                              value=f"line {raw.line}")  # fmt: skip
+            return make_rejection(
+                raw.value,
+                source,
+                raw.line,
+                reason=raw.problem,
+                field="(row)",
+                value=f"line {raw.line}",
+            )
         return parse_event(raw.value, source=source, line=raw.line, lax=raw.lax)
     if isinstance(raw, str | bytes) and len(raw) > MAX_LINE_BYTES:
-        return make_rejection(raw, source, line, reason=f"event larger than {MAX_LINE_BYTES} bytes",
-                          field="(event)", value=f"{len(raw)} bytes")  # fmt: skip
+        return make_rejection(
+            raw,
+            source,
+            line,
+            reason=f"event larger than {MAX_LINE_BYTES} bytes",
+            field="(event)",
+            value=f"{len(raw)} bytes",
+        )
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             bad = raw[error.start : error.start + 4]
-            return make_rejection(raw, source, line, reason="not valid UTF-8", field="(event)",
-                              value=f"byte {error.start}: {bad!r}")  # fmt: skip
+            return make_rejection(
+                raw,
+                source,
+                line,
+                reason="not valid UTF-8",
+                field="(event)",
+                value=f"byte {error.start}: {bad!r}",
+            )
     text = raw if isinstance(raw, str) else None
     if isinstance(raw, dict) and not lax:
         for key, value in raw.items():  # JSON has no NaN or infinity: name the field instead
             if isinstance(value, float) and not math.isfinite(value):
-                return make_rejection(raw, source, line, reason="Input should be a finite number",
-                                      field=str(key), value=str(value))  # fmt: skip
+                return make_rejection(
+                    raw,
+                    source,
+                    line,
+                    reason="Input should be a finite number",
+                    field=str(key),
+                    value=str(value),
+                )
         try:
             text = json.dumps(raw, allow_nan=False)
         except (TypeError, ValueError) as error:
-            return make_rejection(raw, source, line, reason=f"not representable as JSON: {error}",
-                              field="(event)", value=_clip(raw, 200))  # fmt: skip
+            return make_rejection(
+                raw,
+                source,
+                line,
+                reason=f"not representable as JSON: {error}",
+                field="(event)",
+                value=_clip(raw, 200),
+            )
     try:
         if text is not None:
             return EVENT_ADAPTER.validate_json(text, strict=True)

@@ -249,9 +249,12 @@ def _edge_sets(
     edges: dict[tuple[str, str, str], EdgeSet] = {}
     for rel, part in read.by_type.items():
         edges[("user", rel, "item")] = _edge_set(
-            index[users.interaction_src[rel]], items.of_edges[rel], part.weight, part.ts,
+            index[users.interaction_src[rel]],
+            items.of_edges[rel],
+            part.weight,
+            part.ts,
             part.count,
-        )  # fmt: skip
+        )
     if len(users.tag_src):
         tags = read.tags
         tag_counts = tags.array("counts", np.int64, like="dst", default=1)

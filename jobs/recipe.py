@@ -18,6 +18,7 @@ def train_config(settings: Settings, max_epochs: int | None = None) -> TrainConf
         lr=training.lr,
         device=training.device,
         seed=training.seed,
+        time_budget_s=training.time_budget_s or None,
     )
 
 
@@ -26,6 +27,7 @@ def pipeline_config(settings: Settings, max_epochs: int | None = None) -> Pipeli
         train=train_config(settings, max_epochs),
         finetune_epochs=settings.refresh.finetune_epochs,
         influence_window_days=settings.training.influence_window_days,
+        min_rating=settings.training.min_rating,
     )
 
 
@@ -35,5 +37,6 @@ def evaluation_config(
     return EvaluationConfig(
         item_ranking_seeds=item_ranking_seeds,
         influence_window_days=settings.training.influence_window_days,
+        min_rating=settings.training.min_rating,
         train=train_config(settings, max_epochs),
     )

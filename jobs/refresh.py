@@ -215,7 +215,12 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
         epoch = int(record["epoch"]) + 1
         stop_if_cancelled(settings, board, step.run_id, f"train epoch {epoch}")
         done = epoch / config.train.max_epochs
-        board.update(step.run_id, step=f"train epoch {epoch}", percent=25 + int(35 * done))
+        board.update(
+            step.run_id,
+            step=f"train epoch {epoch}",
+            percent=25 + int(35 * done),
+            eta_s=round(record.get("eta_s", 0)),
+        )
 
     with board.heartbeat(step.run_id):
         result = _score(settings, step, snapshot, config, on_step, on_epoch)

@@ -76,14 +76,17 @@ def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
     lines += _table(
         ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
         [[name, *(_figure(m, key) for key in keys)] for name, m in summary.items()],
-    )  # fmt: skip
+    )
     best_baseline = max(
         (name for name in summary if name != "profile"), key=lambda n: summary[n][keys[0]]
     )
     profile, best = summary["profile"][keys[0]], summary[best_baseline][keys[0]]
     verdict = "beats" if profile > best else "does NOT beat"
-    lines += ["", f"The profile {verdict} its best baseline ({best_baseline}): Recall@{k} "
-              f"{profile:.4f} against {best:.4f}."]  # fmt: skip
+    lines += [
+        "",
+        f"The profile {verdict} its best baseline ({best_baseline}): Recall@{k} "
+        f"{profile:.4f} against {best:.4f}.",
+    ]
     for cut in cuts:
         some = cut["methods"]["profile"]
         model = cut["model"]

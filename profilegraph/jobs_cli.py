@@ -131,8 +131,10 @@ def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
                 break
             silent = time.time() - float(info.get("updated", time.time()))
             if silent > board.lock_ttl_s:
-                raise JobError(f"run {run_id} has reported nothing for {silent:.0f} s (more than "
-                               f"the lock TTL): are the workers running?")  # fmt: skip
+                raise JobError(
+                    f"run {run_id} has reported nothing for {silent:.0f} s (more than "
+                    f"the lock TTL): are the workers running?"
+                )
             time.sleep(0.5)
     if info.get("state") != "complete":
         console.print(f"[yellow]{run_id}: {info.get('state')}[/] {info.get('message', '')}")

@@ -20,8 +20,11 @@ def test_the_wheel_installs_and_runs_a_query(settings: Settings, tmp_path: Path)
     # build from a copy of the checkout's files (setuptools writes build/ into the source tree)
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     source = tmp_path / "source"
     for name in files:
         if (ROOT / name).is_file():
@@ -29,10 +32,23 @@ def test_the_wheel_installs_and_runs_a_query(settings: Settings, tmp_path: Path)
             shutil.copy2(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(wheels), str(source)],
-        check=True, capture_output=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     wheel = next(wheels.glob("profilegraph-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -41,23 +57,53 @@ def test_the_wheel_installs_and_runs_a_query(settings: Settings, tmp_path: Path)
     # .pth line; .pth files inside it (the editable install's) are not processed that way
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         str(wheel)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run(
         [python, "-c", "import graph.queries as q; print(q.CYPHER_DIR)"],
-        check=True, capture_output=True, text=True, cwd=tmp_path, env=env,
-    ).stdout.strip()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    ).stdout.strip()
     assert where.startswith(site), where  # the installed copy, not the source tree
     done = subprocess.run(
-        [venv / "bin" / "profilegraph", "query", "run_history", "--param", "from=0",
-         "--param", "to=4102444800000", "--param", "limit=3"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
-    )  # fmt: skip
+        [
+            venv / "bin" / "profilegraph",
+            "query",
+            "run_history",
+            "--param",
+            "from=0",
+            "--param",
+            "to=4102444800000",
+            "--param",
+            "limit=3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -40,8 +40,14 @@ def _raw(error: BaseException) -> bytes:
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
     def _dead_letter(self, error: BaseException, queue: str | None) -> None:
         raw = _raw(error)
-        log.error("malformed message on queue %s dropped into %s (%s: %s; %d bytes)",
-                  queue, DEAD_MESSAGES, type(error).__name__, error, len(raw))  # fmt: skip
+        log.error(
+            "malformed message on queue %s dropped into %s (%s: %s; %d bytes)",
+            queue,
+            DEAD_MESSAGES,
+            type(error).__name__,
+            error,
+            len(raw),
+        )
         with self.conn_or_acquire() as client:
             client.lpush(DEAD_MESSAGES, raw[:KEEP_BYTES])
             client.ltrim(DEAD_MESSAGES, 0, KEEP_DEAD - 1)

@@ -129,9 +129,14 @@ def _launcher(
         else:
             argv = [*cmd, main, *args]
         return subprocess.run(
-            argv, env=env, capture_output=True, text=True, check=False, timeout=300,
+            argv,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
             umask=0o077,
-        )  # fmt: skip
+        )
 
 
 def _quoted(arg: str) -> str:

@@ -21,9 +21,24 @@ from profilegraph.services.status import ServiceStatus, died_detail
 # modules, users, replication, raw dumps and wiping. The service manager stops Redis with
 # SHUTDOWN, which stays allowed.
 DENIED_COMMANDS = (
-    "config", "debug", "module", "acl", "monitor", "replicaof", "slaveof", "failover", "sync",
-    "psync", "migrate", "restore", "cluster", "flushall", "flushdb", "swapdb", "bgrewriteaof",
-)  # fmt: skip
+    "config",
+    "debug",
+    "module",
+    "acl",
+    "monitor",
+    "replicaof",
+    "slaveof",
+    "failover",
+    "sync",
+    "psync",
+    "migrate",
+    "restore",
+    "cluster",
+    "flushall",
+    "flushdb",
+    "swapdb",
+    "bgrewriteaof",
+)
 
 
 def instance_dir(settings: Settings) -> Path:

@@ -177,3 +177,26 @@ def test_batch_grows_past_the_step_cap() -> None:
     assert capped.best_valid["recall@5"] > 0.8
     roomy = train_lightgcn(train, valid, 40, 20, config=replace(config, max_steps_per_epoch=10_000))
     assert roomy.batch_size == 8 and roomy.steps_per_epoch == n // 8
+
+
+def test_a_time_budget_ends_training_and_every_epoch_reports_an_eta() -> None:
+    """No epoch starts past the budget, the best state so far is kept, and each epoch's record
+    says how long the rest would take."""
+    train, valid = _two_tastes()
+    config = TrainConfig(
+        embedding_dim=8,
+        num_layers=1,
+        batch_size=64,
+        max_epochs=100_000,
+        patience=100_000,
+        device="cpu",
+        time_budget_s=1.0,
+    )
+    seen: list[dict[str, float]] = []
+    result = train_lightgcn(train, valid, 40, 20, config=config, on_epoch=seen.append)
+    assert result.seconds < 10 and len(result.history) < 100_000
+    assert result.history[-1].get("stopped_by_budget") == 1.0
+    assert all(0 <= r["eta_s"] <= 1.0 for r in seen)  # within the budget's remainder
+    unbounded = TrainConfig(**{**config.__dict__, "time_budget_s": None, "max_epochs": 3})
+    first = train_lightgcn(train, valid, 40, 20, config=unbounded).history[0]
+    assert first["eta_s"] > 0 and "stopped_by_budget" not in first

@@ -24,8 +24,9 @@ def test_the_number_of_segments_comes_from_the_data() -> None:
 def test_labels_name_what_distinguishes_a_segment_and_never_repeat() -> None:
     names = ["pop", "rock", "jazz", "metal"]
     # everyone likes pop most; segment 0 leans to jazz, segment 1 to metal, 2 and 3 alike
-    p = torch.tensor([[0.5, 0.1, 0.4, 0.0]] * 5 + [[0.5, 0.1, 0.0, 0.4]] * 5
-                     + [[0.6, 0.4, 0.0, 0.0]] * 10)  # fmt: skip
+    p = torch.tensor(
+        [[0.5, 0.1, 0.4, 0.0]] * 5 + [[0.5, 0.1, 0.0, 0.4]] * 5 + [[0.6, 0.4, 0.0, 0.0]] * 10
+    )
     segment = torch.tensor([0] * 5 + [1] * 5 + [2] * 5 + [3] * 5)
     labels, terms = lift_labels(segment, p, names, terms=1)
     assert labels[0] == "jazz" and labels[1] == "metal"  # not "pop": lift, not raw share
@@ -52,10 +53,14 @@ def test_every_explanation_is_faithful_to_the_weight_it_explains() -> None:
     inputs = _inputs()
     model = InterestModel(social=2.0, prior=0.05)
     profiles = build_profiles(
-        inputs, torch.randn(4, 8), torch.zeros(4), user_ids=[f"u{i}" for i in range(4)],
-        item_ids=[f"i{i}" for i in range(4)], config=ProfileConfig(evidence_k=1),
+        inputs,
+        torch.randn(4, 8),
+        torch.zeros(4),
+        user_ids=[f"u{i}" for i in range(4)],
+        item_ids=[f"i{i}" for i in range(4)],
+        config=ProfileConfig(evidence_k=1),
         interest_model=model,
-    )  # fmt: skip
+    )
     own = own_interests(inputs)
     share = own / own.sum(1, keepdim=True).clamp(min=1e-12)
     column = {name: i for i, name in enumerate(inputs.categories)}
@@ -85,8 +90,13 @@ def test_every_explanation_is_faithful_to_the_weight_it_explains() -> None:
     assert profiles.explanation[2][0]["friends"]
     # removing the named friend lowers the weight of the interest it explains
     before = interest_scores(own, inputs, model)[3, column[profiles.interests[3][0]]]
-    alone = InterestInputs(**{**inputs.__dict__, "follow_src": torch.tensor([2, 2]),
-                              "follow_dst": torch.tensor([0, 1])})  # fmt: skip
+    alone = InterestInputs(
+        **{
+            **inputs.__dict__,
+            "follow_src": torch.tensor([2, 2]),
+            "follow_dst": torch.tensor([0, 1]),
+        }
+    )
     after = interest_scores(own_interests(alone), alone, model)[3, column[profiles.interests[3][0]]]
     assert profiles.interests[3][0] == "a" and profiles.explanation[3][0]["friends"] == ["u0"]
     assert after < before

@@ -103,13 +103,22 @@ def test_ctrl_c_stops_an_ingest_within_seconds(settings: Settings, tmp_path: Pat
 
     from graph.queries import Query
 
-    applied = Query(name="t_sigint", mode="read", text="MATCH (:User)-[r:VIEWED]->(i:Item) "
-                    "WHERE i.item_id STARTS WITH 'si' RETURN count(r) AS n")  # fmt: skip
+    applied = Query(
+        name="t_sigint",
+        mode="read",
+        text="MATCH (:User)-[r:VIEWED]->(i:Item) "
+        "WHERE i.item_id STARTS WITH 'si' RETURN count(r) AS n",
+    )
     path = tmp_path / "many.jsonl"
     with path.open("w") as handle:
         for n in range(200_000):
-            event = {"type": "interaction", "event_id": f"sigint-{n}", "user_id": f"s{n % 5000}",
-                     "item_id": f"si{n % 700}", "kind": "view"}  # fmt: skip
+            event = {
+                "type": "interaction",
+                "event_id": f"sigint-{n}",
+                "user_id": f"s{n % 5000}",
+                "item_id": f"si{n % 700}",
+                "kind": "view",
+            }
             handle.write(json.dumps(event) + "\n")
     command = [sys.executable, "-m", "profilegraph", "ingest", str(path)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:

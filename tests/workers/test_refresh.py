@@ -250,12 +250,18 @@ def test_every_task_retries_while_neo4j_is_down(
 ) -> None:
     """One retry policy: ingest_batch (which talks to Neo4j, not Redis) retries a Neo4j outage
     with backoff and completes once the server is back."""
-    event = {"type": "interaction", "event_id": f"retry-{time.monotonic_ns()}",
-             "user_id": "u7", "item_id": "i5", "kind": "view"}  # fmt: skip
+    event = {
+        "type": "interaction",
+        "event_id": f"retry-{time.monotonic_ns()}",
+        "user_id": "u7",
+        "item_id": "i5",
+        "kind": "view",
+    }
     neo4j_server.stop(settings)
     try:
-        sent = sender.send_task("workers.tasks.ingest_batch", args=([event],),
-                                kwargs={"source": "test"})  # fmt: skip
+        sent = sender.send_task(
+            "workers.tasks.ingest_batch", args=([event],), kwargs={"source": "test"}
+        )
         deadline = time.monotonic() + 150
         while sent.state != "RETRY":
             assert sent.state not in ("FAILURE", "SUCCESS"), sent.state
@@ -282,9 +288,13 @@ def test_every_task_retries_while_neo4j_is_down(
     ],
 )
 def test_forged_step_messages_are_refused(
-    workers: None, sender: Celery, board: RunBoard, settings: Settings,
-    payload: dict[str, Any], named: str,
-) -> None:  # fmt: skip
+    workers: None,
+    sender: Celery,
+    board: RunBoard,
+    settings: Settings,
+    payload: dict[str, Any],
+    named: str,
+) -> None:
     """Paths come from the run id inside the state dir, never from a message; a step for a run
     that was never planned (or at another watermark) is refused and touches no run."""
     sent = sender.send_task("workers.tasks.write_step", args=(payload,))
@@ -305,8 +315,13 @@ def test_a_malformed_message_is_dead_lettered_and_the_worker_goes_on(
     before = conn.llen(DEAD_MESSAGES)
     for junk in (b"not json", b"42", b"{}", b"[1, 2]", b"\xff\xfe"):
         conn.lpush("cpu", junk)
-    event = {"type": "interaction", "event_id": f"after-junk-{time.monotonic_ns()}",
-             "user_id": "u8", "item_id": "i6", "kind": "view"}  # fmt: skip
+    event = {
+        "type": "interaction",
+        "event_id": f"after-junk-{time.monotonic_ns()}",
+        "user_id": "u8",
+        "item_id": "i6",
+        "kind": "view",
+    }
     sent = sender.send_task("workers.tasks.ingest_batch", args=([event],))
     assert sent.get(timeout=60)["applied"] == 1
     assert conn.llen(DEAD_MESSAGES) - before == 5
