@@ -17,9 +17,10 @@ short interest trail (``profile_trail``). The writer owns those.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-Kind = Literal["float", "int", "str", "bool", "list[str]"]
+Kind = Literal["float", "int", "str", "bool", "list[str]", "time"]  # time: epoch ms
 
 PREFIX = "profile_"
 
@@ -45,7 +46,7 @@ class ProfileField:
             value = value.item()
         if self.kind == "list[str]":
             return [str(v) for v in value]
-        return {"float": float, "int": int, "str": str, "bool": bool}[self.kind](value)
+        return {"float": float, "int": int, "time": int, "str": str, "bool": bool}[self.kind](value)
 
     def render(self, value: Any) -> str:
         if value is None:
@@ -54,6 +55,8 @@ class ProfileField:
             return f"{value:.3g}"
         if self.kind == "list[str]":
             return ", ".join(value) or "-"
+        if self.kind == "time":
+            return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return str(value)
 
 
@@ -93,7 +96,7 @@ FIELDS: tuple[ProfileField, ...] = (
     ),
     ProfileField(
         "last_active",
-        "int",
+        "time",
         "time (ms since the epoch) of the user's latest timestamped action; null if none",
         "last active",
     ),

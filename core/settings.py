@@ -34,6 +34,13 @@ def default_state_dir() -> Path:
     )
 
 
+def default_datasets_dir() -> Path:
+    """``shared/datasets`` beside the checkout this package runs from (the layout of every
+    clone here), else ``../shared/datasets`` from the current directory."""
+    beside = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    return beside if beside.exists() else Path("../shared/datasets").absolute()
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,9 +127,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_cache_dir)
     state: Path = Field(default_factory=default_state_dir)
-    # Where the public data sets lie (read in place); a relative path is taken from the current
-    # directory once, when the settings are built, so later code never depends on it.
-    datasets_dir: Path = Path("../shared/datasets")
+    # Where the public data sets lie (read in place): ../shared/datasets beside the checkout,
+    # whatever the working directory; a relative path given is taken from the current
+    # directory once, when the settings are built.
+    datasets_dir: Path = Field(default_factory=lambda: default_datasets_dir())
     neo4j: Neo4jSettings = Neo4jSettings()
     redis: RedisSettings = RedisSettings()
     training: TrainingSettings = TrainingSettings()

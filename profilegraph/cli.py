@@ -11,13 +11,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core.errors import ProfilegraphError
@@ -27,7 +24,6 @@ from graph.client import GraphClient
 from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.schema import apply_schema
 from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
 from graph.sources import read_events
@@ -35,6 +31,7 @@ from graph.stream import STREAM, StreamConsumer
 from jobs.evaluation import evaluate_run
 from jobs.payloads import EvaluateRequest, validate
 from profilegraph import jobs_cli, services
+from profilegraph.ingest_progress import ingest_with_progress
 from profilegraph.services import neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
 
@@ -121,36 +118,6 @@ def schema_apply(ctx: typer.Context) -> None:
         f"schema applied: {summary.constraints_added} constraints, "
         f"{summary.indexes_added} indexes added"
     )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
-def ingest_with_progress(
-    settings: Settings, events: Iterable[Any], *, source: str, total: int | None
-) -> None:
-    with GraphClient(settings.neo4j) as client, _progress() as progress:
-        task = progress.add_task(f"ingest {source}", total=total)
-        report = ingest_events(
-            client,
-            events,
-            source=source,
-            on_batch=lambda r: progress.advance(task, r.received),
-        )
-    console.print(
-        f"received {report.received:,}, applied {report.applied:,}, "
-        f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "
-        f"(ingest seq {report.last_seq})"
-    )
-    for reason, n in report.rejected_by_reason.most_common(10):
-        console.print(f"  [yellow]rejected[/] {n:,} x {reason}", highlight=False)
 
 
 @app.command()

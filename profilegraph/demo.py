@@ -25,6 +25,7 @@ from graph.profiles import read_profile
 from jobs.refresh import run_files
 from jobs.runs import RunBoard
 from profilegraph import services
+from profilegraph.ingest_progress import ingest_with_progress
 from profilegraph.jobs_cli import refresh_and_follow, render_profile, rows_table, task_sender
 from profilegraph.processes import celery_processes
 
@@ -72,7 +73,6 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
     started = time.perf_counter()
     services.up(settings)
 
-    from profilegraph.cli import ingest_with_progress
     from workers.app import make_app
 
     sender = make_app(settings)

@@ -250,20 +250,16 @@ def worker(
     queue: str = typer.Option("cpu", help="cpu | gpu"),
     concurrency: int = typer.Option(1, min=1),
 ) -> None:
-    """Run a Celery worker for one queue (gpu: one task at a time, no forking)."""
+    """Run a Celery worker for one queue (gpu: one task at a time)."""
     from workers.app import QUEUES, configure
 
     app = configure(ctx.obj)
     if queue not in QUEUES:
         raise JobError(f"queue must be one of {QUEUES} (got {queue!r})")
-    # solo: one task at a time, said so in the banner too (-c 1)
-    pool = (
-        ["--pool", "solo", "-c", "1"]
-        if queue == "gpu"
-        else ["--pool", "prefork", "-c", str(concurrency)]
-    )
+    # gpu: one task at a time in one child (see workers.app), said so in the banner too
+    pool = ["--pool", "prefork", "-c", "1" if queue == "gpu" else str(concurrency)]
     # No gossip or mingle: workers do not coordinate with each other (the queues do), and a
-    # solo worker busy training sends no events, which gossip took for hours of clock drift.
+    # worker busy training answered no gossip, which was taken for hours of clock drift.
     quiet = ["--without-gossip", "--without-mingle"]
     app.worker_main(
         ["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool, *quiet]

@@ -1,9 +1,12 @@
 """The Celery app: Redis broker and result backend, JSON only, two queues.
 
 ``cpu`` takes ingest, export, write-back, evaluation and the refresh orchestration; ``gpu``
-takes training and scoring. A GPU worker runs one task at a time in a ``solo`` pool (no fork
-after CUDA is initialised; CUDA is touched only inside the task). With no GPU the same tasks
-run on CPU, so the ``gpu`` queue works on CI too.
+takes training and scoring. A GPU worker runs one task at a time in one child process
+(prefork, concurrency 1): CUDA is touched only inside the task, so the parent that forks never
+initialises it, and a child that dies (killed, out of memory, a worker stopped cold) has its
+task put back on the queue by the parent, as on the cpu queue. (A ``solo`` pool ran the task in
+the worker itself: stopping that worker failed the run with "does not implement kill_job".)
+With no GPU the same tasks run on CPU, so the ``gpu`` queue works on CI too.
 
 Nothing is configured at import: each entry point (the ``worker`` and ``beat`` commands, a
 client that sends tasks) builds its settings once and calls :func:`configure`, which points

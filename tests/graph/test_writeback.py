@@ -205,4 +205,5 @@ def test_a_written_profile_reads_back_as_the_contract(users: GraphClient) -> Non
 
 
 def _example(kind: str) -> object:
-    return {"float": 0.25, "int": 7, "str": "s", "bool": True, "list[str]": ["a", "b"]}[kind]
+    examples = {"float": 0.25, "int": 7, "time": 1_700_000_000_000, "str": "s", "bool": True}
+    return {**examples, "list[str]": ["a", "b"]}[kind]

@@ -377,3 +377,21 @@ def test_a_step_keeps_its_lock_alive_while_it_runs(settings: Settings) -> None:
         assert board.holder() == run_id
     time.sleep(2.5)
     assert board.holder() is None  # without heartbeats the lock expires
+
+
+def test_a_training_process_that_dies_is_replaced_and_the_run_completes(
+    workers: None, sender: Celery, board: RunBoard
+) -> None:
+    """kill -9 of the process that trains (what stopping a solo-pool worker did to its task):
+    the gpu worker's parent puts the task back and the run completes, not fails."""
+    run_id = _submit(sender, board, mode="full", max_epochs=40)
+    deadline = time.monotonic() + 120
+    while not (info := board.get(run_id)).get("step", "").startswith("train epoch"):
+        assert info.get("state") not in TERMINAL, info
+        assert time.monotonic() < deadline, info
+        time.sleep(0.05)
+    killed = int(info["pid"])
+    os.kill(killed, signal.SIGKILL)
+    info = _wait(board, run_id)
+    assert info["state"] == "complete", info
+    assert info["train_starts"] == "2" and int(info["pid"]) != killed

@@ -1,0 +1,54 @@
+"""An ingest with a live progress bar (elapsed time, an estimate when the total is known) and a
+summary of what was applied, skipped and rejected: the CLI's ingest commands and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from core.settings import Settings
+from graph.client import GraphClient
+from graph.ingest import ingest_events
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def ingest_with_progress(
+    settings: Settings, events: Iterable[Any], *, source: str, total: int | None
+) -> None:
+    with GraphClient(settings.neo4j) as client, _progress() as progress:
+        task = progress.add_task(f"ingest {source}", total=total)
+        report = ingest_events(
+            client,
+            events,
+            source=source,
+            on_batch=lambda r: progress.advance(task, r.received),
+        )
+    console.print(
+        f"received {report.received:,}, applied {report.applied:,}, "
+        f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "
+        f"(ingest seq {report.last_seq})"
+    )
+    for reason, n in report.rejected_by_reason.most_common(10):
+        console.print(f"  [yellow]rejected[/] {n:,} x {reason}", highlight=False)
