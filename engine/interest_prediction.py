@@ -65,10 +65,26 @@ def time_cut(ts: Tensor, quantile: float) -> int:
     return int(torch.kthvalue(ts, max(1, min(ts.numel(), round(quantile * ts.numel())))).values)
 
 
+FOLLOWS = ("user", "FOLLOWS", "user")
+
+
+def _known_by(edges: EdgeSet, cut: int) -> EdgeSet:
+    """Follows made up to ``cut``; a follow without a time is kept (the report warns)."""
+    keep = edges.ts <= cut  # ts -1: unknown
+    return EdgeSet(
+        edges.src[keep], edges.dst[keep], edges.weight[keep], edges.ts[keep], edges.count[keep]
+    )
+
+
 def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
-    """The snapshot with user-item interactions reduced to those timestamped up to ``cut``."""
+    """The snapshot as known at ``cut``: user-item interactions timestamped up to it, and the
+    follows made up to it (where follows carry times)."""
     edges = {
-        key: _before(e, cut) if key[0] == "user" and key[2] == "item" else e
+        key: _before(e, cut)
+        if key[0] == "user" and key[2] == "item"
+        else _known_by(e, cut)
+        if key == FOLLOWS
+        else e
         for key, e in snapshot.edges.items()
     }
     return replace(snapshot, edges=edges)

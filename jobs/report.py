@@ -102,8 +102,11 @@ def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
             f"{interest['truth']}, {int(some['cold_users'])} of them cold; model {fitted}"
         )
     users = min(int(c["methods"]["profile"]["users"]) for c in cuts)
+    cold = min(int(c["methods"]["profile"]["cold_users"]) for c in cuts)
     if users < 300:
         lines.append(f"- warning: only {users} users carry the signal; the figures are noisy")
+    if 0 < cold < 100:
+        lines.append(f"- warning: the cold-user figures rest on as few as {cold} users")
     lines.append("")
     return lines
 

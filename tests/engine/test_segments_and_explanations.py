@@ -100,3 +100,33 @@ def test_every_explanation_is_faithful_to_the_weight_it_explains() -> None:
     after = interest_scores(own_interests(alone), alone, model)[3, column[profiles.interests[3][0]]]
     assert profiles.interests[3][0] == "a" and profiles.explanation[3][0]["friends"] == ["u0"]
     assert after < before
+
+
+def test_the_past_at_a_cut_holds_no_later_follows_or_interactions() -> None:
+    from engine.interest_prediction import past_snapshot
+    from engine.snapshot import EdgeSet, Snapshot
+
+    def edges(src: list[int], dst: list[int], ts: list[int]) -> EdgeSet:
+        n = len(src)
+        return EdgeSet(
+            torch.tensor(src),
+            torch.tensor(dst),
+            torch.ones(n),
+            torch.tensor(ts),
+            torch.ones(n, dtype=torch.long),
+        )
+
+    snapshot = Snapshot(
+        node_ids={"user": ["a", "b", "c"], "item": ["x"], "category": []},
+        edges={
+            ("user", "FOLLOWS", "user"): edges([0, 1, 2], [1, 2, 0], [5, 50, -1]),
+            ("user", "VIEWED", "item"): edges([0, 1], [0, 0], [5, 50]),
+        },
+        watermark=0,
+        taken_at=0.0,
+        selection={},
+    )
+    past = past_snapshot(snapshot, 10)
+    follows = past.edges[("user", "FOLLOWS", "user")]
+    assert follows.src.tolist() == [0, 2]  # the follow made at 50 is not known at 10
+    assert past.edges[("user", "VIEWED", "item")].src.tolist() == [0]
