@@ -78,6 +78,7 @@ class ModelState:
             "summary": self.segments.summary,
             "segment_categories": self.segments.categories,
             "segment_quality": json.dumps(self.segments.quality),
+            "segment_basis": self.segments.basis,
             "run_id": self.run_id,
             "interest_model": self.interest_model.describe(),
         }
@@ -97,6 +98,7 @@ class ModelState:
             data["summary"],
             data.get("segment_categories", []),
             json.loads(data.get("segment_quality", "{}")),
+            data.get("segment_basis"),
         )
         return cls(
             data["user_ids"],

@@ -109,3 +109,16 @@ def lift_labels(
         labels[s] = label
         terms_of[s] = [(names[i], float(share[i]), float(lift[i])) for i in chosen]
     return labels, terms_of
+
+
+def projection_basis(features: Tensor, dim: int = 64) -> Tensor:
+    """[C, dim] the directions that keep most of the features' dot products (top right
+    singular vectors; zero columns when there are fewer than ``dim``): look-alike vectors of a
+    fixed size for the vector index, whatever the number of categories."""
+    if features.numel() == 0:
+        return torch.zeros(features.size(1), dim)
+    _, _, vh = torch.linalg.svd(features.float(), full_matrices=False)
+    basis = vh[:dim].T
+    if basis.size(1) < dim:
+        basis = torch.cat([basis, torch.zeros(basis.size(0), dim - basis.size(1))], dim=1)
+    return basis

@@ -18,6 +18,7 @@ from engine.influence_evaluation import evaluate_influence
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
 from engine.item_ranking import evaluate_item_ranking
+from engine.lookalikes import evaluate_lookalikes
 from engine.snapshot import Snapshot
 from engine.train import TrainConfig
 
@@ -68,13 +69,19 @@ def data_warnings(snapshot: Snapshot) -> list[str]:
     return warnings
 
 
-def evaluate_snapshot(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any]:
+def evaluate_snapshot(
+    snapshot: Snapshot, config: EvaluationConfig, *, embedding: torch.Tensor | None = None
+) -> dict[str, Any]:
+    """``embedding``: the run's profile embedding per snapshot user, scored as look-alikes."""
     out: dict[str, Any] = {"warnings": data_warnings(snapshot)}
     actions = timed_actions(snapshot)
     ties = social_ties(snapshot)
     if actions.ts.numel():
         out["interest_prediction"] = evaluate_interest_prediction(
             snapshot, splits=config.interest_splits, k=config.k, min_rating=config.min_rating
+        )
+        out["lookalikes"] = evaluate_lookalikes(
+            snapshot, split=config.split, k=config.k, embedding=embedding
         )
         cut = time_cut(actions.ts, config.split)
         out["influence"] = evaluate_influence(

@@ -34,9 +34,12 @@ def evaluate_run(settings: Settings, request: EvaluateRequest) -> dict[str, Any]
         item_ranking_seeds=tuple(request.item_ranking_seeds),
         max_epochs=request.max_epochs,
     )
-    evaluation = evaluate_snapshot(Snapshot.load(files.snapshot), config)
+    snapshot, result = Snapshot.load(files.snapshot), load_result(files.result)
+    everyone = result.user_ids == snapshot.node_ids["user"]  # a full run profiles everyone
+    embedding = result.columns["embedding"] if everyone else None
+    evaluation = evaluate_snapshot(snapshot, config, embedding=embedding)
     out = Path(request.out_dir) if request.out_dir else files.evaluation
-    written = write_report(evaluation, load_result(files.result), out)
+    written = write_report(evaluation, result, out)
     with GraphClient(settings.neo4j) as client:
         client.write(
             "record_run_evaluation",

@@ -33,6 +33,8 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
         lines += ["### About the data", "", *(f"- {w}" for w in warnings), ""]
     if interest := evaluation.get("interest_prediction"):
         lines += _interest_section(interest, k)
+    if (lookalikes := evaluation.get("lookalikes")) and lookalikes.get("methods"):
+        lines += _lookalike_section(lookalikes)
     if influence := evaluation.get("influence"):
         lines += ["### Influence (follower adoptions in the period after the cut)", ""]
         keys = [key for key in next(iter(influence.values()))]
@@ -62,6 +64,22 @@ def _figure(m: dict[str, float], key: str) -> str:
     """mean ± std, or n/a where no user carries the figure (no cold users, say)."""
     users = m["cold_users"] if key.startswith("cold") else m["users"]
     return f"{m[key]:.4f} ± {m[key + '_std']:.4f}" if users else "n/a"
+
+
+def _lookalike_section(lookalikes: dict[str, Any]) -> list[str]:
+    k = lookalikes["k"]
+    lines = ["### Look-alikes (share of neighbours' future categories the seed also takes up)", ""]
+    lines += _table(
+        ["method", f"precision@{k}"],
+        [[name, f"{m[f'precision@{k}']:.4f}"] for name, m in lookalikes["methods"].items()],
+    )
+    lines += ["", f"- {lookalikes['seeds']} seed users, {lookalikes['candidates']} candidates"]
+    if lookalikes.get("embedding_sees_the_future"):
+        lines.append(
+            "- `embedding` is the run's profile embedding (what the vector index serves), built "
+            "from every interaction: it has seen the future, so its figure flatters it"
+        )
+    return [*lines, ""]
 
 
 def _interest_section(interest: dict[str, Any], k: int) -> list[str]:

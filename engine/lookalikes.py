@@ -1,0 +1,118 @@
+"""Look-alikes, scored on the future: do a user's nearest neighbours go on to take up what the
+user takes up?
+
+Temporal split as in ``engine.interest_prediction``: neighbours are found from what was known
+before the cut; the truth is the categories each user takes up after it. For a sample of seed
+users with future categories, each method names ``k`` neighbours (among users with past
+evidence); precision@k is the share of the neighbours' future categories that the seed also
+takes up, averaged over the neighbours with future activity and then over the seeds. Methods:
+
+- ``random``: any users (the floor);
+- ``item_jaccard``: the most overlapping past item sets;
+- ``interest_cosine``: the closest interest distributions (the profile's interests, fitted on
+  the past);
+- ``embedding``: the profile embedding, when given. It is trained on every interaction, the
+  future ones included, so it may look better than it is: the report says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engine.interest_prediction import fit_on_past, past_snapshot, temporal_split
+from engine.interests import interest_scores, own_interests
+from engine.propagation import trusted_sparse
+from engine.segments import interest_features
+from engine.snapshot import Snapshot
+
+
+def _precision(neighbours: Tensor, seeds: Tensor, future: Tensor) -> float:
+    """Mean over seeds of the share of neighbours' future categories the seed also takes up."""
+    scores = []
+    for seed, row in zip(seeds.tolist(), neighbours.tolist(), strict=True):
+        mine = future[seed]
+        shares = [
+            float((future[v] & mine).sum()) / float(future[v].sum())
+            for v in row
+            if bool(future[v].any())
+        ]
+        if shares:
+            scores.append(sum(shares) / len(shares))
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def _nearest(x: Tensor, seeds: Tensor, candidates: Tensor, k: int) -> Tensor:
+    """[S, k] the candidates with the highest cosine to each seed (the seed itself excluded)."""
+    x = F.normalize(x.float(), dim=1)
+    sim = x[seeds] @ x[candidates].T
+    sim[candidates[None, :] == seeds[:, None]] = -2.0
+    return candidates[torch.topk(sim, min(k, candidates.numel() - 1), dim=1).indices]
+
+
+def _jaccard(
+    user: Tensor, item: Tensor, n_users: int, seeds: Tensor, candidates: Tensor, k: int
+) -> Tensor:
+    """[S, k] the candidates whose past item sets overlap each seed's most (Jaccard)."""
+    n_items = int(item.max()) + 1 if item.numel() else 1
+    pairs = torch.unique(user * n_items + item)
+    u, i = pairs // n_items, pairs % n_items
+    with trusted_sparse():  # valid by construction (unique pairs)
+        m = torch.sparse_coo_tensor(torch.stack([u, i]), torch.ones(u.numel()), (n_users, n_items))
+        m = m.coalesce()
+        size = torch.bincount(u, minlength=n_users).float()
+        dense_seeds = m.index_select(0, seeds).to_dense()  # [S, I]
+        inter = (m.index_select(0, candidates) @ dense_seeds.T).T  # [S, C]
+    union = size[seeds][:, None] + size[candidates][None, :] - inter
+    jac = inter / union.clamp(min=1)
+    jac[candidates[None, :] == seeds[:, None]] = -1.0
+    return candidates[torch.topk(jac, min(k, candidates.numel() - 1), dim=1).indices]
+
+
+def evaluate_lookalikes(
+    snapshot: Snapshot,
+    *,
+    split: float = 0.8,
+    k: int = 10,
+    max_seeds: int = 500,
+    embedding: Tensor | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Precision@k per method (see the module docstring), with the numbers of seeds and
+    candidates behind it."""
+    parts = temporal_split(snapshot, split)
+    if parts is None:
+        raise ValueError("look-alikes are scored on timestamped interactions")
+    inputs, target, cut = parts
+    n = inputs.num_users
+    future = torch.zeros(n, max(1, len(inputs.categories)), dtype=torch.bool)
+    future[target[0], target[1]] = True
+    own = own_interests(inputs)
+    candidates = torch.nonzero(own.sum(1) > 0).flatten()
+    with_future = torch.nonzero(future.any(1) & (own.sum(1) > 0)).flatten()
+    g = torch.Generator().manual_seed(seed)
+    seeds = with_future[torch.randperm(with_future.numel(), generator=g)[:max_seeds]]
+    if seeds.numel() == 0 or candidates.numel() < 2:
+        return {"seeds": 0, "candidates": int(candidates.numel()), "methods": {}}
+    model, _ = fit_on_past(past_snapshot(snapshot, cut), k=k)
+    p = interest_scores(own_interests(inputs, half_life_days=model.half_life_days), inputs, model)
+    neighbours = {
+        "random": candidates[torch.randint(0, candidates.numel(), (seeds.numel(), k), generator=g)],
+        "item_jaccard": _jaccard(inputs.user, inputs.item, n, seeds, candidates, k),
+        "interest_cosine": _nearest(interest_features(p), seeds, candidates, k),
+    }
+    if embedding is not None and embedding.size(0) == n:
+        neighbours["embedding"] = _nearest(embedding, seeds, candidates, k)
+    methods = {
+        name: {f"precision@{k}": _precision(nb, seeds, future)} for name, nb in neighbours.items()
+    }
+    return {
+        "seeds": int(seeds.numel()),
+        "candidates": int(candidates.numel()),
+        "k": k,
+        "methods": methods,
+        "embedding_sees_the_future": embedding is not None,
+    }
