@@ -14,9 +14,10 @@ from typing import Any
 import torch
 
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS
-from engine.influence_evaluation import evaluate_influence
+from engine.influence_evaluation import evaluate_influence, evaluate_influence_by_category
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
+from engine.interests import interest_inputs
 from engine.item_ranking import evaluate_item_ranking
 from engine.lookalikes import evaluate_lookalikes
 from engine.snapshot import Snapshot
@@ -84,6 +85,18 @@ def evaluate_snapshot(
             snapshot, split=config.split, k=config.k, embedding=embedding
         )
         cut = time_cut(actions.ts, config.split)
+        inputs = interest_inputs(snapshot, min_rating=config.min_rating)
+        out["influence_by_category"] = evaluate_influence_by_category(
+            actions,
+            *ties,
+            snapshot.num_nodes("user"),
+            inputs.item_category,
+            inputs.categories,
+            split_ts=cut,
+            horizon_ms=int(actions.ts.max()) - cut,
+            window_ms=int(config.influence_window_days * DAY_MS),
+            seed=config.train.seed,
+        )
         out["influence"] = evaluate_influence(
             actions,
             *ties,

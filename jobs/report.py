@@ -43,6 +43,8 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
             [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in influence.items()],
         )
         lines.append("")
+    if (by_category := evaluation.get("influence_by_category")) and by_category["summary"]:
+        lines += _influence_by_category_section(by_category)
     if ranking := evaluation.get("item_ranking"):
         lines += ["### Item ranking (random 80/10/10 split, full ranking)", ""]
         lines += _table(
@@ -64,6 +66,32 @@ def _figure(m: dict[str, float], key: str) -> str:
     """mean ± std, or n/a where no user carries the figure (no cold users, say)."""
     users = m["cold_users"] if key.startswith("cold") else m["users"]
     return f"{m[key]:.4f} ± {m[key + '_std']:.4f}" if users else "n/a"
+
+
+def _influence_by_category_section(by_category: dict[str, Any]) -> list[str]:
+    k, summary = by_category["k"], by_category["summary"]
+    lines = [
+        "### Influence within a category (in-category follower adoptions after the cut, mean "
+        f"over {len(by_category['categories'])} categories)",
+        "",
+    ]
+    keys = list(next(iter(summary.values())))
+    lines += _table(
+        ["method", *keys],
+        [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in summary.items()],
+    )
+    lines.append("")
+    for name, scores in by_category["categories"].items():
+        users = scores["_users"]
+        lines.append(
+            f"- {name}: {int(users['active'])} users active in it before the cut, "
+            f"{int(users['with_future'])} of them triggered in-category adoptions after it"
+        )
+    if any(s["_users"]["with_future"] < 50 for s in by_category["categories"].values()):
+        lines.append(
+            f"- warning: fewer than 50 users carry some categories' signal (precision@{k})"
+        )
+    return [*lines, ""]
 
 
 def _lookalike_section(lookalikes: dict[str, Any]) -> list[str]:
