@@ -8,6 +8,7 @@ well do the embeddings rank items (:mod:`engine.item_ranking`)?
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -70,22 +71,34 @@ def data_warnings(snapshot: Snapshot) -> list[str]:
     return warnings
 
 
+STAGES = ("interests", "look-alikes", "influence by category", "influence", "item ranking")
+
+
 def evaluate_snapshot(
-    snapshot: Snapshot, config: EvaluationConfig, *, embedding: torch.Tensor | None = None
+    snapshot: Snapshot,
+    config: EvaluationConfig,
+    *,
+    embedding: torch.Tensor | None = None,
+    on_stage: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
-    """``embedding``: the run's profile embedding per snapshot user, scored as look-alikes."""
+    """``embedding``: the run's profile embedding per snapshot user, scored as look-alikes.
+    ``on_stage(name, index)`` is called as each of :data:`STAGES` starts (progress)."""
+    stage = on_stage or (lambda _name, _index: None)
     out: dict[str, Any] = {"warnings": data_warnings(snapshot)}
     actions = timed_actions(snapshot)
     ties = social_ties(snapshot)
     if actions.ts.numel():
+        stage(STAGES[0], 0)
         out["interest_prediction"] = evaluate_interest_prediction(
             snapshot, splits=config.interest_splits, k=config.k, min_rating=config.min_rating
         )
+        stage(STAGES[1], 1)
         out["lookalikes"] = evaluate_lookalikes(
             snapshot, split=config.split, k=config.k, embedding=embedding
         )
         cut = time_cut(actions.ts, config.split)
         inputs = interest_inputs(snapshot, min_rating=config.min_rating)
+        stage(STAGES[2], 2)
         out["influence_by_category"] = evaluate_influence_by_category(
             actions,
             *ties,
@@ -97,6 +110,7 @@ def evaluate_snapshot(
             window_ms=int(config.influence_window_days * DAY_MS),
             seed=config.train.seed,
         )
+        stage(STAGES[3], 3)
         out["influence"] = evaluate_influence(
             actions,
             *ties,
@@ -108,6 +122,7 @@ def evaluate_snapshot(
             seed=config.train.seed,
         )
     if config.item_ranking_seeds:
+        stage(STAGES[4], 4)
         present = {rel for _, rel, _ in snapshot.edges}
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None

@@ -11,16 +11,20 @@ from core.errors import PayloadError
 from core.settings import Settings
 from engine.pipeline import load_result
 from engine.snapshot import Snapshot
-from engine.snapshot_evaluation import evaluate_snapshot
+from engine.snapshot_evaluation import STAGES, evaluate_snapshot
 from graph.client import GraphClient
 from jobs.payloads import EvaluateRequest
 from jobs.recipe import evaluation_config
 from jobs.refresh import run_files
+from jobs.runs import RunBoard
 
 
-def evaluate_run(settings: Settings, request: EvaluateRequest) -> dict[str, Any]:
+def evaluate_run(
+    settings: Settings, request: EvaluateRequest, board: RunBoard | None = None
+) -> dict[str, Any]:
     """``{"run_id", "files", "evaluation"}``; the report goes to ``request.out_dir`` (default:
-    the run's ``evaluation/`` folder)."""
+    the run's ``evaluation/`` folder). With a ``board`` the stages are reported on the run's
+    progress (``evaluation``, ``evaluation_percent``) as they start."""
     from jobs.report import write_report  # matplotlib: only where reports are written
 
     files = run_files(settings, request.run_id)
@@ -37,7 +41,15 @@ def evaluate_run(settings: Settings, request: EvaluateRequest) -> dict[str, Any]
     snapshot, result = Snapshot.load(files.snapshot), load_result(files.result)
     everyone = result.user_ids == snapshot.node_ids["user"]  # a full run profiles everyone
     embedding = result.columns["embedding"] if everyone else None
-    evaluation = evaluate_snapshot(snapshot, config, embedding=embedding)
+
+    def on_stage(name: str, index: int) -> None:
+        if board is not None:
+            percent = round(100 * index / len(STAGES))
+            board.update(request.run_id, evaluation=name, evaluation_percent=percent)
+
+    evaluation = evaluate_snapshot(snapshot, config, embedding=embedding, on_stage=on_stage)
+    if board is not None:
+        board.update(request.run_id, evaluation="done", evaluation_percent=100)
     out = Path(request.out_dir) if request.out_dir else files.evaluation
     written = write_report(evaluation, result, out)
     with GraphClient(settings.neo4j) as client:

@@ -26,7 +26,13 @@ from jobs.refresh import run_files
 from jobs.runs import RunBoard
 from profilegraph import services
 from profilegraph.ingest_progress import ingest_with_progress
-from profilegraph.jobs_cli import refresh_and_follow, render_profile, rows_table, task_sender
+from profilegraph.jobs_cli import (
+    follow_evaluation,
+    refresh_and_follow,
+    render_profile,
+    rows_table,
+    task_sender,
+)
 from profilegraph.processes import celery_processes
 
 LASTFM_USERS = 1892
@@ -100,8 +106,8 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
             "max_epochs": epochs,
             "out_dir": str(out.resolve()),
         }
-        report = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
-        report = report.get(timeout=1800)
+        sent = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
+        report = follow_evaluation(RunBoard.connect(settings), full, sent)
         _summary(console, settings, full, out)
         with GraphClient(settings.neo4j) as client:
             events = _new_events(client, seed=int(time.time()))

@@ -141,6 +141,33 @@ def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
     return info
 
 
+def follow_evaluation(board: RunBoard, run_id: str, sent: Any, timeout_s: float = 7200) -> Any:
+    """A progress bar over the evaluation's stages (reported on the run's board by the worker)
+    until its task ends; returns the task's result (raises its error)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    deadline = time.monotonic() + timeout_s
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(f"evaluating {run_id}", total=100)
+        while not sent.ready():
+            if time.monotonic() > deadline:
+                raise JobError(f"evaluation of {run_id} did not end within {timeout_s:.0f} s")
+            info = board.get(run_id)
+            progress.update(
+                bar,
+                completed=float(info.get("evaluation_percent", 0) or 0),
+                description=f"evaluating {run_id}: {info.get('evaluation', 'queued')}",
+            )
+            time.sleep(0.5)
+        progress.update(bar, completed=100, description=f"evaluated {run_id}")
+    return sent.get()
+
+
 def status(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="run id printed by submit"),

@@ -117,7 +117,8 @@ def write_step(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
 def evaluate_run(request: dict[str, Any]) -> dict[str, Any]:
     """Evaluate a completed run (see ``jobs.evaluation.evaluate_run``)."""
     req = validate(EvaluateRequest, request)
-    return jobs.evaluation.evaluate_run(worker_settings(), req)
+    settings = worker_settings()
+    return jobs.evaluation.evaluate_run(settings, req, RunBoard.connect(settings))
 
 
 @app.task(name="workers.tasks.ingest_batch", base=ProfilegraphTask)

@@ -21,7 +21,7 @@ from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.writeback import read_run
 from jobs.runs import TERMINAL, RunBoard
-from profilegraph.jobs_cli import refresh_and_follow
+from profilegraph.jobs_cli import follow_evaluation, refresh_and_follow
 from profilegraph.processes import celery_processes
 from profilegraph.services import neo4j_server
 from tests.graph.conftest import wipe
@@ -202,7 +202,9 @@ def test_evaluate_a_run(
     assert _wait(board, run_id)["state"] == "complete"
     request = {"run_id": run_id, "out_dir": str(tmp_path)}
     done = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
-    result = done.get(timeout=240)
+    result = follow_evaluation(board, run_id, done, timeout_s=240)  # what the demo shows
+    progress = board.get(run_id)
+    assert (progress["evaluation"], progress["evaluation_percent"]) == ("done", "100")
     assert set(result["evaluation"]["influence"]) >= {"model", "pagerank", "degree"}
     names = {Path(f).name for f in result["files"]}
     assert names >= {
