@@ -109,19 +109,25 @@ def submit_refresh(
         )
 
 
-def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
-    """A live progress bar (with elapsed time and an estimate) until the run is complete,
-    failed, cancelled or refused. A run is followed as long as it is alive: a running step
-    stamps it at least every quarter of the lock TTL, so only a run silent for a whole TTL (its
-    process died with no worker to take it over) is given up on."""
-    columns = (
+def _percent_bar() -> Progress:
+    """What, how far (percent), since when, and how long yet."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+
+
+def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
+    """A live progress bar (with elapsed time and an estimate) until the run is complete,
+    failed, cancelled or refused. A run is followed as long as it is alive: a running step
+    stamps it at least every quarter of the lock TTL, so only a run silent for a whole TTL (its
+    process died with no worker to take it over) is given up on."""
+    with _percent_bar() as progress:
         bar = progress.add_task(run_id, total=100)
         while True:
             info = board.get(run_id)
@@ -144,15 +150,8 @@ def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
 def follow_evaluation(board: RunBoard, run_id: str, sent: Any, timeout_s: float = 7200) -> Any:
     """A progress bar over the evaluation's stages (reported on the run's board by the worker)
     until its task ends; returns the task's result (raises its error)."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     deadline = time.monotonic() + timeout_s
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _percent_bar() as progress:
         bar = progress.add_task(f"evaluating {run_id}", total=100)
         while not sent.ready():
             if time.monotonic() > deadline:

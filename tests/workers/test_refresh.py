@@ -95,6 +95,15 @@ def _wait(board: RunBoard, run_id: str, timeout: float = 240) -> dict[str, str]:
     return info
 
 
+def _wait_for_training(board: RunBoard, run_id: str, timeout: float = 120) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while not (info := board.get(run_id)).get("step", "").startswith("train epoch"):
+        assert info.get("state") not in TERMINAL, info
+        assert time.monotonic() < deadline, info
+        time.sleep(0.05)
+    return info
+
+
 def test_full_then_incremental_refresh(
     workers: None, sender: Celery, board: RunBoard, graph: GraphClient
 ) -> None:
@@ -354,11 +363,7 @@ def test_cancel_stops_training_between_epochs(
     """A cancel requested while the model trains ends the run at the next epoch, not after
     training (this run asks for 100,000 epochs and would otherwise train for hours)."""
     run_id = _submit(sender, board, mode="full", max_epochs=100_000)
-    deadline = time.monotonic() + 120
-    while not (info := board.get(run_id)).get("step", "").startswith("train epoch"):
-        assert info.get("state") not in TERMINAL, info
-        assert time.monotonic() < deadline, info
-        time.sleep(0.05)
+    info = _wait_for_training(board, run_id)
     assert board.request_cancel(run_id)
     info = _wait(board, run_id, timeout=60)
     assert info["state"] == "cancelled", info
@@ -387,11 +392,7 @@ def test_a_training_process_that_dies_is_replaced_and_the_run_completes(
     """kill -9 of the process that trains (what stopping a solo-pool worker did to its task):
     the gpu worker's parent puts the task back and the run completes, not fails."""
     run_id = _submit(sender, board, mode="full", max_epochs=40)
-    deadline = time.monotonic() + 120
-    while not (info := board.get(run_id)).get("step", "").startswith("train epoch"):
-        assert info.get("state") not in TERMINAL, info
-        assert time.monotonic() < deadline, info
-        time.sleep(0.05)
+    info = _wait_for_training(board, run_id)
     killed = int(info["pid"])
     os.kill(killed, signal.SIGKILL)
     info = _wait(board, run_id)
