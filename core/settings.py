@@ -51,8 +51,13 @@ class Neo4jSettings(_Section):
     host: str = "127.0.0.1"
     bolt_port: int = Field(7687, ge=1, le=65535)
     http_port: int = Field(7474, ge=1, le=65535)
-    user: str = "neo4j"
+    # The application logs in as its own user, so failed logins to the admin account (an
+    # analyst mistyping in the Browser, say) never lock the application out. The admin user
+    # (neo4j) only creates it, on the local server; a server managed elsewhere may give
+    # PROFILEGRAPH_NEO4J__USER=neo4j.
+    user: str = "profilegraph"
     password: SecretStr | None = None
+    admin_password: SecretStr | None = None  # the neo4j user's, for the local server
     database: str = "neo4j"
     version: str = "5.26.30"
     gds_version: str = "2.13.9"

@@ -14,8 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
-from core.settings import Settings
+from core.settings import Neo4jSettings, Settings
 from graph.client import GraphClient
 from profilegraph.services.neo4j_distribution import ensure_distribution
 from profilegraph.services.neo4j_plugin import prepare_plugins
@@ -144,6 +146,15 @@ def _quoted(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _admin_password(settings: Settings) -> str:
+    """The admin (neo4j) user's password; an instance set up before it had its own uses the
+    application's."""
+    secret = settings.neo4j.admin_password or settings.neo4j.password
+    if secret is None:
+        raise ServiceStartError("no Neo4j password: set PROFILEGRAPH_NEO4J__PASSWORD")
+    return secret.get_secret_value()
+
+
 def _password(settings: Settings) -> str:
     if settings.neo4j.password is None:
         raise ServiceStartError("no Neo4j password: set PROFILEGRAPH_NEO4J__PASSWORD")
@@ -182,7 +193,7 @@ def start(settings: Settings) -> ServiceStatus:
                 "dbms",
                 "set-initial-password",
                 "--",
-                _password(settings),
+                _admin_password(settings),
                 secret=True,
             )
             if done.returncode != 0:
@@ -190,8 +201,44 @@ def start(settings: Settings) -> ServiceStatus:
         done = _launcher(settings, distribution, "org.neo4j.server.startup.Neo4jBoot", "start")
         if done.returncode != 0:
             raise ServiceStartError(f"Neo4j did not start:\n{done.stdout}\n{done.stderr}")
+    ensure_app_user(settings)
     wait_ready(settings)
     return status(settings)
+
+
+def _admin(settings: Settings, password: str) -> Neo4jSettings:
+    return settings.neo4j.model_copy(
+        update={"user": "neo4j", "password": SecretStr(password), "database": "system"}
+    )
+
+
+def ensure_app_user(settings: Settings) -> None:
+    """Wait until the server answers; create the application's user if it cannot log in yet
+    (as the admin user; an instance made before the app user existed had the application's
+    password on the admin user, which is tried next)."""
+    if settings.neo4j.user == "neo4j":
+        return
+    admins = [_admin(settings, _admin_password(settings)), _admin(settings, _password(settings))]
+    wait_ready(settings, admins[0], accept_auth_failure=True)
+    try:
+        with GraphClient(settings.neo4j) as client:
+            client.ping()
+        return
+    except AuthenticationFailed:
+        pass
+    for admin in admins:
+        try:
+            with GraphClient(admin) as client:
+                client.write(
+                    "create_app_user", user=settings.neo4j.user, password=_password(settings)
+                )
+            return
+        except AuthenticationFailed:
+            continue
+    raise AuthenticationFailed(
+        f"Neo4j at {settings.neo4j.uri} refused the admin password from settings "
+        "(PROFILEGRAPH_NEO4J__ADMIN_PASSWORD): the application's user could not be created"
+    )
 
 
 def _released(host: str, port: int, settings: Settings) -> bool:
@@ -207,16 +254,23 @@ def _released(host: str, port: int, settings: Settings) -> bool:
     return False
 
 
-def wait_ready(settings: Settings) -> None:
-    """Wait until Bolt answers a query with our credentials (not merely an open port)."""
+def wait_ready(
+    settings: Settings, login: Neo4jSettings | None = None, *, accept_auth_failure: bool = False
+) -> None:
+    """Wait until Bolt answers a query with our credentials (not merely an open port);
+    ``accept_auth_failure``: an answer refusing the credentials counts as up."""
 
     def answers() -> bool:
         try:
-            with GraphClient(settings.neo4j) as client:
+            with GraphClient(login or settings.neo4j) as client:
                 client.ping()
             return True
         except ServiceUnavailable:
             return False
+        except AuthenticationFailed:
+            if accept_auth_failure:
+                return True
+            raise
 
     wait_until(
         answers,

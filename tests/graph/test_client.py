@@ -172,3 +172,19 @@ def test_a_login_lock_is_named_and_waited_out(settings: Settings) -> None:
             intruder.ping()
     with GraphClient(settings.neo4j) as patient:  # retries with backoff for auth_retry_s
         assert patient.read("count_users")[0]["users"] >= 0
+
+
+def test_failed_admin_logins_do_not_lock_the_application_out(settings: Settings) -> None:
+    """The application logs in as its own user: wrong passwords for the admin account (an
+    analyst in the Browser, say) lock that account, not the application."""
+    assert settings.neo4j.user != "neo4j"
+    admin = settings.neo4j.model_copy(
+        update={"user": "neo4j", "password": SecretStr("wrong-password"), "auth_retry_s": 0.0}
+    )
+    with GraphClient(admin) as intruder:
+        for _ in range(6):
+            with pytest.raises(ProfilegraphError):
+                intruder.ping()
+    impatient = settings.neo4j.model_copy(update={"auth_retry_s": 0.0})
+    with GraphClient(impatient) as app:  # no waiting allowed: it must simply work
+        assert app.read("count_users")[0]["users"] >= 0
