@@ -67,7 +67,12 @@ def loaded(settings: Settings) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def workers(settings: Settings, loaded: None) -> Iterator[None]:
+def worker_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("worker-logs")
+
+
+@pytest.fixture(scope="module")
+def workers(settings: Settings, loaded: None, worker_logs: Path) -> Iterator[None]:
     env = {
         "PROFILEGRAPH_REFRESH__MAX_EPOCHS": "4",
         "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
@@ -75,7 +80,7 @@ def workers(settings: Settings, loaded: None) -> Iterator[None]:
         "PROFILEGRAPH_TRAINING__PATIENCE": "100000",  # a run asked for many epochs trains them
         "PROFILEGRAPH_REFRESH__WRITE_BATCH_SIZE": "5",  # 60 write transactions: time to kill one
     }
-    with celery_processes(settings, env=env):
+    with celery_processes(settings, env=env, log_dir=worker_logs):
         yield
 
 
@@ -398,3 +403,13 @@ def test_a_training_process_that_dies_is_replaced_and_the_run_completes(
     info = _wait(board, run_id)
     assert info["state"] == "complete", info
     assert info["train_starts"] == "2" and int(info["pid"]) != killed
+
+
+def test_worker_banners_and_logs_say_what_is_true(workers: None, worker_logs: Path) -> None:
+    """Last in this module, after hours of simulated training: the gpu worker says it runs one
+    task at a time, and no worker warned of clock drift (gossip took a busy worker's silence
+    for hours of drift)."""
+    gpu = (worker_logs / "worker-gpu.log").read_text()
+    assert "concurrency: 1 (prefork)" in gpu, gpu[:2000]
+    for log in worker_logs.glob("*.log"):
+        assert "drift" not in log.read_text().lower(), log.name
