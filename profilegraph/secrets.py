@@ -30,7 +30,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 def ensure_local_secrets(state_dir: Path) -> Path:
     """Add a generated password for each secret not set in the environment or the file yet."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    state_dir.chmod(0o700)  # instance data, logs and secrets: this user's alone
+    if state_dir.stat().st_uid == os.getuid():  # a folder someone else owns is theirs to set
+        state_dir.chmod(0o700)  # instance data, logs and secrets: this user's alone
     path = state_dir / ENV_FILE_NAME
     existing = read_env_file(path)
     missing = [
