@@ -179,6 +179,9 @@ def start(settings: Settings) -> ServiceStatus:
         inst = instance_dir(settings)
         for sub in ("conf", "data", "logs", "run", "import"):
             (inst / sub).mkdir(parents=True, exist_ok=True)
+        # A pid file left by a server that died: Neo4j's launcher would take the (possibly
+        # unreaped, or reused) pid for a running server and refuse to start.
+        _pid_file(settings).unlink(missing_ok=True)
         prepare_plugins(inst / "plugins", settings.home, distribution)
         (inst / "conf" / "neo4j.conf").write_text(render_config(settings, distribution))
         make_private(inst)  # the conf just written, and an instance made before this rule

@@ -15,10 +15,16 @@ def test_generated_secrets_are_private_and_stable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PROFILEGRAPH_NEO4J__PASSWORD", raising=False)
+    monkeypatch.delenv("PROFILEGRAPH_NEO4J__ADMIN_PASSWORD", raising=False)
     monkeypatch.delenv("PROFILEGRAPH_REDIS__PASSWORD", raising=False)
     path = ensure_local_secrets(tmp_path)
     first = read_env_file(path)
-    assert set(first) == {"PROFILEGRAPH_NEO4J__PASSWORD", "PROFILEGRAPH_REDIS__PASSWORD"}
+    assert set(first) == {
+        "PROFILEGRAPH_NEO4J__PASSWORD",
+        "PROFILEGRAPH_NEO4J__ADMIN_PASSWORD",
+        "PROFILEGRAPH_REDIS__PASSWORD",
+    }
+    assert first["PROFILEGRAPH_NEO4J__ADMIN_PASSWORD"] != first["PROFILEGRAPH_NEO4J__PASSWORD"]
     assert len(first["PROFILEGRAPH_NEO4J__PASSWORD"]) >= 24
     assert path.stat().st_mode & 0o777 == 0o600
     ensure_local_secrets(tmp_path)
