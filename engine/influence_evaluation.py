@@ -36,34 +36,47 @@ def evaluate_influence(
     k: int = 50,
     planted: Tensor | None = None,
     seed: int = 0,
+    known_follows: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Predict the ``horizon_ms`` after ``split_ts`` from what was known at ``split_ts``, and
-    score the model beside past adoptions, PageRank, ArticleRank and follower counts."""
+    score the model beside past adoptions, PageRank, ArticleRank and follower counts.
+    ``known_follows``: the follows known at the cut (default: all), which the model and the
+    baselines see; the truth counts adoptions along every follow. Each row also gives the
+    number of users who trigger adoptions after the cut (``users_with_future``)."""
     adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
     known = actions.before(split_ts)
+    src, dst = known_follows if known_follows is not None else (follow_src, follow_dst)
+    # what the scores may see: adoptions along the follows known at the cut
+    seen = (
+        adopted
+        if known_follows is None
+        else adoptions(actions, src, dst, n_users, window_ms=window_ms)
+    )
     score = predict_influence(
         known,
-        follow_src,
-        follow_dst,
+        src,
+        dst,
         n_users,
         at=split_ts,
         horizon_ms=horizon_ms,
-        adopted=adopted,
+        adopted=seen,
         seed=seed,
     )
     future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
     methods = {
         "model": score,
-        "past_adoptions": influence_counts(adopted, n_users, -(2**62), split_ts),
-        "pagerank": pagerank(follow_src, follow_dst, n_users),
-        "articlerank": articlerank(follow_src, follow_dst, n_users),
-        "degree": follower_count(follow_dst, n_users),
+        "past_adoptions": influence_counts(seen, n_users, -(2**62), split_ts),
+        "pagerank": pagerank(src, dst, n_users),
+        "articlerank": articlerank(src, dst, n_users),
+        "degree": follower_count(dst, n_users),
     }
+    with_future = float((future > 0).sum())
     metrics: dict[str, dict[str, float]] = {}
     for name, value in methods.items():
         metrics[name] = {
             "spearman": spearman(value, future),
             f"precision@{k}": precision_at_k(value, future, k),
+            "users_with_future": with_future,
         }
         if planted is not None:
             metrics[name]["spearman_planted"] = spearman(value, planted)
@@ -98,6 +111,7 @@ def evaluate_influence_by_category(
     k: int = 20,
     categories: int = 5,
     seed: int = 0,
+    known_follows: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, object]:
     """Influence within a category: who triggers the follower adoptions of *this category's*
     items after the cut. Scored among the users active in the category before the cut, for the
@@ -105,16 +119,17 @@ def evaluate_influence_by_category(
     baseline (past adoptions, followers active in the category, PageRank and ArticleRank on the
     follow graph among them) and the global model's score; mean over the categories."""
     known = actions.before(split_ts)
+    known_src, known_dst = known_follows if known_follows is not None else (follow_src, follow_dst)
     hits = item_category[known.item] > 0  # [A, K] which categories each past action is in
     # the categories with the most past in-category adoptions (counted on the whole graph)
-    adopted_all = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
+    adopted_all = adoptions(actions, known_src, known_dst, n_users, window_ms=window_ms)
     past = adopted_all.ts <= split_ts
     weight = (item_category[adopted_all.item[past]] > 0).sum(0)
     order = torch.argsort(weight, descending=True)[:categories].tolist()
     global_score = predict_influence(
         known,
-        follow_src,
-        follow_dst,
+        known_src,
+        known_dst,
         n_users,
         at=split_ts,
         horizon_ms=horizon_ms,
@@ -128,24 +143,25 @@ def evaluate_influence_by_category(
         in_c = item_category[actions.item, c] > 0
         acts = Actions(actions.user[in_c], actions.item[in_c], actions.ts[in_c])
         adopted = adoptions(acts, follow_src, follow_dst, n_users, window_ms=window_ms)
+        seen = adoptions(acts, known_src, known_dst, n_users, window_ms=window_ms)
         future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
         active = torch.zeros(n_users, dtype=torch.bool)
         active[known.user[hits[:, c]]] = True
-        inside = active[follow_src] & active[follow_dst]
-        src, dst = follow_src[inside], follow_dst[inside]
+        inside = active[known_src] & active[known_dst]
+        src, dst = known_src[inside], known_dst[inside]
         methods = {
             "model_global": global_score,
             "model_in_category": predict_influence(
                 acts.before(split_ts),
-                follow_src,
-                follow_dst,
+                known_src,
+                known_dst,
                 n_users,
                 at=split_ts,
                 horizon_ms=horizon_ms,
-                adopted=adopted,
+                adopted=seen,
                 seed=seed,
             ),
-            "past_adoptions_in_category": influence_counts(adopted, n_users, -(2**62), split_ts),
+            "past_adoptions_in_category": influence_counts(seen, n_users, -(2**62), split_ts),
             "followers_in_category": follower_count(dst, n_users),
             "pagerank_in_category": pagerank(src, dst, n_users),
             "articlerank_in_category": articlerank(src, dst, n_users),

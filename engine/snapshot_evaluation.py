@@ -74,6 +74,16 @@ def data_warnings(snapshot: Snapshot) -> list[str]:
 STAGES = ("interests", "look-alikes", "influence by category", "influence", "item ranking")
 
 
+def _follows_known_at(snapshot: Snapshot, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The follows made up to ``cut`` (a follow without a time counts as known; warned)."""
+    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    if follows is None:
+        empty = torch.empty(0, dtype=torch.long)
+        return empty, empty
+    keep = follows.ts <= cut
+    return follows.src[keep], follows.dst[keep]
+
+
 def evaluate_snapshot(
     snapshot: Snapshot,
     config: EvaluationConfig,
@@ -105,6 +115,7 @@ def evaluate_snapshot(
             snapshot.num_nodes("user"),
             inputs.item_category,
             inputs.categories,
+            known_follows=_follows_known_at(snapshot, cut),
             split_ts=cut,
             horizon_ms=int(actions.ts.max()) - cut,
             window_ms=int(config.influence_window_days * DAY_MS),
@@ -115,6 +126,7 @@ def evaluate_snapshot(
             actions,
             *ties,
             snapshot.num_nodes("user"),
+            known_follows=_follows_known_at(snapshot, cut),
             split_ts=cut,
             horizon_ms=int(actions.ts.max()) - cut,
             k=config.influence_k,

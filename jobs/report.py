@@ -37,11 +37,18 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
         lines += _lookalike_section(lookalikes)
     if influence := evaluation.get("influence"):
         lines += ["### Influence (follower adoptions in the period after the cut)", ""]
-        keys = [key for key in next(iter(influence.values()))]
+        first = next(iter(influence.values()))
+        keys = [key for key in first if key != "users_with_future"]
         lines += _table(
             ["method", *keys],
             [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in influence.items()],
         )
+        if "users_with_future" in first:
+            lines += [
+                "",
+                f"- {int(first['users_with_future'])} users trigger adoptions after "
+                "the cut; the scores see only the follows known at the cut",
+            ]
         lines.append("")
     if (by_category := evaluation.get("influence_by_category")) and by_category["summary"]:
         lines += _influence_by_category_section(by_category)
