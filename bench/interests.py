@@ -1,6 +1,6 @@
-"""Interest prediction beside its baselines, over several temporal cuts: LastFM (a snapshot
-file) and the seeded synthetic shop; mean ± std over the cuts, the users behind each figure,
-and the model fitted at each cut.
+"""Interest prediction beside its baselines, over several temporal cuts, and look-alikes beside
+theirs: LastFM (a snapshot file) and the seeded synthetic shop; mean ± std over the cuts, the
+users behind each figure, and the model fitted at each cut.
 
     python -m bench.interests --snapshot out/lastfm-snapshot.pt
     python -m bench.interests --synthetic 3000
@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.interest_prediction import evaluate_interest_prediction
+from engine.lookalikes import evaluate_lookalikes
 from engine.snapshot import Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
 def run(snapshot: Snapshot, name: str, splits: tuple[float, ...]) -> dict[str, Any]:
     started = time.perf_counter()
-    result = evaluate_interest_prediction(snapshot, splits=splits)
+    result = {
+        "interest_prediction": evaluate_interest_prediction(snapshot, splits=splits),
+        "lookalikes": evaluate_lookalikes(snapshot),
+    }
     result["data"], result["seconds"] = name, time.perf_counter() - started
     return result
 
@@ -30,7 +34,7 @@ def show(result: dict[str, Any]) -> None:
     from jobs.report import to_markdown
 
     print(f"## {result['data']} ({result['seconds']:.0f} s)\n")
-    print(to_markdown({"interest_prediction": result}))
+    print(to_markdown(result))
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ takes up, averaged over the neighbours with future activity and then over the se
 - ``random``: any users (the floor);
 - ``item_jaccard``: the most overlapping past item sets;
 - ``interest_cosine``: the closest interest distributions (the profile's interests, fitted on
-  the past);
+  the past), and ``interest_projection``, the same projected to the 64 dimensions the vector
+  index holds;
 - ``embedding``: the profile embedding, when given. It is trained on every interaction, the
   future ones included, so it may look better than it is: the report says so.
 """
@@ -26,7 +27,7 @@ from torch import Tensor
 from engine.interest_prediction import fit_on_past, past_snapshot, temporal_split
 from engine.interests import interest_scores, own_interests
 from engine.propagation import trusted_sparse
-from engine.segments import interest_features
+from engine.segments import interest_features, projection_basis
 from engine.snapshot import Snapshot
 
 
@@ -103,6 +104,10 @@ def evaluate_lookalikes(
         "random": candidates[torch.randint(0, candidates.numel(), (seeds.numel(), k), generator=g)],
         "item_jaccard": _jaccard(inputs.user, inputs.item, n, seeds, candidates, k),
         "interest_cosine": _nearest(interest_features(p), seeds, candidates, k),
+        # what the vector index serves: the same features projected to 64 dimensions
+        "interest_projection": _nearest(
+            interest_features(p) @ projection_basis(interest_features(p)), seeds, candidates, k
+        ),
     }
     if embedding is not None and embedding.size(0) == n:
         neighbours["embedding"] = _nearest(embedding, seeds, candidates, k)
