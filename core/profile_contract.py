@@ -64,7 +64,8 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField(
         "influence",
         "float",
-        "expected follower adoptions the user triggers over the horizon (influence model)",
+        "expected follower adoptions the user triggers over the horizon: the influence model,"
+        " or the baseline that beat it on the run's validation period, on the same scale",
         "influence",
     ),
     ProfileField("influence_rank", "int", "1 = most influential user of the run", "rank"),

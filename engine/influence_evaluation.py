@@ -7,7 +7,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import Tensor
 
-from engine.adoptions import Actions, adoptions, influence_counts
+from engine.adoptions import Actions, Adoptions, adoptions, influence_counts
 from engine.centrality import articlerank, follower_count, pagerank
 from engine.influence import predict_influence
 
@@ -22,6 +22,19 @@ def precision_at_k(score: Tensor, truth: Tensor, k: int) -> float:
 def spearman(score: Tensor, truth: Tensor) -> float:
     value = spearmanr(score.numpy(), truth.numpy()).statistic
     return float(value) if value == value else 0.0  # nan when one side is constant
+
+
+def baseline_scores(
+    adopted: Adoptions, follow_src: Tensor, follow_dst: Tensor, n_users: int, *, at: int
+) -> dict[str, Tensor]:
+    """The influence baselines as known at ``at``: past adoptions, PageRank, ArticleRank and
+    follower counts (``degree``)."""
+    return {
+        "past_adoptions": influence_counts(adopted, n_users, -(2**62), at),
+        "pagerank": pagerank(follow_src, follow_dst, n_users),
+        "articlerank": articlerank(follow_src, follow_dst, n_users),
+        "degree": follower_count(follow_dst, n_users),
+    }
 
 
 def evaluate_influence(
@@ -63,13 +76,7 @@ def evaluate_influence(
         seed=seed,
     )
     future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
-    methods = {
-        "model": score,
-        "past_adoptions": influence_counts(seen, n_users, -(2**62), split_ts),
-        "pagerank": pagerank(src, dst, n_users),
-        "articlerank": articlerank(src, dst, n_users),
-        "degree": follower_count(dst, n_users),
-    }
+    methods = {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}
     with_future = float((future > 0).sum())
     metrics: dict[str, dict[str, float]] = {}
     for name, value in methods.items():

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from core.profile_contract import COLUMNS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
-from engine.influence import predict_influence
+from engine.influence_choice import InfluenceChoice, choose_influence
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
@@ -134,20 +134,21 @@ def _adoptions(snapshot: Snapshot, config: PipelineConfig) -> tuple[Actions, Ado
 
 def _influence(
     snapshot: Snapshot, actions: Actions, adopted: Adoptions, config: PipelineConfig
-) -> Tensor:
+) -> InfluenceChoice:
     n = snapshot.num_nodes("user")
     if actions.ts.numel() == 0:
-        return torch.zeros(n)
+        return InfluenceChoice(torch.zeros(n), "none (no timestamped actions)", {})
     src, dst = social_ties(snapshot)
     span = int(actions.ts.max() - actions.ts.min())
     horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
-    return predict_influence(
+    return choose_influence(
         actions,
         src,
         dst,
         n,
         at=int(actions.ts.max()),
         horizon_ms=horizon,
+        window_ms=int(config.influence_window_days * DAY_MS),
         adopted=adopted,
         seed=config.train.seed,
     )
@@ -160,6 +161,7 @@ def run_full(
     run_id: str,
     on_step: Step | None = None,
     on_epoch: Epoch | None = None,
+    on_estimate: Callable[[float], None] | None = None,
 ) -> PipelineResult:
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
@@ -176,6 +178,7 @@ def run_full(
         social=social_ties(snapshot),
         config=config.train,
         on_epoch=on_epoch,
+        on_estimate=on_estimate,
     )
     timings["train_s"] = time.perf_counter() - tic
     model = trained.model.cpu()
@@ -184,7 +187,8 @@ def run_full(
     tic = time.perf_counter()
     step("influence")
     actions, adopted = _adoptions(snapshot, config)
-    influence = _influence(snapshot, actions, adopted, config)
+    influence_choice = _influence(snapshot, actions, adopted, config)
+    influence = influence_choice.score
     timings["influence_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("profile")
@@ -229,6 +233,7 @@ def run_full(
         "segments": profiles.segments.summary,
         "segment_quality": profiles.segments.quality,
         "interest_model": interest_fit,
+        "influence": influence_choice.describe(),
     }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
 

@@ -93,11 +93,14 @@ def train_lightgcn(
     config: TrainConfig = TrainConfig(),
     init: Tensor | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_estimate: Callable[[float], None] | None = None,
 ) -> TrainResult:
     """Train on ``train`` pairs [2, E]; keep the parameters of the best validation epoch.
 
     ``init`` [U + I, F] starts from known embeddings (fine-tuning); with an empty ``valid``
     there is nothing to stop on, so all ``max_epochs`` run and the last parameters are kept.
+    ``on_estimate`` hears, once the first step is timed, the most seconds training will take
+    (every epoch at that pace, within the time budget; early stopping may end it sooner).
     """
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
@@ -128,7 +131,7 @@ def train_lightgcn(
         model.train()
         tic = time.perf_counter()
         total = torch.zeros((), device=device)
-        for _ in range(steps):
+        for step in range(steps):
             users, pos, neg = sample_triples(
                 pairs,
                 num_items,
@@ -138,6 +141,9 @@ def train_lightgcn(
                 candidates=config.negative_candidates,
             )
             total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
+            if epoch == 0 and step == 0 and on_estimate is not None:
+                float(total)  # waits for the device, so the time is the step's real cost
+                on_estimate(_estimate(time.perf_counter() - tic, steps, config))
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
         if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
@@ -172,6 +178,12 @@ def train_lightgcn(
         batch_size=batch_size,
         steps_per_epoch=steps,
     )
+
+
+def _estimate(first_step_s: float, steps: int, config: TrainConfig) -> float:
+    """The most seconds training takes at the first step's pace."""
+    most = first_step_s * steps * config.max_epochs
+    return most if config.time_budget_s is None else min(most, config.time_budget_s)
 
 
 def _eta(elapsed: float, epochs_done: int, config: TrainConfig) -> float:

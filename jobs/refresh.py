@@ -14,7 +14,6 @@ whole refresh by calling them in order.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from core.profile_contract import FIELDS
 from core.settings import Settings
 from engine.pipeline import (
     ModelState,
-    PipelineConfig,
-    PipelineResult,
     load_result,
     run_full,
     run_incremental,
@@ -38,7 +35,7 @@ from graph.selections import ChangedSince, Selection, WholeGraph
 from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
 from jobs.payloads import RefreshRequest, StepPayload, validate
 from jobs.recipe import pipeline_config
-from jobs.runs import TERMINAL, RunBoard
+from jobs.runs import TERMINAL, RunBoard, duration_text
 
 MODEL = "lightgcn+social / influence-sage"
 # progress (percent) at the start of each named step
@@ -222,29 +219,29 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
             eta_s=round(record.get("eta_s", 0)),
         )
 
+    def on_estimate(seconds: float) -> None:
+        # shown before the first epoch ends: how long training may take at its first pace
+        board.update(
+            step.run_id, step=f"train (at most {duration_text(seconds)})", eta_s=round(seconds)
+        )
+
     with board.heartbeat(step.run_id):
-        result = _score(settings, step, snapshot, config, on_step, on_epoch)
+        if step.mode == "full":
+            result = run_full(
+                snapshot,
+                config,
+                run_id=step.run_id,
+                on_step=on_step,
+                on_epoch=on_epoch,
+                on_estimate=on_estimate,
+            )
+            assert result.state is not None
+            result.state.save(files.state)
+        else:
+            state = ModelState.load(run_files(settings, step.base_run_id).state)
+            result = run_incremental(snapshot, state, config, on_step=on_step)
     save_result(result, files.result)
     return step.model_copy(update={"scored": True})
-
-
-def _score(
-    settings: Settings,
-    step: StepPayload,
-    snapshot: Snapshot,
-    config: PipelineConfig,
-    on_step: Callable[[str], None],
-    on_epoch: Callable[[dict[str, float]], None],
-) -> PipelineResult:
-    files = run_files(settings, step.run_id)
-    if step.mode == "full":
-        result = run_full(snapshot, config, run_id=step.run_id, on_step=on_step, on_epoch=on_epoch)
-        assert result.state is not None
-        result.state.save(files.state)
-    else:
-        state = ModelState.load(run_files(settings, step.base_run_id).state)
-        result = run_incremental(snapshot, state, config, on_step=on_step)
-    return result
 
 
 def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:

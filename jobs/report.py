@@ -27,7 +27,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
+def to_markdown(
+    evaluation: dict[str, Any], k: int = 10, run_metrics: dict[str, Any] | None = None
+) -> str:
+    """``run_metrics``: the evaluated run's own metrics (which influence score it shipped)."""
     lines: list[str] = []
     if warnings := evaluation.get("warnings"):
         lines += ["### About the data", "", *(f"- {w}" for w in warnings), ""]
@@ -49,6 +52,7 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
                 f"- {int(first['users_with_future'])} users trigger adoptions after "
                 "the cut; the scores see only the follows known at the cut",
             ]
+        lines += _shipped_influence((run_metrics or {}).get("influence"))
         lines.append("")
     if (by_category := evaluation.get("influence_by_category")) and by_category["summary"]:
         lines += _influence_by_category_section(by_category)
@@ -67,6 +71,18 @@ def to_markdown(evaluation: dict[str, Any], k: int = 10) -> str:
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _shipped_influence(choice: dict[str, Any] | None) -> list[str]:
+    if not choice:
+        return []
+    line = f"- the run ships **{choice['shipped']}** as `profile_influence`"
+    if valid := choice.get("validation"):
+        figures = ", ".join(f"{name} {m['spearman']:.3f}" for name, m in valid.items())
+        line += f" (best Spearman on the run's own validation period: {figures})"
+    else:
+        line += " (no validation period: the data spans less than two horizons)"
+    return [line]
 
 
 def _figure(m: dict[str, float], key: str) -> str:
@@ -231,7 +247,7 @@ def write_report(evaluation: dict[str, Any], result: SavedResult, out: Path) -> 
     """Write ``evaluation.md``, ``evaluation.json`` and the plots into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "evaluation.md", out / "evaluation.json"]
-    written[0].write_text(to_markdown(evaluation) + "\n")
+    written[0].write_text(to_markdown(evaluation, run_metrics=result.metrics) + "\n")
     written[1].write_text(json.dumps(evaluation, indent=2, default=float))
     if history := result.metrics.get("history"):
         _training_curve(history, out / "training_curve.png")

@@ -106,3 +106,9 @@ class RunBoard:
 
     def cancel_requested(self, run_id: str) -> bool:
         return bool(self.conn.exists(f"{_key(run_id)}:cancel"))
+
+
+def duration_text(seconds: float) -> str:
+    """``2m05s`` / ``40s``: how run progress states a time."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -27,7 +27,7 @@ from core.settings import Settings
 from graph.client import GraphClient
 from graph.profiles import read_profile
 from jobs.payloads import RefreshRequest, new_run_id, validate
-from jobs.runs import TERMINAL, RunBoard
+from jobs.runs import TERMINAL, RunBoard, duration_text
 
 console = Console()
 submit_app = typer.Typer(help="Submit jobs to the Celery workers.", no_args_is_help=True)
@@ -132,6 +132,8 @@ def follow_run(board: RunBoard, run_id: str) -> dict[str, str]:
         while True:
             info = board.get(run_id)
             shown = f"{run_id} {info.get('state', '?')} {info.get('step', '')}"
+            if info.get("step", "").startswith("train epoch") and info.get("eta_s"):
+                shown += f" (training: at most {duration_text(float(info['eta_s']))} left)"
             progress.update(bar, completed=float(info.get("percent", 0) or 0), description=shown)
             if info.get("state") in TERMINAL:
                 break

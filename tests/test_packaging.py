@@ -62,6 +62,8 @@ def test_the_wheel_installs_and_runs_a_query(settings: Settings, tmp_path: Path)
         text=True,
     ).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # a PYTHONPATH naming a checkout would make pip see the package as installed already
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(
         [
             sys.executable,
@@ -77,8 +79,8 @@ def test_the_wheel_installs_and_runs_a_query(settings: Settings, tmp_path: Path)
         check=True,
         capture_output=True,
         timeout=300,
+        env=env,
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run(
         [python, "-c", "import graph.queries as q; print(q.CYPHER_DIR)"],
         check=True,

@@ -13,6 +13,11 @@ What is planted (and saved next to the data as ground truth):
   of the same item) with probability ``influence[v]`` after an exponential delay. Influencers
   (a small fraction) have strengths around 0.2-0.8, everyone else around 0.03. Each adoption
   records its cause, so cascades are known exactly.
+- **churn** (off unless ``churn_per_year`` > 0): each user stops for good at a time drawn day by
+  day from a hazard that grows with the share of the people they follow who have already
+  stopped (``churn_contagion``: the hazard with every followee gone is ``1 + contagion`` times
+  the base), so churn spreads through follows. A churned user does nothing afterwards (nor
+  adopts). Each user's churn time is saved (``churn_ts``; never: the largest int64).
 
 Everything is numpy, generated in chunks, so 1M users / 20M interactions fit in a few GB.
 """
@@ -52,6 +57,8 @@ class SyntheticConfig:
     mean_delay_days: float = 3.0
     horizon_days: float = 90.0
     seed: int = 0
+    churn_per_year: float = 0.0  # base hazard of stopping for good; 0: nobody churns
+    churn_contagion: float = 4.0
 
 
 @dataclass
@@ -71,6 +78,7 @@ class SyntheticDataset:
     kind: np.ndarray  # [N] int8 index into KIND_NAMES
     ts: np.ndarray  # [N] epoch ms
     cause: np.ndarray  # [N] int: the influencer whose purchase this adopts, -1 if organic
+    churn_ts: np.ndarray  # [U] int64 epoch ms when the user stops (ground truth; max: never)
 
     def user_id(self, u: int) -> str:
         return f"u{u}"
@@ -97,6 +105,7 @@ class SyntheticDataset:
             influence=self.influence,
             is_influencer=self.is_influencer,
             cause=self.cause,
+            churn_ts=self.churn_ts,
         )
         (directory / "config.json").write_text(json.dumps(asdict(self.config), indent=2))
         return directory
@@ -105,9 +114,10 @@ class SyntheticDataset:
     def load(cls, directory: Path) -> SyntheticDataset:
         config = SyntheticConfig(**json.loads((directory / "config.json").read_text()))
         with np.load(directory / "data.npz") as data, np.load(directory / "ground_truth.npz") as gt:
-            return cls(
-                config=config, **{k: data[k] for k in data.files}, **{k: gt[k] for k in gt.files}
-            )
+            truth = {k: gt[k] for k in gt.files}
+            # saved before churn was planted: nobody churned
+            truth.setdefault("churn_ts", np.full(config.n_users, NEVER, dtype=np.int64))
+            return cls(config=config, **{k: data[k] for k in data.files}, **truth)
 
 
 def _sample_rows(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -187,6 +197,10 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
     item = _weighted_pick(item_category, item_popularity, category, rng)
     kind = rng.choice(len(KIND_NAMES), size=len(user), p=KIND_PROBS).astype(np.int8)
     ts = t0 + rng.integers(0, horizon_ms, len(user))
+    churn_ts = _churn_times(config, follow_src, follow_dst, t0, rng)
+    if config.churn_per_year > 0:  # a churned user's later actions never happen
+        keep = ts < churn_ts[user]
+        user, item, kind, ts = user[keep], item[keep], kind[keep], ts[keep]
 
     # One level of influence: followers adopt purchases.
     order = np.argsort(follow_dst, kind="stable")
@@ -205,7 +219,7 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
             np.int64
         )
         when = ts[part][rows[take]] + 1 + delay
-        inside = when < t0 + horizon_ms
+        inside = (when < t0 + horizon_ms) & (when < churn_ts[follower[take]])
         adopters.append(follower[take][inside])
         adopted.append(item[part][rows[take]][inside])
         sources.append(v[rows[take]][inside])
@@ -232,7 +246,38 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
         kind=kind,
         ts=ts,
         cause=cause,
+        churn_ts=churn_ts,
     )
+
+
+NEVER = np.iinfo(np.int64).max
+
+
+def _churn_times(
+    config: SyntheticConfig,
+    follow_src: np.ndarray,
+    follow_dst: np.ndarray,
+    t0: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Day by day: each user still active stops with probability base x (1 + contagion x the
+    share of their followees already stopped). No draws at all when churn is off."""
+    n = config.n_users
+    churn = np.full(n, NEVER, dtype=np.int64)
+    if config.churn_per_year <= 0:
+        return churn
+    base = config.churn_per_year / 365.0
+    followees = np.bincount(follow_src, minlength=n).astype(np.float64)
+    gone = np.zeros(n, dtype=bool)
+    for day in range(int(config.horizon_days)):
+        share = np.bincount(follow_src, weights=gone[follow_dst], minlength=n) / np.maximum(
+            followees, 1
+        )
+        hazard = base * (1 + config.churn_contagion * share)
+        stops = ~gone & (rng.random(n) < hazard)
+        churn[stops] = t0 + day * 86_400_000 + rng.integers(0, 86_400_000, int(stops.sum()))
+        gone |= stops
+    return churn
 
 
 def _iso(ms: int) -> str:

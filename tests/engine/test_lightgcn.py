@@ -200,3 +200,32 @@ def test_a_time_budget_ends_training_and_every_epoch_reports_an_eta() -> None:
     unbounded = TrainConfig(**{**config.__dict__, "time_budget_s": None, "max_epochs": 3})
     first = train_lightgcn(train, valid, 40, 20, config=unbounded).history[0]
     assert first["eta_s"] > 0 and "stopped_by_budget" not in first
+
+
+def test_the_estimate_comes_before_the_first_epoch_ends_and_bounds_the_training() -> None:
+    train, valid = _two_tastes()
+    config = TrainConfig(
+        embedding_dim=8, num_layers=1, batch_size=64, max_epochs=3, patience=100, device="cpu"
+    )
+    heard: list[tuple[str, float]] = []
+    result = train_lightgcn(
+        train,
+        valid,
+        40,
+        20,
+        config=config,
+        on_epoch=lambda r: heard.append(("epoch", r["epoch"])),
+        on_estimate=lambda s: heard.append(("estimate", s)),
+    )
+    assert heard[0][0] == "estimate" and [h[0] for h in heard].count("estimate") == 1
+    assert heard[0][1] > 0 and len(result.history) == 3
+    budgeted = TrainConfig(**{**config.__dict__, "max_epochs": 10**6, "time_budget_s": 2.0})
+    estimates: list[float] = []
+    train_lightgcn(
+        train, valid, 40, 20, config=replace(budgeted, max_epochs=1), on_estimate=estimates.append
+    )
+    capped: list[float] = []
+    train_lightgcn(
+        train, valid, 40, 20, config=replace(budgeted, patience=1), on_estimate=capped.append
+    )
+    assert estimates[0] < 2.0 and capped == [2.0]  # never more than the budget

@@ -230,6 +230,12 @@ def test_evaluate_a_run(
     assert all(Path(f).stat().st_size > 0 for f in result["files"])
     run = read_run(graph, run_id)
     assert run is not None
+    # the run's provenance says which influence score it shipped, and the report repeats it
+    choice = run["metrics"]["influence"]
+    valid = choice["validation"]
+    assert valid[choice["shipped"]]["spearman"] == max(m["spearman"] for m in valid.values())
+    report = (tmp_path / "evaluation.md").read_text()
+    assert f"the run ships **{choice['shipped']}** as `profile_influence`" in report
     stored = graph.read(
         Query(
             name="t", mode="read", text="MATCH (r:ProfileRun {run_id: $r}) RETURN r.evaluation AS e"

@@ -1,0 +1,230 @@
+"""Value and churn beside their baselines: CDNOW's published table and holdout, and churn with
+and without the graph on LastFM (a snapshot file) and on the synthetic shop with planted,
+contagious churn (several seeds). Prints tables, writes JSON and plots.
+
+    python -m bench.value                                   # CDNOW sample + synthetic, 3 seeds
+    python -m bench.value --master --snapshot out/lastfm-snapshot.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import default_datasets_dir
+from engine.adoptions import DAY_MS, Actions
+from engine.churn_evaluation import METHODS, evaluate_churn, mean_std
+from engine.interactions import timed_actions
+from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
+from engine.repeat_purchases import occasions
+from engine.snapshot import Snapshot
+from graph.datasets.cdnow import CDNOW_DIR, MASTER, SAMPLE, START, read_purchases
+from graph.datasets.synthetic import SyntheticConfig, generate
+
+PUBLISHED = {
+    "bg/nbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
+    "pareto/nbd": {
+        "r": 0.553,
+        "alpha": 10.578,
+        "s": 0.606,
+        "beta": 11.669,
+        "log_likelihood": -9595.0,
+    },
+    "gamma-gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44, "log_likelihood": -4055.92},
+}
+HORIZON_MS = 91 * DAY_MS  # churn: silent for the next 13 weeks
+CHURN_SHOP = dict(horizon_days=540, mean_interactions=80, churn_per_year=0.25, churn_contagion=8.0)
+console = Console()
+
+
+def cdnow(path: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    p = read_purchases(path)
+    o = occasions(p.user, p.ts_ms, p.amount)
+    start = int(START.timestamp() * 1000) // DAY_MS
+    result = evaluate_repeat_purchases(
+        o, len(p.customer_ids), start_day=start, calibration_end_day=start + 272, holdout_days=273
+    )
+    result["seconds"] = time.perf_counter() - started
+    result["data"] = path.name
+    return result
+
+
+def show_cdnow(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['data']}: fitted parameters (published on CDNOW_sample)")
+    for column in ("model", "parameter", "fitted", "published"):
+        table.add_column(column, justify="right")
+    for model, params in result["params"].items():
+        for name, value in params.items():
+            published = PUBLISHED[model].get(name) if result["data"] == SAMPLE else None
+            table.add_row(model, name, f"{value:.4f}", "-" if published is None else str(published))
+    console.print(table)
+    table = Table(
+        title=f"{result['data']}: holdout (39 weeks), {result['customers']} customers, "
+        f"{result['holdout_actual_total']:.0f} repeat occasions; fits in {result['seconds']:.1f} s"
+    )
+    for column in ("method", "MAE per customer", "predicted total"):
+        table.add_column(column, justify="right")
+    for name, row in result["holdout"].items():
+        label = f"shipped ({result['shipped']['shipped']})" if name == "shipped" else name
+        table.add_row(label, f"{row['mae']:.4f}", f"{row['predicted_total']:.0f}")
+    console.print(table)
+
+
+def churn_cuts(actions: Actions, quantiles: tuple[float, ...]) -> list[int]:
+    ordered = actions.ts.sort().values
+    cuts = [int(ordered[int(q * (ordered.numel() - 1))]) for q in quantiles]
+    return [c for c in cuts if c + HORIZON_MS <= int(ordered[-1])]
+
+
+def churn_lastfm(path: Path) -> dict[str, Any]:
+    snapshot = Snapshot.load(path)
+    actions = timed_actions(snapshot)
+    follows = snapshot.edges[("user", "FOLLOWS", "user")]
+    result = evaluate_churn(
+        actions,
+        follows.src,
+        follows.dst,
+        snapshot.num_nodes("user"),
+        cuts=churn_cuts(actions, (0.6, 0.7, 0.8, 0.9)),
+        horizon_ms=HORIZON_MS,
+        window_ms=30 * DAY_MS,
+        follow_ts=follows.ts,
+    )
+    result["data"] = path.stem
+    return result
+
+
+def churn_synthetic(users: int, seed: int) -> dict[str, Any]:
+    d = generate(
+        SyntheticConfig(n_users=users, n_items=max(100, users // 5), seed=seed, **CHURN_SHOP)
+    )
+    actions = Actions(*(torch.from_numpy(v) for v in (d.user, d.item, d.ts)))
+    lo, hi = int(actions.ts.min()), int(actions.ts.max())
+    result = evaluate_churn(
+        actions,
+        torch.from_numpy(d.follow_src),
+        torch.from_numpy(d.follow_dst),
+        users,
+        cuts=[lo + int((hi - lo) * q) for q in (0.5, 0.6, 0.7, 0.8)],
+        horizon_ms=HORIZON_MS,
+        window_ms=14 * DAY_MS,
+        follow_ts=torch.from_numpy(d.follow_ts),
+        planted=torch.from_numpy(d.churn_ts),
+    )
+    result["data"] = f"synthetic-{users} seed {seed}"
+    return result
+
+
+def show_churn(title: str, results: list[dict[str, Any]]) -> None:
+    """Mean ± std over every cut of every run given (seeds pooled)."""
+    rows = [row for result in results for row in result["rows"]]
+    keys = [k for k in rows[0]["behaviour"]] if rows else []
+    table = Table(
+        title=f"{title}: churn over {HORIZON_MS // DAY_MS} days, {len(rows)} cuts, "
+        f"{statistics.fmean(r['at_risk'] for r in rows):.0f} users at risk per cut, "
+        f"churn rate {statistics.fmean(r['churn_rate'] for r in rows):.2f}"
+    )
+    table.add_column("method")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name in (*METHODS, "graph gain"):
+        cells = []
+        for key in keys:
+            if name == "graph gain":
+                values = [r["behaviour+graph"][key] - r["behaviour"][key] for r in rows]
+            else:
+                values = [r[name][key] for r in rows]
+            figures = mean_std(key, values)
+            sign = "+" if name == "graph gain" else ""
+            cells.append(f"{figures[key]:{sign}.3f} ± {figures[key + '_std']:.3f}")
+        table.add_row(name, *cells)
+    console.print(table)
+
+
+def plots(
+    cdnow_result: dict[str, Any], churn: dict[str, list[dict[str, Any]]], out: Path
+) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    curves = cdnow_result["weekly_cumulative"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=name, lw=2 if name == "actual" else 1)
+    ax.axvline(cdnow_result["calibration_weeks"], color="grey", ls="--", lw=1)
+    ax.set(
+        xlabel="week",
+        ylabel="cumulative repeat occasions",
+        title=f"{cdnow_result['data']}: actual vs predicted",
+    )
+    ax.legend()
+    fig.tight_layout()
+    written.append(out / "cdnow_weekly_cumulative.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, results in churn.items():
+        bins = [b for r in results for b in r["reliability"]]
+        ax.plot(
+            [b["predicted"] for b in bins],
+            [b["observed"] for b in bins],
+            "o",
+            label=name,
+            alpha=0.6,
+        )
+    ax.plot([0, 1], [0, 1], color="grey", lw=1)
+    ax.set(
+        xlabel="predicted churn probability",
+        ylabel="observed churn rate",
+        title="churn reliability",
+    )
+    ax.legend()
+    fig.tight_layout()
+    written.append(out / "churn_reliability.png")
+    fig.savefig(written[-1], dpi=120)
+    plt.close(fig)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", type=Path, default=default_datasets_dir())
+    parser.add_argument("--master", action="store_true", help="also fit the full CDNOW file")
+    parser.add_argument("--snapshot", type=Path, action="append", default=[])
+    parser.add_argument("--synthetic", type=int, default=3000, help="users (0: skip)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--out", type=Path, default=Path("out/bench/value"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = [SAMPLE, MASTER] if args.master else [SAMPLE]
+    value = [cdnow(args.datasets / CDNOW_DIR / name) for name in files]
+    for result in value:
+        show_cdnow(result)
+    churn: dict[str, list[dict[str, Any]]] = {}
+    for path in args.snapshot:
+        churn[path.stem] = [churn_lastfm(path)]
+    if args.synthetic:
+        churn[f"synthetic-{args.synthetic}"] = [
+            churn_synthetic(args.synthetic, s) for s in args.seeds
+        ]
+    for name, results in churn.items():
+        show_churn(name, results)
+    written = plots(value[0], churn, args.out)
+    (args.out / "value.json").write_text(json.dumps({"cdnow": value, "churn": churn}, indent=1))
+    console.print(f"written {args.out / 'value.json'}, " + ", ".join(str(p) for p in written))
+
+
+if __name__ == "__main__":
+    main()

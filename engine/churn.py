@@ -1,0 +1,224 @@
+"""Churn: will a user who was active lately do nothing over the next horizon?
+
+A user is *at risk of churning* at time ``t`` when they acted in ``(t - H, t]``; they *churned*
+when they then do nothing in ``(t, t + H]``. The probability is a logistic model on what is
+known at ``t``, in two groups of features:
+
+- **behaviour** (:data:`BEHAVIOUR`): recency, recent and lifetime activity, tenure, the usual
+  gap between active days, and the repeat-purchase model's P(active), P(no activity over the
+  horizon) and expected active days (BG/NBD fitted on the users' active days up to ``t``);
+- **graph** (:data:`SOCIAL`): how many people the user follows, the share of them active in the
+  last horizon, the share who churned in it (active the horizon before, silent in this one),
+  their recent activity, the adoptions the user took from them lately, and the same activity
+  shares among the user's followers.
+
+It is trained the way it is used: features at ``t - H`` against what happened in
+``(t - H, t]``, then applied at ``t``; so it never sees the future it predicts. Logistic
+regression (L2, standardised inputs) is calibrated by construction on its training period; the
+evaluation shows the reliability curve rather than assuming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from engine.adoptions import DAY_MS, Actions, Adoptions
+from engine.btyd import fit_bgnbd
+from engine.repeat_purchases import calibrate, occasions
+
+BEHAVIOUR = (
+    "log_recency_days",
+    "log_recent_active_days",
+    "log_active_days",
+    "log_tenure_days",
+    "log_usual_gap_days",
+    "bgnbd_p_active",
+    "bgnbd_p_quiet",
+    "log_bgnbd_expected",
+)
+SOCIAL = (
+    "log_followees",
+    "followees_active_share",
+    "followees_churned_share",
+    "log_followees_recent_activity",
+    "log_adoptions_received",
+    "followers_active_share",
+)
+
+
+@dataclass(frozen=True)
+class ChurnFeatures:
+    values: Tensor  # [U, F] float64
+    names: tuple[str, ...]
+    at_risk: Tensor  # [U] bool: active in (t - H, t]
+
+
+def _active_between(actions: Actions, n: int, lo: int, hi: int) -> Tensor:
+    keep = (actions.ts > lo) & (actions.ts <= hi)
+    return torch.bincount(actions.user[keep], minlength=n) > 0
+
+
+def _share(edge_from: Tensor, edge_to: Tensor, flag: Tensor, n: int) -> Tensor:
+    """For each ``edge_from`` node: the share of its ``edge_to`` neighbours with ``flag``."""
+    total = torch.bincount(edge_from, minlength=n).to(torch.float64)
+    hits = torch.zeros(n, dtype=torch.float64).index_add_(
+        0, edge_from, flag[edge_to].to(torch.float64)
+    )
+    return torch.where(total > 0, hits / total.clamp(min=1), torch.zeros_like(total))
+
+
+def churn_features(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    at: int,
+    horizon_ms: int,
+    adopted: Adoptions | None = None,
+    unit_days: float = 7.0,
+) -> ChurnFeatures:
+    """Features of every user from what is known at ``at`` (actions up to it; the follows are
+    the caller's: pass only those known at ``at``)."""
+    past = actions.before(at)
+    day_at = at // DAY_MS
+    o = occasions(past.user, past.ts)
+    cal = calibrate(o, n_users, day_at, unit_days)
+    s = cal.summary
+    born = cal.born
+    recency = torch.where(born, (s.T - s.t_x) * unit_days, torch.zeros_like(s.T))
+    tenure = s.T * unit_days
+    gap = torch.where(s.x > 0, s.t_x / s.x.clamp(min=1) * unit_days, tenure)
+    p_active = torch.zeros(n_users, dtype=torch.float64)
+    p_quiet = torch.ones(n_users, dtype=torch.float64)
+    expected = torch.zeros(n_users, dtype=torch.float64)
+    if int((s.x > 0).sum()) >= 10:
+        sub = type(s)(s.x[born], s.t_x[born], s.T[born])
+        model = fit_bgnbd(sub)
+        p_active[born] = model.probability_alive(sub)
+        p_quiet[born] = model.probability_quiet(sub, horizon_ms / DAY_MS / unit_days)
+        expected[born] = model.expected_purchases(sub, horizon_ms / DAY_MS / unit_days)
+    recent_days = torch.zeros(n_users, dtype=torch.float64)
+    recent = o.day > day_at - horizon_ms // DAY_MS
+    recent_days.index_add_(0, o.user[recent], torch.ones(int(recent.sum()), dtype=torch.float64))
+    behaviour = [
+        recency.log1p(),
+        recent_days.log1p(),
+        cal.occasions.to(torch.float64).log1p(),
+        tenure.log1p(),
+        gap.log1p(),
+        p_active,
+        p_quiet,
+        expected.log1p(),
+    ]
+    active_now = _active_between(actions, n_users, at - horizon_ms, at)
+    active_before = _active_between(actions, n_users, at - 2 * horizon_ms, at - horizon_ms)
+    churned = active_before & ~active_now
+    followees = torch.bincount(follow_src, minlength=n_users).to(torch.float64)
+    activity = torch.zeros(n_users, dtype=torch.float64).index_add_(
+        0, follow_dst, recent_days[follow_dst]
+    )
+    mean_followee_activity = activity / followees.clamp(min=1)
+    if adopted is not None and adopted.follower.numel():
+        lately = (adopted.ts > at - horizon_ms) & (adopted.ts <= at)
+        received = torch.bincount(adopted.follower[lately], minlength=n_users).to(torch.float64)
+    else:
+        received = torch.zeros(n_users, dtype=torch.float64)
+    social = [
+        followees.log1p(),
+        _share(follow_src, follow_dst, active_now, n_users),
+        _share(follow_src, follow_dst, churned, n_users),
+        mean_followee_activity.log1p(),
+        received.log1p(),
+        _share(follow_dst, follow_src, active_now, n_users),
+    ]
+    values = torch.stack(behaviour + social, dim=1)
+    return ChurnFeatures(values, BEHAVIOUR + SOCIAL, active_now)
+
+
+def churned_after(actions: Actions, n_users: int, at: int, horizon_ms: int) -> Tensor:
+    """[U] bool: no action in ``(at, at + horizon_ms]``."""
+    return ~_active_between(actions, n_users, at, at + horizon_ms)
+
+
+@dataclass
+class ChurnModel:
+    weight: Tensor  # [F]
+    bias: Tensor
+    shift: Tensor
+    scale: Tensor
+    columns: list[int]  # which feature columns it reads
+
+    def predict(self, features: Tensor) -> Tensor:
+        x = (features[:, self.columns] - self.shift) / self.scale
+        return torch.sigmoid(x @ self.weight + self.bias)
+
+
+def fit_churn(
+    features: Tensor, churned: Tensor, columns: list[int], l2: float = 1e-3
+) -> ChurnModel:
+    """Logistic regression by L-BFGS on standardised ``columns`` of ``features``."""
+    x = features[:, columns].to(torch.float64)
+    shift, scale = x.mean(0), x.std(0).clamp(min=1e-6)
+    x = (x - shift) / scale
+    y = churned.to(torch.float64)
+    w = torch.zeros(x.size(1), dtype=torch.float64, requires_grad=True)
+    rate = float(y.mean().clamp(1e-4, 1 - 1e-4))
+    b = torch.tensor(torch.logit(torch.tensor(rate)).item(), dtype=torch.float64)
+    b.requires_grad_(True)
+    optimiser = torch.optim.LBFGS([w, b], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimiser.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w + b, y)
+        loss = loss + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return ChurnModel(w.detach(), b.detach(), shift, scale, columns)
+
+
+def predict_churn(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    at: int,
+    horizon_ms: int,
+    adopted: Adoptions | None = None,
+    social: bool = True,
+) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
+    """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
+    at-risk ones), learnt on the period before; None as the model when that period has no
+    at-risk users or no churn variety (then the probability is the base rate, or 0.5)."""
+    train_at = at - horizon_ms
+    before = churn_features(
+        actions,
+        follow_src,
+        follow_dst,
+        n_users,
+        at=train_at,
+        horizon_ms=horizon_ms,
+        adopted=adopted,
+    )
+    now = churn_features(
+        actions.before(at),
+        follow_src,
+        follow_dst,
+        n_users,
+        at=at,
+        horizon_ms=horizon_ms,
+        adopted=adopted,
+    )
+    label = churned_after(actions.before(at), n_users, train_at, horizon_ms)[before.at_risk]
+    columns = list(range(len(BEHAVIOUR) + (len(SOCIAL) if social else 0)))
+    if label.numel() < 10 or bool(label.all()) or not bool(label.any()):
+        rate = float(label.float().mean()) if label.numel() else 0.5
+        return torch.full((n_users,), rate, dtype=torch.float64), now, None
+    model = fit_churn(before.values[before.at_risk], label, columns)
+    return model.predict(now.values), now, model

@@ -1,0 +1,78 @@
+"""CDNOW purchases (the "buy till you die" benchmark) read in place.
+
+``CDNOW_sample.txt`` (no header: customer id, id within the sample, date ``YYYYMMDD``, number of
+CDs, dollar value) and ``CDNOW_master.txt`` (a header line; customer id, date, CDs, dollars) from
+``../shared/datasets/cdnow/`` (see its README). Rows are returned as they are - the duplicates
+and zero values of the original included; merging same-day purchases is the models' business
+(:mod:`engine.repeat_purchases`). Every row is checked: a malformed line raises naming the file,
+line and field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+CDNOW_DIR = Path("cdnow")
+SAMPLE = "CDNOW_sample.txt"
+MASTER = "CDNOW_master.txt"
+START = datetime(1997, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Purchases:
+    customer_ids: list[str]  # index -> the file's customer id
+    user: Tensor  # [P] customer index
+    ts_ms: Tensor  # [P] midnight UTC of the purchase date
+    quantity: Tensor  # [P] CDs
+    amount: Tensor  # [P] dollars (float64)
+
+
+def _day_ms(text: str, where: str) -> int:
+    try:
+        day = datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{where}: date {text!r} is not YYYYMMDD") from None
+    return int(day.timestamp() * 1000)
+
+
+def read_purchases(path: Path) -> Purchases:
+    """Either file (the sample has five columns, the master four and a header)."""
+    ids: dict[str, int] = {}
+    user: list[int] = []
+    ts: list[int] = []
+    qty: list[int] = []
+    amount: list[float] = []
+    with path.open(encoding="ascii") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields or fields[0] == "customer_id":
+                continue
+            where = f"{path.name} line {number}"
+            if len(fields) == 5:
+                fields = [fields[0], *fields[2:]]
+            if len(fields) != 4:
+                raise ValueError(f"{where}: expected 4 or 5 columns, got {len(fields)}")
+            customer, date, cds, dollars = fields
+            try:
+                quantity, value = int(cds), float(dollars)
+            except ValueError:
+                message = f"{where}: CDs {cds!r} / dollars {dollars!r} are not numbers"
+                raise ValueError(message) from None
+            if quantity < 0 or not value >= 0 or value == float("inf"):
+                raise ValueError(f"{where}: CDs {quantity} / dollars {value} out of range")
+            user.append(ids.setdefault(customer, len(ids)))
+            ts.append(_day_ms(date, where))
+            qty.append(quantity)
+            amount.append(value)
+    return Purchases(
+        list(ids),
+        torch.tensor(user, dtype=torch.long),
+        torch.tensor(ts, dtype=torch.long),
+        torch.tensor(qty, dtype=torch.long),
+        torch.tensor(amount, dtype=torch.float64),
+    )
