@@ -120,6 +120,16 @@ class RefreshSettings(_Section):
     write_batch_size: int = Field(2_000, ge=1, le=100_000)  # profiles per write transaction
 
 
+class ValueSettings(_Section):
+    """Money and time for the value, lifecycle and churn dimensions."""
+
+    # The one reporting currency (ISO 4217): a purchase in another currency is rejected.
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    horizon_weeks: float = Field(13.0, gt=0, le=520)  # expected purchases and churn, ahead
+    clv_weeks: float = Field(52.0, gt=0, le=520)  # CLV horizon
+    annual_discount: float = Field(0.10, ge=0, le=1)
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place. Unknown keys are errors, not silently ignored."""
 
@@ -140,6 +150,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     training: TrainingSettings = TrainingSettings()
     refresh: RefreshSettings = RefreshSettings()
+    value: ValueSettings = ValueSettings()
 
     @field_validator("datasets_dir", "home", "state")
     @classmethod

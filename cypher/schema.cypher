@@ -6,6 +6,10 @@
 // (:User {user_id})-[:FOLLOWS {ts}]->(:User)            social edges, directed; a friendship is two
 // (:User)-[:<KIND> {ts, weight, count}]->(:Item)         interactions, one relationship type per kind
 // (:Item {item_id})-[:IN_CATEGORY]->(:Category {name})
+// (:User)-[:PLACED]->(:Order {order_id, ts, amount})-[:CONTAINS {line_id, quantity, amount}]->(:Item)
+//                                                        purchase occasions, for value models: every
+//                                                        timed purchase is a line (its event id) of
+//                                                        its order_id, or an order of its own
 // (:User) profile_* properties, written by one ProfileRun at a time
 // (:ProfileRun {run_id, kind, started_at, finished_at, status, model, params, metrics})
 // (:Watermark {name, seq})                               ingest sequence; users/items carry changed_seq
@@ -19,6 +23,7 @@
 CREATE CONSTRAINT user_id IF NOT EXISTS FOR (u:User) REQUIRE u.user_id IS UNIQUE;
 CREATE CONSTRAINT item_id IF NOT EXISTS FOR (i:Item) REQUIRE i.item_id IS UNIQUE;
 CREATE CONSTRAINT category_name IF NOT EXISTS FOR (c:Category) REQUIRE c.name IS UNIQUE;
+CREATE CONSTRAINT order_id IF NOT EXISTS FOR (o:Order) REQUIRE o.order_id IS UNIQUE;
 CREATE CONSTRAINT profile_run_id IF NOT EXISTS FOR (r:ProfileRun) REQUIRE r.run_id IS UNIQUE;
 // Profile embeddings: HNSW without quantisation, ef_construction 40. `python -m bench.vector_index`
 // (20k clustered 64-d vectors, 2-core machine): the defaults (quantised, ef 100) insert ~4.5k

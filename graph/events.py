@@ -36,6 +36,7 @@ from pydantic import (
 from core.text import unsafe_characters
 
 MAX_LINE_BYTES = 64 * 1024
+DEFAULT_CURRENCY = "USD"  # settings.value.currency; ingest passes the deployment's
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
@@ -155,6 +156,10 @@ class EventBase(BaseModel):
 
 
 class InteractionEvent(EventBase):
+    """A purchase may say what it was worth: ``amount`` (the line's total, in ``currency``, the
+    deployment's reporting currency), ``quantity`` and the ``order_id`` it belongs to (lines of
+    one order share it; without one, the event is an order of its own)."""
+
     type: Literal["interaction"] = "interaction"
     user_id: Identifier
     item_id: Identifier
@@ -162,6 +167,10 @@ class InteractionEvent(EventBase):
     weight: float = Field(1.0, ge=0, le=1e9, allow_inf_nan=False)
     count: int = Field(1, ge=1, le=1_000_000)
     category: Text | None = Field(None, validate_default=True)
+    amount: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    quantity: int | None = Field(None, ge=1, le=1_000_000)
+    order_id: Identifier | None = None
 
     @field_validator("category")
     @classmethod
@@ -169,6 +178,28 @@ class InteractionEvent(EventBase):
         if (info.data.get("kind") is InteractionKind.TAG) != (value is not None):
             raise ValueError("category is required for kind 'tag' and only allowed there")
         return value.lower() if value is not None else None
+
+    @field_validator("amount", "quantity", "order_id")
+    @classmethod
+    def _purchases_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("kind") is not InteractionKind.PURCHASE:
+            raise ValueError(f"{info.field_name} is only allowed on kind 'purchase'")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _reporting_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("amount") is None:
+            raise ValueError("currency is only allowed with an amount")
+        wanted = (info.context or {}).get("currency", DEFAULT_CURRENCY)
+        if value != wanted:
+            raise ValueError(
+                f"currency {value} is not this deployment's reporting currency {wanted} "
+                "(no exchange-rate table is configured)"
+            )
+        return value
 
 
 class FollowEvent(EventBase):
@@ -278,7 +309,12 @@ def make_rejection(raw: Any, source: str, line: int | None, **why: Any) -> Rejec
 
 
 def parse_event(
-    raw: Any, *, source: str, line: int | None = None, lax: bool = False
+    raw: Any,
+    *,
+    source: str,
+    line: int | None = None,
+    lax: bool = False,
+    currency: str = DEFAULT_CURRENCY,
 ) -> Event | Rejection:
     """Validate one raw event; never raises on bad input.
 
@@ -297,7 +333,7 @@ def parse_event(
                 field="(row)",
                 value=f"line {raw.line}",
             )
-        return parse_event(raw.value, source=source, line=raw.line, lax=raw.lax)
+        return parse_event(raw.value, source=source, line=raw.line, lax=raw.lax, currency=currency)
     if isinstance(raw, str | bytes) and len(raw) > MAX_LINE_BYTES:
         return make_rejection(
             raw,
@@ -344,9 +380,10 @@ def parse_event(
                 value=_clip(raw, 200),
             )
     try:
+        context = {"currency": currency}
         if text is not None:
-            return EVENT_ADAPTER.validate_json(text, strict=True)
-        return EVENT_ADAPTER.validate_python(raw, strict=not lax)
+            return EVENT_ADAPTER.validate_json(text, strict=True, context=context)
+        return EVENT_ADAPTER.validate_python(raw, strict=not lax, context=context)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] in ("union_tag_invalid", "union_tag_not_found"):

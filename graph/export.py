@@ -143,13 +143,15 @@ def export_snapshot(
     items = _map_items(client, read, **chunking)
     kept = users.kept
     user_names = read.users["user_ids"]
+    order_ids, orders = _orders(client, users, _window(selection), properties, **chunking)
     snapshot = Snapshot(
         node_ids={
             "user": [user_names[i] for i in kept.tolist()],
             "item": items.ids,
             "category": items.categories,
+            "order": order_ids,
         },
-        edges=_edge_sets(read, users, items),
+        edges={**_edge_sets(read, users, items), ("user", "PLACED", "order"): orders},
         watermark=watermark,
         taken_at=started,
         selection={**describe(selection), "properties": properties},
@@ -174,9 +176,7 @@ def _read(
     **chunking: Any,
 ) -> _Read:
     """Users, tags and edges of ``user_nids`` through the chosen reader."""
-    window: dict[str, Any] = {"start": None, "end": None, "properties": properties}
-    if isinstance(selection, TimeWindow):
-        window.update(start=_ms(selection.start), end=_ms(selection.end))
+    window: dict[str, Any] = {**_window(selection), "properties": properties}
     if reader == "auto":
         reader = "procedure" if client.read("has_export_procedure")[0]["installed"] else "cypher"
     read = read_with_procedure if reader == "procedure" else read_with_cypher
@@ -203,6 +203,37 @@ def _map_users(read: _Read, *, only_active: bool) -> _UserMap:
             keep[ends] = True
     index = np.cumsum(keep) - 1  # row position -> snapshot index
     return _UserMap(nids, np.flatnonzero(keep), index, src, tag_src, f_src, f_dst, f_ts)
+
+
+def _window(selection: Selection) -> dict[str, Any]:
+    if isinstance(selection, TimeWindow):
+        return {"start": _ms(selection.start), "end": _ms(selection.end)}
+    return {"start": None, "end": None}
+
+
+def _orders(
+    client: GraphClient,
+    users: _UserMap,
+    window: dict[str, Any],
+    properties: bool,
+    **chunking: Any,
+) -> tuple[list[str], EdgeSet]:
+    """The orders of the exported users (in the selection's time window, if it has one):
+    ``weight`` is the amount (-1 unknown); without ``properties``, times and amounts are
+    unknown like every other edge's."""
+    (read,) = read_chunks(
+        client, ("export_orders",), users.nids[users.kept], params=window, **chunking
+    )
+    rows = _IdIndex(users.nids).positions(read.array("src", np.int64))
+    n = len(rows)
+    amounts = read.array("amounts", np.float32, like="src", default=-1)
+    ts = read.array("ts", np.int64, like="src", default=-1)
+    if not properties:
+        amounts, ts = np.full(n, -1, np.float32), np.full(n, -1, np.int64)
+    ids = list(read["order_ids"]) if n else []
+    return ids, _edge_set(
+        users.index[rows], np.arange(n, dtype=np.int64), amounts, ts, np.ones(n, np.int64)
+    )
 
 
 def _map_items(client: GraphClient, read: _Read, **chunking: Any) -> _ItemMap:

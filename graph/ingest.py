@@ -26,6 +26,7 @@ from typing import Any
 
 from graph.client import GraphClient, Transaction
 from graph.events import (
+    DEFAULT_CURRENCY,
     REL_TYPES,
     Event,
     EventBase,
@@ -75,6 +76,19 @@ class IngestReport:
 
 
 INTERACTIONS = "ingest_interactions"  # one query text per interaction type, see _query
+
+
+def _order_row(event: InteractionEvent) -> dict[str, Any]:
+    """A timed purchase as an order line (keyed by its event, so a replay changes nothing)."""
+    return {
+        "user_id": event.user_id,
+        "item_id": event.item_id,
+        "order_id": event.order_id or f"event:{event.event_id}",
+        "line_id": event.event_id,
+        "ts": event.ts_ms,
+        "amount": event.amount,
+        "quantity": event.quantity or event.count,
+    }
 
 
 def _row(event: Event) -> tuple[str, dict[str, Any]]:
@@ -130,6 +144,7 @@ _ORDER = (
     "ingest_users",
     "ingest_items",
     *(f"{INTERACTIONS}:{rel}" for k, rel in REL_TYPES.items() if k is not InteractionKind.TAG),
+    "ingest_orders",
     "ingest_tags",
     "ingest_follows",
     "ingest_unfollows",
@@ -182,6 +197,12 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
             social[pair] = (query, row)
         else:
             groups.setdefault(query, []).append(row)
+            if (
+                isinstance(event, InteractionEvent)
+                and event.kind is InteractionKind.PURCHASE
+                and event.ts is not None  # an occasion needs its time
+            ):
+                groups.setdefault("ingest_orders", []).append(_order_row(event))
     if groups or social:
         yield flush()
 
@@ -236,13 +257,19 @@ def apply_batch(
     return client.transaction(work, name="ingest_batch")
 
 
-def validate_batch(batch: list[Any], source: str) -> tuple[list[Event], list[Rejection]]:
+def validate_batch(
+    batch: list[Any], source: str, currency: str = DEFAULT_CURRENCY
+) -> tuple[list[Event], list[Rejection]]:
     valid: list[Event] = []
     rejected: list[Rejection] = []
     for raw in batch:
         # an already validated event passes; anything else (a dict, JSON text, or a number or
         # null where an event belongs) is validated, and a bad one becomes a dead letter
-        parsed = raw if isinstance(raw, EventBase) else parse_event(raw, source=source)
+        parsed = (
+            raw
+            if isinstance(raw, EventBase)
+            else parse_event(raw, source=source, currency=currency)
+        )
         if isinstance(parsed, Rejection):
             rejected.append(parsed)
         else:
@@ -257,6 +284,7 @@ def ingest_events(
     source: str,
     batch_size: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
+    currency: str = DEFAULT_CURRENCY,
 ) -> IngestReport:
     """Validate and ingest any iterable of raw events (dicts, JSON strings or Event models).
 
@@ -270,7 +298,7 @@ def ingest_events(
 
     def next_batch() -> tuple[list[Event], list[Rejection]] | None:
         batch = list(islice(iterator, size))
-        return validate_batch(batch, source) if batch else None
+        return validate_batch(batch, source, currency) if batch else None
 
     total = IngestReport()
     pool = ThreadPoolExecutor(max_workers=1)

@@ -70,6 +70,7 @@ class SyntheticDataset:
     is_influencer: np.ndarray  # [U] bool
     item_category: np.ndarray  # [I] int
     item_popularity: np.ndarray  # [I] float32
+    item_price: np.ndarray  # [I] float64, dollars and cents: a purchase's amount
     follow_src: np.ndarray  # [F] int (src follows dst)
     follow_dst: np.ndarray
     follow_ts: np.ndarray  # [F] epoch ms
@@ -90,6 +91,7 @@ class SyntheticDataset:
             directory / "data.npz",
             item_category=self.item_category,
             item_popularity=self.item_popularity,
+            item_price=self.item_price,
             follow_src=self.follow_src,
             follow_dst=self.follow_dst,
             follow_ts=self.follow_ts,
@@ -117,7 +119,9 @@ class SyntheticDataset:
             truth = {k: gt[k] for k in gt.files}
             # saved before churn was planted: nobody churned
             truth.setdefault("churn_ts", np.full(config.n_users, NEVER, dtype=np.int64))
-            return cls(config=config, **{k: data[k] for k in data.files}, **truth)
+            fields = {k: data[k] for k in data.files}
+            fields.setdefault("item_price", item_prices(config))  # saved before prices
+            return cls(config=config, **fields, **truth)
 
 
 def _sample_rows(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -238,6 +242,7 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
         is_influencer=is_influencer,
         item_category=item_category,
         item_popularity=item_popularity,
+        item_price=item_prices(config),
         follow_src=follow_src,
         follow_dst=follow_dst,
         follow_ts=follow_ts,
@@ -251,6 +256,13 @@ def generate(config: SyntheticConfig) -> SyntheticDataset:
 
 
 NEVER = np.iinfo(np.int64).max
+
+
+def item_prices(config: SyntheticConfig) -> np.ndarray:
+    """Log-normal prices (median about $20), from their own random stream: adding prices
+    changed nothing else the generator draws."""
+    rng = np.random.default_rng([config.seed, 7])
+    return np.round(rng.lognormal(3.0, 0.7, config.n_items), 2)
 
 
 def _churn_times(
@@ -306,7 +318,7 @@ def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
     for n, (u, i, k, t) in enumerate(
         zip(ds.user.tolist(), ds.item.tolist(), ds.kind.tolist(), ds.ts.tolist(), strict=True)
     ):
-        yield {
+        event = {
             "type": "interaction",
             "event_id": f"syn:x:{n}",
             "user_id": f"u{u}",
@@ -314,6 +326,9 @@ def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
             "kind": KIND_NAMES[k],
             "ts": _iso(t),
         }
+        if k == PURCHASE:
+            event.update(amount=float(ds.item_price[i]), currency="USD")
+        yield event
 
 
 def to_snapshot(ds: SyntheticDataset) -> Snapshot:
@@ -332,12 +347,18 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
     edges[("item", "IN_CATEGORY", "category")] = _edge_set(
         np.arange(n_i), ds.item_category, np.full(n_i, -1)
     )
+    # every purchase is an order of its own, worth its item's price (as the ingest records it)
+    bought = np.flatnonzero(ds.kind == PURCHASE)
+    orders = _edge_set(ds.user[bought], np.arange(len(bought)), ds.ts[bought])
+    orders.weight = torch.from_numpy(ds.item_price[ds.item[bought]].astype(np.float32))
+    edges[("user", "PLACED", "order")] = orders
     n_c = int(ds.item_category.max()) + 1
     return Snapshot(
         node_ids={
             "user": [ds.user_id(u) for u in range(n_u)],
             "item": [f"i{i}" for i in range(n_i)],
             "category": [f"cat{c}" for c in range(n_c)],
+            "order": [f"event:syn:x:{n}" for n in bought.tolist()],
         },
         edges=edges,
         watermark=0,

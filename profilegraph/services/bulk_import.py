@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import ServiceStartError
 from core.settings import Settings
 from graph.client import GraphClient
-from graph.datasets.synthetic import KIND_NAMES, SyntheticDataset
+from graph.datasets.synthetic import KIND_NAMES, PURCHASE, SyntheticDataset
 from graph.events import REL_TYPES, InteractionKind
 from graph.schema import apply_schema
 from profilegraph.services import neo4j_server
@@ -79,6 +79,37 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
             "follows",
             [":START_ID(User)", ":END_ID(User)", "ts:long"],
             [users[data.follow_src], users[data.follow_dst], data.follow_ts],
+        ),
+    ]
+    # every purchase is an order of its own (as the online ingest records an order-less one)
+    bought = np.flatnonzero(data.kind == PURCHASE)
+    line_ids = _prefixed("syn:x:", bought)
+    order_ids = _prefixed("event:syn:x:", bought)
+    amounts = data.item_price[data.item[bought]]
+    files += [
+        (
+            "--nodes=Order",
+            "orders",
+            ["order_id:ID(Order)", "ts:long", "amount:double", "user_id"],
+            [order_ids, data.ts[bought], amounts, users[data.user[bought]]],
+        ),
+        (
+            "--relationships=PLACED",
+            "placed",
+            [":START_ID(User)", ":END_ID(Order)"],
+            [users[data.user[bought]], order_ids],
+        ),
+        (
+            "--relationships=CONTAINS",
+            "contains",
+            [":START_ID(Order)", ":END_ID(Item)", "line_id", "quantity:long", "amount:double"],
+            [
+                order_ids,
+                items[data.item[bought]],
+                line_ids,
+                np.ones(len(bought), np.int64),
+                amounts,
+            ],
         ),
     ]
     args = [

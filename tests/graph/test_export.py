@@ -96,6 +96,8 @@ def _expected_graph(events: list[dict[str, Any]]) -> nx.MultiDiGraph:
                 g.add_edge(
                     e["user_id"], e["item_id"], key, count=1, weight=e.get("weight", 1.0), ts=ts
                 )
+            if e["kind"] == "purchase":  # each timed purchase is an order of its own
+                g.add_edge(e["user_id"], f"event:{e['event_id']}", ("PLACED", None), ts=ts)
         elif e["type"] == "follow":
             ts = int(datetime.fromisoformat(e["ts"]).timestamp() * 1000)
             g.add_edge(e["user_id"], e["target_user_id"], ("FOLLOWS", None), ts=ts)

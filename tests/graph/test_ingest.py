@@ -218,3 +218,59 @@ def test_concurrent_ingest_without_a_schema_applies_it_first(clean_graph: GraphC
     assert len(clean_graph.read(USERS)) == 300
     watermarks = Query(name="t_wm", mode="read", text="MATCH (w:Watermark) RETURN count(w) AS n")
     assert clean_graph.read(watermarks)[0]["n"] == 1
+
+
+def purchase(n: int, user: str = "u1", item: str = "i1", **extra: Any) -> dict[str, Any]:
+    return {**view(n, user, item), "event_id": f"p{n}", "kind": "purchase", **extra}
+
+
+ORDERS = Query(
+    name="test_orders",
+    mode="read",
+    text="MATCH (u:User)-[:PLACED]->(o:Order) "
+    "RETURN u.user_id AS user, o.order_id AS order_id, o.amount AS amount, "
+    "COUNT { (o)-[:CONTAINS]->() } AS lines ORDER BY order_id",
+)
+
+
+def test_purchases_become_orders_and_replays_change_nothing(clean_graph: GraphClient) -> None:
+    events = [
+        purchase(1, item="i1", amount=10.5, currency="USD", quantity=2, order_id="o-1"),
+        purchase(2, item="i2", amount=4.5, order_id="o-1"),  # a second line of the same order
+        purchase(3, item="i3", amount=7.0),  # no order id: an order of its own
+        purchase(4, item="i4"),  # no amount: an occasion whose value is unknown
+        {**purchase(5), "ts": None},  # no time: no occasion
+    ]
+    ingest_events(clean_graph, events, source="test")
+    expected = [
+        {"user": "u1", "order_id": "event:p3", "amount": 7.0, "lines": 1},
+        {"user": "u1", "order_id": "event:p4", "amount": None, "lines": 1},
+        {"user": "u1", "order_id": "o-1", "amount": 15.0, "lines": 2},
+    ]
+    assert clean_graph.read(ORDERS) == expected
+    again = ingest_events(clean_graph, events, source="test")
+    assert again.applied == 0 and clean_graph.read(ORDERS) == expected
+    # deleting the user deletes their orders
+    ingest_events(
+        clean_graph, [{"type": "user_delete", "event_id": "d1", "user_id": "u1"}], source="test"
+    )
+    assert clean_graph.read(ORDERS) == [] and counts(clean_graph).get("Order", 0) == 0
+
+
+def test_bad_money_is_rejected_naming_the_field(clean_graph: GraphClient) -> None:
+    bad = {
+        "amount": purchase(10, amount=-1.0),
+        "currency": purchase(11, amount=5.0, currency="EUR"),
+        "quantity": purchase(12, amount=5.0, quantity=0),
+        "order_id": purchase(13, amount=5.0, order_id="bad id!"),
+    }
+    on_a_view = view(14, amount=5.0)
+    report = ingest_events(
+        clean_graph, [*bad.values(), on_a_view, purchase(15, amount=2.0)], source="test"
+    )
+    assert report.applied == 1 and report.rejected == 5
+    reasons = "\n".join(report.rejected_by_reason)
+    for field in bad:
+        assert f"{field}:" in reasons
+    assert "reporting currency USD" in reasons
+    assert "amount: Value error, amount is only allowed on kind 'purchase'" in reasons
