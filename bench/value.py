@@ -1,6 +1,7 @@
 """Value and churn beside their baselines: CDNOW's published table and holdout, and churn with
 and without the graph on LastFM (a snapshot file) and on the synthetic shop with planted,
-contagious churn (several seeds). Prints tables, writes JSON and plots.
+contagious churn (several seeds); purchase propensity on Taobao (who buys on each of the last
+three days, and in which categories). Prints tables, writes JSON and plots.
 
     python -m bench.value                                   # CDNOW sample + synthetic, 3 seeds
     python -m bench.value --master --snapshot out/lastfm-snapshot.pt
@@ -21,13 +22,16 @@ from rich.table import Table
 
 from core.settings import default_datasets_dir
 from engine.adoptions import DAY_MS, Actions
-from engine.churn_evaluation import METHODS, evaluate_churn, mean_std
+from engine.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
 from engine.interactions import timed_actions
+from engine.purchase_propensity import behaviours_from_events, evaluate_propensity
 from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
 from graph.datasets.cdnow import CDNOW_DIR, MASTER, SAMPLE, START, read_purchases
 from graph.datasets.synthetic import SyntheticConfig, generate
+from graph.datasets.taobao import FILE as TAOBAO_FILE
+from graph.datasets.taobao import TAOBAO_DIR, taobao_events
 
 PUBLISHED = {
     "bg/nbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
@@ -79,12 +83,6 @@ def show_cdnow(result: dict[str, Any]) -> None:
     console.print(table)
 
 
-def churn_cuts(actions: Actions, quantiles: tuple[float, ...]) -> list[int]:
-    ordered = actions.ts.sort().values
-    cuts = [int(ordered[int(q * (ordered.numel() - 1))]) for q in quantiles]
-    return [c for c in cuts if c + HORIZON_MS <= int(ordered[-1])]
-
-
 def churn_lastfm(path: Path) -> dict[str, Any]:
     snapshot = Snapshot.load(path)
     actions = timed_actions(snapshot)
@@ -94,7 +92,7 @@ def churn_lastfm(path: Path) -> dict[str, Any]:
         follows.src,
         follows.dst,
         snapshot.num_nodes("user"),
-        cuts=churn_cuts(actions, (0.6, 0.7, 0.8, 0.9)),
+        cuts=churn_cuts(actions, (0.6, 0.7, 0.8, 0.9), HORIZON_MS),
         horizon_ms=HORIZON_MS,
         window_ms=30 * DAY_MS,
         follow_ts=follows.ts,
@@ -122,6 +120,30 @@ def churn_synthetic(users: int, seed: int) -> dict[str, Any]:
     )
     result["data"] = f"synthetic-{users} seed {seed}"
     return result
+
+
+def propensity_taobao(path: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    b, _ = behaviours_from_events(list(taobao_events(path)))
+    last_day = int(b.ts.max()) // DAY_MS * DAY_MS
+    result = evaluate_propensity(b, [last_day - j * DAY_MS for j in (2, 1, 0)])
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def show_propensity(result: dict[str, Any]) -> None:
+    rows = result["rows"]
+    for key in result["summary"]:
+        table = Table(
+            title=f"Taobao {key}: {len(rows)} target days, {rows[0]['users']} users, "
+            f"{min(r['buyers'] for r in rows)}-{max(r['buyers'] for r in rows)} buyers a day"
+        )
+        table.add_column("method")
+        table.add_column(key, justify="right")
+        figures = result["summary"][key]
+        for name in rows[0][key]:
+            table.add_row(name, f"{figures[name]:.3f} ± {figures[name + '_std']:.3f}")
+        console.print(table)
 
 
 def show_churn(title: str, results: list[dict[str, Any]]) -> None:
@@ -153,48 +175,14 @@ def show_churn(title: str, results: list[dict[str, Any]]) -> None:
 def plots(
     cdnow_result: dict[str, Any], churn: dict[str, list[dict[str, Any]]], out: Path
 ) -> list[Path]:
-    import matplotlib
+    from jobs.value_report import plot_reliability, plot_weekly_cumulative
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    curves = cdnow_result["weekly_cumulative"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=name, lw=2 if name == "actual" else 1)
-    ax.axvline(cdnow_result["calibration_weeks"], color="grey", ls="--", lw=1)
-    ax.set(
-        xlabel="week",
-        ylabel="cumulative repeat occasions",
-        title=f"{cdnow_result['data']}: actual vs predicted",
-    )
-    ax.legend()
-    fig.tight_layout()
-    written.append(out / "cdnow_weekly_cumulative.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, results in churn.items():
-        bins = [b for r in results for b in r["reliability"]]
-        ax.plot(
-            [b["predicted"] for b in bins],
-            [b["observed"] for b in bins],
-            "o",
-            label=name,
-            alpha=0.6,
-        )
-    ax.plot([0, 1], [0, 1], color="grey", lw=1)
-    ax.set(
-        xlabel="predicted churn probability",
-        ylabel="observed churn rate",
-        title="churn reliability",
-    )
-    ax.legend()
-    fig.tight_layout()
-    written.append(out / "churn_reliability.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written = [out / "cdnow_weekly_cumulative.png", out / "churn_reliability.png"]
+    plot_weekly_cumulative(cdnow_result, written[0])
+    pooled = {
+        name: [b for r in results for b in r["reliability"]] for name, results in churn.items()
+    }
+    plot_reliability(pooled, written[1])
     return written
 
 
@@ -205,6 +193,7 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path, action="append", default=[])
     parser.add_argument("--synthetic", type=int, default=3000, help="users (0: skip)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--no-taobao", dest="taobao", action="store_false")
     parser.add_argument("--out", type=Path, default=Path("out/bench/value"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -221,8 +210,13 @@ def main() -> None:
         ]
     for name, results in churn.items():
         show_churn(name, results)
+    propensity = None
+    if args.taobao:
+        propensity = propensity_taobao(args.datasets / TAOBAO_DIR / TAOBAO_FILE)
+        show_propensity(propensity)
     written = plots(value[0], churn, args.out)
-    (args.out / "value.json").write_text(json.dumps({"cdnow": value, "churn": churn}, indent=1))
+    report = {"cdnow": value, "churn": churn, "propensity": propensity}
+    (args.out / "value.json").write_text(json.dumps(report, indent=1))
     console.print(f"written {args.out / 'value.json'}, " + ", ".join(str(p) for p in written))
 
 

@@ -11,7 +11,8 @@ Besides the declared fields, a profile always has the same *structure*: the embe
 as the vector property ``profile_embedding``), the top interests with their weights and
 explanations (``profile_interests``, ``profile_interest_weights`` and ``INTERESTED_IN`` edges),
 the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``) and the
-short interest trail (``profile_trail``). The writer owns those.
+short interest and lifecycle-stage trails (``profile_trail``, ``profile_stage_trail``). The
+writer owns those.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class ProfileField:
             return None
         if hasattr(value, "item"):  # a 0-d tensor or numpy scalar
             value = value.item()
+        if isinstance(value, float) and value != value:  # NaN: the figure does not apply
+            return None
         if self.kind == "list[str]":
             return [str(v) for v in value]
         return {"float": float, "int": int, "time": int, "str": str, "bool": bool}[self.kind](value)
@@ -101,6 +104,71 @@ FIELDS: tuple[ProfileField, ...] = (
         "time (ms since the epoch) of the user's latest timestamped action; null if none",
         "last active",
     ),
+    ProfileField(
+        "lifecycle_stage",
+        "str",
+        "new / active / at risk / lapsed / churned, by the rules of engine.value",
+        "lifecycle stage",
+    ),
+    ProfileField(
+        "churn_probability",
+        "float",
+        "P(no activity over the horizon) for users active in the last one (graph-aware model)",
+        "churn probability",
+    ),
+    ProfileField("churn_explanation", "str", "why, in figures", "churn: why"),
+    ProfileField(
+        "recency_days",
+        "float",
+        "days since the last order (the last active day on data without orders)",
+        "recency (days)",
+    ),
+    ProfileField(
+        "frequency", "int", "orders placed (active days on data without orders)", "frequency"
+    ),
+    ProfileField("monetary", "float", "mean spend per order (reporting currency)", "monetary"),
+    ProfileField("total_spend", "float", "spend over all orders", "total spend"),
+    ProfileField("rfm_score", "str", "recency, frequency, monetary quintiles (5 = best)", "RFM"),
+    ProfileField(
+        "rfm_segment", "str", "the named RFM segment (engine.value.RFM_SEGMENTS)", "RFM segment"
+    ),
+    ProfileField(
+        "probability_active",
+        "float",
+        "P(still a customer), from the repeat-purchase model chosen on validation",
+        "P(active)",
+    ),
+    ProfileField(
+        "expected_purchases", "float", "orders expected over the horizon", "expected orders"
+    ),
+    ProfileField(
+        "clv",
+        "float",
+        "expected spend over the CLV horizon, discounted (count model x Gamma-Gamma spend)",
+        "CLV",
+    ),
+    ProfileField("value_explanation", "str", "why, in figures", "value: why"),
+    ProfileField("view_to_cart", "float", "cart events per view event", "view -> cart"),
+    ProfileField("cart_to_purchase", "float", "purchase events per cart event", "cart -> purchase"),
+    ProfileField(
+        "purchase_categories",
+        "list[str]",
+        "categories of the user's purchases, most first",
+        "buys",
+    ),
+    ProfileField(
+        "active_hours",
+        "str",
+        "the 4-hour window (UTC) with most of the user's actions",
+        "active hours",
+    ),
+    ProfileField(
+        "price_level",
+        "float",
+        "mean price paid over the median price of the item's category (1 = typical)",
+        "price level",
+    ),
+    ProfileField("behaviour_explanation", "str", "the funnel and habits in figures", "habits"),
 )
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).
@@ -112,6 +180,7 @@ STRUCTURE = (
     "interest_weights",
     "embedding",
     "trail",
+    "stage_trail",
 )
 # Result-file columns besides the declared fields: who, the embedding, and the interests with
 # their evidence (per interest: weight, {"items", "friends"} explanation, follower adoptions).

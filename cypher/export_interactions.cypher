@@ -8,7 +8,7 @@
 // returns: src, kinds, dst, weights, ts (-1 = unknown), counts: LISTs
 UNWIND $ids AS nid
 MATCH (u:User) WHERE id(u) = nid
-MATCH (u)-[r:VIEWED|CLICKED|CARTED|PURCHASED|RATED|REVIEWED|LISTENED]->(i)
+MATCH (u)-[r:VIEWED|CLICKED|CARTED|FAVOURITED|PURCHASED|RATED|REVIEWED|LISTENED]->(i)
 WHERE $start IS NULL OR (r.ts >= $start AND r.ts < $end)
 RETURN collect(nid) AS src, collect(type(r)) AS kinds, collect(id(i)) AS dst,
        collect(CASE WHEN $properties THEN coalesce(r.weight, 1.0) END) AS weights,

@@ -1,7 +1,16 @@
-// purpose: Upsert users.
+// purpose: Upsert users: name and their own facts (a null keeps what is stored). age_band and
+//          gender are stored for reporting only: no export reads them.
 // mode: write
-// params: rows LIST<MAP{user_id STRING, name STRING?}>, seq INTEGER
+// params: rows LIST<MAP{user_id STRING, name STRING?, signup_ts INTEGER? (epoch ms),
+//         country STRING?, age_band STRING?, gender STRING?, attributes STRING? (JSON text)}>,
+//         seq INTEGER
 // returns: nothing
 UNWIND $rows AS row
 MERGE (u:User {user_id: row.user_id})
-SET u.name = coalesce(row.name, u.name), u.changed_seq = $seq
+SET u.name = coalesce(row.name, u.name),
+    u.signup_ts = coalesce(row.signup_ts, u.signup_ts),
+    u.country = coalesce(row.country, u.country),
+    u.age_band = coalesce(row.age_band, u.age_band),
+    u.gender = coalesce(row.gender, u.gender),
+    u.attributes = coalesce(row.attributes, u.attributes),
+    u.changed_seq = $seq

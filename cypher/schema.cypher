@@ -15,7 +15,7 @@
 // (:Watermark {name, seq})                               ingest sequence; users/items carry changed_seq
 // (:IngestedEvent {event_id, seq, at})                   ledger that makes replays no-ops
 // (:RejectedEvent {key, source, reason, field, value, raw, times, at})   dead letters
-// Interaction kinds are relationship types (VIEWED CLICKED CARTED PURCHASED RATED REVIEWED LISTENED
+// Interaction kinds are relationship types (VIEWED CLICKED CARTED FAVOURITED PURCHASED RATED REVIEWED LISTENED
 // TAGGED), not a `kind` property: Neo4j keeps relationships in per-type chains, so reading one
 // kind (export, a GDS projection) touches only that kind, and each type is its own allow-list entry.
 // Times are epoch milliseconds (INTEGER): compact, and fast to export into tensors.
@@ -45,3 +45,5 @@ CREATE INDEX profile_run_started IF NOT EXISTS FOR (r:ProfileRun) ON (r.started_
 CREATE INDEX user_influence_rank IF NOT EXISTS FOR (u:User) ON (u.profile_influence_rank);
 CREATE INDEX user_profile_run IF NOT EXISTS FOR (u:User) ON (u.profile_run_id);
 CREATE INDEX user_profile_segment IF NOT EXISTS FOR (u:User) ON (u.profile_segment);
+CREATE INDEX user_profile_rfm_segment IF NOT EXISTS FOR (u:User) ON (u.profile_rfm_segment);
+CREATE INDEX user_profile_clv IF NOT EXISTS FOR (u:User) ON (u.profile_clv);

@@ -9,7 +9,8 @@
 // mode: write
 // params: run_id STRING, trail_runs INTEGER,
 //         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
-//                       interests LIST<MAP>, trail_key STRING, trail STRING}>
+//                       interests LIST<MAP>, trail_key STRING, trail STRING,
+//                       stage_trail STRING}>
 // returns: written INTEGER
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
@@ -19,7 +20,10 @@ WITH u, row,
      AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests) AS same
 SET u += row.props,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
-                                      WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
+                                      WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
+    u.profile_stage_trail = ([row.stage_trail]
+                             + [entry IN coalesce(u.profile_stage_trail, [])
+                                WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
 WITH u, row, same
 CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
 CALL (u, row, same) {

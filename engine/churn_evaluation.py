@@ -27,6 +27,15 @@ from engine.probability_metrics import auc, brier, reliability
 METHODS = ("recency", "bgnbd", "behaviour", "behaviour+graph")
 
 
+def churn_cuts(actions: Actions, quantiles: tuple[float, ...], horizon_ms: int) -> list[int]:
+    """Cuts at these quantiles of the action times that leave a whole horizon after them."""
+    if actions.ts.numel() == 0:
+        return []
+    ordered = actions.ts.sort().values
+    cuts = [int(ordered[int(q * (ordered.numel() - 1))]) for q in quantiles]
+    return [c for c in cuts if c + horizon_ms <= int(ordered[-1])]
+
+
 def _known_follows(
     follow_src: Tensor, follow_dst: Tensor, follow_ts: Tensor | None, at: int
 ) -> tuple[Tensor, Tensor]:

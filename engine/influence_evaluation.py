@@ -20,8 +20,11 @@ def precision_at_k(score: Tensor, truth: Tensor, k: int) -> float:
 
 
 def spearman(score: Tensor, truth: Tensor) -> float:
+    """0 where either side is constant (no order to agree with)."""
+    if score.numel() < 2 or bool((score == score[0]).all()) or bool((truth == truth[0]).all()):
+        return 0.0
     value = spearmanr(score.numpy(), truth.numpy()).statistic
-    return float(value) if value == value else 0.0  # nan when one side is constant
+    return float(value) if value == value else 0.0
 
 
 def baseline_scores(

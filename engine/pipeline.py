@@ -22,6 +22,7 @@ from torch import Tensor
 
 from core.profile_contract import COLUMNS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
+from engine.customer_profile import CustomerConfig, customer_columns
 from engine.influence_choice import InfluenceChoice, choose_influence
 from engine.interactions import (
     interaction_pairs,
@@ -48,6 +49,7 @@ class PipelineConfig:
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     influence_horizon_fraction: float = 0.2  # of the data's time span
     min_rating: float = 3.0  # a rating below this (on the data's scale) is not an interest
+    customer: CustomerConfig = field(default_factory=CustomerConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +199,7 @@ def run_full(
         snapshot, max_categories=config.max_categories, min_rating=config.min_rating
     )
     inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
+    customers = customer_columns(snapshot, actions, adopted, config.customer)
     profiles = build_profiles(
         inputs,
         embedding,
@@ -207,6 +210,7 @@ def run_full(
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
         interest_model=interest_model,
+        customers=customers,
     )
     timings["profile_s"] = time.perf_counter() - tic
     state = ModelState(
@@ -234,6 +238,7 @@ def run_full(
         "segment_quality": profiles.segments.quality,
         "interest_model": interest_fit,
         "influence": influence_choice.describe(),
+        "customer": customers.fit,
     }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
 
@@ -301,6 +306,8 @@ def run_incremental(
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
         interest_model=state.interest_model,
+        # fitted on the incremental snapshot (the changed users and their neighbourhood)
+        customers=customer_columns(snapshot, actions, adopted, config.customer),
     )
     timings["profile_s"] = time.perf_counter() - tic
     metrics = {

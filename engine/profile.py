@@ -7,12 +7,14 @@ contribution), not in a per-user loop, so a million users stay a matter of secon
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from engine.adoptions import Adoptions
+from engine.customer_profile import CustomerColumns
 from engine.interests import (
     InterestInputs,
     InterestModel,
@@ -85,6 +87,26 @@ class Profiles:
     cold_start: Tensor
     last_active: list[int | None]  # ms since the epoch of the latest timestamped action
     segments: Segments
+    # the customer dimensions (engine.customer_profile), None where a figure does not apply
+    lifecycle_stage: list[str | None]
+    churn_probability: list[float | None]
+    churn_explanation: list[str | None]
+    recency_days: list[float | None]
+    frequency: list[int | None]
+    monetary: list[float | None]
+    total_spend: list[float | None]
+    rfm_score: list[str | None]
+    rfm_segment: list[str | None]
+    probability_active: list[float | None]
+    expected_purchases: list[float | None]
+    clv: list[float | None]
+    value_explanation: list[str | None]
+    view_to_cart: list[float | None]
+    cart_to_purchase: list[float | None]
+    purchase_categories: list[list[str] | None]
+    active_hours: list[str | None]
+    price_level: list[float | None]
+    behaviour_explanation: list[str | None]
 
 
 def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:
@@ -125,6 +147,7 @@ def build_profiles(
     adopted: Adoptions | None = None,
     last_active: Tensor | None = None,
     interest_model: InterestModel | None = None,
+    customers: CustomerColumns | None = None,
 ) -> Profiles:
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
@@ -234,7 +257,29 @@ def build_profiles(
         cold_start=(interactions < config.cold_threshold)[users],
         last_active=[active_l[u] if active_l[u] >= 0 else None for u in sel],
         segments=segments,
+        **_customer_fields(customers, sel),
     )
+
+
+def _customer_fields(customers: CustomerColumns | None, sel: list[int]) -> dict[str, list[Any]]:
+    """The customer columns of the selected users, with None for "does not apply" (NaN, "")."""
+    out: dict[str, list[Any]] = {}
+    for f in fields(CustomerColumns):
+        if f.name == "fit":
+            continue
+        if customers is None:
+            out[f.name] = [None] * len(sel)
+            continue
+        column = getattr(customers, f.name)
+        values = column.tolist() if isinstance(column, Tensor) else column
+        out[f.name] = [_applies(values[u]) for u in sel]
+    return out
+
+
+def _applies(value: Any) -> Any:
+    if value == "" or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def adoption_evidence(

@@ -15,12 +15,15 @@ from typing import Any
 import torch
 
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS
+from engine.churn_evaluation import churn_cuts, evaluate_churn
 from engine.influence_evaluation import evaluate_influence, evaluate_influence_by_category
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
 from engine.interests import interest_inputs
 from engine.item_ranking import evaluate_item_ranking
 from engine.lookalikes import evaluate_lookalikes
+from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
+from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
 from engine.train import TrainConfig
 
@@ -35,6 +38,9 @@ class EvaluationConfig:
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     item_ranking_seeds: tuple[int, ...] = ()  # none: skip item ranking (it trains models)
     item_ranking_relations: tuple[str, ...] = ("LISTENED",)  # where present, else all
+    churn_horizon_days: float = 91.0
+    churn_quantiles: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)  # cuts churn is scored at
+    value_calibration: float = 2 / 3  # share of the orders' time span the models are fitted on
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -71,7 +77,15 @@ def data_warnings(snapshot: Snapshot) -> list[str]:
     return warnings
 
 
-STAGES = ("interests", "look-alikes", "influence by category", "influence", "item ranking")
+STAGES = (
+    "interests",
+    "look-alikes",
+    "influence by category",
+    "influence",
+    "churn",
+    "value",
+    "item ranking",
+)
 
 
 def _follows_known_at(snapshot: Snapshot, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,8 +147,25 @@ def evaluate_snapshot(
             window_ms=int(config.influence_window_days * DAY_MS),
             seed=config.train.seed,
         )
-    if config.item_ranking_seeds:
         stage(STAGES[4], 4)
+        horizon = int(config.churn_horizon_days * DAY_MS)
+        follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+        if follows is not None and (cuts := churn_cuts(actions, config.churn_quantiles, horizon)):
+            out["churn"] = evaluate_churn(
+                actions,
+                follows.src,
+                follows.dst,
+                snapshot.num_nodes("user"),
+                cuts=cuts,
+                horizon_ms=horizon,
+                window_ms=int(config.influence_window_days * DAY_MS),
+                follow_ts=follows.ts,
+            )
+    stage(STAGES[5], 5)
+    if (value := _value_holdout(snapshot, config)) is not None:
+        out["value"] = value
+    if config.item_ranking_seeds:
+        stage(STAGES[6], 6)
         present = {rel for _, rel, _ in snapshot.edges}
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None
@@ -149,3 +180,24 @@ def evaluate_snapshot(
         )
         out["item_ranking"] = {"rows": report.rows, "summary": report.summary()}
     return out
+
+
+def _value_holdout(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any] | None:
+    """The repeat-purchase protocol on the snapshot's orders: fit on the first part of their
+    time span, predict the rest (None without enough timed orders to split)."""
+    orders = snapshot.edges.get(("user", "PLACED", "order"))
+    if orders is None or int((orders.ts >= 0).sum()) < 50:
+        return None
+    timed = orders.ts >= 0
+    o = occasions(orders.src[timed], orders.ts[timed], orders.weight[timed].clamp(min=0))
+    first, last = int(o.day.min()), int(o.day.max())
+    end = first + int((last - first) * config.value_calibration)
+    if end - first < 14 or last - end < 7:
+        return None
+    return evaluate_repeat_purchases(
+        o,
+        snapshot.num_nodes("user"),
+        start_day=first,
+        calibration_end_day=end,
+        holdout_days=last - end,
+    )

@@ -85,6 +85,7 @@ class InteractionKind(StrEnum):
     VIEW = "view"
     CLICK = "click"
     CART = "cart"
+    FAVOURITE = "favourite"
     PURCHASE = "purchase"
     RATE = "rate"
     REVIEW = "review"
@@ -105,6 +106,7 @@ REL_TYPES: dict[InteractionKind, str] = {
     InteractionKind.VIEW: "VIEWED",
     InteractionKind.CLICK: "CLICKED",
     InteractionKind.CART: "CARTED",
+    InteractionKind.FAVOURITE: "FAVOURITED",
     InteractionKind.PURCHASE: "PURCHASED",
     InteractionKind.RATE: "RATED",
     InteractionKind.REVIEW: "REVIEWED",
@@ -119,7 +121,7 @@ class EventBase(BaseModel):
     event_id: Identifier
     ts: datetime | None = None  # RFC 3339 text, or an integer count of epoch milliseconds
 
-    @field_validator("ts", mode="before")
+    @field_validator("ts", "signup_ts", mode="before", check_fields=False)
     @classmethod
     def _epoch_ms(cls, value: Any) -> Any:
         """RFC 3339 text or integer epoch milliseconds, nothing else (no digits as text, no
@@ -137,7 +139,7 @@ class EventBase(BaseModel):
                 ) from None
         return value
 
-    @field_validator("ts")
+    @field_validator("ts", "signup_ts", check_fields=False)
     @classmethod
     def _plausible_time(cls, value: datetime | None) -> datetime | None:
         if value is None:
@@ -221,10 +223,39 @@ class UnfollowEvent(FollowEvent):
     type: Literal["unfollow"] = "unfollow"  # type: ignore[assignment]
 
 
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+AttributeValue = Annotated[str, StringConstraints(max_length=256), AfterValidator(_safe_characters)]
+MAX_ATTRIBUTES = 32
+
+
 class UserUpsertEvent(EventBase):
+    """A user's own facts. ``age_band`` and ``gender`` are stored for reporting and are never a
+    model input; ``attributes`` is a small free-form map (at most 32 keys of lower-case
+    letters, digits and ``_``; values text up to 256 characters, numbers or booleans), stored
+    as JSON text and replaced whole when given."""
+
     type: Literal["user_upsert"] = "user_upsert"
     user_id: Identifier
     name: Text | None = None
+    signup_ts: datetime | None = None
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+    age_band: Literal["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"] | None = None
+    gender: Literal["female", "male", "other", "undisclosed"] | None = None
+    attributes: dict[AttributeKey, AttributeValue | int | float | bool] | None = Field(
+        None, max_length=MAX_ATTRIBUTES
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key, item in (value or {}).items():
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"attribute {key!r} must be a finite number")
+        return value
+
+    @property
+    def signup_ms(self) -> int | None:
+        return None if self.signup_ts is None else int(self.signup_ts.timestamp() * 1000)
 
 
 class ItemUpsertEvent(EventBase):
@@ -232,6 +263,8 @@ class ItemUpsertEvent(EventBase):
     item_id: Identifier
     name: Text | None = None
     categories: list[Text] = Field(default_factory=list, max_length=64)
+    price: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False)  # reporting currency
+    brand: Text | None = None
 
     @field_validator("categories")
     @classmethod

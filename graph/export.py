@@ -111,6 +111,7 @@ class _ItemMap:
     categories: list[str]
     category_of_tag: np.ndarray
     in_category: EdgeSet
+    price: np.ndarray  # per item, the catalogue price (-1 unknown)
 
 
 def export_snapshot(
@@ -156,10 +157,11 @@ def export_snapshot(
         taken_at=started,
         selection={**describe(selection), "properties": properties},
         node_features={
+            "item": {"price": torch.from_numpy(np.ascontiguousarray(items.price))},
             "user": {
                 "seed": torch.from_numpy(np.isin(users.nids[kept], seed_nids)),
                 "changed_seq": torch.from_numpy(read.users.array("changed", np.int64)[kept]),
-            }
+            },
         },
     )
     snapshot.validate()
@@ -269,6 +271,7 @@ def _map_items(client: GraphClient, read: _Read, **chunking: Any) -> _ItemMap:
         categories=list(categories["names"]),
         category_of_tag=tag_categories,
         in_category=in_category,
+        price=items.array("prices", np.float64, like="nids", default=-1)[item_order],
     )
 
 

@@ -17,6 +17,7 @@ applied before it and events after it after it, so "delete then re-create" in on
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,12 +125,24 @@ def _row(event: Event) -> tuple[str, dict[str, Any]]:
                 "ts": event.ts_ms,
             }
         case UserUpsertEvent():
-            return "ingest_users", {"user_id": event.user_id, "name": event.name}
+            return "ingest_users", {
+                "user_id": event.user_id,
+                "name": event.name,
+                "signup_ts": event.signup_ms,
+                "country": event.country,
+                "age_band": event.age_band,
+                "gender": event.gender,
+                "attributes": None
+                if event.attributes is None
+                else json.dumps(event.attributes, sort_keys=True),
+            }
         case ItemUpsertEvent():
             return "ingest_items", {
                 "item_id": event.item_id,
                 "name": event.name,
                 "categories": event.categories,
+                "price": event.price,
+                "brand": event.brand,
             }
         case UserDeleteEvent():
             return "delete_users", {"user_id": event.user_id}

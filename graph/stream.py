@@ -22,7 +22,7 @@ import redis
 
 from core.errors import ServiceUnavailable
 from graph.client import GraphClient
-from graph.events import Rejection, make_rejection
+from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection
 from graph.ingest import IngestReport, apply_batch, validate_batch
 from graph.schema import ensure_schema
 
@@ -55,6 +55,7 @@ class StreamConsumer:
     block_ms: int = 1_000
     claim_idle_ms: int = 60_000
     reconnect_s: float = 30.0  # how long Redis may be away before the consumer gives up
+    currency: str = DEFAULT_CURRENCY  # the deployment's reporting currency (settings.value)
     # Test seams: called with the message ids after reading / after the Neo4j commit.
     after_read: Callable[[list[bytes]], None] | None = None
     after_commit: Callable[[list[bytes]], None] | None = None
@@ -122,7 +123,7 @@ class StreamConsumer:
                         value=message_id.decode(),
                     )
                 )
-        valid, rejected = validate_batch(raws, f"stream:{self.stream}")
+        valid, rejected = validate_batch(raws, f"stream:{self.stream}", self.currency)
         report = apply_batch(self.graph, valid, rejected + undecodable)
         if self.after_commit is not None:
             self.after_commit(ids)

@@ -19,6 +19,9 @@ Consistency (what an analyst can rely on):
   ``TRAIL_RUNS`` runs that profiled them (newest first; each entry is the run id then the
   interests, joined by the unit separator U+001F), so interest drift between two runs can be
   read without keeping whole old profiles. Re-writing a run replaces its entry.
+  ``profile_stage_trail`` does the same for the lifecycle stage (run id, then the stage), so
+  "who moved from active to at risk between these runs" is one query
+  (``cypher/lifecycle_moves.cypher``).
 - **Run status.** ``:ProfileRun.status`` is ``running`` until every batch has committed, then
   ``complete``; analysts who need one population-wide run filter on ``profile_run_id``.
 """
@@ -108,6 +111,7 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         "interests": edges,
         "trail_key": run_id + TRAIL_SEP,
         "trail": TRAIL_SEP.join([run_id, *names]),
+        "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.settings import Settings
+from engine.customer_profile import CustomerConfig
 from engine.pipeline import PipelineConfig
 from engine.snapshot_evaluation import EvaluationConfig
 from engine.train import TrainConfig
@@ -28,6 +29,11 @@ def pipeline_config(settings: Settings, max_epochs: int | None = None) -> Pipeli
         finetune_epochs=settings.refresh.finetune_epochs,
         influence_window_days=settings.training.influence_window_days,
         min_rating=settings.training.min_rating,
+        customer=CustomerConfig(
+            horizon_weeks=settings.value.horizon_weeks,
+            clv_weeks=settings.value.clv_weeks,
+            annual_discount=settings.value.annual_discount,
+        ),
     )
 
 

@@ -17,14 +17,8 @@ matplotlib.use("Agg")  # files only; no display on workers
 import matplotlib.pyplot as plt
 
 from engine.pipeline import SavedResult
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
+from jobs.markdown import table
+from jobs.value_report import churn_section, value_section, write_value_plots
 
 
 def to_markdown(
@@ -42,7 +36,7 @@ def to_markdown(
         lines += ["### Influence (follower adoptions in the period after the cut)", ""]
         first = next(iter(influence.values()))
         keys = [key for key in first if key != "users_with_future"]
-        lines += _table(
+        lines += table(
             ["method", *keys],
             [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in influence.items()],
         )
@@ -56,9 +50,13 @@ def to_markdown(
         lines.append("")
     if (by_category := evaluation.get("influence_by_category")) and by_category["summary"]:
         lines += _influence_by_category_section(by_category)
+    if churn := evaluation.get("churn"):
+        lines += churn_section(churn)
+    if value := evaluation.get("value"):
+        lines += value_section(value)
     if ranking := evaluation.get("item_ranking"):
         lines += ["### Item ranking (random 80/10/10 split, full ranking)", ""]
-        lines += _table(
+        lines += table(
             ["model", f"Recall@{k}", f"NDCG@{k}"],
             [
                 [
@@ -99,7 +97,7 @@ def _influence_by_category_section(by_category: dict[str, Any]) -> list[str]:
         "",
     ]
     keys = list(next(iter(summary.values())))
-    lines += _table(
+    lines += table(
         ["method", *keys],
         [[name, *(f"{m[key]:.3f}" for key in keys)] for name, m in summary.items()],
     )
@@ -120,7 +118,7 @@ def _influence_by_category_section(by_category: dict[str, Any]) -> list[str]:
 def _lookalike_section(lookalikes: dict[str, Any]) -> list[str]:
     k = lookalikes["k"]
     lines = ["### Look-alikes (share of neighbours' future categories the seed also takes up)", ""]
-    lines += _table(
+    lines += table(
         ["method", f"precision@{k}"],
         [[name, f"{m[f'precision@{k}']:.4f}"] for name, m in lookalikes["methods"].items()],
     )
@@ -142,7 +140,7 @@ def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
         "",
     ]
     keys = (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", f"cold_ndcg@{k}")
-    lines += _table(
+    lines += table(
         ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
         [[name, *(_figure(m, key) for key in keys)] for name, m in summary.items()],
     )
@@ -255,4 +253,5 @@ def write_report(evaluation: dict[str, Any], result: SavedResult, out: Path) -> 
     _influence_distribution(result, out / "influence_distribution.png")
     _interest_heatmap(result, out / "interest_heatmap.png")
     written += [out / "influence_distribution.png", out / "interest_heatmap.png"]
+    written += write_value_plots(evaluation, result, out)
     return written

@@ -21,8 +21,12 @@ from core.errors import ProfilegraphError
 from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
+from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
 from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
+from graph.datasets.taobao import FILE as TAOBAO_FILE
+from graph.datasets.taobao import TAOBAO_DIR, taobao_events
+from graph.datasets.taobao import count_events as count_taobao_events
 from graph.export import export_snapshot
 from graph.schema import apply_schema
 from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
@@ -147,6 +151,28 @@ def load_lastfm(
     ingest_with_progress(ctx.obj, events, source="lastfm", total=count_events(directory))
 
 
+@load_app.command("cdnow")
+def load_cdnow(
+    ctx: typer.Context,
+    path: Path = typer.Option(None, help="CDNOW_sample.txt or CDNOW_master.txt"),
+) -> None:
+    """Load CDNOW purchases (the repeat-purchase benchmark; research use) from ../shared."""
+    file = path or ctx.obj.datasets_dir / CDNOW_DIR / SAMPLE
+    total = sum(1 for _ in file.open(encoding="ascii"))
+    ingest_with_progress(ctx.obj, cdnow_events(file), source="cdnow", total=total)
+
+
+@load_app.command("taobao")
+def load_taobao(
+    ctx: typer.Context,
+    path: Path = typer.Option(None, help="UserBehavior.csv"),
+) -> None:
+    """Load the Taobao UserBehavior sample (research and teaching use) from ../shared."""
+    file = path or ctx.obj.datasets_dir / TAOBAO_DIR / TAOBAO_FILE
+    total = count_taobao_events(file)
+    ingest_with_progress(ctx.obj, taobao_events(file), source="taobao", total=total)
+
+
 @load_app.command("synthetic")
 def load_synthetic(
     ctx: typer.Context,
@@ -172,7 +198,7 @@ def consume(
     """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
     settings: Settings = ctx.obj
     with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
-        consumer = StreamConsumer(client, conn, stream=stream)
+        consumer = StreamConsumer(client, conn, stream=stream, currency=settings.value.currency)
         report = consumer.run(until_empty=until_empty)
     console.print(
         f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "

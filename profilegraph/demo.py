@@ -142,6 +142,9 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> No
         top = run_analyst_query(client, "top_influencers", ["top=10"])
         columns = ["influence_rank", "user_id", "influence", "adoptions", "followers", "interests"]
         console.print(rows_table("top influencers", top, columns))
+        segments = run_analyst_query(client, "value_segments", ["limit=10"])
+        columns = ["segment", "users", "revenue", "mean_clv", "mean_probability_active"]
+        console.print(rows_table("value segments (RFM)", segments, columns))
         labels = ("top influencer", "least history", "median influence")
         for label, i in zip(labels, samples, strict=True):
             user = result.user_ids[i]

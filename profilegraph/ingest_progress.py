@@ -44,6 +44,7 @@ def ingest_with_progress(
             events,
             source=source,
             on_batch=lambda r: progress.advance(task, r.received),
+            currency=settings.value.currency,
         )
     console.print(
         f"received {report.received:,}, applied {report.applied:,}, "

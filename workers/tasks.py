@@ -126,8 +126,11 @@ def ingest_batch(events: list[Any], source: str = "task") -> dict[str, Any]:
     """Validate and ingest raw events; bad ones are dead-lettered, never retried."""
     if not isinstance(events, list):
         raise PayloadError(f"events: must be a list of events (got {type(events).__name__})")
-    with GraphClient(worker_settings().neo4j) as client:
-        report = graph.ingest.ingest_events(client, events, source=source)
+    settings = worker_settings()
+    with GraphClient(settings.neo4j) as client:
+        report = graph.ingest.ingest_events(
+            client, events, source=source, currency=settings.value.currency
+        )
     return report.as_dict()
 
 
@@ -137,5 +140,6 @@ def consume_stream() -> dict[str, Any]:
     settings = worker_settings()
     with GraphClient(settings.neo4j) as client:
         conn = redis.Redis.from_url(settings.redis.url())
-        report = StreamConsumer(client, conn).run(until_empty=True)
+        consumer = StreamConsumer(client, conn, currency=settings.value.currency)
+        report = consumer.run(until_empty=True)
     return report.as_dict()

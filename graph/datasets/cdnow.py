@@ -10,9 +10,11 @@ line and field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -76,3 +78,35 @@ def read_purchases(path: Path) -> Purchases:
         torch.tensor(qty, dtype=torch.long),
         torch.tensor(amount, dtype=torch.float64),
     )
+
+
+def cdnow_events(path: Path) -> Iterator[dict[str, Any]]:
+    """The purchases as events: customer ``c<id>`` buys the one item ``cdnow:cd`` (the data has
+    no items) for the row's dollars, quantity = CDs; a customer's purchases of one day form one
+    order (``cdnow:<id>:<date>``). Rows are kept as they are (duplicates included: each row is
+    its own order line, keyed by its line number)."""
+    purchases = read_purchases(path)
+    ids = purchases.customer_ids
+    for line, (user, ts, quantity, amount) in enumerate(
+        zip(
+            purchases.user.tolist(),
+            purchases.ts_ms.tolist(),
+            purchases.quantity.tolist(),
+            purchases.amount.tolist(),
+            strict=True,
+        ),
+        start=1,
+    ):
+        day = datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y%m%d")
+        yield {
+            "type": "interaction",
+            "event_id": f"cdnow:{path.stem}:{line}",
+            "user_id": f"c{ids[user]}",
+            "item_id": "cdnow:cd",
+            "kind": "purchase",
+            "ts": ts,
+            "amount": amount,
+            "currency": "USD",
+            "quantity": max(quantity, 1),
+            "order_id": f"cdnow:{ids[user]}:{day}",
+        }

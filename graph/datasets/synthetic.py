@@ -304,6 +304,7 @@ def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
             "event_id": f"syn:item:{i}",
             "item_id": f"i{i}",
             "categories": [f"cat{category}"],
+            "price": float(ds.item_price[i]),
         }
     for n, (a, b, t) in enumerate(
         zip(ds.follow_src.tolist(), ds.follow_dst.tolist(), ds.follow_ts.tolist(), strict=True)
@@ -364,6 +365,7 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
         watermark=0,
         taken_at=0.0,
         selection={"kind": "synthetic"},
+        node_features={"item": {"price": torch.from_numpy(ds.item_price.astype(np.float64))}},
     )
 
 

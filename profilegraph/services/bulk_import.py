@@ -58,8 +58,8 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
         (
             "--nodes=Item",
             "items",
-            ["item_id:ID(Item)", "changed_seq:long"],
-            [items, np.ones(n_items, np.int64)],
+            ["item_id:ID(Item)", "changed_seq:long", "price:double"],
+            [items, np.ones(n_items, np.int64), data.item_price],
         ),
         ("--nodes=Category", "categories", ["name:ID(Category)"], [categories]),
         (

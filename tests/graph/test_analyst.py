@@ -42,6 +42,19 @@ def person(
     return ProfileRow(user, embedding, {**base, **fields}, interests)
 
 
+def customer(
+    stage: str, segment: str, spend: float, clv: float, active: float, churn: float
+) -> dict[str, object]:
+    return {
+        "lifecycle_stage": stage,
+        "rfm_segment": segment,
+        "total_spend": spend,
+        "clv": clv,
+        "probability_active": active,
+        "churn_probability": churn,
+    }
+
+
 # Run p1 profiles everyone; run p2 (a newer watermark) re-profiles a (jazz -> pop) and c (same).
 P1 = [
     person(
@@ -53,6 +66,7 @@ P1 = [
         segment=0,
         segment_label="rock fans",
         adoptions=4,
+        **customer("active", "champions", 500.0, 300.0, 0.9, 0.1),
     ),
     person(
         "b",
@@ -64,6 +78,7 @@ P1 = [
         segment_label="rock fans",
         adoptions=1,
         cold_start=True,
+        **customer("at risk", "at risk", 200.0, 120.0, 0.5, 0.6),
     ),
     person(
         "c",
@@ -74,6 +89,7 @@ P1 = [
         segment=1,
         segment_label="jazz and pop",
         cold_start=True,
+        **customer("lapsed", "hibernating", 50.0, 10.0, 0.2, 0.8),
     ),
     person(
         "d",
@@ -83,6 +99,7 @@ P1 = [
         influence_rank=4,
         segment=1,
         segment_label="jazz and pop",
+        **customer("active", "champions", 300.0, 250.0, 0.95, 0.2),
     ),
     person(
         "e",
@@ -106,6 +123,7 @@ P2 = [
         adoptions=4,
         explore=["jazz", "blues"],
         uncertainty=0.2,
+        **customer("at risk", "champions", 500.0, 280.0, 0.6, 0.7),
     ),
     P1[2],
 ]
@@ -210,6 +228,45 @@ def test_interest_audience_and_its_cold_share(fixture_graph: GraphClient) -> Non
         rows_of(fixture_graph, "interest_audience", "category=rock", "min_weight=0.95", "limit=5")
         == []
     )
+
+
+def test_value_segments(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "value_segments") == [
+        ("champions", 2, 800.0, 265.0, 0.775),
+        ("at risk", 1, 200.0, 120.0, 0.5),
+        ("hibernating", 1, 50.0, 10.0, 0.2),
+    ]
+
+
+def test_high_value_at_risk(fixture_graph: GraphClient) -> None:
+    rows = rows_of(fixture_graph, "high_value_at_risk", "min_churn=0.5", "top=10")
+    assert [r[:4] for r in rows] == [
+        ("a", 280.0, 0.7, "at risk"),
+        ("b", 120.0, 0.6, "at risk"),
+        ("c", 10.0, 0.8, "lapsed"),
+    ]
+    assert [r[0] for r in rows_of(fixture_graph, "high_value_at_risk", "min_churn=0.9")] == [
+        "a",
+        "b",
+    ]
+
+
+def test_lifecycle_moves_between_two_runs(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "lifecycle_moves", "from_run=p1", "to_run=p2") == [
+        ("active", "at risk", 1, ["a"])
+    ]
+    assert rows_of(fixture_graph, "lifecycle_moves", "from_run=p2", "to_run=p1") == [
+        ("at risk", "active", 1, ["a"])
+    ]
+
+
+def test_churn_audience_within_a_category(fixture_graph: GraphClient) -> None:
+    rows = rows_of(fixture_graph, "churn_audience", "category=Rock", "min_churn=0.5")
+    assert [r[:4] for r in rows] == [
+        ("c", 0.8, 0.3, 10.0),
+        ("a", 0.7, 0.7, 280.0),
+        ("b", 0.6, 0.9, 120.0),
+    ]
 
 
 def test_lookalike_audience_through_the_vector_index(fixture_graph: GraphClient) -> None:

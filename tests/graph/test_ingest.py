@@ -274,3 +274,58 @@ def test_bad_money_is_rejected_naming_the_field(clean_graph: GraphClient) -> Non
         assert f"{field}:" in reasons
     assert "reporting currency USD" in reasons
     assert "amount: Value error, amount is only allowed on kind 'purchase'" in reasons
+
+
+FACTS = Query(
+    name="test_facts",
+    mode="read",
+    text="MATCH (u:User {user_id: 'u9'}), (i:Item {item_id: 'i9'}) "
+    "RETURN u.signup_ts AS signup_ts, u.country AS country, u.age_band AS age_band, "
+    "u.gender AS gender, u.attributes AS attributes, i.price AS price, i.brand AS brand",
+)
+
+
+def test_user_and_item_facts_are_stored_and_bad_ones_named(clean_graph: GraphClient) -> None:
+    user = {"type": "user_upsert", "event_id": "uf1", "user_id": "u9"}
+    item = {"type": "item_upsert", "event_id": "if1", "item_id": "i9"}
+    good = [
+        {
+            **user,
+            "signup_ts": "2023-05-01T00:00:00Z",
+            "country": "DE",
+            "age_band": "25-34",
+            "gender": "undisclosed",
+            "attributes": {"tier": "gold", "newsletter": True, "visits": 3},
+        },
+        {**item, "price": 19.99, "brand": "Acme"},
+    ]
+    bad = {
+        "country": {**user, "event_id": "b1", "country": "germany"},
+        "age_band": {**user, "event_id": "b2", "age_band": "30"},
+        "gender": {**user, "event_id": "b3", "gender": "x"},
+        "attributes": {
+            **user,
+            "event_id": "b4",
+            "attributes": {f"k{n}": n for n in range(33)},  # more than 32 keys
+        },
+        "attributes.Bad Key.[key]": {**user, "event_id": "b5", "attributes": {"Bad Key": 1}},
+        "signup_ts": {**user, "event_id": "b6", "signup_ts": "yesterday"},
+        "price": {**item, "event_id": "b7", "price": -1.0},
+    }
+    report = ingest_events(clean_graph, [*good, *bad.values()], source="test")
+    assert (report.applied, report.rejected) == (2, len(bad))
+    fields = {reason.split(":")[0] for reason in report.rejected_by_reason}
+    assert fields == set(bad)
+    row = clean_graph.read(FACTS)[0]
+    assert row == {
+        "signup_ts": 1682899200000,
+        "country": "DE",
+        "age_band": "25-34",
+        "gender": "undisclosed",
+        "attributes": '{"newsletter": true, "tier": "gold", "visits": 3}',
+        "price": 19.99,
+        "brand": "Acme",
+    }
+    # an upsert without the facts keeps them
+    ingest_events(clean_graph, [{**user, "event_id": "uf2", "name": "Nine"}], source="test")
+    assert clean_graph.read(FACTS)[0] == row

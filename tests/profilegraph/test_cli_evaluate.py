@@ -15,7 +15,9 @@ from profilegraph.cli import app
 
 
 def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Path) -> None:
-    snapshot = to_snapshot(generate(SyntheticConfig(n_users=400, n_items=100, seed=3)))
+    # a year of a shop whose customers churn: every dimension has something to be scored on
+    shop = SyntheticConfig(n_users=400, n_items=100, seed=3, horizon_days=365, churn_per_year=0.3)
+    snapshot = to_snapshot(generate(shop))
     config = PipelineConfig(
         train=TrainConfig(embedding_dim=16, max_epochs=3, eval_every=1, device="cpu")
     )
@@ -59,7 +61,26 @@ def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Pat
     }
     markdown = (out / "evaluation.md").read_text()
     assert "| friends_average |" in markdown and "| lightgcn+social |" in markdown
-    for plot in ("training_curve.png", "influence_distribution.png", "interest_heatmap.png"):
+    assert set(data["churn"]["summary"]) == {
+        "recency",
+        "bgnbd",
+        "behaviour",
+        "behaviour+graph",
+        "graph_gain",
+    }
+    assert len(data["churn"]["rows"]) >= 2
+    assert set(data["value"]["holdout"]) == {"naive", "bg/nbd", "pareto/nbd", "shipped"}
+    assert "### Churn" in markdown and "### Repeat purchases" in markdown
+    plots = (
+        "training_curve.png",
+        "influence_distribution.png",
+        "interest_heatmap.png",
+        "clv_distribution.png",
+        "rfm_heatmap.png",
+        "churn_reliability.png",
+        "weekly_cumulative_purchases.png",
+    )
+    for plot in plots:
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
 
     missing = CliRunner().invoke(app, ["evaluate", "--run-id", "nope", "--out", str(out)])

@@ -1,0 +1,214 @@
+"""The customer dimensions of a profile: value, lifecycle stage and churn, with explanations.
+
+Computed for every user of a snapshot as of its latest event (historic data has no "now"):
+
+- **value and lifecycle** (:mod:`engine.value`) from the users' orders (``PLACED`` edges, one per
+  purchase occasion with its amount); on data without orders, from their active days (any
+  timestamped action), with no money figures;
+- **churn probability** (:mod:`engine.churn`) over the same horizon for the users active in the
+  last one, from behaviour and the follow graph; null for users already silent that long
+  (their lifecycle stage says so).
+
+The explanations are sentences built from the same figures the fields hold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from engine.adoptions import DAY_MS, Actions, Adoptions
+from engine.behaviour import behaviour, behaviour_sentences
+from engine.churn import BEHAVIOUR, SOCIAL, predict_churn
+from engine.repeat_purchases import occasions
+from engine.snapshot import Snapshot
+from engine.value import ValueConfig, compute_value
+
+ORDERS = ("user", "PLACED", "order")
+
+
+@dataclass(frozen=True)
+class CustomerConfig:
+    horizon_weeks: float = 13.0
+    clv_weeks: float = 52.0
+    annual_discount: float = 0.10
+
+    def value_config(self) -> ValueConfig:
+        return ValueConfig(
+            horizon=self.horizon_weeks,
+            clv_horizon=self.clv_weeks,
+            discount_per_unit=self.annual_discount / 52,
+        )
+
+
+@dataclass
+class CustomerColumns:
+    """One entry per snapshot user; NaN / "" where a figure does not apply."""
+
+    recency_days: Tensor
+    frequency: Tensor
+    monetary: Tensor
+    total_spend: Tensor
+    rfm_score: list[str]
+    rfm_segment: list[str]
+    probability_active: Tensor
+    expected_purchases: Tensor
+    clv: Tensor
+    lifecycle_stage: list[str]
+    churn_probability: Tensor
+    value_explanation: list[str]
+    churn_explanation: list[str]
+    view_to_cart: Tensor
+    cart_to_purchase: Tensor
+    purchase_categories: list[list[str]]
+    active_hours: list[str]
+    price_level: Tensor
+    behaviour_explanation: list[str]
+    fit: dict[str, Any] = field(default_factory=dict)
+
+
+def _orders(snapshot: Snapshot) -> tuple[Tensor, Tensor, Tensor] | None:
+    """(user, ts, amount) of the timed orders; None when the snapshot has none. Unknown
+    amounts (-1) count as 0 spend."""
+    orders = snapshot.edges.get(ORDERS)
+    if orders is None:
+        return None
+    timed = orders.ts >= 0
+    if not bool(timed.any()):
+        return None
+    amount = orders.weight[timed].to(torch.float64).clamp(min=0)
+    return orders.src[timed], orders.ts[timed], amount
+
+
+def customer_columns(
+    snapshot: Snapshot,
+    actions: Actions,
+    adopted: Adoptions | None,
+    config: CustomerConfig = CustomerConfig(),
+) -> CustomerColumns:
+    n = snapshot.num_nodes("user")
+    placed = _orders(snapshot)
+    latest = [int(actions.ts.max())] if actions.ts.numel() else []
+    if placed is not None:
+        latest.append(int(placed[1].max()))
+    nan = torch.full((n,), float("nan"), dtype=torch.float64)
+    shopping = behaviour(snapshot, actions)
+    habits: dict[str, Any] = {
+        "view_to_cart": shopping.view_to_cart,
+        "cart_to_purchase": shopping.cart_to_purchase,
+        "purchase_categories": shopping.purchase_categories,
+        "active_hours": shopping.active_hours,
+        "price_level": shopping.price_level,
+        "behaviour_explanation": behaviour_sentences(shopping),
+    }
+    if not latest:  # no timestamped data at all: no value or churn to speak of
+        blank = [""] * n
+        none = torch.zeros(n, dtype=torch.long)
+        figures = (nan, none, nan, nan, blank, blank, nan, nan, nan, blank, nan, blank, blank)
+        return CustomerColumns(*figures, **habits, fit={"basis": "none"})
+    now = max(latest)
+    end_day = now // DAY_MS
+    basis = "orders" if placed is not None else "activity"
+    o = occasions(*placed) if placed is not None else occasions(actions.user, actions.ts)
+    value = compute_value(o, n, end_day, config.value_config())
+    money = placed is not None and bool((placed[2] > 0).any())
+    horizon_ms = int(config.horizon_weeks * 7 * DAY_MS)
+    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    src = follows.src if follows is not None else torch.empty(0, dtype=torch.long)
+    dst = follows.dst if follows is not None else torch.empty(0, dtype=torch.long)
+    churn = nan.clone()
+    churn_fit: dict[str, Any] = {"model": None}
+    explanations = [""] * n
+    if actions.ts.numel():
+        probability, features, model = predict_churn(
+            actions, src, dst, n, at=now, horizon_ms=horizon_ms, adopted=adopted
+        )
+        risk = features.at_risk
+        churn[risk] = probability[risk]
+        churn_fit = {
+            "model": "logistic, behaviour + graph" if model is not None else "base rate",
+            "at_risk": int(risk.sum()),
+        }
+        explanations = _churn_sentences(churn, features.values, risk, src, n, config)
+    money_or_nan = (lambda t: t) if money else (lambda t: nan.clone())
+    return CustomerColumns(
+        recency_days=value.recency_days,
+        frequency=value.frequency.to(torch.long),
+        monetary=money_or_nan(value.monetary),
+        total_spend=money_or_nan(torch.where(value.buyer, value.total_spend, nan)),
+        rfm_score=value.rfm_score,
+        rfm_segment=value.rfm_segment,
+        probability_active=value.probability_active,
+        expected_purchases=value.expected_purchases,
+        clv=money_or_nan(value.clv),
+        lifecycle_stage=value.stage,
+        churn_probability=churn,
+        value_explanation=_value_sentences(value, basis, money, config),
+        churn_explanation=explanations,
+        **habits,
+        fit={"basis": basis, "as_of_ms": now, "value": value.fit, "churn": churn_fit},
+    )
+
+
+def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig) -> list[str]:
+    unit = "orders" if basis == "orders" else "active days"
+    out = []
+    columns = (
+        value.buyer.tolist(),
+        value.stage,
+        value.frequency.tolist(),
+        value.recency_days.tolist(),
+        value.usual_gap_days.tolist(),
+        value.monetary.tolist(),
+        value.probability_active.tolist(),
+        value.expected_purchases.tolist(),
+        value.clv.tolist(),
+        value.rfm_segment,
+    )
+    for buyer, stage, freq, recency, gap, monetary, alive, expected, clv, segment in zip(
+        *columns, strict=True
+    ):
+        if not buyer:
+            out.append("")
+            continue
+        text = (
+            f"{stage}: {int(freq)} {unit}, the last {recency:.0f} days ago (usual gap "
+            f"{gap:.0f} days); RFM {segment}; P(still active) {alive:.0%}, "
+            f"{expected:.1f} {unit} expected in the next {config.horizon_weeks:g} weeks"
+        )
+        if money and not math.isnan(monetary):
+            text += f"; {monetary:.2f} per order, CLV {clv:.2f} over {config.clv_weeks:g} weeks"
+        out.append(text)
+    return out
+
+
+def _churn_sentences(
+    churn: Tensor, features: Tensor, risk: Tensor, src: Tensor, n: int, config: CustomerConfig
+) -> list[str]:
+    names = BEHAVIOUR + SOCIAL
+    column = {name: features[:, names.index(name)].tolist() for name in names}
+    followees = torch.bincount(src, minlength=n).tolist()
+    out = []
+    for u, (p, at_risk) in enumerate(zip(churn.tolist(), risk.tolist(), strict=True)):
+        if not at_risk:
+            out.append("")
+            continue
+        recency = math.expm1(column["log_recency_days"][u])
+        gap = math.expm1(column["log_usual_gap_days"][u])
+        text = (
+            f"churn {p:.0%} over {config.horizon_weeks:g} weeks: last active {recency:.0f} days "
+            f"ago (usual gap {gap:.0f} days)"
+        )
+        if followees[u]:
+            inactive = round(followees[u] * (1 - column["followees_active_share"][u]))
+            churned = round(followees[u] * column["followees_churned_share"][u])
+            text += (
+                f"; {inactive} of {followees[u]} followees inactive lately, {churned} of them "
+                "just churned"
+            )
+        out.append(text)
+    return out
