@@ -1,7 +1,8 @@
 """Which influence score a run ships: the model only where it beats every baseline.
 
-The choice is made on validation data the run can see: the same question asked one horizon
-earlier (predict the adoptions of ``(at - h, at]`` from what was known at ``at - h``). The model
+The choice is made on validation data the run can see: the same question asked one, two and
+three horizons earlier (predict the adoptions of ``(at - j h, at - (j - 1) h]`` from what was
+known at ``at - j h``), averaged. The model
 and each baseline (past adoptions, PageRank, ArticleRank, follower counts) are scored by
 Spearman correlation with those adoptions; the best one is then computed at ``at`` and shipped.
 A baseline's raw score (a rank mass, a follower count) is put on the model's scale - expected
@@ -59,22 +60,33 @@ def choose_influence(
     window_ms: int,
     adopted: Adoptions,
     seed: int = 0,
+    periods: int = 3,
 ) -> InfluenceChoice:
-    """The influence score to ship at ``at``. Where the data is too short for a validation
-    period (less than two horizons of actions), the model ships and ``validation`` is empty."""
+    """The influence score to ship at ``at``. The validation is the mean over up to
+    ``periods`` earlier horizons (one period is noisy where few users carry the signal); where
+    the data is too short for any (less than two horizons of actions), the model ships and
+    ``validation`` is empty."""
     earliest = int(actions.ts.min()) if actions.ts.numel() else at
-    validation: dict[str, dict[str, float]] = {}
-    if at - 2 * horizon_ms > earliest:
-        validation = evaluate_influence(
-            actions,
+    tables = [
+        evaluate_influence(
+            actions.before(at - (j - 1) * horizon_ms),
             follow_src,
             follow_dst,
             n_users,
-            split_ts=at - horizon_ms,
+            split_ts=at - j * horizon_ms,
             horizon_ms=horizon_ms,
             window_ms=window_ms,
             seed=seed,
         )
+        for j in range(1, periods + 1)
+        if at - (j + 1) * horizon_ms > earliest
+    ]
+    validation = {
+        name: {key: sum(t[name][key] for t in tables) / len(tables) for key in tables[0][name]}
+        for name in (tables[0] if tables else {})
+    }
+    if validation:
+        validation[MODEL]["periods"] = float(len(tables))
     best = MODEL
     for name, figures in validation.items():  # the model wins ties
         if figures["spearman"] > validation[best]["spearman"]:

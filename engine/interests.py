@@ -162,7 +162,24 @@ def backoff(score: Tensor, own: Tensor) -> Tensor:
 
 SOCIAL_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 PRIOR_GRID = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
-HALF_LIFE_GRID: tuple[float | None, ...] = (None, 365.0, 90.0)
+HALF_LIFE_FRACTIONS = (0.25, 1 / 16, 1 / 64)  # of the data's time span: relative, so a nine-day
+# shop and a six-year music site are searched alike
+
+
+def half_life_grid(inputs: InterestInputs) -> tuple[float | None, ...]:
+    """No recency weighting, or half-lives of a quarter, a sixteenth and a sixty-fourth of the
+    span of the timestamped evidence (days)."""
+    timed = inputs.ts[inputs.ts >= 0]
+    if timed.numel() < 2:
+        return (None,)
+    # the middle 98 % of the times: a few stray early records do not stretch the scale
+    low, high = torch.quantile(
+        timed[:1_000_000].double(), torch.tensor([0.01, 0.99], dtype=torch.float64)
+    )
+    span_days = float(high - low) / DAY_MS
+    if span_days <= 0:
+        return (None,)
+    return (None, *(span_days * f for f in HALF_LIFE_FRACTIONS))
 
 
 def fit_interest_model(
@@ -172,13 +189,13 @@ def fit_interest_model(
     k: int = 10,
     social: tuple[float, ...] = SOCIAL_GRID,
     prior: tuple[float, ...] = PRIOR_GRID,
-    half_life_days: tuple[float | None, ...] = HALF_LIFE_GRID,
+    half_life_days: tuple[float | None, ...] | None = None,
 ) -> tuple[InterestModel, dict[str, float]]:
     """The grid point with the best Recall@k on ``target`` ([2, T] (user, category column)
     pairs taken up after the time of ``inputs``): the model, and its validation Recall@k."""
     identity = torch.eye(inputs.item_category.size(1))
     best: tuple[float, InterestModel] | None = None
-    for half_life in half_life_days:
+    for half_life in half_life_days if half_life_days is not None else half_life_grid(inputs):
         own = own_interests(inputs, half_life_days=half_life)
         for s in social:
             for a in prior:

@@ -230,8 +230,9 @@ def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
     """A profile (``graph.profiles.read_profile``) as text: the interests, then every field of
     the contract with its label, then the evidence and the run."""
     pairs = zip(p.get("interests") or [], p.get("interest_weights") or [], strict=False)
-    lines = [f"{'interests':<14}{', '.join(f'{name} {w:.2f}' for name, w in pairs) or '-'}"]
-    lines += [f"{field.label:<14}{field.render(p.get(field.name))}" for field in FIELDS]
+    width = max(len(field.label) for field in FIELDS) + 2
+    lines = [f"{'interests':<{width}}{', '.join(f'{n} {w:.2f}' for n, w in pairs) or '-'}"]
+    lines += [f"{field.label:<{width}}{field.render(p.get(field.name))}" for field in FIELDS]
     lines.append("why:")
     for r in why:
         if r["items"] or r["friends"]:
