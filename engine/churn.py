@@ -21,6 +21,7 @@ evaluation shows the reliability curve rather than assuming it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -156,6 +157,27 @@ class ChurnModel:
         x = (features[:, self.columns] - self.shift) / self.scale
         return torch.sigmoid(x @ self.weight + self.bias)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists (JSON), for a model state an incremental run starts from."""
+        return {
+            "weight": self.weight.tolist(),
+            "bias": float(self.bias),
+            "shift": self.shift.tolist(),
+            "scale": self.scale.tolist(),
+            "columns": list(self.columns),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChurnModel:
+        as_tensor = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+        return cls(
+            as_tensor(data["weight"]),
+            as_tensor(data["bias"]),
+            as_tensor(data["shift"]),
+            as_tensor(data["scale"]),
+            list(data["columns"]),
+        )
+
 
 def fit_churn(
     features: Tensor, churned: Tensor, columns: list[int], l2: float = 1e-3
@@ -192,10 +214,23 @@ def predict_churn(
     horizon_ms: int,
     adopted: Adoptions | None = None,
     social: bool = True,
+    model: ChurnModel | None = None,
 ) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
     """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
     at-risk ones), learnt on the period before; None as the model when that period has no
-    at-risk users or no churn variety (then the probability is the base rate, or 0.5)."""
+    at-risk users or no churn variety (then the probability is the base rate, or 0.5).
+    ``model``: one learnt before (a full run's), applied as it is."""
+    if model is not None:
+        now = churn_features(
+            actions.before(at),
+            follow_src,
+            follow_dst,
+            n_users,
+            at=at,
+            horizon_ms=horizon_ms,
+            adopted=adopted,
+        )
+        return model.predict(now.values), now, model
     train_at = at - horizon_ms
     before = churn_features(
         actions,

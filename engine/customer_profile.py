@@ -23,7 +23,7 @@ from torch import Tensor
 
 from engine.adoptions import DAY_MS, Actions, Adoptions
 from engine.behaviour import behaviour, behaviour_sentences
-from engine.churn import BEHAVIOUR, SOCIAL, predict_churn
+from engine.churn import BEHAVIOUR, SOCIAL, ChurnModel, predict_churn
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
 from engine.value import ValueConfig, compute_value
@@ -89,7 +89,11 @@ def customer_columns(
     actions: Actions,
     adopted: Adoptions | None,
     config: CustomerConfig = CustomerConfig(),
+    fitted: dict[str, Any] | None = None,
 ) -> CustomerColumns:
+    """``fitted``: a full run's ``CustomerColumns.fit``; an incremental run (a few users and
+    their neighbourhood) reuses its value models, RFM boundaries and churn model instead of
+    fitting on the neighbourhood."""
     n = snapshot.num_nodes("user")
     placed = _orders(snapshot)
     latest = [int(actions.ts.max())] if actions.ts.numel() else []
@@ -114,7 +118,9 @@ def customer_columns(
     end_day = now // DAY_MS
     basis = "orders" if placed is not None else "activity"
     o = occasions(*placed) if placed is not None else occasions(actions.user, actions.ts)
-    value = compute_value(o, n, end_day, config.value_config())
+    if fitted is not None and fitted.get("basis") != basis:
+        fitted = None  # fitted on orders, now activity (or the reverse): fit afresh
+    value = compute_value(o, n, end_day, config.value_config(), (fitted or {}).get("value"))
     money = placed is not None and bool((placed[2] > 0).any())
     horizon_ms = int(config.horizon_weeks * 7 * DAY_MS)
     follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
@@ -124,14 +130,23 @@ def customer_columns(
     churn_fit: dict[str, Any] = {"model": None}
     explanations = [""] * n
     if actions.ts.numel():
+        known = (fitted or {}).get("churn", {}).get("weights")
         probability, features, model = predict_churn(
-            actions, src, dst, n, at=now, horizon_ms=horizon_ms, adopted=adopted
+            actions,
+            src,
+            dst,
+            n,
+            at=now,
+            horizon_ms=horizon_ms,
+            adopted=adopted,
+            model=ChurnModel.from_dict(known) if known else None,
         )
         risk = features.at_risk
         churn[risk] = probability[risk]
         churn_fit = {
             "model": "logistic, behaviour + graph" if model is not None else "base rate",
             "at_risk": int(risk.sum()),
+            "weights": model.to_dict() if model is not None else None,
         }
         explanations = _churn_sentences(churn, features.values, risk, src, n, config)
     money_or_nan = (lambda t: t) if money else (lambda t: nan.clone())

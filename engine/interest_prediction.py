@@ -119,7 +119,9 @@ def _scores(inputs: InterestInputs, model: InterestModel) -> dict[str, Tensor]:
         "own_history": backoff(own, own),
         "friends_average": backoff(social_interests(normalise(own), inputs), own),
         "profile": interest_scores(
-            own_interests(inputs, half_life_days=model.half_life_days), inputs, model
+            own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent),
+            inputs,
+            model,
         ),
     }
 

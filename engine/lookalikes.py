@@ -99,7 +99,11 @@ def evaluate_lookalikes(
     if seeds.numel() == 0 or candidates.numel() < 2:
         return {"seeds": 0, "candidates": int(candidates.numel()), "methods": {}}
     model, _ = fit_on_past(past_snapshot(snapshot, cut), k=k)
-    p = interest_scores(own_interests(inputs, half_life_days=model.half_life_days), inputs, model)
+    p = interest_scores(
+        own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent),
+        inputs,
+        model,
+    )
     neighbours = {
         "random": candidates[torch.randint(0, candidates.numel(), (seeds.numel(), k), generator=g)],
         "item_jaccard": _jaccard(inputs.user, inputs.item, n, seeds, candidates, k),

@@ -66,6 +66,7 @@ class ModelState:
     segments: Segments
     run_id: str
     interest_model: InterestModel = field(default_factory=InterestModel)
+    customer_fit: dict[str, Any] = field(default_factory=dict)  # CustomerColumns.fit
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +84,7 @@ class ModelState:
             "segment_basis": self.segments.basis,
             "run_id": self.run_id,
             "interest_model": self.interest_model.describe(),
+            "customer_fit": json.dumps(self.customer_fit),
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -110,6 +112,7 @@ class ModelState:
             segments,
             data["run_id"],
             InterestModel(**data.get("interest_model", {})),
+            json.loads(data.get("customer_fit", "{}")),
         )
 
 
@@ -221,6 +224,7 @@ def run_full(
         segments=profiles.segments,
         run_id=run_id,
         interest_model=interest_model,
+        customer_fit=customers.fit,
     )
     metrics = {
         "valid": trained.best_valid,
@@ -306,8 +310,10 @@ def run_incremental(
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
         interest_model=state.interest_model,
-        # fitted on the incremental snapshot (the changed users and their neighbourhood)
-        customers=customer_columns(snapshot, actions, adopted, config.customer),
+        # the full run's value and churn models, on the changed users' neighbourhood
+        customers=customer_columns(
+            snapshot, actions, adopted, config.customer, state.customer_fit or None
+        ),
     )
     timings["profile_s"] = time.perf_counter() - tic
     metrics = {

@@ -159,7 +159,7 @@ def build_profiles(
     users = torch.arange(n) if users is None else users
     interest_model = interest_model or InterestModel()
     half_life = interest_model.half_life_days
-    own = own_interests(inputs, half_life_days=half_life)
+    own = own_interests(inputs, half_life_days=half_life, intent=interest_model.intent)
     p = interest_scores(own, inputs, interest_model)
     own_share = normalise(own)
     social = social_interests(own_share, inputs)  # followees' mean own distribution
@@ -176,7 +176,9 @@ def build_profiles(
     # one evidence entry per (user, item), however many kinds of interaction link them
     n_items = inputs.item_category.size(0)
     pair, where = torch.unique(inputs.user * n_items + inputs.item, return_inverse=True)
-    strength = torch.zeros(pair.numel()).index_add_(0, where, evidence_strength(inputs, half_life))
+    strength = torch.zeros(pair.numel()).index_add_(
+        0, where, evidence_strength(inputs, half_life, interest_model.intent)
+    )
     pair_user, pair_item = pair // n_items, pair % n_items
     item_w = inputs.item_category[pair_item] * strength[:, None]
     iu, islot, iitem = _evidence(pair_user, pair_item, item_w, explained, config.evidence_k)

@@ -3,8 +3,9 @@
 From purchase occasions (:mod:`engine.repeat_purchases`) up to ``end_day``:
 
 - **RFM**: recency (days since the last occasion), frequency (occasions), monetary (mean spend
-  per occasion), each scored 1-5 by quintile among the customers (ties share their mean rank;
-  5 = most recent / most frequent / highest spend), and a named segment from the (R, F) grid
+  per occasion), each scored 1-5 by the population's quintile boundaries (equal values share a
+  score; 5 = most recent / most frequent / highest spend; an incremental run keeps the full
+  run's boundaries), and a named segment from the (R, F) grid
   below - the usual RFM map.
 - **Forecast**: the purchase-count model is chosen on a validation split *inside* the data
   (fit on all but the last third of the time, predict that third, lowest mean absolute error
@@ -121,20 +122,21 @@ def choose_count_model(
     return model, {"shipped": best, "validation_mae": table, "validation_days": valid_days}
 
 
-def _quintile(values: Tensor) -> Tensor:
-    """1..5 by rank (ties share their mean rank); 5 = highest value."""
-    n = values.numel()
-    if n == 0:
-        return values.to(torch.long)
-    order = torch.argsort(values, stable=True)
-    rank = torch.empty(n, dtype=DTYPE)
-    rank[order] = torch.arange(n, dtype=DTYPE)
-    # ties: the mean rank of their group
-    unique, inverse = torch.unique(values, return_inverse=True)
-    mean_rank = torch.zeros(unique.numel(), dtype=DTYPE).index_add_(0, inverse, rank)
-    mean_rank /= torch.bincount(inverse, minlength=unique.numel()).to(DTYPE)
-    pct = (mean_rank[inverse] + 0.5) / n
-    return (pct * 5).ceil().clamp(1, 5).to(torch.long)
+def breakpoints(values: Tensor) -> list[float]:
+    """The population's quintile boundaries (20, 40, 60, 80 %) of ``values``."""
+    if values.numel() == 0:
+        return []
+    levels = torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=DTYPE)
+    return torch.quantile(values.to(DTYPE), levels).tolist()
+
+
+def quintile_score(values: Tensor, bounds: list[float]) -> Tensor:
+    """1..5: one plus the boundaries a value lies above (equal values share a score; 5 = the
+    highest fifth)."""
+    if not bounds:
+        return torch.full(values.shape, 3, dtype=torch.long)
+    edges = torch.tensor(bounds, dtype=DTYPE)
+    return 1 + (values.to(DTYPE)[:, None] > edges[None, :]).sum(1)
 
 
 def rfm_segment(r: int, f: int) -> str:
@@ -176,10 +178,29 @@ def _discounted_purchases(model: CountModel, s: Any, config: ValueConfig) -> Ten
     return total
 
 
+def count_model_from(fit: dict[str, Any]) -> CountModel:
+    """The count model a fit record (``Value.fit``) describes."""
+    params = fit["count_model"]
+    if fit["shipped"] == "bg/nbd":
+        return BGNBD(**params)
+    if fit["shipped"] == "pareto/nbd":
+        return ParetoNBD(**params)
+    return NaiveRate()
+
+
 def compute_value(
-    o: Occasions, n_users: int, end_day: int, config: ValueConfig = ValueConfig()
+    o: Occasions,
+    n_users: int,
+    end_day: int,
+    config: ValueConfig = ValueConfig(),
+    fitted: dict[str, Any] | None = None,
 ) -> Value:
-    model, fit = choose_count_model(o, n_users, end_day, config)
+    """Value columns for every user; ``fitted`` (a full run's ``Value.fit``) reuses its models
+    and RFM boundaries, so an incremental run scores a few users on the population's scale."""
+    if fitted is not None:
+        model, fit = count_model_from(fitted), dict(fitted)
+    else:
+        model, fit = choose_count_model(o, n_users, end_day, config)
     cal = calibrate(o, n_users, end_day, config.unit_days)
     buyer = cal.born
     s = cal.summary
@@ -188,7 +209,9 @@ def compute_value(
     frequency = cal.occasions.to(DTYPE)
     monetary = torch.where(buyer, cal.total_spend / frequency.clamp(min=1), nan)
     gg: GammaGamma | None = None
-    if bool(((s.x > 0) & (cal.mean_repeat_value > 0)).sum() >= 20):
+    if fitted is not None:
+        gg = GammaGamma(**fitted["gamma_gamma"]) if fitted.get("gamma_gamma") else None
+    elif bool(((s.x > 0) & (cal.mean_repeat_value > 0)).sum() >= 20):
         try:
             gg = fit_gamma_gamma(s.x, cal.mean_repeat_value)
         except (ValueError, RuntimeError):
@@ -206,12 +229,23 @@ def compute_value(
     expected = torch.where(buyer, model.expected_purchases(s, config.horizon), nan)
     clv = torch.where(buyer, _discounted_purchases(model, s, config) * spend, nan)
     gap = torch.where(s.x > 0, s.t_x / s.x.clamp(min=1) * config.unit_days, nan)
-    median_gap = float(gap[~gap.isnan()].median()) if bool((~gap.isnan()).any()) else 30.0
+    if fitted is not None:
+        median_gap = float(fitted["median_gap_days"])
+    else:
+        known_gap = gap[~gap.isnan()]
+        median_gap = float(known_gap.median()) if known_gap.numel() else 30.0
+        fit["median_gap_days"] = median_gap
+        fit["rfm_bounds"] = {
+            "recency": breakpoints(-recency[buyer]),
+            "frequency": breakpoints(frequency[buyer]),
+            "monetary": breakpoints(monetary[buyer]),
+        }
+    bounds = fit["rfm_bounds"]
     usual = torch.where(gap.isnan(), torch.full_like(gap, median_gap), gap)
     usual = torch.where(buyer, usual, nan)
-    r_score = _quintile(-recency[buyer])
-    f_score = _quintile(frequency[buyer])
-    m_score = _quintile(monetary[buyer])
+    r_score = quintile_score(-recency[buyer], bounds["recency"])
+    f_score = quintile_score(frequency[buyer], bounds["frequency"])
+    m_score = quintile_score(monetary[buyer], bounds["monetary"])
     scores, segments, stages = [""] * n_users, [""] * n_users, [""] * n_users
     born_at = s.T * config.unit_days  # days since the first occasion
     for j, i in enumerate(torch.nonzero(buyer).flatten().tolist()):

@@ -83,6 +83,10 @@ def _shipped_influence(choice: dict[str, Any] | None) -> list[str]:
     return [line]
 
 
+def _days(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3g} days"
+
+
 def _figure(m: dict[str, float], key: str) -> str:
     """mean ± std, or n/a where no user carries the figure (no cold users, say)."""
     users = m["cold_users"] if key.startswith("cold") else m["users"]
@@ -159,7 +163,8 @@ def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
         model = cut["model"]
         fitted = (
             f"social {model['social']}, prior {model['prior']}, half-life "
-            f"{model['half_life_days'] or 'none'} (validation Recall@{k} "
+            f"{_days(model['half_life_days'])}"
+            f"{', purchase intent weighted' if model.get('intent') else ''} (validation Recall@{k} "
             f"{model[f'valid_recall@{k}']:.4f} over {int(model['valid_users'])} users)"
             if model.get("fitted")
             else f"defaults ({model.get('reason')})"

@@ -116,3 +116,19 @@ def test_the_graph_finds_the_churn_behaviour_cannot(contagious_shop) -> None:  #
         for b in result["reliability"]
         if b["count"] >= 200
     )
+
+
+def test_a_learnt_model_survives_its_round_trip_through_json(contagious_shop) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from engine.churn import ChurnModel, predict_churn
+
+    d = contagious_shop
+    actions = Actions(*(torch.from_numpy(v) for v in (d.user, d.item, d.ts)))
+    src, dst = torch.from_numpy(d.follow_src), torch.from_numpy(d.follow_dst)
+    at = int(actions.ts.min()) + 300 * DAY_MS
+    learnt, _, model = predict_churn(actions, src, dst, 1500, at=at, horizon_ms=H)
+    assert model is not None
+    again = ChurnModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    reused, _, _ = predict_churn(actions, src, dst, 1500, at=at, horizon_ms=H, model=again)
+    assert torch.allclose(learnt, reused)

@@ -135,6 +135,12 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
     assert inc.user_ids == ["u5", "u17"]
     assert inc.profiles.influence_rank.tolist() == p.influence_rank[[5, 17]].tolist()
     assert set(inc.profiles.segment.tolist()) <= set(range(len(state.segments.centres)))
+    # value, lifecycle and churn come from the full run's models and RFM boundaries: on the
+    # same data, the same figures
+    assert state.customer_fit["basis"] == "orders"
+    for name in ("rfm_score", "lifecycle_stage", "clv", "churn_probability"):
+        full_values = [getattr(p, name)[u] for u in (5, 17)]
+        assert getattr(inc.profiles, name) == pytest.approx(full_values), name
 
 
 def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -> None:  # type: ignore[no-untyped-def]
@@ -153,3 +159,20 @@ def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -
     # the cold have no history of their own (own_history ranks at random): friends carry them
     assert m["profile"]["cold_recall@10"] > m["own_history"]["cold_recall@10"] + 0.1
     assert m["profile"]["cold_recall@10"] >= m["friends_average"]["cold_recall@10"]
+
+
+def test_purchase_intent_weighs_evidence_only_when_the_model_says_so() -> None:
+    inputs = InterestInputs(
+        user=torch.tensor([0, 0]),
+        item=torch.tensor([0, 1]),
+        strength=torch.ones(2),
+        ts=torch.full((2,), -1),
+        item_category=torch.eye(2),
+        categories=["viewed", "bought"],
+        follow_src=torch.empty(0, dtype=torch.long),
+        follow_dst=torch.empty(0, dtype=torch.long),
+        num_users=1,
+        intent=torch.tensor([1.0, 4.0]),  # a view, a purchase
+    )
+    assert own_interests(inputs)[0].tolist() == [1.0, 1.0]
+    assert own_interests(inputs, intent=True)[0].tolist() == [1.0, 4.0]

@@ -9,7 +9,14 @@ import torch
 
 from engine.adoptions import DAY_MS
 from engine.repeat_purchases import occasions
-from engine.value import RFM_SEGMENTS, ValueConfig, _quintile, compute_value, rfm_segment
+from engine.value import (
+    RFM_SEGMENTS,
+    ValueConfig,
+    breakpoints,
+    compute_value,
+    quintile_score,
+    rfm_segment,
+)
 
 END = 400  # the last day observed
 
@@ -40,7 +47,8 @@ def test_every_rfm_cell_has_exactly_one_segment() -> None:
 
 
 def test_quintiles_share_ties_and_put_the_top_in_five() -> None:
-    q = _quintile(torch.tensor([1.0, 1.0, 1.0, 1.0, 9.0], dtype=torch.float64))
+    values = torch.tensor([1.0, 1.0, 1.0, 1.0, 9.0], dtype=torch.float64)
+    q = quintile_score(values, breakpoints(values))
     assert q.tolist()[:4] == [q[0]] * 4 and int(q[4]) == 5 and int(q[0]) < 5
 
 
@@ -59,3 +67,15 @@ def test_value_columns_tell_the_customers_apart() -> None:
     assert float(v.clv[1]) < 0.1 * float(v.clv[0])
     assert v.fit["shipped"] in ("bg/nbd", "pareto/nbd", "naive")
     assert set(v.fit["validation_mae"]) == {"bg/nbd", "pareto/nbd", "naive"}
+
+
+def test_a_few_users_scored_with_the_full_fit_land_on_the_population_scale() -> None:
+    rows = _shop()
+    o = occasions(rows[:, 0].long(), (rows[:, 1] * DAY_MS).long(), rows[:, 2])
+    full = compute_value(o, 44, END, ValueConfig())
+    # the big spender and the one who left, alone, scored with the full run's fit
+    keep = rows[:, 0] <= 1
+    alone = occasions(rows[keep, 0].long(), (rows[keep, 1] * DAY_MS).long(), rows[keep, 2])
+    few = compute_value(alone, 2, END, ValueConfig(), fitted=full.fit)
+    assert few.rfm_score[:2] == full.rfm_score[:2] and few.stage[:2] == full.stage[:2]
+    assert torch.allclose(few.clv[:2], full.clv[:2])
