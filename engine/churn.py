@@ -28,6 +28,8 @@ from torch import Tensor
 
 from engine.adoptions import DAY_MS, Actions, Adoptions
 from engine.btyd import fit_bgnbd
+from engine.neighbours import NeighbourMean
+from engine.probability_metrics import auc
 from engine.repeat_purchases import calibrate, occasions
 
 BEHAVIOUR = (
@@ -47,6 +49,9 @@ SOCIAL = (
     "log_followees_recent_activity",
     "log_adoptions_received",
     "followers_active_share",
+)
+PROPAGATED = tuple(f"followees_{name}" for name in BEHAVIOUR) + tuple(
+    f"followees2_{name}" for name in BEHAVIOUR
 )
 
 
@@ -136,8 +141,15 @@ def churn_features(
         received.log1p(),
         _share(follow_dst, follow_src, active_now, n_users),
     ]
-    values = torch.stack(behaviour + social, dim=1)
-    return ChurnFeatures(values, BEHAVIOUR + SOCIAL, active_now)
+    own = torch.stack(behaviour, dim=1)
+    # the graph's view of the neighbourhood: behaviour averaged over followees, one and two hops
+    # (parameter-free propagation, the logistic layer on top learns the weights: SGC, Wu et al.
+    # 2019, "Simplifying graph convolutional networks")
+    mean = NeighbourMean.of(follow_dst, follow_src, n_users)
+    hop1 = mean @ own.float()
+    hop2 = mean @ hop1
+    values = torch.cat([own, torch.stack(social, dim=1), hop1.double(), hop2.double()], dim=1)
+    return ChurnFeatures(values, BEHAVIOUR + SOCIAL + PROPAGATED, active_now)
 
 
 def churned_after(actions: Actions, n_users: int, at: int, horizon_ms: int) -> Tensor:
@@ -204,6 +216,52 @@ def fit_churn(
     return ChurnModel(w.detach(), b.detach(), shift, scale, columns)
 
 
+BEHAVIOUR_ONLY = list(range(len(BEHAVIOUR)))
+WITH_GRAPH = list(range(len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED)))
+
+
+def _labelled(
+    actions: Actions, features: ChurnFeatures, n_users: int, at: int, horizon_ms: int
+) -> Tensor | None:
+    """Churned-or-not of the users at risk at ``at`` (None without both outcomes)."""
+    label = churned_after(actions, n_users, at, horizon_ms)[features.at_risk]
+    if label.numel() < 10 or bool(label.all()) or not bool(label.any()):
+        return None
+    return label
+
+
+def choose_columns(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    at: int,
+    horizon_ms: int,
+    adopted: Adoptions | None = None,
+) -> tuple[list[int], dict[str, float]]:
+    """Behaviour alone, or behaviour and the graph: whichever has the higher AUC one horizon
+    earlier (trained on the horizon before that), so the graph is used only where it helps."""
+    early, late = at - 2 * horizon_ms, at - horizon_ms
+    known = actions.before(at)
+    feats = [
+        churn_features(
+            known, follow_src, follow_dst, n_users, at=t, horizon_ms=horizon_ms, adopted=adopted
+        )
+        for t in (early, late)
+    ]
+    train = _labelled(known, feats[0], n_users, early, horizon_ms)
+    test = _labelled(known, feats[1], n_users, late, horizon_ms)
+    if train is None or test is None:
+        return WITH_GRAPH, {}
+    scores = {}
+    for name, columns in (("behaviour", BEHAVIOUR_ONLY), ("behaviour+graph", WITH_GRAPH)):
+        model = fit_churn(feats[0].values[feats[0].at_risk], train, columns)
+        scores[name] = auc(model.predict(feats[1].values)[feats[1].at_risk], test)
+    best = WITH_GRAPH if scores["behaviour+graph"] >= scores["behaviour"] else BEHAVIOUR_ONLY
+    return best, scores
+
+
 def predict_churn(
     actions: Actions,
     follow_src: Tensor,
@@ -213,34 +271,14 @@ def predict_churn(
     at: int,
     horizon_ms: int,
     adopted: Adoptions | None = None,
-    social: bool = True,
+    social: bool | None = None,
     model: ChurnModel | None = None,
 ) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
     """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
     at-risk ones), learnt on the period before; None as the model when that period has no
     at-risk users or no churn variety (then the probability is the base rate, or 0.5).
+    ``social``: use the graph features (True), not (False), or as validation says (None).
     ``model``: one learnt before (a full run's), applied as it is."""
-    if model is not None:
-        now = churn_features(
-            actions.before(at),
-            follow_src,
-            follow_dst,
-            n_users,
-            at=at,
-            horizon_ms=horizon_ms,
-            adopted=adopted,
-        )
-        return model.predict(now.values), now, model
-    train_at = at - horizon_ms
-    before = churn_features(
-        actions,
-        follow_src,
-        follow_dst,
-        n_users,
-        at=train_at,
-        horizon_ms=horizon_ms,
-        adopted=adopted,
-    )
     now = churn_features(
         actions.before(at),
         follow_src,
@@ -250,10 +288,41 @@ def predict_churn(
         horizon_ms=horizon_ms,
         adopted=adopted,
     )
-    label = churned_after(actions.before(at), n_users, train_at, horizon_ms)[before.at_risk]
-    columns = list(range(len(BEHAVIOUR) + (len(SOCIAL) if social else 0)))
-    if label.numel() < 10 or bool(label.all()) or not bool(label.any()):
-        rate = float(label.float().mean()) if label.numel() else 0.5
+    if model is not None:
+        return model.predict(now.values), now, model
+    train_at = at - horizon_ms
+    before = churn_features(
+        actions.before(at),
+        follow_src,
+        follow_dst,
+        n_users,
+        at=train_at,
+        horizon_ms=horizon_ms,
+        adopted=adopted,
+    )
+    label = _labelled(actions.before(at), before, n_users, train_at, horizon_ms)
+    if label is None:
+        rate = (
+            float(
+                churned_after(actions.before(at), n_users, train_at, horizon_ms)[before.at_risk]
+                .float()
+                .mean()
+            )
+            if bool(before.at_risk.any())
+            else 0.5
+        )
         return torch.full((n_users,), rate, dtype=torch.float64), now, None
+    if social is None:
+        columns, _ = choose_columns(
+            actions,
+            follow_src,
+            follow_dst,
+            n_users,
+            at=at,
+            horizon_ms=horizon_ms,
+            adopted=adopted,
+        )
+    else:
+        columns = WITH_GRAPH if social else BEHAVIOUR_ONLY
     model = fit_churn(before.values[before.at_risk], label, columns)
     return model.predict(now.values), now, model

@@ -6,7 +6,10 @@ did in ``(t, t + H]``. Methods (every learnt one trained on the period before ``
 - ``recency``: a logistic model on recency alone;
 - ``bgnbd``: BG/NBD's probability of no activity over the horizon, as it comes;
 - ``behaviour``: the churn model without any graph feature;
-- ``behaviour+graph``: the churn model with them (what profiles ship).
+- ``behaviour+graph``: the churn model with them (follow-graph shares and the followees'
+  behaviour propagated one and two hops);
+- ``shipped``: what profiles use: behaviour+graph or behaviour alone, whichever validated
+  better one horizon earlier.
 
 AUC and Brier per cut, mean ± std over the cuts, with the users behind each figure; the
 reliability curve of the shipped model pooled over the cuts.
@@ -22,9 +25,9 @@ from torch import Tensor
 
 from engine.adoptions import Actions, adoptions
 from engine.churn import BEHAVIOUR, churn_features, churned_after, fit_churn, predict_churn
-from engine.probability_metrics import auc, brier, reliability
+from engine.probability_metrics import auc, brier, calibration_error, reliability
 
-METHODS = ("recency", "bgnbd", "behaviour", "behaviour+graph")
+METHODS = ("recency", "bgnbd", "behaviour", "behaviour+graph", "shipped")
 
 
 def churn_cuts(actions: Actions, quantiles: tuple[float, ...], horizon_ms: int) -> list[int]:
@@ -68,10 +71,13 @@ def evaluate_churn(
         src, dst = _known_follows(follow_src, follow_dst, ts, at)
         adopted = adoptions(actions.before(at), src, dst, n_users, window_ms=window_ms)
         full, now, model = predict_churn(
-            actions, src, dst, n_users, at=at, horizon_ms=horizon_ms, adopted=adopted
+            actions, src, dst, n_users, at=at, horizon_ms=horizon_ms, adopted=adopted, social=True
         )
         if model is None:
             continue
+        shipped, _, _ = predict_churn(
+            actions, src, dst, n_users, at=at, horizon_ms=horizon_ms, adopted=adopted
+        )
         alone, _, _ = predict_churn(
             actions,
             src,
@@ -100,6 +106,7 @@ def evaluate_churn(
             "bgnbd": now.values[:, BEHAVIOUR.index("bgnbd_p_quiet")],
             "behaviour": alone,
             "behaviour+graph": full,
+            "shipped": shipped,
         }
         risk = now.at_risk
         truth = churned_after(actions, n_users, at, horizon_ms)[risk]
@@ -115,7 +122,7 @@ def evaluate_churn(
                 planted_truth = planted[risk] <= at + horizon_ms
                 row[name]["auc_planted"] = auc(score[risk], planted_truth)
         rows.append(row)
-        pooled_p.append(full[risk])
+        pooled_p.append(shipped[risk])
         pooled_y.append(truth)
     summary: dict[str, dict[str, float]] = {}
     for name in METHODS:
@@ -131,6 +138,7 @@ def evaluate_churn(
         "rows": rows,
         "summary": summary,
         "reliability": curve,
+        "calibration_error": calibration_error(curve),
     }
 
 

@@ -144,7 +144,11 @@ def customer_columns(
         risk = features.at_risk
         churn[risk] = probability[risk]
         churn_fit = {
-            "model": "logistic, behaviour + graph" if model is not None else "base rate",
+            "model": "base rate"
+            if model is None
+            else "logistic, behaviour + graph"
+            if len(model.columns) > len(BEHAVIOUR)
+            else "logistic, behaviour (the graph did not validate)",
             "at_risk": int(risk.sum()),
             "weights": model.to_dict() if model is not None else None,
         }

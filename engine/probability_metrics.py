@@ -38,3 +38,12 @@ def reliability(probability: Tensor, label: Tensor, bins: int = 10) -> list[dict
                 }
             )
     return rows
+
+
+def calibration_error(bins: list[dict[str, float]]) -> float:
+    """Expected calibration error: the count-weighted mean gap between predicted and observed
+    over the reliability bins."""
+    total = sum(b["count"] for b in bins)
+    if not total:
+        return float("nan")
+    return sum(b["count"] * abs(b["predicted"] - b["observed"]) for b in bins) / total

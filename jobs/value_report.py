@@ -48,7 +48,10 @@ def churn_section(churn: dict[str, Any]) -> list[str]:
         f"it), churn rate {min(rate):.2f}-{max(rate):.2f}; every learnt method is trained on the "
         "horizon before the cut and sees only follows known at it",
         "- `graph_gain` is behaviour+graph minus behaviour, cut by cut: a positive AUC and a "
-        "negative Brier gain mean the follow graph helps",
+        "negative Brier gain mean the follow graph helps; `shipped` is what profiles use (the "
+        "graph only where it validated better one horizon earlier)",
+        f"- expected calibration error of `shipped` over all cuts: "
+        f"{churn['calibration_error']:.3f} (reliability curve in `churn_reliability.png`)",
     ]
     if min(at_risk) < 300:
         lines.append("- warning: fewer than 300 users at risk in some cut; the spread is wide")

@@ -66,6 +66,7 @@ def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Pat
         "bgnbd",
         "behaviour",
         "behaviour+graph",
+        "shipped",
         "graph_gain",
     }
     assert len(data["churn"]["rows"]) >= 2
