@@ -174,7 +174,7 @@ def customer_columns(
 
 
 def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig) -> list[str]:
-    unit = "orders" if basis == "orders" else "active days"
+    units = ("order", "orders") if basis == "orders" else ("active day", "active days")
     out = []
     columns = (
         value.buyer.tolist(),
@@ -195,9 +195,9 @@ def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig
             out.append("")
             continue
         text = (
-            f"{stage}: {int(freq)} {unit}, the last {recency:.0f} days ago (usual gap "
-            f"{gap:.0f} days); RFM {segment}; P(still active) {alive:.0%}, "
-            f"{expected:.1f} {unit} expected in the next {config.horizon_weeks:g} weeks"
+            f"{stage}: {int(freq)} {units[int(freq) != 1]}, the last {recency:.0f} days ago "
+            f"(usual gap {gap:.0f} days); RFM {segment}; P(still active) {alive:.0%}, "
+            f"{expected:.1f} {units[1]} expected in the next {config.horizon_weeks:g} weeks"
         )
         if money and not math.isnan(monetary):
             text += f"; {monetary:.2f} per order, CLV {clv:.2f} over {config.clv_weeks:g} weeks"

@@ -122,11 +122,15 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
                 client, "interest_drift", [f"from_run={full}", f"to_run={incremental}", "limit=10"]
             )
             written = client.read("read_profile_run", run_id=incremental)[0]["profiles_written"]
+            moves = run_analyst_query(
+                client, "lifecycle_moves", [f"from_run={full}", f"to_run={incremental}"]
+            )
     console.print(
         f"incremental refresh {incremental} re-profiled {written} users "
         f"(of {LASTFM_USERS}); top interests that changed:"
     )
     console.print(rows_table("interest drift", changed, ["user_id", "before", "after", "gained"]))
+    console.print(rows_table("lifecycle moves", moves, ["before", "after", "users", "examples"]))
     files = ", ".join(Path(f).name for f in report["files"])
     console.print(f"report and plots in {out}/: {files}")
     console.print(f"[bold green]demo done[/] in {time.perf_counter() - started:.0f} s")
