@@ -170,6 +170,10 @@ def show_churn(title: str, results: list[dict[str, Any]]) -> None:
             cells.append(f"{figures[key]:{sign}.3f} ± {figures[key + '_std']:.3f}")
         table.add_row(name, *cells)
     console.print(table)
+    errors = [r["calibration_error"] for r in results]
+    console.print(
+        f"expected calibration error of `shipped`: {', '.join(f'{e:.3f}' for e in errors)}"
+    )
 
 
 def plots(

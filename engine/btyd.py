@@ -25,6 +25,8 @@ The published CDNOW parameters are the test of all of it
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -254,7 +256,17 @@ class GammaGamma:
 # --- fitting ------------------------------------------------------------------------------
 
 
-def _maximise(loss_of: object, start: list[float], device: torch.device) -> tuple[Tensor, float]:
+LOG_BOUND = 12.0  # parameters stay within e^-12..e^12: a fit drifting to a boundary (no
+# dropout, b -> inf) stops there instead of overflowing
+
+
+def _bounded(log_p: Tensor) -> Tensor:
+    return log_p.clamp(-LOG_BOUND, LOG_BOUND).exp()
+
+
+def _maximise(
+    loss_of: Callable[[Tensor], Tensor], start: list[float], device: torch.device
+) -> tuple[Tensor, float]:
     """L-BFGS on log-parameters; returns (parameters, maximised total log-likelihood)."""
     log_p = torch.tensor(start, dtype=DTYPE, device=device).log().requires_grad_(True)
     optimiser = torch.optim.LBFGS(
@@ -268,13 +280,13 @@ def _maximise(loss_of: object, start: list[float], device: torch.device) -> tupl
 
     def closure() -> Tensor:
         optimiser.zero_grad()
-        loss = loss_of(log_p.exp())  # type: ignore[operator]
+        loss = loss_of(_bounded(log_p))
         loss.backward()
         return loss
 
     def value() -> float:
         with torch.no_grad():
-            return float(loss_of(log_p.exp()))  # type: ignore[operator]
+            return float(loss_of(_bounded(log_p)))
 
     for _ in range(5):  # restarts until the value stops moving
         before = value()
@@ -282,7 +294,10 @@ def _maximise(loss_of: object, start: list[float], device: torch.device) -> tupl
         if abs(before - value()) < 1e-9:
             break
     with torch.no_grad():
-        return log_p.exp().detach(), -float(loss_of(log_p.exp()))  # type: ignore[operator]
+        params, value = _bounded(log_p).detach(), -float(loss_of(_bounded(log_p)))
+    if not (bool(torch.isfinite(params).all()) and math.isfinite(value)):
+        raise RuntimeError(f"the likelihood did not converge (parameters {params.tolist()})")
+    return params, value
 
 
 def fit_bgnbd(s: Summary, start: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)) -> BGNBD:

@@ -20,7 +20,7 @@ evaluation shows the reliability curve rather than assuming it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -103,10 +103,20 @@ def churn_features(
     expected = torch.zeros(n_users, dtype=torch.float64)
     if int((s.x > 0).sum()) >= 10:
         sub = type(s)(s.x[born], s.t_x[born], s.T[born])
-        model = fit_bgnbd(sub)
-        p_active[born] = model.probability_alive(sub)
-        p_quiet[born] = model.probability_quiet(sub, horizon_ms / DAY_MS / unit_days)
-        expected[born] = model.expected_purchases(sub, horizon_ms / DAY_MS / unit_days)
+        ahead = horizon_ms / DAY_MS / unit_days
+        try:
+            model = fit_bgnbd(sub)
+            fitted = (
+                model.probability_alive(sub),
+                model.probability_quiet(sub, ahead),
+                model.expected_purchases(sub, ahead),
+            )
+        except (ValueError, RuntimeError):
+            fitted = None
+        # a fit at the edge of its parameter space (a -> 1, b -> inf) can give inf x 0: then
+        # the model says nothing, and the other features carry the prediction
+        if fitted is not None and all(bool(torch.isfinite(f).all()) for f in fitted):
+            p_active[born], p_quiet[born], expected[born] = fitted
     recent_days = torch.zeros(n_users, dtype=torch.float64)
     recent = o.day > day_at - horizon_ms // DAY_MS
     recent_days.index_add_(0, o.user[recent], torch.ones(int(recent.sum()), dtype=torch.float64))
@@ -220,44 +230,55 @@ BEHAVIOUR_ONLY = list(range(len(BEHAVIOUR)))
 WITH_GRAPH = list(range(len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED)))
 
 
-def _labelled(
-    actions: Actions, features: ChurnFeatures, n_users: int, at: int, horizon_ms: int
-) -> Tensor | None:
-    """Churned-or-not of the users at risk at ``at`` (None without both outcomes)."""
-    label = churned_after(actions, n_users, at, horizon_ms)[features.at_risk]
-    if label.numel() < 10 or bool(label.all()) or not bool(label.any()):
-        return None
-    return label
+@dataclass
+class FeatureTimeline:
+    """Churn features of the same users at several times, each time computed once (a BG/NBD
+    fit is inside each). ``actions`` may end at the latest time asked for: the features at
+    ``t`` read only what happened up to ``t``, and the outcomes of ``t`` the horizon after it."""
+
+    actions: Actions
+    follow_src: Tensor
+    follow_dst: Tensor
+    n_users: int
+    horizon_ms: int
+    adopted: Adoptions | None = None
+    _seen: dict[int, ChurnFeatures] = field(default_factory=dict)
+
+    def at(self, t: int) -> ChurnFeatures:
+        if t not in self._seen:
+            self._seen[t] = churn_features(
+                self.actions,
+                self.follow_src,
+                self.follow_dst,
+                self.n_users,
+                at=t,
+                horizon_ms=self.horizon_ms,
+                adopted=self.adopted,
+            )
+        return self._seen[t]
+
+    def outcomes(self, t: int) -> Tensor:
+        """Churned-or-not of the users at risk at ``t``."""
+        churned = churned_after(self.actions, self.n_users, t, self.horizon_ms)
+        return churned[self.at(t).at_risk]
 
 
-def choose_columns(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
-    *,
-    at: int,
-    horizon_ms: int,
-    adopted: Adoptions | None = None,
-) -> tuple[list[int], dict[str, float]]:
+def _learnable(label: Tensor) -> bool:
+    return label.numel() >= 10 and bool(label.any()) and not bool(label.all())
+
+
+def choose_columns(timeline: FeatureTimeline, at: int) -> tuple[list[int], dict[str, float]]:
     """Behaviour alone, or behaviour and the graph: whichever has the higher AUC one horizon
     earlier (trained on the horizon before that), so the graph is used only where it helps."""
-    early, late = at - 2 * horizon_ms, at - horizon_ms
-    known = actions.before(at)
-    feats = [
-        churn_features(
-            known, follow_src, follow_dst, n_users, at=t, horizon_ms=horizon_ms, adopted=adopted
-        )
-        for t in (early, late)
-    ]
-    train = _labelled(known, feats[0], n_users, early, horizon_ms)
-    test = _labelled(known, feats[1], n_users, late, horizon_ms)
-    if train is None or test is None:
+    early, late = at - 2 * timeline.horizon_ms, at - timeline.horizon_ms
+    train, test = timeline.outcomes(early), timeline.outcomes(late)
+    if not (_learnable(train) and _learnable(test)):
         return WITH_GRAPH, {}
+    fit_on, score_on = timeline.at(early), timeline.at(late)
     scores = {}
     for name, columns in (("behaviour", BEHAVIOUR_ONLY), ("behaviour+graph", WITH_GRAPH)):
-        model = fit_churn(feats[0].values[feats[0].at_risk], train, columns)
-        scores[name] = auc(model.predict(feats[1].values)[feats[1].at_risk], test)
+        model = fit_churn(fit_on.values[fit_on.at_risk], train, columns)
+        scores[name] = auc(model.predict(score_on.values)[score_on.at_risk], test)
     best = WITH_GRAPH if scores["behaviour+graph"] >= scores["behaviour"] else BEHAVIOUR_ONLY
     return best, scores
 
@@ -273,55 +294,28 @@ def predict_churn(
     adopted: Adoptions | None = None,
     social: bool | None = None,
     model: ChurnModel | None = None,
+    timeline: FeatureTimeline | None = None,
 ) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
     """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
     at-risk ones), learnt on the period before; None as the model when that period has no
     at-risk users or no churn variety (then the probability is the base rate, or 0.5).
     ``social``: use the graph features (True), not (False), or as validation says (None).
-    ``model``: one learnt before (a full run's), applied as it is."""
-    now = churn_features(
-        actions.before(at),
-        follow_src,
-        follow_dst,
-        n_users,
-        at=at,
-        horizon_ms=horizon_ms,
-        adopted=adopted,
-    )
+    ``model``: one learnt before (a full run's), applied as it is. ``timeline``: features
+    already computed for these actions (up to ``at``), follows and adoptions."""
+    if timeline is None:
+        timeline = FeatureTimeline(
+            actions.before(at), follow_src, follow_dst, n_users, horizon_ms, adopted
+        )
+    now = timeline.at(at)
     if model is not None:
         return model.predict(now.values), now, model
     train_at = at - horizon_ms
-    before = churn_features(
-        actions.before(at),
-        follow_src,
-        follow_dst,
-        n_users,
-        at=train_at,
-        horizon_ms=horizon_ms,
-        adopted=adopted,
-    )
-    label = _labelled(actions.before(at), before, n_users, train_at, horizon_ms)
-    if label is None:
-        rate = (
-            float(
-                churned_after(actions.before(at), n_users, train_at, horizon_ms)[before.at_risk]
-                .float()
-                .mean()
-            )
-            if bool(before.at_risk.any())
-            else 0.5
-        )
+    before, label = timeline.at(train_at), timeline.outcomes(train_at)
+    if not _learnable(label):
+        rate = float(label.float().mean()) if label.numel() else 0.5
         return torch.full((n_users,), rate, dtype=torch.float64), now, None
     if social is None:
-        columns, _ = choose_columns(
-            actions,
-            follow_src,
-            follow_dst,
-            n_users,
-            at=at,
-            horizon_ms=horizon_ms,
-            adopted=adopted,
-        )
+        columns, _ = choose_columns(timeline, at)
     else:
         columns = WITH_GRAPH if social else BEHAVIOUR_ONLY
     model = fit_churn(before.values[before.at_risk], label, columns)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from engine.adoptions import Actions, adoptions
-from engine.churn import BEHAVIOUR, churn_features, churned_after, fit_churn, predict_churn
+from engine.churn import BEHAVIOUR, FeatureTimeline, churned_after, fit_churn, predict_churn
 from engine.probability_metrics import auc, brier, calibration_error, reliability
 
 METHODS = ("recency", "bgnbd", "behaviour", "behaviour+graph", "shipped")
@@ -70,36 +70,16 @@ def evaluate_churn(
         ts = None if follow_ts is None else torch.where(follow_ts < 0, at, follow_ts)
         src, dst = _known_follows(follow_src, follow_dst, ts, at)
         adopted = adoptions(actions.before(at), src, dst, n_users, window_ms=window_ms)
-        full, now, model = predict_churn(
-            actions, src, dst, n_users, at=at, horizon_ms=horizon_ms, adopted=adopted, social=True
-        )
+        timeline = FeatureTimeline(actions.before(at), src, dst, n_users, horizon_ms, adopted)
+        common = {"at": at, "horizon_ms": horizon_ms, "timeline": timeline}
+        full, now, model = predict_churn(actions, src, dst, n_users, social=True, **common)
         if model is None:
             continue
-        shipped, _, _ = predict_churn(
-            actions, src, dst, n_users, at=at, horizon_ms=horizon_ms, adopted=adopted
-        )
-        alone, _, _ = predict_churn(
-            actions,
-            src,
-            dst,
-            n_users,
-            at=at,
-            horizon_ms=horizon_ms,
-            adopted=adopted,
-            social=False,
-        )
-        before = churn_features(
-            actions,
-            src,
-            dst,
-            n_users,
-            at=at - horizon_ms,
-            horizon_ms=horizon_ms,
-            adopted=adopted,
-        )
-        label_before = churned_after(actions.before(at), n_users, at - horizon_ms, horizon_ms)
+        shipped, _, _ = predict_churn(actions, src, dst, n_users, **common)
+        alone, _, _ = predict_churn(actions, src, dst, n_users, social=False, **common)
+        before = timeline.at(at - horizon_ms)
         recency_model = fit_churn(
-            before.values[before.at_risk], label_before[before.at_risk], [recency_column]
+            before.values[before.at_risk], timeline.outcomes(at - horizon_ms), [recency_column]
         )
         scores = {
             "recency": recency_model.predict(now.values),
