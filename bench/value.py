@@ -24,7 +24,7 @@ from core.settings import default_datasets_dir
 from engine.adoptions import DAY_MS, Actions
 from engine.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
 from engine.interactions import timed_actions
-from engine.purchase_propensity import behaviours_from_events, evaluate_propensity
+from engine.purchase_propensity import behaviours_from_events, evaluate_propensity, last_days
 from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
@@ -125,8 +125,7 @@ def churn_synthetic(users: int, seed: int) -> dict[str, Any]:
 def propensity_taobao(path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     b, _ = behaviours_from_events(list(taobao_events(path)))
-    last_day = int(b.ts.max()) // DAY_MS * DAY_MS
-    result = evaluate_propensity(b, [last_day - j * DAY_MS for j in (2, 1, 0)])
+    result = evaluate_propensity(b, last_days(b, 3))
     result["seconds"] = time.perf_counter() - started
     return result
 

@@ -10,9 +10,10 @@ in between restates it (tests check the Cypher and the engine against this modul
 Besides the declared fields, a profile always has the same *structure*: the embedding (written
 as the vector property ``profile_embedding``), the top interests with their weights and
 explanations (``profile_interests``, ``profile_interest_weights`` and ``INTERESTED_IN`` edges),
-the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``) and the
-short interest and lifecycle-stage trails (``profile_trail``, ``profile_stage_trail``). The
-writer owns those.
+the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``), the
+short interest and lifecycle-stage trails (``profile_trail``, ``profile_stage_trail``) and the
+recommendations (``RECOMMENDED`` edges, and ``profile_recommendations``: the item ids in rank
+order). The writer owns those.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Kind = Literal["float", "int", "str", "bool", "list[str]", "time"]  # time: epoch ms
+Kind = Literal["float", "int", "str", "bool", "list[str]", "list[float]", "time"]  # time: ms
 
 PREFIX = "profile_"
 
@@ -49,6 +50,8 @@ class ProfileField:
             return None
         if self.kind == "list[str]":
             return [str(v) for v in value]
+        if self.kind == "list[float]":
+            return [float(v) for v in value]
         return {"float": float, "int": int, "time": int, "str": str, "bool": bool}[self.kind](value)
 
     def render(self, value: Any) -> str:
@@ -58,6 +61,8 @@ class ProfileField:
             return f"{value:.3g}"
         if self.kind == "list[str]":
             return ", ".join(value) or "-"
+        if self.kind == "list[float]":
+            return ", ".join(f"{v:.2f}" for v in value) or "-"
         if self.kind == "time":
             return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return str(value)
@@ -169,6 +174,32 @@ FIELDS: tuple[ProfileField, ...] = (
         "price level",
     ),
     ProfileField("behaviour_explanation", "str", "the funnel and habits in figures", "habits"),
+    ProfileField(
+        "next_categories",
+        "list[str]",
+        "the categories the next action most likely falls in (the sequence model), best first",
+        "next categories",
+    ),
+    ProfileField(
+        "next_category_probabilities",
+        "list[float]",
+        "the probability of each of next_categories",
+        "next: probability",
+    ),
+    ProfileField("next_action", "str", "the most likely kind of the next action", "next action"),
+    ProfileField(
+        "next_action_probability", "float", "the probability of next_action", "next: how likely"
+    ),
+    ProfileField(
+        "purchase_probability",
+        "float",
+        "the probability that the next action is a purchase",
+        "next is a purchase",
+    ),
+    ProfileField(
+        "hours_to_next_action", "float", "expected hours until the next action", "next in (h)"
+    ),
+    ProfileField("next_explanation", "str", "the next-behaviour prediction in words", "next: why"),
 )
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).
@@ -181,6 +212,7 @@ STRUCTURE = (
     "embedding",
     "trail",
     "stage_trail",
+    "recommendations",
 )
 # Result-file columns besides the declared fields: who, the embedding, and the interests with
 # their evidence (per interest: weight, {"items", "friends"} explanation, follower adoptions).
@@ -191,6 +223,7 @@ STRUCTURE_COLUMNS = (
     "interest_weights",
     "explanation",
     "interest_adoptions",
+    "recommendations",
 )
 COLUMNS = STRUCTURE_COLUMNS + tuple(f.name for f in FIELDS)
 

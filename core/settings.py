@@ -130,6 +130,16 @@ class ValueSettings(_Section):
     annual_discount: float = Field(0.10, ge=0, le=1)
 
 
+class NextSettings(_Section):
+    """Next behaviour (the sequence model) and the recommendation lists."""
+
+    recommendations: int = Field(10, ge=1, le=100)  # N, the list length
+    explore_share: float = Field(0.2, ge=0, le=1)  # of the list, by Thompson sampling
+    sequence_length: int = Field(50, ge=2, le=1000)  # the latest actions the model reads
+    sequence_epochs: int = Field(20, ge=1, le=1000)
+    sequence_time_budget_s: float = Field(90.0, ge=0)  # 0: none
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place. Unknown keys are errors, not silently ignored."""
 
@@ -151,6 +161,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = TrainingSettings()
     refresh: RefreshSettings = RefreshSettings()
     value: ValueSettings = ValueSettings()
+    next: NextSettings = NextSettings()
 
     @field_validator("datasets_dir", "home", "state")
     @classmethod

@@ -1,6 +1,7 @@
 // purpose: Apply user-item interactions of one kind (every kind but tag). __REL_TYPE__ is
 //          filled from the allow-list in graph/events.py (REL_TYPES), never from input text.
-//          count and weight accumulate (weight is replaced for ratings); ts keeps the latest.
+//          count and weight accumulate (weight is replaced for ratings); ts keeps the latest;
+//          times keeps the last 64 action times in arrival order (the order of actions).
 // mode: write
 // params: rows LIST<MAP{user_id, item_id, ts INTEGER? (epoch ms), weight FLOAT,
 //         count INTEGER, replace BOOLEAN}>, seq INTEGER
@@ -14,4 +15,5 @@ SET r.count = r.count + row.count,
     r.weight = CASE WHEN row.replace THEN row.weight ELSE r.weight + row.weight END,
     r.ts = CASE WHEN r.ts IS NULL OR row.ts > r.ts THEN row.ts ELSE r.ts END,
     r.first_ts = CASE WHEN r.first_ts IS NULL OR row.ts < r.first_ts THEN row.ts ELSE r.first_ts END,
+    r.times = CASE WHEN row.ts IS NULL THEN r.times ELSE (coalesce(r.times, []) + row.ts)[-64..] END,
     u.changed_seq = $seq

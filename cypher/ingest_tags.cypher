@@ -1,5 +1,6 @@
 // purpose: Apply tag interactions: (:User)-[:TAGGED {category}]->(:Item), one relationship per
 //          (user, item, tag). The tags' effect on item categories is ingest_tag_categories.
+//          times keeps the last 64 assignment times in arrival order.
 // mode: write
 // params: rows LIST<MAP{user_id, item_id, category STRING, ts INTEGER?, weight FLOAT,
 //         count INTEGER}>, seq INTEGER
@@ -13,4 +14,5 @@ SET r.count = r.count + row.count,
     r.weight = r.weight + row.weight,
     r.ts = CASE WHEN r.ts IS NULL OR row.ts > r.ts THEN row.ts ELSE r.ts END,
     r.first_ts = CASE WHEN r.first_ts IS NULL OR row.ts < r.first_ts THEN row.ts ELSE r.first_ts END,
+    r.times = CASE WHEN row.ts IS NULL THEN r.times ELSE (coalesce(r.times, []) + row.ts)[-64..] END,
     u.changed_seq = $seq

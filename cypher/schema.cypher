@@ -4,7 +4,10 @@
 // returns: nothing
 //
 // (:User {user_id})-[:FOLLOWS {ts}]->(:User)            social edges, directed; a friendship is two
-// (:User)-[:<KIND> {ts, weight, count}]->(:Item)         interactions, one relationship type per kind
+// (:User)-[:<KIND> {ts, first_ts, times, weight, count}]->(:Item)
+//                                                        interactions, one relationship type per kind;
+//                                                        times: the last 64 action times (arrival
+//                                                        order), the order sequence models read
 // (:Item {item_id})-[:IN_CATEGORY]->(:Category {name})
 // (:User)-[:PLACED]->(:Order {order_id, ts, amount})-[:CONTAINS {line_id, quantity, amount}]->(:Item)
 //                                                        purchase occasions, for value models: every

@@ -5,11 +5,14 @@
 //          redelivered writer of an older run never rolls profiles back. When the top interests
 //          are the same categories in the same order (most users, most refreshes), the edges
 //          are updated in place; only changed users have theirs deleted and created, which
-//          locks the (dense) category nodes.
+//          locks the (dense) category nodes. The user's RECOMMENDED and NEXT_CATEGORY edges are
+//          replaced by the row's lists in the same statement.
 // mode: write
 // params: run_id STRING, trail_runs INTEGER,
 //         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
-//                       interests LIST<MAP>, trail_key STRING, trail STRING,
+//                       interests LIST<MAP>, recommendations LIST<MAP{item_id, rank,
+//                       score, kind, reason, category}>, next_categories LIST<MAP{name,
+//                       rank, probability}>, trail_key STRING, trail STRING,
 //                       stage_trail STRING}>
 // returns: written INTEGER
 UNWIND $rows AS row
@@ -43,6 +46,26 @@ CALL (u, row, same) {
   MATCH (c:Category {name: interest.name})
   CREATE (u)-[:INTERESTED_IN {rank: interest.rank, weight: interest.weight, items: interest.items,
                               friends: interest.friends, adoptions: interest.adoptions,
+                              run_id: $run_id}]->(c)
+}
+CALL (u) {
+  MATCH (u)-[old:RECOMMENDED]->()
+  DELETE old
+}
+CALL (u, row) {
+  UNWIND row.recommendations AS rec
+  MATCH (i:Item {item_id: rec.item_id})
+  CREATE (u)-[:RECOMMENDED {rank: rec.rank, score: rec.score, kind: rec.kind, reason: rec.reason,
+                            category: rec.category, run_id: $run_id}]->(i)
+}
+CALL (u) {
+  MATCH (u)-[old:NEXT_CATEGORY]->()
+  DELETE old
+}
+CALL (u, row) {
+  UNWIND row.next_categories AS next
+  MATCH (c:Category {name: next.name})
+  CREATE (u)-[:NEXT_CATEGORY {rank: next.rank, probability: next.probability,
                               run_id: $run_id}]->(c)
 }
 RETURN count(*) AS written

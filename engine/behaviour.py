@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from engine.adoptions import DAY_MS, Actions
+from engine.interactions import primary_category
 from engine.snapshot import Snapshot
 
 HOUR_MS = DAY_MS // 24
@@ -75,17 +76,6 @@ def _purchase_categories(snapshot: Snapshot, n: int) -> list[list[str]]:
     ]
 
 
-def _primary_category(snapshot: Snapshot) -> Tensor:
-    """Each item's first category (-1 if none)."""
-    n_items = snapshot.num_nodes("item")
-    primary = torch.full((n_items,), -1, dtype=torch.long)
-    links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
-    if links is not None and len(links):
-        order = torch.argsort(links.src, stable=True).flip(0)  # the first edge is written last
-        primary[links.src[order]] = links.dst[order]
-    return primary
-
-
 def _price_level(snapshot: Snapshot, n: int) -> Tensor:
     nan = torch.full((n,), float("nan"), dtype=torch.float64)
     price = snapshot.node_features.get("item", {}).get("price")
@@ -94,7 +84,7 @@ def _price_level(snapshot: Snapshot, n: int) -> Tensor:
     if price is None or bought is None or not len(bought) or not n_categories:
         return nan
     price = price.to(torch.float64)
-    category = _primary_category(snapshot)
+    category = primary_category(snapshot)
     priced = (price > 0) & (category >= 0)
     if not bool(priced.any()):
         return nan

@@ -50,3 +50,14 @@ def last_action_times(actions: Actions, num_users: int) -> Tensor:
     """Each user's latest action time [U] (-1 where the user has no timestamped action)."""
     latest = torch.full((num_users,), -1, dtype=torch.long)
     return latest.scatter_reduce(0, actions.user, actions.ts, reduce="amax")
+
+
+def primary_category(snapshot: Snapshot) -> Tensor:
+    """[I] each item's first category (-1 if none)."""
+    n_items = snapshot.num_nodes("item")
+    primary = torch.full((n_items,), -1, dtype=torch.long)
+    links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
+    if links is not None and len(links):
+        order = torch.argsort(links.src, stable=True).flip(0)  # the first edge is written last
+        primary[links.src[order]] = links.dst[order]
+    return primary

@@ -32,6 +32,7 @@ from engine.interactions import (
 )
 from engine.interest_prediction import fit_on_past
 from engine.interests import InterestModel, interest_inputs
+from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
 from engine.snapshot import Snapshot
 from engine.split import split_per_user
@@ -50,6 +51,7 @@ class PipelineConfig:
     influence_horizon_fraction: float = 0.2  # of the data's time span
     min_rating: float = 3.0  # a rating below this (on the data's scale) is not an interest
     customer: CustomerConfig = field(default_factory=CustomerConfig)
+    next: NextConfig = field(default_factory=NextConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +69,7 @@ class ModelState:
     run_id: str
     interest_model: InterestModel = field(default_factory=InterestModel)
     customer_fit: dict[str, Any] = field(default_factory=dict)  # CustomerColumns.fit
+    next_model: NextModel | None = None  # the sequence model and the exploration shown
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +88,7 @@ class ModelState:
             "run_id": self.run_id,
             "interest_model": self.interest_model.describe(),
             "customer_fit": json.dumps(self.customer_fit),
+            "next_model": None if self.next_model is None else self.next_model.to_dict(),
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -113,6 +117,7 @@ class ModelState:
             data["run_id"],
             InterestModel(**data.get("interest_model", {})),
             json.loads(data.get("customer_fit", "{}")),
+            NextModel.from_dict(data["next_model"]) if data.get("next_model") else None,
         )
 
 
@@ -167,7 +172,10 @@ def run_full(
     on_step: Step | None = None,
     on_epoch: Epoch | None = None,
     on_estimate: Callable[[float], None] | None = None,
+    shown: list[tuple[str, str, int]] | None = None,
 ) -> PipelineResult:
+    """Train, score and profile every user; ``shown``: the exploration slots earlier runs
+    showed (the previous full run's state), which the category posteriors read."""
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -188,7 +196,8 @@ def run_full(
     timings["train_s"] = time.perf_counter() - tic
     model = trained.model.cpu()
     with torch.no_grad():
-        embedding = model.get_embedding(trained.adjacency.cpu())[:n_users]
+        propagated = model.get_embedding(trained.adjacency.cpu())
+    embedding, item_embedding = propagated[:n_users], propagated[n_users:]
     tic = time.perf_counter()
     step("influence")
     actions, adopted = _adoptions(snapshot, config)
@@ -216,6 +225,22 @@ def run_full(
         customers=customers,
     )
     timings["profile_s"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    step("next")
+    next_model = fit_next(snapshot, config.next)
+    next_cols = None
+    if next_model is not None:
+        next_model.shown = list(shown or [])
+        next_cols = next_columns(
+            snapshot,
+            next_model,
+            config.next,
+            profiles.user_index,
+            ranking=(embedding, item_embedding),
+        )
+        next_model.shown = _recent_shown([*next_model.shown, *next_cols.shown])
+    profiles.attach(next_cols)
+    timings["next_s"] = time.perf_counter() - tic
     state = ModelState(
         user_ids=list(snapshot.node_ids["user"]),
         item_ids=list(snapshot.node_ids["item"]),
@@ -225,6 +250,7 @@ def run_full(
         run_id=run_id,
         interest_model=interest_model,
         customer_fit=customers.fit,
+        next_model=next_model,
     )
     metrics = {
         "valid": trained.best_valid,
@@ -243,8 +269,21 @@ def run_full(
         "interest_model": interest_fit,
         "influence": influence_choice.describe(),
         "customer": customers.fit,
+        "next": next_cols.fit if next_cols is not None else {},
     }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
+
+
+MAX_SHOWN = 500_000
+
+
+def _recent_shown(shown: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The latest exploration slot per (user, category), newest last, at most MAX_SHOWN."""
+    latest: dict[tuple[str, str], int] = {}
+    for user, category, at in shown:
+        latest[(user, category)] = max(at, latest.get((user, category), at))
+    ordered = sorted(latest.items(), key=lambda kv: kv[1])[-MAX_SHOWN:]
+    return [(u, c, at) for (u, c), at in ordered]
 
 
 def _known_rows(ids: list[str], known: list[str], offset: int) -> tuple[Tensor, Tensor]:
@@ -286,7 +325,8 @@ def run_incremental(
         init=init,
     )
     with torch.no_grad():
-        embedding = tuned.model.cpu().get_embedding(tuned.adjacency.cpu())[:n_users]
+        propagated = tuned.model.cpu().get_embedding(tuned.adjacency.cpu())
+    embedding, item_embedding = propagated[:n_users], propagated[n_users:]
     timings["train_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("profile")
@@ -316,6 +356,22 @@ def run_incremental(
         ),
     )
     timings["profile_s"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    step("next")
+    # the full run's sequence model, and the exploration it showed
+    next_cols = (
+        next_columns(
+            snapshot,
+            state.next_model,
+            config.next,
+            seed_index,
+            ranking=(embedding, item_embedding),
+        )
+        if state.next_model is not None and snapshot.actions is not None
+        else None
+    )
+    profiles.attach(next_cols)
+    timings["next_s"] = time.perf_counter() - tic
     metrics = {
         "seed_users": int(seed_index.numel()),
         "context_users": n_users,

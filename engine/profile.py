@@ -24,6 +24,7 @@ from engine.interests import (
     own_interests,
     social_interests,
 )
+from engine.next_steps import NextColumns
 from engine.segments import (
     assign,
     choose_segments,
@@ -107,6 +108,29 @@ class Profiles:
     active_hours: list[str | None]
     price_level: list[float | None]
     behaviour_explanation: list[str | None]
+    # next behaviour and recommendations (engine.next_steps), filled by the pipeline
+    next_categories: list[list[str] | None] = field(default_factory=list)
+    next_category_probabilities: list[list[float] | None] = field(default_factory=list)
+    next_action: list[str | None] = field(default_factory=list)
+    next_action_probability: list[float | None] = field(default_factory=list)
+    purchase_probability: list[float | None] = field(default_factory=list)
+    hours_to_next_action: list[float | None] = field(default_factory=list)
+    next_explanation: list[str | None] = field(default_factory=list)
+    recommendations: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def attach(self, columns: NextColumns | None) -> None:
+        """Take each per-user column of ``columns`` (one value per snapshot user) for the
+        profiled users; ``None`` (no action log) leaves every figure out."""
+        users = self.user_index.tolist()
+        for f in fields(NextColumns):
+            if f.name in ("shown", "fit"):
+                continue
+            if columns is None:
+                empty = [] if f.name == "recommendations" else None
+                setattr(self, f.name, [empty for _ in users])
+            else:
+                values = getattr(columns, f.name)
+                setattr(self, f.name, [values[u] for u in users])
 
 
 def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:

@@ -28,7 +28,10 @@ from torch import Tensor
 
 from engine.adoptions import DAY_MS
 from engine.churn import fit_churn
+from engine.churn_evaluation import mean_std
 from engine.probability_metrics import auc
+from engine.sequences import action_categories
+from engine.snapshot import Snapshot
 
 VIEW, FAVOURITE, CART, BUY = range(4)
 KIND_CODES = {"view": VIEW, "favourite": FAVOURITE, "cart": CART, "purchase": BUY}
@@ -214,10 +217,44 @@ def evaluate_propensity(b: Behaviours, target_days: list[int], k: int = 10) -> d
     summary: dict[str, dict[str, float]] = {}
     for key in ("who_buys_auc", f"categories_recall@{k}"):
         for name in rows[0][key] if rows else ():
-            values = [r[key][name] for r in rows]
-            summary.setdefault(key, {})[name] = statistics.fmean(values)
-            summary[key][name + "_std"] = statistics.pstdev(values)
+            # a day without buyers (or without both classes) has no figure: left out
+            summary.setdefault(key, {}).update(mean_std(name, [r[key][name] for r in rows]))
     return {"k": k, "rows": rows, "summary": summary}
+
+
+REL_KINDS = {"VIEWED": VIEW, "FAVOURITED": FAVOURITE, "CARTED": CART, "PURCHASED": BUY}
+
+
+def behaviours_from_log(snapshot: Snapshot) -> Behaviours | None:
+    """The snapshot's action log as behaviours (views, favourites, carts, purchases with the
+    item's category); None without a log or without both views and purchases."""
+    log = snapshot.actions
+    if log is None or not {"VIEWED", "PURCHASED"} <= set(log.kinds):
+        return None
+    code = torch.tensor([REL_KINDS.get(k, -1) for k in log.kinds], dtype=torch.long)
+    kind = code[log.kind] if len(log) else torch.zeros(0, dtype=torch.long)
+    keep = (kind >= 0) & (log.ts >= 0)
+    if not bool((kind[keep] == VIEW).any()) or not bool((kind[keep] == BUY).any()):
+        return None
+    category = action_categories(log, snapshot)[keep]
+    n_categories = snapshot.num_nodes("category")
+    # an item without a category counts as one "unknown" category
+    category = torch.where(category >= 0, category, n_categories)
+    return Behaviours(
+        log.user[keep],
+        log.item[keep],
+        category,
+        kind[keep],
+        log.ts[keep],
+        snapshot.num_nodes("user"),
+        n_categories + 1,
+    )
+
+
+def last_days(b: Behaviours, n: int = 3) -> list[int]:
+    """The starts (ms) of the last ``n`` whole days of the data, oldest first."""
+    last = int(b.ts.max()) // DAY_MS * DAY_MS
+    return [last - j * DAY_MS for j in range(n - 1, -1, -1)]
 
 
 def behaviours_from_events(events: list[dict[str, Any]]) -> tuple[Behaviours, list[str]]:

@@ -8,6 +8,10 @@ Node indices are contiguous per node type; ``node_ids[type][i]`` is the external
 ``i``. Edge sets are COO (``src``, ``dst``) with per-edge weight, count and timestamp (epoch
 ms, ``-1`` when unknown). Edge types are ``(src_type, relation, dst_type)`` triples, e.g.
 ``("user", "LISTENED", "item")``; ``TAGGED`` edges also carry the category index per edge.
+
+Edges aggregate (one per user, item and kind), so they lose the order of a user's actions; the
+optional :class:`ActionLog` keeps it: one row per timed action (the graph keeps the latest few
+times of each edge), what sequence models read.
 """
 
 from __future__ import annotations
@@ -44,6 +48,65 @@ class EdgeSet:
 
 
 @dataclass
+class ActionLog:
+    """One row per timed action, sorted by (user, ts): ``kind`` indexes ``kinds`` (relationship
+    types, e.g. ``"VIEWED"``); ``category`` is the tag of a ``TAGGED`` action (-1 otherwise: the
+    item's own category applies)."""
+
+    user: Tensor
+    item: Tensor
+    kind: Tensor
+    ts: Tensor
+    category: Tensor
+    kinds: list[str]
+
+    def __len__(self) -> int:
+        return int(self.user.numel())
+
+    @classmethod
+    def build(
+        cls,
+        user: Tensor,
+        item: Tensor,
+        kind: Tensor,
+        ts: Tensor,
+        category: Tensor,
+        kinds: list[str],
+    ) -> ActionLog:
+        """Sort the rows by user, then time (stable: equal times keep their input order)."""
+        order = torch.argsort(ts, stable=True)
+        order = order[torch.argsort(user[order], stable=True)]
+        return cls(
+            user[order].long(),
+            item[order].long(),
+            kind[order].long(),
+            ts[order].long(),
+            category[order].long(),
+            list(kinds),
+        )
+
+    def select(self, keep: Tensor) -> ActionLog:
+        return ActionLog(
+            self.user[keep],
+            self.item[keep],
+            self.kind[keep],
+            self.ts[keep],
+            self.category[keep],
+            self.kinds,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "item": self.item,
+            "kind": self.kind,
+            "ts": self.ts,
+            "category": self.category,
+            "kinds": self.kinds,
+        }
+
+
+@dataclass
 class Snapshot:
     """Nodes, edges and the ingest watermark the export was taken at."""
 
@@ -55,6 +118,7 @@ class Snapshot:
     # Per node type: boolean masks / numeric features (e.g. user "seed": the users the
     # selection asked for, as opposed to neighbours exported as context).
     node_features: dict[NodeType, dict[str, Tensor]] = field(default_factory=dict)
+    actions: ActionLog | None = None
 
     def num_nodes(self, node_type: NodeType) -> int:
         return len(self.node_ids.get(node_type, []))
@@ -82,6 +146,32 @@ class Snapshot:
                         f"edge type {(src_type, rel, dst_type)}: '{end}' indices must lie in "
                         f"[0, {bound}) (found [{int(ids.min())}, {int(ids.max())}])"
                     )
+        if self.actions is not None:
+            self._validate_actions(self.actions)
+
+    def _validate_actions(self, log: ActionLog) -> None:
+        n = len(log)
+        bounds = {
+            "user": self.num_nodes("user"),
+            "item": self.num_nodes("item"),
+            "kind": len(log.kinds),
+            "category": self.num_nodes("category"),
+        }
+        for name in ("user", "item", "kind", "ts", "category"):
+            tensor = getattr(log, name)
+            if tensor.dim() != 1 or tensor.numel() != n:
+                raise ValueError(
+                    f"actions: '{name}' must be 1-d with {n} entries "
+                    f"(found shape {tuple(tensor.shape)})"
+                )
+        for name, bound in bounds.items():
+            tensor = getattr(log, name)
+            low = -1 if name == "category" else 0
+            if n and (int(tensor.min()) < low or int(tensor.max()) >= bound):
+                raise ValueError(
+                    f"actions: '{name}' must lie in [{low}, {bound}) "
+                    f"(found [{int(tensor.min())}, {int(tensor.max())}])"
+                )
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +185,7 @@ class Snapshot:
                 "taken_at": self.taken_at,
                 "selection": self.selection,
                 "node_features": self.node_features,
+                "actions": None if self.actions is None else self.actions.to_dict(),
             },
             tmp,
         )
@@ -117,9 +208,11 @@ class Snapshot:
             taken_at=data["taken_at"],
             selection=data["selection"],
             node_features=data["node_features"],
+            actions=ActionLog(**data["actions"]) if data.get("actions") else None,
         )
 
     def __repr__(self) -> str:
         nodes = ", ".join(f"{t}={len(ids)}" for t, ids in self.node_ids.items())
         edges = ", ".join(f"{r}={len(e)}" for (_, r, _), e in self.edges.items())
-        return f"Snapshot({nodes}; {edges}; watermark={self.watermark})"
+        actions = "" if self.actions is None else f"; actions={len(self.actions)}"
+        return f"Snapshot({nodes}; {edges}{actions}; watermark={self.watermark})"

@@ -22,6 +22,7 @@ from engine.interest_prediction import evaluate_interest_prediction, time_cut
 from engine.interests import interest_inputs
 from engine.item_ranking import evaluate_item_ranking
 from engine.lookalikes import evaluate_lookalikes
+from engine.purchase_propensity import behaviours_from_log, evaluate_propensity, last_days
 from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
@@ -84,6 +85,7 @@ STAGES = (
     "influence",
     "churn",
     "value",
+    "purchase propensity",
     "item ranking",
 )
 
@@ -164,8 +166,13 @@ def evaluate_snapshot(
     stage(STAGES[5], 5)
     if (value := _value_holdout(snapshot, config)) is not None:
         out["value"] = value
+    stage(STAGES[6], 6)
+    behaviours = behaviours_from_log(snapshot)
+    if behaviours is not None and int(behaviours.ts.max() - behaviours.ts.min()) > 5 * DAY_MS:
+        # who buys (and what) on each of the last three days, from the days before
+        out["propensity"] = evaluate_propensity(behaviours, last_days(behaviours, 3), k=config.k)
     if config.item_ranking_seeds:
-        stage(STAGES[6], 6)
+        stage(STAGES[7], 7)
         present = {rel for _, rel, _ in snapshot.edges}
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from graph.client import GraphClient
-from graph.events import REL_TYPES
+from graph.kinds import REL_TYPES
 
 INTERACTION_TYPES = tuple(rel for rel in REL_TYPES.values() if rel != "TAGGED")
 _KIND_CODE = {rel: code for code, rel in enumerate(INTERACTION_TYPES)}

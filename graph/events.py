@@ -18,7 +18,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,6 +33,7 @@ from pydantic import (
 )
 
 from core.text import unsafe_characters
+from graph.kinds import InteractionKind
 
 MAX_LINE_BYTES = 64 * 1024
 DEFAULT_CURRENCY = "USD"  # settings.value.currency; ingest passes the deployment's
@@ -77,42 +77,6 @@ Text = Annotated[
     AfterValidator(_safe_characters),
     AfterValidator(_not_cypher),
 ]
-
-
-class InteractionKind(StrEnum):
-    """What a user did to an item; each kind is its own relationship type in Neo4j."""
-
-    VIEW = "view"
-    CLICK = "click"
-    CART = "cart"
-    FAVOURITE = "favourite"
-    PURCHASE = "purchase"
-    RATE = "rate"
-    REVIEW = "review"
-    LISTEN = "listen"
-    TAG = "tag"
-
-    @property
-    def rel_type(self) -> str:
-        return REL_TYPES[self]
-
-    @property
-    def replaces_weight(self) -> bool:
-        """A rating replaces the previous one; other kinds accumulate."""
-        return self in (InteractionKind.RATE, InteractionKind.REVIEW)
-
-
-REL_TYPES: dict[InteractionKind, str] = {
-    InteractionKind.VIEW: "VIEWED",
-    InteractionKind.CLICK: "CLICKED",
-    InteractionKind.CART: "CARTED",
-    InteractionKind.FAVOURITE: "FAVOURITED",
-    InteractionKind.PURCHASE: "PURCHASED",
-    InteractionKind.RATE: "RATED",
-    InteractionKind.REVIEW: "REVIEWED",
-    InteractionKind.LISTEN: "LISTENED",
-    InteractionKind.TAG: "TAGGED",
-}
 
 
 class EventBase(BaseModel):

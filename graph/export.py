@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.snapshot import EdgeSet, Snapshot
+from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from graph.client import GraphClient
 from graph.edge_readers import (
     Columns,
@@ -33,6 +33,7 @@ from graph.edge_readers import (
     read_with_cypher,
     read_with_procedure,
 )
+from graph.kinds import REL_TYPES
 from graph.selections import Selection, TimeWindow, describe, select_users
 
 
@@ -124,6 +125,7 @@ def export_snapshot(
     properties: bool = True,
     reader: Reader = "auto",
     progress: Callable[[int], None] | None = None,
+    actions_per_user: int = 500,
 ) -> Snapshot:
     """Read ``selection`` into a Snapshot (see the module docstring for how).
 
@@ -133,6 +135,8 @@ def export_snapshot(
     the ``profilegraph.exportEdges`` procedure when the server has it (``auto``), or Cypher.
     ``watermark`` is the ingest sequence the caller read before (a refresh's one watermark,
     which its profiles carry too); without it the export reads the current one first.
+    With ``properties``, the snapshot's action log holds each user's latest ``actions_per_user``
+    timed actions (the order sequence models read).
     """
     started = time.time()
     if watermark is None:
@@ -153,6 +157,11 @@ def export_snapshot(
             "order": order_ids,
         },
         edges={**_edge_sets(read, users, items), ("user", "PLACED", "order"): orders},
+        actions=(
+            _actions(client, users, items, _window(selection), actions_per_user, **chunking)
+            if properties
+            else None
+        ),
         watermark=watermark,
         taken_at=started,
         selection={**describe(selection), "properties": properties},
@@ -235,6 +244,51 @@ def _orders(
     ids = list(read["order_ids"]) if n else []
     return ids, _edge_set(
         users.index[rows], np.arange(n, dtype=np.int64), amounts, ts, np.ones(n, np.int64)
+    )
+
+
+def _actions(
+    client: GraphClient,
+    users: _UserMap,
+    items: _ItemMap,
+    window: dict[str, Any],
+    per_user: int,
+    **chunking: Any,
+) -> ActionLog:
+    """The exported users' latest timed actions (in the selection's window, if it has one);
+    an action on an item no exported edge reaches (its edge's latest time fell outside the
+    window) is left out, as its edge is."""
+    (read,) = read_chunks(
+        client,
+        ("export_actions",),
+        users.nids[users.kept],
+        params={**window, "per_user": per_user},
+        **chunking,
+    )
+    rows = _IdIndex(users.nids).positions(read.array("src", np.int64))
+    item = _IdIndex(items.nids).positions(read.array("dst", np.int64, like="src", default=-1))
+    kinds = sorted(set(REL_TYPES.values()))
+    kind_index = {rel: k for k, rel in enumerate(kinds)}
+    category_index = {name: c for c, name in enumerate(items.categories)}
+    n = len(rows)
+    kind = np.array([kind_index[k] for k in read["kinds"]] if n else [], np.int64)
+    category = np.array(
+        [category_index.get(c, -1) for c in read["categories"]] if n else [],
+        np.int64,
+    )
+    keep = item >= 0
+    return ActionLog.build(
+        *(
+            torch.from_numpy(np.ascontiguousarray(column[keep], dtype=np.int64))
+            for column in (
+                users.index[rows],
+                item,
+                kind,
+                read.array("ts", np.int64, like="src", default=-1),
+                category,
+            )
+        ),
+        kinds=kinds,
     )
 
 

@@ -28,12 +28,10 @@ from typing import Any
 from graph.client import GraphClient, Transaction
 from graph.events import (
     DEFAULT_CURRENCY,
-    REL_TYPES,
     Event,
     EventBase,
     FollowEvent,
     InteractionEvent,
-    InteractionKind,
     ItemDeleteEvent,
     ItemUpsertEvent,
     Rejection,
@@ -42,6 +40,7 @@ from graph.events import (
     UserUpsertEvent,
     parse_event,
 )
+from graph.kinds import REL_TYPES, InteractionKind
 from graph.queries import Query, load_query
 from graph.schema import ensure_schema
 

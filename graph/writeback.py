@@ -15,6 +15,12 @@ Consistency (what an analyst can rely on):
   the same statement as the properties (updated in place when the top categories are unchanged,
   else replaced), so "who is into X" starts from the category's index instead of scanning
   users, and the edges never disagree with ``profile_interests``.
+- **Recommendations as edges.** Each slot of the user's list is a ``(:User)-[:RECOMMENDED
+  {rank, score, kind, reason, category, run_id}]->(:Item)`` edge, replaced in the same statement
+  (``kind`` is ``exploit`` or ``explore``); ``profile_recommendations`` lists the item ids in
+  rank order, so the edges and the property never disagree. Likewise each of
+  ``profile_next_categories`` is a ``(:User)-[:NEXT_CATEGORY {rank, probability, run_id}]->
+  (:Category)`` edge, so "who will act in X next" starts from the category's index.
 - **A short trail.** ``profile_trail`` keeps the user's top interests under each of the last
   ``TRAIL_RUNS`` runs that profiled them (newest first; each entry is the run id then the
   interests, joined by the unit separator U+001F), so interest drift between two runs can be
@@ -56,6 +62,18 @@ class Interest:
 
 
 @dataclass(frozen=True)
+class Recommendation:
+    """One slot of a user's list (written as a RECOMMENDED edge)."""
+
+    item_id: str
+    rank: int
+    score: float
+    kind: str  # "exploit" or "explore"
+    reason: str
+    category: str | None = None
+
+
+@dataclass(frozen=True)
 class ProfileRow:
     """One user's complete profile as written to Neo4j: ``fields`` holds a value (or None) for
     each field of ``core.profile_contract.FIELDS``, by name; the writer adds the structure."""
@@ -64,6 +82,7 @@ class ProfileRow:
     embedding: Sequence[float]
     fields: dict[str, Any]
     interests: Sequence[Interest] = ()  # best first
+    recommendations: Sequence[Recommendation] = ()  # rank order
 
 
 @dataclass
@@ -91,6 +110,7 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         profile_updated_at=now,
         profile_interests=names,
         profile_interest_weights=[float(i.weight) for i in profile.interests],
+        profile_recommendations=[r.item_id for r in profile.recommendations],
     )
     edges = [
         {
@@ -109,6 +129,28 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         "props": props,
         "embedding": [float(x) for x in profile.embedding],
         "interests": edges,
+        "recommendations": [
+            {
+                "item_id": r.item_id,
+                "rank": int(r.rank),
+                "score": float(r.score),
+                "kind": r.kind,
+                "reason": r.reason,
+                "category": r.category,
+            }
+            for r in profile.recommendations
+        ],
+        "next_categories": [
+            {"name": name, "rank": rank, "probability": float(probability)}
+            for rank, (name, probability) in enumerate(
+                zip(
+                    profile.fields.get("next_categories") or [],
+                    profile.fields.get("next_category_probabilities") or [],
+                    strict=False,
+                ),
+                start=1,
+            )
+        ],
         "trail_key": run_id + TRAIL_SEP,
         "trail": TRAIL_SEP.join([run_id, *names]),
         "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),

@@ -50,6 +50,8 @@ class StepPayload(_Payload):
     watermark: int = Field(ge=0)
     since: int | None = Field(None, ge=0)
     base_run_id: str = Field("", pattern=r"^$|" + RUN_ID)
+    # a full run: the previous full run, whose exploration slots its lists carry on from
+    previous_run_id: str = Field("", pattern=r"^$|" + RUN_ID)
     max_epochs: int | None = Field(None, ge=1, le=100_000)
     scored: bool = False  # a result file was written (False: nothing changed, nothing to write)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from core.settings import Settings
 from engine.customer_profile import CustomerConfig
+from engine.next_behaviour import SequenceConfig
+from engine.next_steps import NextConfig
 from engine.pipeline import PipelineConfig
+from engine.recommendations import RecommendConfig
 from engine.snapshot_evaluation import EvaluationConfig
 from engine.train import TrainConfig
 
@@ -33,6 +36,25 @@ def pipeline_config(settings: Settings, max_epochs: int | None = None) -> Pipeli
             horizon_weeks=settings.value.horizon_weeks,
             clv_weeks=settings.value.clv_weeks,
             annual_discount=settings.value.annual_discount,
+        ),
+        next=next_config(settings, max_epochs),
+    )
+
+
+def next_config(settings: Settings, max_epochs: int | None = None) -> NextConfig:
+    """Next behaviour and lists; ``max_epochs`` (a request's override) caps the epochs too."""
+    n = settings.next
+    epochs = min(n.sequence_epochs, max_epochs) if max_epochs else n.sequence_epochs
+    return NextConfig(
+        sequence=SequenceConfig(
+            length=n.sequence_length,
+            max_epochs=epochs,
+            time_budget_s=n.sequence_time_budget_s or None,
+            device=settings.training.device,
+            seed=settings.training.seed,
+        ),
+        recommend=RecommendConfig(
+            n=n.recommendations, explore_share=n.explore_share, seed=settings.training.seed
         ),
     )
 

@@ -32,14 +32,29 @@ from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.export import export_snapshot
 from graph.selections import ChangedSince, Selection, WholeGraph
-from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
+from graph.writeback import (
+    Interest,
+    ProfileRow,
+    Recommendation,
+    finish_run,
+    start_run,
+    write_profiles,
+)
 from jobs.payloads import RefreshRequest, StepPayload, validate
 from jobs.recipe import pipeline_config
 from jobs.runs import TERMINAL, RunBoard, duration_text
 
 MODEL = "lightgcn+social / influence-sage"
 # progress (percent) at the start of each named step
-PERCENT = {"export": 5, "train": 20, "finetune": 30, "influence": 60, "profile": 70, "write": 80}
+PERCENT = {
+    "export": 5,
+    "train": 20,
+    "finetune": 30,
+    "influence": 60,
+    "profile": 70,
+    "next": 75,
+    "write": 80,
+}
 
 
 class StepSkipped(Exception):
@@ -100,12 +115,14 @@ def plan_refresh(
         )
         return {"run_id": req.run_id, "state": "refused", "running": holder}, None
     try:
-        mode, base, since = req.mode, "", None
+        mode, base, since, previous = req.mode, "", None, ""
         with GraphClient(settings.neo4j) as client:
             watermark = int(client.read("read_ingest_seq")[0]["seq"])
             full = client.read("latest_complete_run", kinds=["full"])
             if mode == "incremental" and not full:
                 mode = "full"  # nothing to build on yet
+            if mode == "full" and full:  # carries on the previous full run's exploration
+                previous = full[0]["run_id"]
             if mode == "incremental":
                 base = full[0]["run_id"]
                 last = client.read("latest_complete_run", kinds=["full", "incremental"])
@@ -115,6 +132,7 @@ def plan_refresh(
                 "requested": req.mode,
                 "source": req.source,
                 "base_run_id": base,
+                "previous_run_id": previous,
                 "max_epochs": req.max_epochs,
             }
             start_run(
@@ -126,6 +144,7 @@ def plan_refresh(
             watermark=watermark,
             since=since,
             base_run_id=base,
+            previous_run_id=previous,
             max_epochs=req.max_epochs,
         )
         board.update(
@@ -234,6 +253,7 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
                 on_step=on_step,
                 on_epoch=on_epoch,
                 on_estimate=on_estimate,
+                shown=_shown_before(settings, step.previous_run_id),
             )
             assert result.state is not None
             result.state.save(files.state)
@@ -242,6 +262,17 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
             result = run_incremental(snapshot, state, config, on_step=on_step)
     save_result(result, files.result)
     return step.model_copy(update={"scored": True})
+
+
+def _shown_before(settings: Settings, previous_run_id: str) -> list[tuple[str, str, int]]:
+    """The exploration slots the previous full run showed (none if its state is gone)."""
+    if not previous_run_id:
+        return []
+    path = run_files(settings, previous_run_id).state
+    if not path.exists():
+        return []
+    previous = ModelState.load(path)
+    return list(previous.next_model.shown) if previous.next_model is not None else []
 
 
 def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
@@ -264,7 +295,8 @@ def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], d
         ]
         fields = {f.name: f.to_value(c[f.name][i]) for f in FIELDS}
         embedding = c["embedding"][i].tolist()
-        rows.append(ProfileRow(user_id, embedding, fields, interests))
+        recommendations = [Recommendation(**slot) for slot in c["recommendations"][i]]
+        rows.append(ProfileRow(user_id, embedding, fields, interests, recommendations))
     return rows, saved.metrics, saved.timings
 
 

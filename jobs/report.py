@@ -18,7 +18,12 @@ import matplotlib.pyplot as plt
 
 from engine.pipeline import SavedResult
 from jobs.markdown import table
-from jobs.value_report import churn_section, value_section, write_value_plots
+from jobs.value_report import (
+    churn_section,
+    propensity_section,
+    value_section,
+    write_value_plots,
+)
 
 
 def to_markdown(
@@ -54,6 +59,8 @@ def to_markdown(
         lines += churn_section(churn)
     if value := evaluation.get("value"):
         lines += value_section(value)
+    if propensity := evaluation.get("propensity"):
+        lines += propensity_section(propensity)
     if ranking := evaluation.get("item_ranking"):
         lines += ["### Item ranking (random 80/10/10 split, full ranking)", ""]
         lines += table(

@@ -82,6 +82,34 @@ def value_section(value: dict[str, Any]) -> list[str]:
     return lines
 
 
+def propensity_section(propensity: dict[str, Any]) -> list[str]:
+    """Who buys on each of the last days, and in which categories, beside the baselines."""
+    rows, summary = propensity["rows"], propensity["summary"]
+    lines = [
+        f"### Purchase propensity: who buys on each of the last {len(rows)} days, and what "
+        "(from the days before), mean ± std over the days",
+        "",
+    ]
+    for key, title in (
+        ("who_buys_auc", "who buys: AUC"),
+        ("categories_recall@10", "what: Recall@10"),
+    ):
+        figures = summary[key]
+        names = [n for n in figures if not n.endswith("_std")]
+        lines += table(
+            ["method", title],
+            [[n, f"{figures[n]:.3f} ± {figures[n + '_std']:.3f}"] for n in names],
+        )
+        lines.append("")
+    buyers = [r["buyers"] for r in rows]
+    lines += [
+        f"- {rows[0]['users']} users, {min(buyers)}-{max(buyers)} buyers a day; the models are "
+        "fitted on the day before each target day",
+        "",
+    ]
+    return lines
+
+
 def write_value_plots(evaluation: dict[str, Any], result: SavedResult, out: Path) -> list[Path]:
     written = []
     c = result.columns

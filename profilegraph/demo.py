@@ -154,7 +154,10 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> No
             user = result.user_ids[i]
             profile = read_profile(client, user) or {}
             why = client.read("explain_user", user_id=user)
+            recs = client.read("recommendations_for_user", user_id=user)
             console.print(
-                Panel(render_profile(profile, why), title=f"{label}: user {user}", expand=False)
+                Panel(
+                    render_profile(profile, why, recs), title=f"{label}: user {user}", expand=False
+                )
             )
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)

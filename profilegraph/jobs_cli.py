@@ -199,11 +199,12 @@ def profile(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
     with GraphClient(ctx.obj.neo4j) as client:
         p = read_profile(client, user_id)
         why = client.read("explain_user", user_id=user_id)
+        recs = client.read("recommendations_for_user", user_id=user_id)
     if p is None:
         raise JobError(f"no user {user_id!r}")
     if p.get("run_id") is None:
         raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
-    console.print(Panel(render_profile(p, why), title=f"user {user_id}", expand=False))
+    console.print(Panel(render_profile(p, why, recs), title=f"user {user_id}", expand=False))
 
 
 def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
@@ -226,9 +227,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
+def render_profile(
+    p: dict[str, Any],
+    why: list[dict[str, Any]],
+    recs: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> str:
     """A profile (``graph.profiles.read_profile``) as text: the interests, then every field of
-    the contract with its label, then the evidence and the run."""
+    the contract with its label, then the evidence, the recommendations (rows of
+    ``cypher/recommendations_for_user.cypher``) with their reasons, and the run."""
     pairs = zip(p.get("interests") or [], p.get("interest_weights") or [], strict=False)
     width = max(len(field.label) for field in FIELDS) + 2
     lines = [f"{'interests':<{width}}{', '.join(f'{n} {w:.2f}' for n, w in pairs) or '-'}"]
@@ -240,6 +246,9 @@ def render_profile(p: dict[str, Any], why: list[dict[str, Any]]) -> str:
                 f"  {r['interest']}: items {', '.join(r['items']) or '-'}; "
                 f"friends {', '.join(r['friends']) or '-'}"
             )
+    if recs:
+        lines.append("recommended:")
+        lines += [f"  {r['rank']:>2}. {r['item_id']} ({r['kind']}): {r['reason']}" for r in recs]
     lines.append(f"run {p.get('run_id')} at watermark {p.get('watermark')}")
     return "\n".join(lines)
 

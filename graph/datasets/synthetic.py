@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.snapshot import EdgeSet, Snapshot
+from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from engine.typing import EdgeType
+from graph.kinds import REL_TYPES, InteractionKind
 
 KIND_NAMES = ("view", "click", "cart", "purchase")
 KIND_PROBS = (0.6, 0.2, 0.1, 0.1)
@@ -336,13 +337,15 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
     """The snapshot a whole-graph export of this data set yields, built without a database:
     for engine tests and benches that need planted truth at sizes a load would take long for.
     Each interaction is its own edge (a repeat stays a repeat: the export sums them)."""
-    from graph.events import REL_TYPES, InteractionKind  # pydantic: not on the GPU image
 
     n_u, n_i = len(ds.community), len(ds.item_category)
     edges: dict[EdgeType, EdgeSet] = {}
+    kinds = sorted(set(REL_TYPES.values()))
+    action_kind = np.zeros(len(ds.kind), np.int64)
     for k, name in enumerate(KIND_NAMES):
         pick = ds.kind == k
         rel = REL_TYPES[InteractionKind(name)]
+        action_kind[pick] = kinds.index(rel)
         edges[("user", rel, "item")] = _edge_set(ds.user[pick], ds.item[pick], ds.ts[pick])
     edges[("user", "FOLLOWS", "user")] = _edge_set(ds.follow_src, ds.follow_dst, ds.follow_ts)
     edges[("item", "IN_CATEGORY", "category")] = _edge_set(
@@ -366,6 +369,14 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
         taken_at=0.0,
         selection={"kind": "synthetic"},
         node_features={"item": {"price": torch.from_numpy(ds.item_price.astype(np.float64))}},
+        actions=ActionLog.build(
+            torch.from_numpy(ds.user.astype(np.int64)),
+            torch.from_numpy(ds.item.astype(np.int64)),
+            torch.from_numpy(action_kind),
+            torch.from_numpy(ds.ts.astype(np.int64)),
+            torch.full((len(ds.user),), -1, dtype=torch.long),
+            kinds,
+        ),
     )
 
 

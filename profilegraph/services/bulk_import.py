@@ -23,7 +23,7 @@ from core.errors import ServiceStartError
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import KIND_NAMES, PURCHASE, SyntheticDataset
-from graph.events import REL_TYPES, InteractionKind
+from graph.kinds import REL_TYPES, InteractionKind
 from graph.schema import apply_schema
 from profilegraph.services import neo4j_server
 

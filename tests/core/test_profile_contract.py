@@ -48,7 +48,15 @@ def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> Non
     assert set(load_result(path).columns) == set(COLUMNS)
     rows, _, _ = profile_rows(path)
     assert len(rows) == 120
-    python = {"float": float, "int": int, "time": int, "str": str, "bool": bool, "list[str]": list}
+    python = {
+        "float": float,
+        "int": int,
+        "time": int,
+        "str": str,
+        "bool": bool,
+        "list[str]": list,
+        "list[float]": list,
+    }
     for row in rows:
         assert set(row.fields) == {f.name for f in FIELDS}
         for field in FIELDS:

@@ -109,7 +109,7 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
     )
     steps: list[str] = []
     full = run_full(snapshot, config, run_id="r1", on_step=steps.append)
-    assert steps == ["train", "influence", "profile"]
+    assert steps == ["train", "influence", "profile", "next"]
     p = full.profiles
     assert p.embedding.shape == (3000, 16) and len(p.interests) == 3000
     assert sorted(p.influence_rank.tolist()) == list(range(1, 3001))
@@ -141,6 +141,17 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
     for name in ("rfm_score", "lifecycle_stage", "clv", "churn_probability"):
         full_values = [getattr(p, name)[u] for u in (5, 17)]
         assert getattr(inc.profiles, name) == pytest.approx(full_values), name
+    # next behaviour: the full run's sequence model, the same sequences, the same prediction;
+    # every list is full, its explore share as configured, and names no item bought before
+    assert inc.profiles.next_categories == [p.next_categories[u] for u in (5, 17)]
+    assert inc.profiles.next_action == [p.next_action[u] for u in (5, 17)]
+    bought = snapshot.edges[("user", "PURCHASED", "item")]
+    for u, recs in zip((5, 17), inc.profiles.recommendations, strict=True):
+        assert len(recs) == 10 and sum(r["kind"] == "explore" for r in recs) == 2
+        theirs = {snapshot.node_ids["item"][i] for i in bought.dst[bought.src == u].tolist()}
+        assert not theirs & {r["item_id"] for r in recs}
+        assert all(r["reason"] for r in recs)
+    assert state.next_model is not None and state.next_model.shown
 
 
 def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,10 @@ from engine.purchase_propensity import (
     VIEW,
     Behaviours,
     behaviours_from_events,
+    behaviours_from_log,
     evaluate_propensity,
     features,
+    last_days,
 )
 from graph.datasets.taobao import taobao_events
 
@@ -52,3 +54,25 @@ def test_on_taobao_the_fitted_ranking_beats_own_history_and_popularity() -> None
     auc = result["summary"]["who_buys_auc"]
     assert auc["own_history"] > 0.55 and auc["model"] > 0.55  # both rank better than chance
     assert all(r["buyers"] > 100 for r in result["rows"])
+
+
+def test_the_snapshot_action_log_gives_the_behaviours_the_shop_generated() -> None:
+    """The evaluation reads the snapshot's action log: on the synthetic shop it must hold the
+    generated views, carts and purchases (clicks have no propensity code), at their times."""
+    from graph.datasets.synthetic import KIND_NAMES, SyntheticConfig, generate, to_snapshot
+    from jobs.value_report import propensity_section
+
+    ds = generate(SyntheticConfig(n_users=300, n_items=80, horizon_days=30, seed=3))
+    from_log = behaviours_from_log(to_snapshot(ds))
+    assert from_log is not None
+    codes = {"view": VIEW, "cart": CART, "purchase": BUY}
+    for name, code in codes.items():
+        generated = ds.ts[ds.kind == KIND_NAMES.index(name)]
+        got = from_log.ts[from_log.kind == code]
+        assert torch.equal(got.sort().values, torch.from_numpy(generated).sort().values), name
+    assert len(from_log.user) == sum(int((ds.kind == KIND_NAMES.index(n)).sum()) for n in codes)
+    days = last_days(from_log, 3)
+    assert days == sorted(days) and days[-1] <= int(from_log.ts.max()) < days[-1] + DAY_MS
+    result = evaluate_propensity(from_log, days)
+    assert len(result["rows"]) == 3 and all(r["buyers"] > 0 for r in result["rows"])
+    assert any("who buys: AUC" in line for line in propensity_section(result))

@@ -20,7 +20,14 @@ from graph.analyst import (
 from graph.client import GraphClient
 from graph.ingest import ingest_events
 from graph.queries import Query
-from graph.writeback import Interest, ProfileRow, finish_run, start_run, write_profiles
+from graph.writeback import (
+    Interest,
+    ProfileRow,
+    Recommendation,
+    finish_run,
+    start_run,
+    write_profiles,
+)
 from profilegraph.cli import app
 from tests.graph.conftest import wipe
 
@@ -36,10 +43,27 @@ def axis(*parts: tuple[int, float]) -> list[float]:
 
 
 def person(
-    user: str, interests: list[Interest], embedding: list[float], **fields: object
+    user: str,
+    interests: list[Interest],
+    embedding: list[float],
+    recommendations: tuple[Recommendation, ...] = (),
+    **fields: object,
 ) -> ProfileRow:
     base = {"uncertainty": 0.5, "explore": [], "adoptions": 0, "cold_start": False}
-    return ProfileRow(user, embedding, {**base, **fields}, interests)
+    return ProfileRow(user, embedding, {**base, **fields}, interests, recommendations)
+
+
+def upcoming(categories: list[str], p: list[float], action: str, buy: float) -> dict[str, object]:
+    return {
+        "next_categories": categories,
+        "next_category_probabilities": p,
+        "next_action": action,
+        "purchase_probability": buy,
+    }
+
+
+FRIENDS = "2 people you follow acted on it"
+NEW_JAZZ = "explore: jazz is new for you, liked by 1 person you follow"
 
 
 def customer(
@@ -66,7 +90,12 @@ P1 = [
         segment=0,
         segment_label="rock fans",
         adoptions=4,
+        recommendations=(
+            Recommendation("i1", 1, 2.0, "exploit", FRIENDS, "rock"),
+            Recommendation("i2", 2, 0.5, "explore", NEW_JAZZ, "jazz"),
+        ),
         **customer("active", "champions", 500.0, 300.0, 0.9, 0.1),
+        **upcoming(["rock"], [0.9], "viewed", 0.2),
     ),
     person(
         "b",
@@ -78,7 +107,9 @@ P1 = [
         segment_label="rock fans",
         adoptions=1,
         cold_start=True,
+        recommendations=(Recommendation("i1", 1, 1.5, "exploit", FRIENDS, "rock"),),
         **customer("at risk", "at risk", 200.0, 120.0, 0.5, 0.6),
+        **upcoming(["rock"], [0.8], "purchased", 0.7),
     ),
     person(
         "c",
@@ -89,7 +120,9 @@ P1 = [
         segment=1,
         segment_label="jazz and pop",
         cold_start=True,
+        recommendations=(Recommendation("i2", 1, 0.3, "explore", NEW_JAZZ, "jazz"),),
         **customer("lapsed", "hibernating", 50.0, 10.0, 0.2, 0.8),
+        **upcoming(["jazz"], [0.9], "viewed", 0.05),
     ),
     person(
         "d",
@@ -123,7 +156,11 @@ P2 = [
         adoptions=4,
         explore=["jazz", "blues"],
         uncertainty=0.2,
+        recommendations=(
+            Recommendation("i2", 1, 0.9, "exploit", "you acted on 2 items in jazz", "jazz"),
+        ),
         **customer("at risk", "champions", 500.0, 280.0, 0.6, 0.7),
+        **upcoming(["jazz", "rock"], [0.6, 0.3], "viewed", 0.1),
     ),
     P1[2],
 ]
@@ -158,7 +195,8 @@ def fixture_graph(settings: object) -> Iterator[GraphClient]:
             "item_id": "i1",
             "categories": ["rock", "jazz", "pop", "blues"],
         }
-        ingest_events(client, [*people, *follows, item], source="fixture")
+        jazz = {"type": "item_upsert", "event_id": "i2", "item_id": "i2", "categories": ["jazz"]}
+        ingest_events(client, [*people, *follows, item, jazz], source="fixture")
         write_profiles(client, "p1", 1, P1)
         write_profiles(client, "p2", 2, P2)
         for run, status in (("run-1", "complete"), ("run-2", "failed"), ("run-3", "complete")):
@@ -266,6 +304,48 @@ def test_churn_audience_within_a_category(fixture_graph: GraphClient) -> None:
         ("c", 0.8, 0.3, 10.0),
         ("a", 0.7, 0.7, 280.0),
         ("b", 0.6, 0.9, 120.0),
+    ]
+
+
+def test_recommendations_for_a_user_are_the_latest_runs_list(fixture_graph: GraphClient) -> None:
+    # run p2 replaced a's list of run p1 (i1 exploit, i2 explore) with its own
+    assert rows_of(fixture_graph, "recommendations_for_user", "user_id=a") == [
+        (1, "i2", "exploit", 0.9, "jazz", "you acted on 2 items in jazz")
+    ]
+    assert rows_of(fixture_graph, "recommendations_for_user", "user_id=b") == [
+        (1, "i1", "exploit", 1.5, "rock", FRIENDS)
+    ]
+    assert rows_of(fixture_graph, "recommendations_for_user", "user_id=nobody") == []
+
+
+def test_recommended_audience_of_an_item(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "recommended_audience", "item_id=i2") == [
+        ("a", 1, "exploit", "you acted on 2 items in jazz", 2),
+        ("c", 1, "explore", NEW_JAZZ, 2),
+    ]
+    assert rows_of(fixture_graph, "recommended_audience", "item_id=i2", "top=1") == [
+        ("a", 1, "exploit", "you acted on 2 items in jazz", 2)
+    ]
+
+
+def test_exploration_coverage_by_category(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "exploration_coverage") == [
+        ("jazz", 1, 1, 1.0, 1),
+        ("rock", 0, 0, 0.0, 1),
+    ]
+
+
+def test_next_category_audience(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "next_category_audience", "category=Jazz") == [
+        ("c", 0.9, 1, "viewed", 0.05),
+        ("a", 0.6, 1, "viewed", 0.1),
+    ]
+    assert rows_of(
+        fixture_graph, "next_category_audience", "category=rock", "min_probability=0.5"
+    ) == [("b", 0.8, 1, "purchased", 0.7)]
+    assert rows_of(fixture_graph, "next_category_audience", "category=rock") == [
+        ("b", 0.8, 1, "purchased", 0.7),
+        ("a", 0.3, 2, "viewed", 0.1),
     ]
 
 

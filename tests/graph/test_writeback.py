@@ -21,6 +21,7 @@ from graph.writeback import (
     TRAIL_SEP,
     Interest,
     ProfileRow,
+    Recommendation,
     finish_run,
     read_run,
     start_run,
@@ -36,7 +37,12 @@ PROFILES = Query(
     text="""MATCH (u:User)
     RETURN u.user_id AS user_id, properties(u) AS props,
            COLLECT { MATCH (u)-[r:INTERESTED_IN]->(c) RETURN [c.name, r.weight, r.run_id, r.items]
-                     ORDER BY r.rank } AS edges
+                     ORDER BY r.rank } AS edges,
+           COLLECT { MATCH (u)-[r:RECOMMENDED]->(i)
+                     RETURN [i.item_id, r.rank, r.kind, r.reason, r.category, r.run_id]
+                     ORDER BY r.rank } AS recs,
+           COLLECT { MATCH (u)-[r:NEXT_CATEGORY]->(c) RETURN [c.name, r.probability, r.run_id]
+                     ORDER BY r.rank } AS next
     ORDER BY user_id""",
 )
 
@@ -56,8 +62,14 @@ def profile(run: str, user: str) -> ProfileRow:
             "explore": [f"{run}-x"],
             "adoptions": h % 5,
             "cold_start": False,
+            "next_categories": [f"{run}-b", f"{run}-a"],
+            "next_category_probabilities": [0.6, 0.25],
         },
         interests=[Interest(f"{run}-a", 0.7, [f"i{h % 3}"], [], 1), Interest(f"{run}-b", 0.3)],
+        recommendations=[
+            Recommendation(f"rec-{h % 3}", 1, 1.5, "exploit", f"{run}: friends", f"{run}-a"),
+            Recommendation("item", 2, 0.1, "explore", f"{run}: new", f"{run}-b"),
+        ],
     )
 
 
@@ -74,6 +86,11 @@ def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> 
         got = props[f"profile_{key}"]
         assert got == pytest.approx(value) if isinstance(value, float) else got == value, key
     assert props["profile_embedding"] == pytest.approx(expected.embedding, abs=1e-6)
+    assert row["recs"] == [
+        [r.item_id, r.rank, r.kind, r.reason, r.category, run] for r in expected.recommendations
+    ]
+    assert props["profile_recommendations"] == [r.item_id for r in expected.recommendations]
+    assert row["next"] == [[f"{run}-b", 0.6, run], [f"{run}-a", 0.25, run]]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +104,9 @@ def users(settings: object) -> Iterator[GraphClient]:
         events.append(
             {"type": "item_upsert", "event_id": "item", "item_id": "item", "categories": categories}
         )
+        events += [
+            {"type": "item_upsert", "event_id": f"rec-{n}", "item_id": f"rec-{n}"} for n in range(3)
+        ]
         ingest_events(client, events, source="test")
         yield client
 
@@ -98,8 +118,9 @@ def test_every_field_is_written_and_stale_ones_removed(users: GraphClient) -> No
     first = users.read(PROFILES)[0]
     props = first["props"]
     assert props["profile_run_id"] == "run-b" and props["profile_influence"] == 1.0
-    # run-a's interests (properties and edges) did not survive into run-b
+    # run-a's interests, lists and next categories (properties and edges) did not survive
     assert props["profile_interests"] == [] and first["edges"] == []
+    assert props["profile_recommendations"] == [] and first["recs"] == [] and first["next"] == []
     assert set(props) - {"user_id", "changed_seq"} <= property_names()
     assert props["profile_trail"] == ["run-b", TRAIL_SEP.join(["run-a", "run-a-a", "run-a-b"])]
 
@@ -198,7 +219,14 @@ def test_a_written_profile_reads_back_as_the_contract(users: GraphClient) -> Non
     write_profiles(users, "contract-run", 40, [ProfileRow("u5", [0.5] * 64, fields, [])])
     read = read_profile(users, "u5")
     assert read is not None
-    provenance = {"run_id", "watermark", "updated_at", "interests", "interest_weights"}
+    provenance = {
+        "run_id",
+        "watermark",
+        "updated_at",
+        "interests",
+        "interest_weights",
+        "recommendations",
+    }
     assert set(read) == set(fields) | provenance
     assert {name: read[name] for name in fields} == fields
     assert read_profile(users, "no-such-user") is None
@@ -206,4 +234,4 @@ def test_a_written_profile_reads_back_as_the_contract(users: GraphClient) -> Non
 
 def _example(kind: str) -> object:
     examples = {"float": 0.25, "int": 7, "time": 1_700_000_000_000, "str": "s", "bool": True}
-    return {**examples, "list[str]": ["a", "b"]}[kind]
+    return {**examples, "list[str]": ["a", "b"], "list[float]": [0.5, 0.25]}[kind]

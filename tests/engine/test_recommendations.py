@@ -1,0 +1,132 @@
+"""Recommendations: the exploration share, the posterior, what is never recommended."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from engine.recommendations import (
+    EXPLOIT,
+    EXPLORE,
+    Evidence,
+    EvidenceSource,
+    RecommendConfig,
+    explore_categories,
+    posterior,
+    reason,
+    recommend,
+)
+
+N_USERS, N_CATEGORIES, PER_CATEGORY = 6, 8, 5
+N_ITEMS = N_CATEGORIES * PER_CATEGORY
+ITEM_CATEGORY = torch.arange(N_ITEMS) // PER_CATEGORY
+
+
+def _evidence(**changes: torch.Tensor) -> Evidence:
+    """Every user acts a lot in category 0 and once in 1; friends like category 5."""
+    actions = torch.zeros(N_USERS, N_CATEGORIES)
+    actions[:, 0], actions[:, 1] = 6, 1
+    touched = torch.zeros(N_USERS, N_ITEMS, dtype=torch.bool)
+    touched[:, :3] = True
+    touched[:, PER_CATEGORY] = True
+    friend_share = torch.zeros(N_USERS, N_CATEGORIES)
+    friend_share[:, 5] = 1.0
+    base = Evidence(
+        actions=actions,
+        friend_share=friend_share,
+        shown=torch.zeros(N_USERS, N_CATEGORIES),
+        touched=touched,
+        bought=touched & (torch.arange(N_ITEMS) < 2),
+        friend_items=torch.zeros(N_USERS, N_ITEMS),
+        item_category=ITEM_CATEGORY,
+        item_popularity=torch.arange(N_ITEMS, 0, -1).float(),
+    )
+    return replace(base, **changes)
+
+
+def _scores() -> list[torch.Tensor]:
+    return [torch.linspace(1, 0, N_ITEMS).expand(N_USERS, -1).clone()]
+
+
+def test_the_exploration_share_sets_the_number_and_place_of_explore_slots() -> None:
+    for share, expected in ((0.0, 0), (0.1, 1), (0.3, 3), (0.5, 5)):
+        recs = recommend(_scores(), _evidence(), RecommendConfig(explore_share=share))
+        assert (recs.kind == EXPLORE).sum(1).tolist() == [expected] * N_USERS
+    recs = recommend(_scores(), _evidence(), RecommendConfig(explore_share=0.3))
+    assert torch.nonzero(recs.kind[0] == EXPLORE).flatten().tolist() == [2, 5, 9]
+
+
+def test_lists_skip_bought_items_and_explore_only_untouched_items_in_thin_categories() -> None:
+    evidence = _evidence()
+    recs = recommend(_scores(), evidence, RecommendConfig(explore_share=0.3, n=10))
+    assert bool((recs.item >= 0).all())
+    assert not bool(evidence.bought.gather(1, recs.item).any())
+    explored = recs.item[recs.kind == EXPLORE]
+    assert not bool(evidence.touched[0, explored].any())
+    # category 0 (6 actions) is never explored; category 1 (1 action) may be
+    assert 0 not in ITEM_CATEGORY[explored].tolist()
+    # no item twice in a list
+    assert all(len(set(row)) == len(row) for row in recs.item.tolist())
+    # the exploit slots are the best-scored remaining items, best first
+    exploit = recs.item[0][recs.kind[0] == EXPLOIT].tolist()
+    assert exploit == sorted(exploit)
+
+
+def test_the_posterior_moves_with_reactions_to_exploration() -> None:
+    config = RecommendConfig()
+    alpha, beta = posterior(_evidence(), config)
+    mean = alpha / (alpha + beta)
+    assert float(mean[0, 5]) > float(mean[0, 6])  # friends like 5
+    # category 5 shown three times without a reaction: its posterior mean falls
+    shown = torch.zeros(N_USERS, N_CATEGORIES)
+    shown[:, 5] = 3
+    a2, b2 = posterior(_evidence(shown=shown), config)
+    assert float((a2 / (a2 + b2))[0, 5]) < float(mean[0, 5])
+    # a reaction (an action in 5) raises it again
+    actions = _evidence().actions.clone()
+    actions[:, 5] = 1
+    a3, b3 = posterior(_evidence(shown=shown, actions=actions), config)
+    assert float((a3 / (a3 + b3))[0, 5]) > float((a2 / (a2 + b2))[0, 5])
+
+
+def test_thompson_sampling_explores_in_proportion_to_the_posterior() -> None:
+    counts = torch.zeros(N_CATEGORIES)
+    config = RecommendConfig(explore_share=0.1)
+    for seed in range(200):
+        g = torch.Generator().manual_seed(seed)
+        picked = explore_categories(_evidence(), config, g)
+        counts += torch.bincount(picked.flatten(), minlength=N_CATEGORIES)
+    assert counts[0] == 0  # thick evidence: never explored
+    assert counts[5] > counts[2:].sum() - counts[5]  # friends' favourite, most often
+    assert bool((counts[[2, 3, 4, 6, 7]] > 0).all())  # but every thin category gets a turn
+
+
+def test_evidence_source_builds_the_same_dense_rows() -> None:
+    pairs = torch.tensor([[0, 0, 1, 2], [0, 6, 6, 9]])
+    source = EvidenceSource.build(
+        pairs=pairs,
+        bought=torch.tensor([[0], [6]]),
+        category_counts=(
+            torch.tensor([0, 1, 2]),
+            torch.tensor([0, 1, 1]),
+            torch.tensor([3.0, 1, 2]),
+        ),
+        follows=(torch.tensor([0, 0]), torch.tensor([1, 2])),
+        shown=(torch.tensor([1]), torch.tensor([3]), torch.tensor([2.0])),
+        item_category=ITEM_CATEGORY,
+        num_users=3,
+        num_categories=N_CATEGORIES,
+    )
+    ev = source.rows(torch.tensor([0, 1]))
+    assert ev.touched[0].nonzero().flatten().tolist() == [0, 6]
+    assert ev.bought[0].nonzero().flatten().tolist() == [6]
+    assert ev.friend_items[0, 6] == 1 and ev.friend_items[0, 9] == 1  # followees 1 and 2
+    assert ev.friend_share[0, 1].item() == 1.0  # both followees act only in category 1
+    assert ev.shown[1, 3] == 2 and ev.actions[0, 0] == 3
+
+
+def test_reasons_read_as_sentences() -> None:
+    assert reason(EXPLOIT, 3, 0, "rock", 0.0) == "3 people you follow acted on it"
+    assert reason(EXPLOIT, 0, 4, "rock", 0.0) == "you acted on 4 items in rock"
+    assert reason(EXPLORE, 0, 0, "jazz", 0.25).startswith("explore: jazz is new for you, 25%")
