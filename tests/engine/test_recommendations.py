@@ -130,3 +130,58 @@ def test_reasons_read_as_sentences() -> None:
     assert reason(EXPLOIT, 3, 0, "rock", 0.0) == "3 people you follow acted on it"
     assert reason(EXPLOIT, 0, 4, "rock", 0.0) == "you acted on 4 items in rock"
     assert reason(EXPLORE, 0, 0, "jazz", 0.25).startswith("explore: jazz is new for you, 25%")
+
+
+def test_a_reaction_to_an_exploration_slot_moves_the_posterior_and_the_list() -> None:
+    """A full run shows a user an exploration slot; without a reaction the slot counts against
+    its category, and after an action in it (a new event, an incremental run) for it: the
+    posterior rises and the list changes."""
+    from engine.next_behaviour import SequenceConfig
+    from engine.next_steps import NextConfig, _evidence_source, _unanswered, next_columns
+    from engine.pipeline import PipelineConfig, run_full
+    from engine.sequences import action_categories
+    from engine.snapshot import ActionLog
+    from engine.train import TrainConfig
+    from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+
+    snapshot = to_snapshot(generate(SyntheticConfig(n_users=200, n_items=60, seed=4)))
+    config = PipelineConfig(
+        train=TrainConfig(embedding_dim=8, max_epochs=2, device="cpu"),
+        next=NextConfig(sequence=SequenceConfig(max_epochs=2, device="cpu")),
+    )
+    full = run_full(snapshot, config, run_id="r")
+    assert full.state is not None and full.state.next_model is not None
+    model = full.state.next_model
+    user_id, category, shown_at = model.shown[0]
+    u = snapshot.index_of("user")[user_id]
+    c = snapshot.index_of("category")[category]
+    log = snapshot.actions
+    assert log is not None
+    cats = action_categories(log, snapshot)
+    # no reaction yet: the slot is a failure of its category
+    users, categories, _ = _unanswered(snapshot, log, cats, model.shown)
+    assert ((users == u) & (categories == c)).any()
+    before = _evidence_source(snapshot, log, cats, model.shown, shown_at).rows(torch.tensor([u]))
+    explored = next(r for r in full.profiles.recommendations[u] if r["kind"] == "explore")
+    # the user views the explored item after it was shown
+    item = snapshot.index_of("item")[explored["item_id"]]
+    snapshot.actions = ActionLog.build(
+        torch.cat([log.user, torch.tensor([u])]),
+        torch.cat([log.item, torch.tensor([item])]),
+        torch.cat([log.kind, torch.tensor([log.kinds.index("VIEWED")])]),
+        torch.cat([log.ts, torch.tensor([shown_at + 1])]),
+        torch.cat([log.category, torch.tensor([-1])]),
+        log.kinds,
+    )
+    reacted = snapshot.actions
+    cats = action_categories(reacted, snapshot)
+    users, categories, _ = _unanswered(snapshot, reacted, cats, model.shown)
+    assert not ((users == u) & (categories == c)).any()
+    after = _evidence_source(snapshot, reacted, cats, model.shown, shown_at).rows(torch.tensor([u]))
+    a0, b0 = posterior(before, RecommendConfig())
+    a1, b1 = posterior(after, RecommendConfig())
+    assert float(a1[0, c] / (a1[0, c] + b1[0, c])) > float(a0[0, c] / (a0[0, c] + b0[0, c]))
+    cols = next_columns(snapshot, model, config.next, torch.tensor([u]))
+    new_items = [r["item_id"] for r in cols.recommendations[u] if r["kind"] == "explore"]
+    assert explored["item_id"] not in new_items  # touched now: never explored again
+    assert cols.recommendations[u] != full.profiles.recommendations[u]
