@@ -190,6 +190,7 @@ def fit_next(snapshot: Snapshot, config: NextConfig) -> NextModel | None:
             # last action at least as well as their own counts did
             "valid_category_ndcg10": {"sequence": model_ndcg, "own_frequent": own_ndcg},
             "next_categories_from": "sequence" if model_ndcg >= own_ndcg else "own_frequent",
+            "kinds_seen": sorted({log.kinds[k] for k in torch.unique(log.kind).tolist()}),
         },
     )
 
@@ -259,7 +260,9 @@ def _prediction_columns(
 ) -> dict[str, list[Any]]:
     names = {k: model.kinds[k].lower() for k in range(len(model.kinds))}
     own = model.fit.get("next_categories_from") == "own_frequent"
-    buy = model.kinds.index("PURCHASED") if "PURCHASED" in model.kinds else None
+    # a purchase probability only where the model saw purchases (LastFM has none)
+    seen = model.fit.get("kinds_seen", model.kinds)
+    buy = model.kinds.index("PURCHASED") if "PURCHASED" in seen else None
     columns: dict[str, list[Any]] = {
         key: [None] * n_users
         for key in (
