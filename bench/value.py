@@ -157,15 +157,20 @@ def show_churn(title: str, results: list[dict[str, Any]]) -> None:
     table.add_column("method")
     for key in keys:
         table.add_column(key, justify="right")
-    for name in (*METHODS, "graph gain"):
+    gains = {
+        "graph gain": ("behaviour+graph", "behaviour"),
+        "embedding gain": ("behaviour+graph+embedding", "behaviour+graph"),
+    }
+    for name in (*METHODS, *gains):
         cells = []
         for key in keys:
-            if name == "graph gain":
-                values = [r["behaviour+graph"][key] - r["behaviour"][key] for r in rows]
+            if name in gains:
+                plus, base = gains[name]
+                values = [r[plus][key] - r[base][key] for r in rows]
             else:
                 values = [r[name][key] for r in rows]
             figures = mean_std(key, values)
-            sign = "+" if name == "graph gain" else ""
+            sign = "+" if name in gains else ""
             cells.append(f"{figures[key]:{sign}.3f} ± {figures[key + '_std']:.3f}")
         table.add_row(name, *cells)
     console.print(table)

@@ -53,6 +53,40 @@ SOCIAL = (
 PROPAGATED = tuple(f"followees_{name}" for name in BEHAVIOUR) + tuple(
     f"followees2_{name}" for name in BEHAVIOUR
 )
+EMBEDDING_DIM = 16
+EMBEDDING = tuple(f"interaction_embedding_{k}" for k in range(EMBEDDING_DIM))
+
+
+def _item_vectors(n_items: int, dim: int, seed: int, block: int = 1 << 16) -> Tensor:
+    """[n_items, dim] a fixed random vector per item index, whatever ``n_items`` is (drawn in
+    blocks of their own seeds, so an item's vector never depends on how many came after it)."""
+    parts = [
+        torch.randn(block, dim, generator=torch.Generator().manual_seed(seed * 1_000_003 + j))
+        for j in range(-(-n_items // block))
+    ]
+    return torch.cat(parts)[:n_items]
+
+
+def interaction_embedding(
+    past: Actions, n_users: int, n_items: int, dim: int = EMBEDDING_DIM, seed: int = 0
+) -> Tensor:
+    """[U, dim] a graph embedding of each user from the user-item graph of ``past`` alone:
+    LightGCN's propagation without its training (a fixed random vector per item, averaged to
+    the users, back to the items and to the users again; the mean of the first and third hop),
+    so it can be computed at any cut without seeing what came after it and without a training
+    run per cut. The logistic layer on top learns what in it predicts churn."""
+    if n_items == 0 or past.user.numel() == 0:
+        return torch.zeros(n_users, dim, dtype=torch.float64)
+    items = _item_vectors(n_items, dim, seed)
+    pairs = torch.unique(past.user * n_items + past.item)
+    user, item = pairs // n_items, n_users + pairs % n_items
+    n = n_users + n_items
+    to_users, to_items = NeighbourMean.of(item, user, n), NeighbourMean.of(user, item, n)
+    x = torch.zeros(n, dim)
+    x[n_users:] = items
+    hop1 = to_users @ x
+    hop3 = to_users @ (to_items @ hop1)
+    return ((hop1 + hop3)[:n_users] / 2).double()
 
 
 @dataclass(frozen=True)
@@ -158,8 +192,12 @@ def churn_features(
     mean = NeighbourMean.of(follow_dst, follow_src, n_users)
     hop1 = mean @ own.float()
     hop2 = mean @ hop1
-    values = torch.cat([own, torch.stack(social, dim=1), hop1.double(), hop2.double()], dim=1)
-    return ChurnFeatures(values, BEHAVIOUR + SOCIAL + PROPAGATED, active_now)
+    n_items = int(past.item.max()) + 1 if past.item.numel() else 0
+    embedded = interaction_embedding(past, n_users, n_items)
+    values = torch.cat(
+        [own, torch.stack(social, dim=1), hop1.double(), hop2.double(), embedded], dim=1
+    )
+    return ChurnFeatures(values, BEHAVIOUR + SOCIAL + PROPAGATED + EMBEDDING, active_now)
 
 
 def churned_after(actions: Actions, n_users: int, at: int, horizon_ms: int) -> Tensor:
@@ -228,6 +266,9 @@ def fit_churn(
 
 BEHAVIOUR_ONLY = list(range(len(BEHAVIOUR)))
 WITH_GRAPH = list(range(len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED)))
+# Evaluated beside the others, not a candidate of choose_columns: on LastFM and on the
+# synthetic shop it lowered the AUC (`python -m bench.value --snapshot out/lastfm-snapshot.pt`).
+WITH_EMBEDDING = list(range(len(WITH_GRAPH) + len(EMBEDDING)))
 
 
 @dataclass
@@ -293,13 +334,15 @@ def predict_churn(
     horizon_ms: int,
     adopted: Adoptions | None = None,
     social: bool | None = None,
+    embedding: bool = False,
     model: ChurnModel | None = None,
     timeline: FeatureTimeline | None = None,
 ) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
     """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
     at-risk ones), learnt on the period before; None as the model when that period has no
     at-risk users or no churn variety (then the probability is the base rate, or 0.5).
-    ``social``: use the graph features (True), not (False), or as validation says (None).
+    ``social``: use the graph features (True; with ``embedding`` the interaction embedding
+    too), not (False), or as validation says (None).
     ``model``: one learnt before (a full run's), applied as it is. ``timeline``: features
     already computed for these actions (up to ``at``), follows and adoptions."""
     if timeline is None:
@@ -317,6 +360,6 @@ def predict_churn(
     if social is None:
         columns, _ = choose_columns(timeline, at)
     else:
-        columns = WITH_GRAPH if social else BEHAVIOUR_ONLY
+        columns = (WITH_EMBEDDING if embedding else WITH_GRAPH) if social else BEHAVIOUR_ONLY
     model = fit_churn(before.values[before.at_risk], label, columns)
     return model.predict(now.values), now, model

@@ -27,7 +27,14 @@ from engine.adoptions import Actions, adoptions
 from engine.churn import BEHAVIOUR, FeatureTimeline, churned_after, fit_churn, predict_churn
 from engine.probability_metrics import auc, brier, calibration_error, reliability
 
-METHODS = ("recency", "bgnbd", "behaviour", "behaviour+graph", "shipped")
+METHODS = (
+    "recency",
+    "bgnbd",
+    "behaviour",
+    "behaviour+graph",
+    "behaviour+graph+embedding",
+    "shipped",
+)
 
 
 def churn_cuts(actions: Actions, quantiles: tuple[float, ...], horizon_ms: int) -> list[int]:
@@ -75,6 +82,9 @@ def evaluate_churn(
         full, now, model = predict_churn(actions, src, dst, n_users, social=True, **common)
         if model is None:
             continue
+        embedded, _, _ = predict_churn(
+            actions, src, dst, n_users, social=True, embedding=True, **common
+        )
         shipped, _, _ = predict_churn(actions, src, dst, n_users, **common)
         alone, _, _ = predict_churn(actions, src, dst, n_users, social=False, **common)
         before = timeline.at(at - horizon_ms)
@@ -86,6 +96,7 @@ def evaluate_churn(
             "bgnbd": now.values[:, BEHAVIOUR.index("bgnbd_p_quiet")],
             "behaviour": alone,
             "behaviour+graph": full,
+            "behaviour+graph+embedding": embedded,
             "shipped": shipped,
         }
         risk = now.at_risk
@@ -112,6 +123,8 @@ def evaluate_churn(
         for key in rows[0]["behaviour"]:
             gains = [r["behaviour+graph"][key] - r["behaviour"][key] for r in rows]
             summary.setdefault("graph_gain", {}).update(mean_std(key, gains))
+            gains = [r["behaviour+graph+embedding"][key] - r["behaviour+graph"][key] for r in rows]
+            summary.setdefault("embedding_gain", {}).update(mean_std(key, gains))
     curve = reliability(torch.cat(pooled_p), torch.cat(pooled_y)) if pooled_p else []
     return {
         "horizon_days": horizon_ms / 86_400_000,

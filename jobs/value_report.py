@@ -32,7 +32,7 @@ def churn_section(churn: dict[str, Any]) -> list[str]:
                 name,
                 *(
                     f"{m[k]:+.3f} ± {m[k + '_std']:.3f}"
-                    if name == "graph_gain"
+                    if name.endswith("_gain")
                     else f"{m[k]:.3f} ± {m[k + '_std']:.3f}"
                     for k in keys
                 ),
@@ -50,6 +50,8 @@ def churn_section(churn: dict[str, Any]) -> list[str]:
         "- `graph_gain` is behaviour+graph minus behaviour, cut by cut: a positive AUC and a "
         "negative Brier gain mean the follow graph helps; `shipped` is what profiles use (the "
         "graph only where it validated better one horizon earlier)",
+        "- `embedding_gain` is what the interaction embedding (LightGCN's propagation of fixed "
+        "item vectors over the user-item graph known at the cut) adds to behaviour+graph",
         f"- expected calibration error of `shipped` over all cuts: "
         f"{churn['calibration_error']:.3f} (reliability curve in `churn_reliability.png`)",
     ]

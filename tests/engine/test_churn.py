@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from engine.adoptions import DAY_MS, Actions
-from engine.churn import BEHAVIOUR, PROPAGATED, SOCIAL, churn_features, churned_after
+from engine.churn import (
+    BEHAVIOUR,
+    EMBEDDING,
+    PROPAGATED,
+    SOCIAL,
+    churn_features,
+    churned_after,
+)
 from engine.churn_evaluation import evaluate_churn
 from engine.probability_metrics import auc, brier, reliability
 from graph.datasets.synthetic import SyntheticConfig, generate
@@ -33,26 +40,31 @@ def _toy() -> tuple[Actions, torch.Tensor, torch.Tensor]:
         + [(2, w) for w in range(0, 52, 4)]
     )
     user = torch.tensor([u for u, _ in times])
+    item = torch.tensor([(3 * u + w) % 5 if u < 2 else (w // 4) % 2 for u, w in times])
     ts = torch.tensor([w * 7 * DAY_MS for _, w in times])
-    return Actions(user, torch.zeros_like(user), ts), torch.tensor([2, 2]), torch.tensor([0, 1])
+    return Actions(user, item, ts), torch.tensor([2, 2]), torch.tensor([0, 1])
 
 
 def test_features_use_only_the_past_and_labels_only_the_future() -> None:
     actions, src, dst = _toy()
     at = 40 * 7 * DAY_MS
     features = churn_features(actions, src, dst, 3, at=at, horizon_ms=H)
-    assert features.values.shape == (3, len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED))
+    n_features = len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED) + len(EMBEDDING)
+    assert features.values.shape == (3, n_features)
     # user 2's one-hop propagated recency is the mean of its two followees' own
     hop = len(BEHAVIOUR) + len(SOCIAL)
     assert torch.allclose(features.values[2, hop], features.values[:2, 0].mean().double())
     # whatever happens after the cut changes nothing known at it
-    later = Actions(
+    later = Actions(  # (a new item among them: the embedding's item vectors stay put)
         torch.cat([actions.user, torch.tensor([1, 1])]),
-        torch.zeros(actions.user.numel() + 2, dtype=torch.long),
+        torch.cat([actions.item, torch.tensor([0, 70_000])]),
         torch.cat([actions.ts, torch.tensor([at + DAY_MS, at + 2 * DAY_MS])]),
     )
     again = churn_features(later, src, dst, 3, at=at, horizon_ms=H)
     assert torch.equal(features.values, again.values)
+    # the interaction embedding: a user's own items place them (users 0 and 2 differ)
+    embedded = features.values[:, -len(EMBEDDING) :]
+    assert not torch.allclose(embedded[0], embedded[2]) and bool(embedded.abs().sum() > 0)
     assert features.at_risk.tolist() == [True, False, True]  # user 1 silent for 10 weeks...
     share = features.values[2, len(BEHAVIOUR) + SOCIAL.index("followees_active_share")]
     assert float(share) == 0.5  # of user 2's followees, user 0 is active and user 1 is not

@@ -66,8 +66,10 @@ def test_evaluate_writes_report_json_and_plots(settings: Settings, tmp_path: Pat
         "bgnbd",
         "behaviour",
         "behaviour+graph",
+        "behaviour+graph+embedding",
         "shipped",
         "graph_gain",
+        "embedding_gain",
     }
     assert len(data["churn"]["rows"]) >= 2
     assert set(data["value"]["holdout"]) == {"naive", "bg/nbd", "pareto/nbd", "shipped"}

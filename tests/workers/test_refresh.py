@@ -42,7 +42,8 @@ PROFILED = Query(
     mode="read",
     text="""
     MATCH (u:User) RETURN u.user_id AS user_id, u.profile_run_id AS run_id,
-    u.profile_interests AS interests, size(u.profile_embedding) AS dim
+    u.profile_interests AS interests, size(u.profile_embedding) AS dim,
+    COUNT { (u)-[:RECOMMENDED]->() } AS recommended, COUNT { (u)-[:NEXT_CATEGORY]->() } AS next
 """,
 )
 
@@ -117,6 +118,8 @@ def test_full_then_incremental_refresh(
     rows = graph.read(PROFILED)
     assert len(rows) == 300
     assert all(r["run_id"] == full and r["interests"] and r["dim"] == 64 for r in rows)
+    # every profile came with its list and its next categories, through the real workers
+    assert all(r["recommended"] == 10 and r["next"] >= 1 for r in rows)
     run = read_run(graph, full)
     assert run is not None and run["status"] == "complete" and run["profiles_written"] == 300
     assert board.holder() is None  # the lock was released
@@ -137,6 +140,10 @@ def test_full_then_incremental_refresh(
     assert info["state"] == "complete", info
     by_user = {r["user_id"]: r["run_id"] for r in graph.read(PROFILED)}
     assert by_user["u1"] == inc and by_user["u2"] == inc
+    # the new purchase reached their lists: a bought item is never recommended again
+    for user in ("u1", "u2"):
+        listed = [r["item_id"] for r in graph.read("recommendations_for_user", user_id=user)]
+        assert len(listed) == 10 and "i3" not in listed
     refreshed = sum(1 for v in by_user.values() if v == inc)
     assert refreshed == int(info["written"]) and refreshed < 300  # only what changed
 
