@@ -339,7 +339,7 @@ def _lists(
     lists: list[list[dict[str, Any]]] = [[] for _ in range(n_users)]
     shown: list[tuple[str, str, int]] = []
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
-    batch = config.recommend.batch_size
+    batch = config.recommend.rows_per_block(n_items)
     for start in range(0, users.numel(), batch):
         rows = users[start : start + batch]
         seq_scores = item_scores(trained, sequences, mix, rows)  # model item space

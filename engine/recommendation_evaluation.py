@@ -77,8 +77,9 @@ def evaluate_lists(
                 cfg = replace(config, explore_share=share, seed=seed)
                 g = torch.Generator().manual_seed(1000 + seed)
                 parts = []
-                for start in range(0, users.numel(), cfg.batch_size):
-                    rows_b = users[start : start + cfg.batch_size]
+                block = cfg.rows_per_block(n_items)
+                for start in range(0, users.numel(), block):
+                    rows_b = users[start : start + block]
                     ev = source.rows(rows_b)
                     forced = (
                         _random_explore(
@@ -87,7 +88,7 @@ def evaluate_lists(
                         if strategy == "random"
                         else None
                     )
-                    scores = [s[start : start + cfg.batch_size] for s in exploit]
+                    scores = [s[start : start + block] for s in exploit]
                     parts.append(recommend(scores, ev, cfg, explore=forced))
                 item = torch.cat([p.item for p in parts])
                 kind = torch.cat([p.kind for p in parts])

@@ -37,7 +37,12 @@ class RecommendConfig:
     thin_actions: int = 1
     global_prior_weight: float = 0.1  # of the prior mean, from overall category shares
     seed: int = 0
-    batch_size: int = 1024
+    batch_size: int = 1024  # users per block, at most (see rows_per_block)
+    max_block_floats: int = 1 << 26  # a block holds several [users, items] tensors
+
+    def rows_per_block(self, n_items: int) -> int:
+        """Users per [B, items] block: ``batch_size``, fewer for a large catalogue."""
+        return max(1, min(self.batch_size, self.max_block_floats // max(1, n_items)))
 
     def __post_init__(self) -> None:
         if self.n < 1 or not 0 <= self.explore_share <= 1 or self.prior_strength <= 0:

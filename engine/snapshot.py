@@ -164,6 +164,15 @@ class Snapshot:
                     f"actions: '{name}' must be 1-d with {n} entries "
                     f"(found shape {tuple(tensor.shape)})"
                 )
+        if n > 1:
+            # sequence models read each user's rows as their order: sorted by user, then time
+            same = log.user[1:] == log.user[:-1]
+            if bool((log.user[1:] < log.user[:-1]).any()) or bool(
+                (same & (log.ts[1:] < log.ts[:-1])).any()
+            ):
+                raise ValueError(
+                    "actions: rows must be sorted by user, then time (ActionLog.build)"
+                )
         for name, bound in bounds.items():
             tensor = getattr(log, name)
             low = -1 if name == "category" else 0

@@ -64,6 +64,9 @@ def test_snapshot_keeps_the_action_log_and_checks_it(tmp_path: Path) -> None:
     snap.actions = replace(log, item=torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="actions: 'item' must lie in \\[0, 2\\)"):
         snap.validate()
+    snap.actions = replace(log, user=torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match="sorted by user, then time"):
+        snap.validate()
 
 
 def _cycling_users(n_users: int, n_categories: int, length: int) -> ActionLog:

@@ -185,3 +185,10 @@ def test_a_reaction_to_an_exploration_slot_moves_the_posterior_and_the_list() ->
     new_items = [r["item_id"] for r in cols.recommendations[u] if r["kind"] == "explore"]
     assert explored["item_id"] not in new_items  # touched now: never explored again
     assert cols.recommendations[u] != full.profiles.recommendations[u]
+
+
+def test_blocks_of_users_shrink_for_a_large_catalogue() -> None:
+    config = RecommendConfig()
+    assert config.rows_per_block(1_000) == config.batch_size
+    assert config.rows_per_block(1_000_000) * 1_000_000 <= config.max_block_floats
+    assert config.rows_per_block(10**12) == 1
