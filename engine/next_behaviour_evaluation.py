@@ -289,7 +289,9 @@ def evaluate_next_behaviour(
                     exploit = [model_scores["item"]]
                     if "lightgcn" in scores:
                         exploit.append(scores["lightgcn"]["item"])
-                    for row in _list_rows(snapshot, log, c, exploit, recommendations, shares):
+                    for row in _list_rows(
+                        snapshot, log, categories, c, exploit, recommendations, shares
+                    ):
                         report.lists.append({**row, "cut": q})
             own_kind = kind_counts.argmax(1)
             run["scores"]["own_frequent"] = {
@@ -308,6 +310,7 @@ def evaluate_next_behaviour(
 def _list_rows(
     snapshot: Snapshot,
     log: ActionLog,
+    categories: Tensor,
     c: _Cut,
     exploit: list[Tensor],
     config: RecommendConfig,
@@ -337,7 +340,6 @@ def _list_rows(
     row_of = torch.full((n_users,), -1, dtype=torch.long)
     row_of[c.users] = torch.arange(c.users.numel())
     after = (log.ts >= int(c.cut_ms)) & (row_of[log.user] >= 0)
-    categories = action_categories(log, snapshot)
     rows_after = row_of[log.user[after]]
     cat_after = categories[after]
     has_cat = cat_after >= 0

@@ -121,16 +121,26 @@ class NextColumns:
     fit: dict[str, Any] = field(default_factory=dict)
 
 
-def _log_in(log: ActionLog, item_map: Tensor, category_map: Tensor, kind_map: Tensor) -> ActionLog:
-    """The log with items, tag categories and kinds moved into another index space (-1 in a
-    map drops the action; an unknown tag becomes 'no tag')."""
+def _log_in(
+    log: ActionLog,
+    categories: Tensor,
+    item_map: Tensor,
+    category_map: Tensor,
+    kind_map: Tensor,
+) -> tuple[ActionLog, Tensor]:
+    """The log and its actions' categories moved into another index space (-1 in a map drops
+    the action; an unknown category becomes 'none')."""
     item = item_map[log.item]
     kind = kind_map[log.kind]
     keep = (item >= 0) & (kind >= 0)
-    category = torch.where(log.category >= 0, category_map[log.category.clamp_min(0)], -1)
-    return ActionLog(
-        log.user[keep], item[keep], kind[keep], log.ts[keep], category[keep], log.kinds
+
+    def moved(category: Tensor) -> Tensor:
+        return torch.where(category >= 0, category_map[category.clamp_min(0)], -1)[keep]
+
+    moved_log = ActionLog(
+        log.user[keep], item[keep], kind[keep], log.ts[keep], moved(log.category), log.kinds
     )
+    return moved_log, moved(categories)
 
 
 def _index_map(names: list[str], into: list[str]) -> Tensor:
@@ -216,10 +226,7 @@ def next_columns(
     category_map = _index_map(snapshot.node_ids["category"], model.categories)
     kind_map = _index_map(log.kinds, model.kinds)
     categories = action_categories(log, snapshot)
-    mapped = _log_in(log, item_map, category_map, kind_map)
-    mapped_categories = torch.where(categories >= 0, category_map[categories.clamp_min(0)], -1)[
-        (item_map[log.item] >= 0) & (kind_map[log.kind] >= 0)
-    ]
+    mapped, mapped_categories = _log_in(log, categories, item_map, category_map, kind_map)
     trained = model.trained()
     sequences = build_sequences(mapped, mapped_categories, n_users, trained.config.length)
     mix = (
@@ -233,7 +240,9 @@ def next_columns(
     if model.fit.get("next_categories_from") == "own_frequent":
         pred = replace(pred, category_probs=own_category_probs(sequences, len(model.categories)))
     out = _prediction_columns(pred, model, sequences, users, n_users, config.top_categories)
-    lists, shown = _lists(snapshot, model, trained, sequences, mix, users, config, ranking)
+    lists, shown = _lists(
+        snapshot, model, trained, sequences, mix, users, config, ranking, categories, item_map
+    )
     return NextColumns(**out, recommendations=lists, shown=shown, fit=dict(model.fit))
 
 
@@ -326,16 +335,17 @@ def _lists(
     users: Tensor,
     config: NextConfig,
     ranking: tuple[Tensor, Tensor] | None,
+    categories: Tensor,
+    item_map: Tensor,
 ) -> tuple[list[list[dict[str, Any]]], list[tuple[str, str, int]]]:
-    """Recommendation lists of ``users`` in the snapshot's item space."""
+    """Recommendation lists of ``users`` in the snapshot's item space (``categories``: each
+    action's; ``item_map``: snapshot item -> model item, -1 unknown)."""
     log = snapshot.actions
     assert log is not None
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
     names = snapshot.node_ids["category"]
-    categories = action_categories(log, snapshot)
     now = int(log.ts.max()) if len(log) else 0
     source = _evidence_source(snapshot, log, categories, model.shown, now)
-    item_map = _index_map(snapshot.node_ids["item"], model.item_ids)
     lists: list[list[dict[str, Any]]] = [[] for _ in range(n_users)]
     shown: list[tuple[str, str, int]] = []
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
