@@ -140,6 +140,27 @@ class NextSettings(_Section):
     sequence_time_budget_s: float = Field(90.0, ge=0)  # 0: none
 
 
+SENSITIVE = ("age_band", "gender")  # user properties that are sensitive, whatever the settings
+
+
+class PrivacySettings(_Section):
+    """Consent, retention, sensitive attributes and differential privacy (README "Privacy")."""
+
+    # A user who never answered may be profiled (True: the shop's legitimate interest, as for
+    # the public data sets here) or not (False: profiling only on an explicit opt-in).
+    consent_default: bool = True
+    # Users who may not be profiled are left out of exports (False), or exported as context
+    # that informs others' influence and interests but is never profiled (True).
+    unconsented_as_context: bool = False
+    run_retention_days: float = Field(7.0, gt=0, le=3650)  # run folders (snapshots, results)
+    dead_letter_retention_days: float = Field(30.0, gt=0, le=3650)  # rejected input's raw text
+    # Sensitive attributes (SENSITIVE) go into snapshots only for the fairness report; they are
+    # never a model input either way.
+    sensitive_in_snapshots: bool = False
+    dp_total_epsilon: float = Field(10.0, gt=0, le=1000)  # per data set, over all DP queries
+    dp_min_group: int = Field(20, ge=1, le=1_000_000)  # smaller (noisy) groups are suppressed
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place. Unknown keys are errors, not silently ignored."""
 
@@ -162,6 +183,7 @@ class Settings(BaseSettings):
     refresh: RefreshSettings = RefreshSettings()
     value: ValueSettings = ValueSettings()
     next: NextSettings = NextSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("datasets_dir", "home", "state")
     @classmethod

@@ -1,11 +1,12 @@
-// purpose: Record event ids in the ingest ledger and return the ones not seen before, so that
+// purpose: Record events in the ingest ledger and return the ones not seen before, so that
 //          replaying an event (a re-read file, a redelivered stream message) changes nothing.
+//          The ledger keeps a digest of each event id, never the id (ids can name people).
 // mode: write
-// params: event_ids LIST<STRING> (distinct), seq INTEGER
+// params: keys LIST<STRING> (distinct SHA-256 digests of event ids), seq INTEGER
 // returns: fresh LIST<STRING>
-UNWIND $event_ids AS id
-OPTIONAL MATCH (seen:IngestedEvent {event_id: id})
-WITH id, seen
+UNWIND $keys AS key
+OPTIONAL MATCH (seen:IngestedEvent {key: key})
+WITH key, seen
 WHERE seen IS NULL
-CREATE (:IngestedEvent {event_id: id, seq: $seq, at: timestamp()})
-RETURN collect(id) AS fresh
+CREATE (:IngestedEvent {key: key, seq: $seq, at: timestamp()})
+RETURN collect(key) AS fresh

@@ -7,6 +7,7 @@
 //   category: a category name, any case; min_weight: 0..1, the interest's share of the user's profile;
 //   limit: how many users to list (the counts cover all of them)
 // returns: user_id, weight, cold_start, audience (users matching), cold_share (of the audience)
+// dp: count audience; mean cold_share 0..1; single
 // example: profilegraph query interest_audience --param category=rock --param min_weight=0.2 --param limit=20
 MATCH (:Category {name: toLower($category)})<-[r:INTERESTED_IN]-(u:User)
 WHERE r.weight >= $min_weight

@@ -6,6 +6,7 @@
 // bounds: top 1..10000
 //   item_id: the item's external id; top: how many users
 // returns: user_id, rank, kind, reason, audience (users it is recommended to, in all)
+// dp: count audience; single
 // example: profilegraph query recommended_audience --param item_id=289 --param top=20
 MATCH (i:Item {item_id: $item_id})<-[r:RECOMMENDED]-(u:User)
 WITH u, r ORDER BY r.rank, u.user_id

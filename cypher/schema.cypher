@@ -16,7 +16,8 @@
 // (:User) profile_* properties, written by one ProfileRun at a time
 // (:ProfileRun {run_id, kind, started_at, finished_at, status, model, params, metrics})
 // (:Watermark {name, seq})                               ingest sequence; users/items carry changed_seq
-// (:IngestedEvent {event_id, seq, at})                   ledger that makes replays no-ops
+// (:IngestedEvent {key, seq, at})                        ledger that makes replays no-ops (key: the
+//                                                        SHA-256 of the event id, never the id)
 // (:RejectedEvent {key, source, reason, field, value, raw, times, at})   dead letters
 // Interaction kinds are relationship types (VIEWED CLICKED CARTED FAVOURITED PURCHASED RATED REVIEWED LISTENED
 // TAGGED), not a `kind` property: Neo4j keeps relationships in per-type chains, so reading one
@@ -38,7 +39,7 @@ FOR (u:User) ON u.profile_embedding
 OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
                        `vector.quantization.enabled`: false, `vector.hnsw.ef_construction`: 40}};
 CREATE CONSTRAINT watermark_name IF NOT EXISTS FOR (w:Watermark) REQUIRE w.name IS UNIQUE;
-CREATE CONSTRAINT ingested_event_id IF NOT EXISTS FOR (e:IngestedEvent) REQUIRE e.event_id IS UNIQUE;
+CREATE CONSTRAINT ingested_event_key IF NOT EXISTS FOR (e:IngestedEvent) REQUIRE e.key IS UNIQUE;
 CREATE CONSTRAINT rejected_event_key IF NOT EXISTS FOR (r:RejectedEvent) REQUIRE r.key IS UNIQUE;
 CREATE INDEX rejected_event_at IF NOT EXISTS FOR (r:RejectedEvent) ON (r.at);
 CREATE INDEX user_changed_seq IF NOT EXISTS FOR (u:User) ON (u.changed_seq);

@@ -5,6 +5,7 @@
 // bounds: top 1..100
 //   top: how many interests to list per segment (ranked by summed interest weight)
 // returns: segment, label, users, mean_influence, cold_share, top_interests
+// dp: count users; mean cold_share 0..1; keep segment, label, top_interests
 // example: profilegraph query segment_summary --param top=3
 MATCH (u:User)
 WHERE u.profile_segment IS NOT NULL

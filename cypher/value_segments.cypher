@@ -7,6 +7,7 @@
 //   limit: how many segments to list (by revenue)
 // returns: segment, users, revenue (sum of total spend; 0 without amounts), mean_clv (null
 //          without amounts), mean_probability_active
+// dp: count users; mean mean_probability_active 0..1; keep segment
 // example: profilegraph query value_segments --param limit=20
 MATCH (u:User)
 WHERE u.profile_rfm_segment IS NOT NULL

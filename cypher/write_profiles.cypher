@@ -6,9 +6,10 @@
 //          are the same categories in the same order (most users, most refreshes), the edges
 //          are updated in place; only changed users have theirs deleted and created, which
 //          locks the (dense) category nodes. The user's RECOMMENDED and NEXT_CATEGORY edges are
-//          replaced by the row's lists in the same statement.
+//          replaced by the row's lists in the same statement. A user who may not be profiled
+//          (profiling_consent false, or absent and consent_default false) is never written.
 // mode: write
-// params: run_id STRING, trail_runs INTEGER,
+// params: run_id STRING, trail_runs INTEGER, consent_default BOOLEAN,
 //         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
 //                       interests LIST<MAP>, recommendations LIST<MAP{item_id, rank,
 //                       score, kind, reason, category}>, next_categories LIST<MAP{name,
@@ -18,6 +19,7 @@
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
 WHERE coalesce(u.profile_watermark, -1) <= row.watermark
+  AND coalesce(u.profiling_consent, $consent_default)
 WITH u, row,
      coalesce(u.profile_interests, []) = [i IN row.interests | i.name]
      AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests) AS same

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from engine.adoptions import Actions, adoptions
 from engine.churn import BEHAVIOUR, FeatureTimeline, churned_after, fit_churn, predict_churn
+from engine.fairness import Groups, members
 from engine.probability_metrics import auc, brier, calibration_error, reliability
 
 METHODS = (
@@ -67,9 +68,11 @@ def evaluate_churn(
     window_ms: int,
     follow_ts: Tensor | None = None,
     planted: Tensor | None = None,
+    groups: Groups | None = None,
 ) -> dict[str, Any]:
     """``follow_ts``: a follow's time (negative: unknown, taken as always known); ``planted``:
-    each user's true churn time (ms, or a huge value for never), scored as a further truth."""
+    each user's true churn time (ms, or a huge value for never), scored as a further truth;
+    ``groups``: sensitive groups (``engine.fairness``), scored one by one (``by_group``)."""
     rows: list[dict[str, Any]] = []
     pooled_p, pooled_y = [], []
     recency_column = BEHAVIOUR.index("log_recency_days")
@@ -112,6 +115,13 @@ def evaluate_churn(
             if planted is not None:
                 planted_truth = planted[risk] <= at + horizon_ms
                 row[name]["auc_planted"] = auc(score[risk], planted_truth)
+        if groups:
+            row["by_group"] = [
+                _group_row(
+                    attribute, label, mask[risk], truth, shipped[risk], scores["recency"][risk]
+                )
+                for attribute, label, mask in members(groups)
+            ]
         rows.append(row)
         pooled_p.append(shipped[risk])
         pooled_y.append(truth)
@@ -125,6 +135,8 @@ def evaluate_churn(
             summary.setdefault("graph_gain", {}).update(mean_std(key, gains))
             gains = [r["behaviour+graph+embedding"][key] - r["behaviour+graph"][key] for r in rows]
             summary.setdefault("embedding_gain", {}).update(mean_std(key, gains))
+    if rows and "by_group" in rows[0]:
+        summary["by_group"] = _group_summary([g for r in rows for g in r["by_group"]])
     curve = reliability(torch.cat(pooled_p), torch.cat(pooled_y)) if pooled_p else []
     return {
         "horizon_days": horizon_ms / 86_400_000,
@@ -133,6 +145,34 @@ def evaluate_churn(
         "reliability": curve,
         "calibration_error": calibration_error(curve),
     }
+
+
+def _group_row(
+    attribute: str, label: str, mask: Tensor, truth: Tensor, shipped: Tensor, recency: Tensor
+) -> dict[str, Any]:
+    """One group's churn figures at a cut (``mask``, ``truth`` and scores over the at-risk)."""
+    n = int(mask.sum())
+    return {
+        "attribute": attribute,
+        "group": label,
+        "at_risk": n,
+        "churn_rate": float(truth[mask].float().mean()) if n else float("nan"),
+        "auc": auc(shipped[mask], truth[mask]),
+        "recency_auc": auc(recency[mask], truth[mask]),
+    }
+
+
+def _group_summary(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (attribute, group): the cuts' mean and spread of each figure."""
+    keys = sorted({(e["attribute"], e["group"]) for e in entries})
+    out = []
+    for attribute, group in keys:
+        mine = [e for e in entries if (e["attribute"], e["group"]) == (attribute, group)]
+        row: dict[str, Any] = {"attribute": attribute, "group": group}
+        for figure in ("at_risk", "churn_rate", "auc", "recency_auc"):
+            row.update(mean_std(figure, [float(e[figure]) for e in mine]))
+        out.append(row)
+    return out
 
 
 def mean_std(key: str, values: list[float]) -> dict[str, float]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from engine.fairness import Groups, members
 from engine.metrics import rank_metrics
 from engine.split import split_per_user
 from engine.train import TrainConfig, held_out_metrics, train_lightgcn
@@ -38,6 +39,28 @@ def popularity_metrics(
 class ItemRankingReport:
     k: int
     rows: list[dict[str, float | str]] = field(default_factory=list)
+    # per sensitive group (engine.fairness): model, seed, attribute, group and the metrics
+    by_group: list[dict[str, float | str]] = field(default_factory=list)
+
+    def group_summary(self) -> list[dict[str, float | str]]:
+        """Per (model, attribute, group): mean and spread over the seeds."""
+        keys = sorted(
+            {(str(r["model"]), str(r["attribute"]), str(r["group"])) for r in self.by_group}
+        )
+        out: list[dict[str, float | str]] = []
+        for model, attribute, group in keys:
+            mine = [
+                r
+                for r in self.by_group
+                if (r["model"], r["attribute"], r["group"]) == (model, attribute, group)
+            ]
+            row: dict[str, float | str] = {"model": model, "attribute": attribute, "group": group}
+            for metric in (f"recall@{self.k}", f"ndcg@{self.k}", "users"):
+                values = [float(r[metric]) for r in mine]
+                row[metric] = statistics.fmean(values)
+                row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            out.append(row)
+        return out
 
     def summary(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
@@ -77,8 +100,10 @@ def evaluate_item_ranking(
     config: TrainConfig,
     models: Sequence[str] = ("lightgcn", "lightgcn+social"),
     on_epoch: Callable[[str, int, dict[str, float]], None] | None = None,
+    groups: Groups | None = None,
 ) -> ItemRankingReport:
-    """Popularity, LightGCN and (with ``social``) LightGCN + social ties, one split per seed."""
+    """Popularity, LightGCN and (with ``social``) LightGCN + social ties, one split per seed;
+    with ``groups`` (sensitive, ``engine.fairness``) each model is also scored per group."""
     report = ItemRankingReport(k=config.k)
     variants: list[tuple[str, tuple[Tensor, Tensor] | None]] = []
     if "lightgcn" in models:
@@ -91,6 +116,8 @@ def evaluate_item_ranking(
             split.train, split.valid, split.test, num_users, num_items, config.k
         )
         report.rows.append({"model": "popularity", "seed": seed, **pop})
+        popular = torch.bincount(split.train[1], minlength=num_items).to(torch.float32)
+        scored = [("popularity", torch.ones(num_users, 1), popular[:, None])]
         trained: list[tuple[Tensor, Tensor]] = []
         for name, ties in variants:
 
@@ -121,10 +148,19 @@ def evaluate_item_ranking(
             )
             with torch.no_grad():
                 trained.append(result.model.split(result.model.get_embedding(result.adjacency)))
+            scored.append((name, *trained[-1]))
         if len(trained) > 1:
             # the variants' scores summed: a dot product over their concatenated embeddings
             users = torch.cat([u for u, _ in trained], dim=1)
             items = torch.cat([i for _, i in trained], dim=1)
             both = rank_metrics(users, items, split.test, [split.train, split.valid], k=config.k)
             report.rows.append({"model": "ensemble", "seed": seed, **both})
+        for name, users, items in scored if groups else ():
+            for attribute, label, mask in members(groups or {}):
+                target = split.test[:, mask[split.test[0]]]
+                excluded = [split.train, split.valid]
+                metrics = rank_metrics(users, items, target, excluded, k=config.k)
+                report.by_group.append(
+                    {"model": name, "seed": seed, "attribute": attribute, "group": label, **metrics}
+                )
     return report

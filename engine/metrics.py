@@ -45,11 +45,12 @@ def rank_metrics(
         scores = user_emb[batch] @ item_emb.T
         inside = (excluded_pos >= start) & (excluded_pos < start + batch.numel())
         scores[excluded_pos[inside] - start, excluded[1, inside]] = -torch.inf
-        top = torch.topk(scores, k, dim=1).indices
+        # fewer items than k (a small catalogue, a handful of categories): rank them all
+        top = torch.topk(scores, min(k, num_items), dim=1).indices
         hit = torch.isin(batch[:, None] * num_items + top, target_keys).to(torch.float64)
         wanted = n_target[batch]
         recall_sum += (hit.sum(1) / wanted).sum()
-        ndcg_sum += ((hit * discounts).sum(1) / ideal[wanted.clamp(max=k) - 1]).sum()
+        ndcg_sum += ((hit * discounts[: top.size(1)]).sum(1) / ideal[wanted.clamp(max=k) - 1]).sum()
     n = max(int(users.numel()), 1)
     return {
         f"recall@{k}": float(recall_sum) / n,

@@ -16,6 +16,7 @@ import torch
 
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS
 from engine.churn_evaluation import churn_cuts, evaluate_churn
+from engine.fairness import sensitive_groups
 from engine.influence_evaluation import evaluate_influence, evaluate_influence_by_category
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
@@ -111,6 +112,7 @@ def evaluate_snapshot(
     ``on_stage(name, index)`` is called as each of :data:`STAGES` starts (progress)."""
     stage = on_stage or (lambda _name, _index: None)
     out: dict[str, Any] = {"warnings": data_warnings(snapshot)}
+    groups = sensitive_groups(snapshot) or None  # only where the deployment enabled them
     actions = timed_actions(snapshot)
     ties = social_ties(snapshot)
     if actions.ts.numel():
@@ -162,6 +164,7 @@ def evaluate_snapshot(
                 horizon_ms=horizon,
                 window_ms=int(config.influence_window_days * DAY_MS),
                 follow_ts=follows.ts,
+                groups=groups,
             )
     stage(STAGES[5], 5)
     if (value := _value_holdout(snapshot, config)) is not None:
@@ -184,8 +187,11 @@ def evaluate_snapshot(
             social=ties,
             seeds=list(config.item_ranking_seeds),
             config=replace(config.train, k=config.k),
+            groups=groups,
         )
         out["item_ranking"] = {"rows": report.rows, "summary": report.summary()}
+        if groups:
+            out["item_ranking"]["by_group"] = report.group_summary()
     return out
 
 

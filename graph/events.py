@@ -193,10 +193,12 @@ MAX_ATTRIBUTES = 32
 
 
 class UserUpsertEvent(EventBase):
-    """A user's own facts. ``age_band`` and ``gender`` are stored for reporting and are never a
-    model input; ``attributes`` is a small free-form map (at most 32 keys of lower-case
-    letters, digits and ``_``; values text up to 256 characters, numbers or booleans), stored
-    as JSON text and replaced whole when given."""
+    """A user's own facts. ``age_band`` and ``gender`` are sensitive: stored for reporting,
+    never a model input, and exported only for the fairness report when a setting enables it
+    (``privacy.sensitive_in_snapshots``). ``profiling_consent`` is the user's answer to being
+    profiled (absent: the deployment's ``privacy.consent_default``). ``attributes`` is a small
+    free-form map (at most 32 keys of lower-case letters, digits and ``_``; values text up to
+    256 characters, numbers or booleans), stored as JSON text and replaced whole when given."""
 
     type: Literal["user_upsert"] = "user_upsert"
     user_id: Identifier
@@ -205,6 +207,7 @@ class UserUpsertEvent(EventBase):
     country: str | None = Field(None, pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
     age_band: Literal["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"] | None = None
     gender: Literal["female", "male", "other", "undisclosed"] | None = None
+    profiling_consent: bool | None = None
     attributes: dict[AttributeKey, AttributeValue | int | float | bool] | None = Field(
         None, max_length=MAX_ATTRIBUTES
     )

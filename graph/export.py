@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.settings import SENSITIVE
+from engine import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from graph.client import GraphClient
 from graph.edge_readers import (
@@ -34,7 +36,14 @@ from graph.edge_readers import (
     read_with_procedure,
 )
 from graph.kinds import REL_TYPES
-from graph.selections import Selection, TimeWindow, describe, select_users
+from graph.selections import (
+    EVERYONE_BY_DEFAULT,
+    Consent,
+    Selection,
+    TimeWindow,
+    describe,
+    select_users,
+)
 
 
 class _IdIndex:
@@ -126,6 +135,8 @@ def export_snapshot(
     reader: Reader = "auto",
     progress: Callable[[int], None] | None = None,
     actions_per_user: int = 500,
+    consent: Consent = EVERYONE_BY_DEFAULT,
+    sensitive: tuple[str, ...] = (),
 ) -> Snapshot:
     """Read ``selection`` into a Snapshot (see the module docstring for how).
 
@@ -136,12 +147,15 @@ def export_snapshot(
     ``watermark`` is the ingest sequence the caller read before (a refresh's one watermark,
     which its profiles carry too); without it the export reads the current one first.
     With ``properties``, the snapshot's action log holds each user's latest ``actions_per_user``
-    timed actions (the order sequence models read).
+    timed actions (the order sequence models read). ``consent`` says who may be exported
+    (``graph.selections.Consent``; seeds are always users who may be profiled). ``sensitive``
+    names the sensitive attributes to export for the fairness report (``engine.fairness``);
+    by default none is read.
     """
     started = time.time()
     if watermark is None:
         watermark = int(client.read("read_ingest_seq")[0]["seq"])
-    user_nids, seed_nids = select_users(client, selection)
+    user_nids, seed_nids = select_users(client, selection, consent)
     chunking = {"chunk_size": chunk_size, "workers": workers}
     read = _read(client, selection, user_nids, properties, reader, progress, **chunking)
     users = _map_users(read, only_active=isinstance(selection, TimeWindow))
@@ -173,6 +187,15 @@ def export_snapshot(
             },
         },
     )
+    for attribute in sensitive:
+        if attribute not in SENSITIVE:
+            raise ValueError(f"sensitive: {attribute!r} is not one of {SENSITIVE}")
+        values: list[str] = []
+        nids = users.nids[kept].tolist()
+        for start in range(0, len(nids), chunk_size):
+            chunk = nids[start : start + chunk_size]
+            values += client.read("export_sensitive", ids=chunk, attribute=attribute)[0]["values"]
+        fairness.attach(snapshot, attribute, values)
     snapshot.validate()
     return snapshot
 

@@ -55,12 +55,15 @@ class IngestReport:
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     last_seq: int = 0
+    # users a user_delete removed: their copies outside Neo4j are erased next (jobs.erasure)
+    erased: list[str] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
         self.received += other.received
         self.applied += other.applied
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.erased += other.erased
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.last_seq = max(self.last_seq, other.last_seq)
 
@@ -71,6 +74,7 @@ class IngestReport:
             "applied": self.applied,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "erased": len(self.erased),
             "last_seq": self.last_seq,
         }
 
@@ -131,6 +135,7 @@ def _row(event: Event) -> tuple[str, dict[str, Any]]:
                 "country": event.country,
                 "age_band": event.age_band,
                 "gender": event.gender,
+                "profiling_consent": event.profiling_consent,
                 "attributes": None
                 if event.attributes is None
                 else json.dumps(event.attributes, sort_keys=True),
@@ -227,6 +232,11 @@ def _tag_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"item_id": i, "category": c, "count": n} for (i, c), n in totals.items()]
 
 
+def ledger_key(event_id: str) -> str:
+    """What the ledger keeps of an event id: its SHA-256 (event ids can embed user ids)."""
+    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()
+
+
 def _rejection_row(rejection: Rejection) -> dict[str, Any]:
     # the whole input's digest, not the clipped text: inputs that differ past the clip stay apart
     key = hashlib.sha1(f"{rejection.source}\0{rejection.digest}".encode()).hexdigest()
@@ -244,12 +254,12 @@ def apply_batch(
         unique.setdefault(event.event_id, event)
     in_batch_duplicates = len(events) - len(unique)
 
+    keys = {ledger_key(event_id): event for event_id, event in unique.items()}
+
     def work(tx: Transaction) -> IngestReport:
         seq = tx.run("next_ingest_seq")[0]["seq"]
-        fresh_ids = set(
-            tx.run("claim_events", event_ids=list(unique), seq=seq)[0]["fresh"] if unique else []
-        )
-        fresh = [e for e in unique.values() if e.event_id in fresh_ids]
+        claimed = set(tx.run("claim_events", keys=list(keys), seq=seq)[0]["fresh"] if keys else [])
+        fresh = [event for key, event in keys.items() if key in claimed]
         for segment in _segments(fresh):
             for key, rows in segment:
                 tx.run(_query(key), rows=rows, seq=seq)
@@ -264,6 +274,7 @@ def apply_batch(
             rejected=len(rejections),
             rejected_by_reason=Counter(f"{r.field}: {r.reason}" for r in rejections),
             last_seq=seq,
+            erased=[e.user_id for e in fresh if isinstance(e, UserDeleteEvent)],
         )
 
     return client.transaction(work, name="ingest_batch")

@@ -4,6 +4,7 @@ and how a selection is resolved to the Neo4j ids of the users to export."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -69,20 +70,52 @@ def _expand(client: GraphClient, seeds: np.ndarray, hops: int) -> np.ndarray:
     return np.array(sorted(seen), dtype=np.int64)
 
 
-def select_users(client: GraphClient, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
-    """(internal ids of all users to export, internal ids of the seed users)."""
+@dataclass(frozen=True)
+class Consent:
+    """Who may be profiled: a user's ``profiling_consent``, else ``default``. Users who may
+    not are left out of the export, or, with ``as_context``, exported as context (follows and
+    actions that inform others' influence and interests) but never as seeds."""
+
+    default: bool = True
+    as_context: bool = False
+
+
+EVERYONE_BY_DEFAULT = Consent()  # consent_default true, the unconsented left out
+CONSENT_CHUNK = 100_000
+
+
+def _consenting(client: GraphClient, ids: np.ndarray, default: bool) -> np.ndarray:
+    kept: list[int] = []
+    for start in range(0, len(ids), CONSENT_CHUNK):
+        chunk = ids[start : start + CONSENT_CHUNK].tolist()
+        kept += client.read("consenting_users", ids=chunk, consent_default=default)[0]["ids"]
+    return np.array(sorted(kept), dtype=np.int64)
+
+
+def select_users(
+    client: GraphClient, selection: Selection, consent: Consent = EVERYONE_BY_DEFAULT
+) -> tuple[np.ndarray, np.ndarray]:
+    """(internal ids of all users to export, internal ids of the seed users); seeds are always
+    users who may be profiled."""
     match selection:
         case WholeGraph() | TimeWindow():
-            ids = np.array(sorted(client.read("export_user_ids")[0]["ids"]), dtype=np.int64)
-            return ids, ids
+            everyone = client.read(
+                "export_user_ids",
+                consent_default=consent.default,
+                include_unconsented=consent.as_context,
+            )[0]["ids"]
+            ids = np.array(sorted(everyone), dtype=np.int64)
+            seeds = _consenting(client, ids, consent.default) if consent.as_context else ids
+            return ids, seeds
         case Neighbourhood():
-            seeds = client.read("user_ids_by_external_id", user_ids=selection.user_ids)[0]["ids"]
+            found = client.read("user_ids_by_external_id", user_ids=selection.user_ids)[0]["ids"]
         case ChangedSince():
-            seeds = client.read("changed_user_ids", since=selection.watermark)[0]["ids"]
+            found = client.read("changed_user_ids", since=selection.watermark)[0]["ids"]
         case _:
             raise TypeError(f"unknown selection {selection!r}")
-    seed_ids = np.array(sorted(seeds), dtype=np.int64)
-    return _expand(client, seed_ids, selection.hops), seed_ids
+    seed_ids = _consenting(client, np.array(sorted(found), dtype=np.int64), consent.default)
+    ids = _expand(client, seed_ids, selection.hops)
+    return (ids if consent.as_context else _consenting(client, ids, consent.default)), seed_ids
 
 
 def describe(selection: Selection) -> dict[str, Any]:

@@ -21,13 +21,14 @@ from typing import Any, TypeVar
 import redis
 
 from core.errors import ServiceUnavailable
+from core.redis_keys import EVENT_STREAM
 from graph.client import GraphClient
 from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection
 from graph.ingest import IngestReport, apply_batch, validate_batch
 from graph.schema import ensure_schema
 
 T = TypeVar("T")
-STREAM = "profilegraph:events"
+STREAM = EVENT_STREAM
 GROUP = "profilegraph-ingest"
 FIELD = b"event"
 
@@ -59,6 +60,9 @@ class StreamConsumer:
     # Test seams: called with the message ids after reading / after the Neo4j commit.
     after_read: Callable[[list[bytes]], None] | None = None
     after_commit: Callable[[list[bytes]], None] | None = None
+    # Called with the users a batch's user_delete events erased, after the acknowledgement:
+    # their copies outside Neo4j (this stream's other messages among them) go next.
+    on_erased: Callable[[list[str]], None] | None = None
 
     def ensure_group(self) -> None:
         try:
@@ -131,6 +135,8 @@ class StreamConsumer:
             pipe.xack(self.stream, self.group, *ids)
             pipe.xdel(self.stream, *ids)
             pipe.execute()
+        if report.erased and self.on_erased is not None:
+            self.on_erased(report.erased)
         return report
 
     def pending(self) -> int:

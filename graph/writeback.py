@@ -28,6 +28,8 @@ Consistency (what an analyst can rely on):
   ``profile_stage_trail`` does the same for the lifecycle stage (run id, then the stage), so
   "who moved from active to at risk between these runs" is one query
   (``cypher/lifecycle_moves.cypher``).
+- **Consent.** A user who may not be profiled is never written, and :func:`clear_unconsented`
+  (each refresh's write step) removes whatever profile such a user still has.
 - **Run status.** ``:ProfileRun.status`` is ``running`` until every batch has committed, then
   ``complete``; analysts who need one population-wide run filter on ``profile_run_id``.
 """
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from core.profile_contract import FIELDS
+from core.profile_contract import FIELDS, property_names
 from graph.client import GraphClient
 from graph.schema import ensure_schema
 
@@ -172,6 +174,7 @@ def write_profiles(
     batch_size: int = 2_000,
     workers: int = 2,
     after_batch: Callable[[int], None] | None = None,
+    consent_default: bool = True,
 ) -> WriteReport:
     """Write profiles in parallel batches (disjoint users, so no lock conflicts).
 
@@ -188,7 +191,11 @@ def write_profiles(
     def write(batch: list[ProfileRow]) -> tuple[int, int]:
         rows = [statement_row(run_id, watermark, now, p) for p in batch]
         written = client.write_rows(
-            "write_profiles", rows=rows, run_id=run_id, trail_runs=TRAIL_RUNS
+            "write_profiles",
+            rows=rows,
+            run_id=run_id,
+            trail_runs=TRAIL_RUNS,
+            consent_default=consent_default,
         )
         return written, len(rows) - written
 
@@ -201,6 +208,21 @@ def write_profiles(
                 after_batch(report.batches)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def clear_unconsented(client: GraphClient, *, consent_default: bool, batch: int = 5_000) -> int:
+    """Remove every profile of a user who may not be profiled (consent withdrawn, or never
+    given where the default is no): properties, interest, recommendation and next-category
+    edges, and the trails. Returns how many profiles were removed."""
+    nulls = dict.fromkeys(sorted(property_names()))
+    cleared = 0
+    while True:
+        done = client.write_rows(
+            "clear_unconsented_profiles", consent_default=consent_default, nulls=nulls, limit=batch
+        )
+        cleared += done
+        if done < batch:
+            return cleared
 
 
 def start_run(

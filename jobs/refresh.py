@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import PayloadError
 from core.profile_contract import FIELDS
-from core.settings import Settings
+from core.settings import SENSITIVE, Settings
 from engine.pipeline import (
     ModelState,
     load_result,
@@ -31,16 +31,18 @@ from engine.pipeline import (
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.export import export_snapshot
-from graph.selections import ChangedSince, Selection, WholeGraph
+from graph.selections import ChangedSince, Consent, Selection, WholeGraph
 from graph.writeback import (
     Interest,
     ProfileRow,
     Recommendation,
+    clear_unconsented,
     finish_run,
     start_run,
     write_profiles,
 )
 from jobs.payloads import RefreshRequest, StepPayload, validate
+from jobs.pseudonyms import Pseudonyms, pseudonymise
 from jobs.recipe import pipeline_config
 from jobs.runs import TERMINAL, RunBoard, duration_text
 
@@ -194,6 +196,11 @@ def stop_if_cancelled(settings: Settings, board: RunBoard, run_id: str, where: s
     raise StepSkipped(f"run {run_id} was cancelled during {where}")
 
 
+def consent(settings: Settings) -> Consent:
+    privacy = settings.privacy
+    return Consent(default=privacy.consent_default, as_context=privacy.unconsented_as_context)
+
+
 def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPayload:
     """The run's snapshot: the whole graph, or what changed since ``step.since`` plus hops."""
     selection: Selection
@@ -206,11 +213,18 @@ def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepP
         snapshot = export_snapshot(
             client,
             selection,
+            consent=consent(settings),
+            sensitive=SENSITIVE if settings.privacy.sensitive_in_snapshots else (),
             watermark=step.watermark,
             chunk_size=settings.neo4j.export_chunk_size,
             workers=settings.neo4j.export_workers,
         )
-    snapshot.save(run_files(settings, step.run_id, create=True).snapshot)
+    # who is who stays here (the cpu side): the file the score step reads names no one
+    lineage = step.base_run_id or step.previous_run_id
+    previous = Pseudonyms.load(run_files(settings, lineage).folder) if lineage else None
+    files = run_files(settings, step.run_id, create=True)
+    pseudonymise(snapshot, previous).save(files.folder)
+    snapshot.save(files.snapshot)
     board.update(step.run_id, users=snapshot.num_nodes("user"))
     return step
 
@@ -275,13 +289,24 @@ def _shown_before(settings: Settings, previous_run_id: str) -> list[tuple[str, s
     return list(previous.next_model.shown) if previous.next_model is not None else []
 
 
-def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
+def profile_rows(
+    result_path: Path, pseudonyms: Pseudonyms
+) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
     """The result file as rows for the writer: every declared field, the embedding, and the
-    interests with their evidence."""
+    interests with their evidence, with each pseudonym resolved to its id (a user erased since
+    the export is left out, and so is an item or friend named in an explanation)."""
     saved = load_result(result_path)
     c = saved.columns
+
+    def ids(node_type: str, names: list[str]) -> list[str]:
+        found = (pseudonyms.resolve(node_type, name) for name in names)
+        return [ext for ext in found if ext is not None]
+
     rows = []
-    for i, user_id in enumerate(saved.user_ids):
+    for i, pseudonym in enumerate(saved.user_ids):
+        user_id = pseudonyms.resolve("user", pseudonym)
+        if user_id is None:
+            continue
         evidence = zip(
             c["interests"][i],
             c["interest_weights"][i],
@@ -290,12 +315,16 @@ def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], d
             strict=True,
         )
         interests = [
-            Interest(name, weight, why["items"], why["friends"], adopted)
+            Interest(name, weight, ids("item", why["items"]), ids("user", why["friends"]), adopted)
             for name, weight, why, adopted in evidence
         ]
         fields = {f.name: f.to_value(c[f.name][i]) for f in FIELDS}
         embedding = c["embedding"][i].tolist()
-        recommendations = [Recommendation(**slot) for slot in c["recommendations"][i]]
+        recommendations = [
+            Recommendation(**{**slot, "item_id": item})
+            for slot in c["recommendations"][i]
+            if (item := pseudonyms.resolve("item", slot["item_id"])) is not None
+        ]
         rows.append(ProfileRow(user_id, embedding, fields, interests, recommendations))
     return rows, saved.metrics, saved.timings
 
@@ -303,7 +332,12 @@ def profile_rows(result_path: Path) -> tuple[list[ProfileRow], dict[str, Any], d
 def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[str, Any]:
     """Write the profiles (never behind a newer stored one) and complete the run."""
     files = run_files(settings, step.run_id)
-    rows, metrics, timings = profile_rows(files.result) if step.scored else ([], {}, {})
+    pseudonyms = Pseudonyms.load(files.folder)
+    if step.scored and pseudonyms is None:
+        raise FileNotFoundError(f"run {step.run_id}: its pseudonym mapping is gone")
+    rows, metrics, timings = (
+        profile_rows(files.result, pseudonyms) if step.scored and pseudonyms else ([], {}, {})
+    )
     total, size = max(1, len(rows)), settings.refresh.write_batch_size
 
     def after_batch(n: int) -> None:
@@ -318,7 +352,9 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
             batch_size=size,
             workers=settings.neo4j.write_workers,
             after_batch=after_batch,
+            consent_default=settings.privacy.consent_default,
         )
+        cleared = clear_unconsented(client, consent_default=settings.privacy.consent_default)
         timings = {**timings, "write_s": report.seconds}
         finish_run(
             client,
@@ -335,6 +371,7 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
         percent=100,
         written=report.written,
         skipped_newer=report.skipped_newer,
+        cleared_unconsented=cleared,
     )
     board.release(step.run_id)
     return {"run_id": step.run_id, "written": report.written, "mode": step.mode}

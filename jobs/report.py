@@ -75,7 +75,51 @@ def to_markdown(
             ],
         )
         lines.append("")
+    lines += fairness_section(evaluation, k)
     return "\n".join(lines)
+
+
+def fairness_section(evaluation: dict[str, Any], k: int) -> list[str]:
+    """Per sensitive group (only where the deployment exported them: privacy settings):
+    item ranking and churn, so a gap between groups is visible."""
+    ranking = (evaluation.get("item_ranking") or {}).get("by_group")
+    churn = ((evaluation.get("churn") or {}).get("summary") or {}).get("by_group")
+    if not ranking and not churn:
+        return []
+    lines = ["### Fairness (per sensitive group; mean ± spread over seeds or cuts)", ""]
+    if ranking:
+        lines += table(
+            ["attribute", "group", "model", "users", f"Recall@{k}", f"NDCG@{k}"],
+            [
+                [
+                    str(r["attribute"]),
+                    str(r["group"]),
+                    str(r["model"]),
+                    f"{float(r['users']):.0f}",
+                    f"{float(r[f'recall@{k}']):.4f} ± {float(r[f'recall@{k}_std']):.4f}",
+                    f"{float(r[f'ndcg@{k}']):.4f} ± {float(r[f'ndcg@{k}_std']):.4f}",
+                ]
+                for r in ranking
+            ],
+        )
+        lines.append("")
+    if churn:
+        lines += table(
+            ["attribute", "group", "at risk", "churn rate", "AUC (shipped)", "AUC (recency)"],
+            [
+                [
+                    r["attribute"],
+                    r["group"],
+                    f"{r['at_risk']:.0f}",
+                    f"{r['churn_rate']:.3f}",
+                    f"{r['auc']:.3f} ± {r['auc_std']:.3f}",
+                    f"{r['recency_auc']:.3f} ± {r['recency_auc_std']:.3f}",
+                ]
+                for r in churn
+            ],
+        )
+        lines.append("")
+    return lines
 
 
 def _shipped_influence(choice: dict[str, Any] | None) -> list[str]:

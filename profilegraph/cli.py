@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import typer
@@ -28,12 +29,17 @@ from graph.datasets.taobao import FILE as TAOBAO_FILE
 from graph.datasets.taobao import TAOBAO_DIR, taobao_events
 from graph.datasets.taobao import count_events as count_taobao_events
 from graph.export import export_snapshot
+from graph.ingest import ingest_events
 from graph.schema import apply_schema
 from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
 from graph.sources import read_events
 from graph.stream import STREAM, StreamConsumer
+from jobs import retention
+from jobs.erasure import erase_copies
 from jobs.evaluation import evaluate_run
 from jobs.payloads import EvaluateRequest, validate
+from jobs.private_aggregates import private_query
+from jobs.pseudonyms import pseudonymise
 from profilegraph import jobs_cli, services
 from profilegraph.ingest_progress import ingest_with_progress
 from profilegraph.services import neo4j_server, redis_server
@@ -47,6 +53,7 @@ schema_app = typer.Typer(help="The Neo4j schema in cypher/schema.cypher.", no_ar
 app.add_typer(services_app, name="services")
 app.add_typer(schema_app, name="schema")
 console = Console()
+notes = Console(stderr=True)  # what must not mix with --format json/csv on stdout
 
 
 def _status_table(rows: list[ServiceStatus]) -> Table:
@@ -198,7 +205,13 @@ def consume(
     """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
     settings: Settings = ctx.obj
     with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
-        consumer = StreamConsumer(client, conn, stream=stream, currency=settings.value.currency)
+        consumer = StreamConsumer(
+            client,
+            conn,
+            stream=stream,
+            currency=settings.value.currency,
+            on_erased=lambda ids: erase_copies(settings, ids, stream=stream),
+        )
         report = consumer.run(until_empty=until_empty)
     console.print(
         f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
@@ -213,8 +226,14 @@ def export(
     user: list[str] = typer.Option([], help="export this user's neighbourhood (repeatable)"),
     hops: int = typer.Option(1, min=0, max=4),
     since: int = typer.Option(None, help="only users changed after this ingest sequence"),
+    with_ids: bool = typer.Option(
+        False, help="keep the real user and item ids in the file (default: pseudonyms)"
+    ),
 ) -> None:
-    """Export the graph (or a neighbourhood, or what changed) into a snapshot file."""
+    """Export the graph (or a neighbourhood, or what changed) into a snapshot file.
+
+    The file holds pseudonyms, not ids; the mapping is written under the state directory
+    (``exports/``, private to you), never beside the file."""
     selection: Selection = WholeGraph()
     if user:
         selection = Neighbourhood(user_ids=user, hops=hops)
@@ -230,6 +249,11 @@ def export(
             workers=settings.neo4j.export_workers,
         )
     seconds = time.monotonic() - started
+    if not with_ids:
+        folder = settings.state / "exports" / f"{out.stem}-{int(time.time())}"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mapping = pseudonymise(snapshot, None).save(folder)
+        console.print(f"pseudonyms: the mapping back to ids is {mapping}")
     snapshot.save(out)
     console.print(
         f"{snapshot!r}\n{snapshot.num_edges():,} edges in {seconds:.1f} s "
@@ -243,8 +267,14 @@ def query(
     name: str = typer.Argument("", help="analyst query name; omit to list them"),
     param: list[str] = typer.Option([], help="key=value, repeatable"),
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    dp_epsilon: float = typer.Option(
+        None,
+        "--dp-epsilon",
+        help="release differentially private aggregates at this epsilon (queries with a dp form)",
+    ),
 ) -> None:
-    """Run an analyst query from cypher/ in a read-only transaction."""
+    """Run an analyst query from cypher/ in a read-only transaction; with --dp-epsilon, only
+    its noisy aggregates, charged to the data set's privacy budget."""
     if not name:
         table = Table(title="analyst queries")
         for column in ("name", "purpose", "example"):
@@ -255,8 +285,21 @@ def query(
         return
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"--format must be table, csv or json (found {fmt!r})")
-    with GraphClient(ctx.obj.neo4j) as client:
-        rows = run_analyst_query(client, name, param, timeout_s=ctx.obj.neo4j.analyst_timeout_s)
+    settings: Settings = ctx.obj
+    with GraphClient(settings.neo4j) as client:
+        if dp_epsilon is None:
+            rows = run_analyst_query(
+                client, name, param, timeout_s=settings.neo4j.analyst_timeout_s
+            )
+        else:
+            private = private_query(settings, client, name, param, dp_epsilon)
+            rows = private.rows
+            notes.print(
+                f"differentially private: epsilon {private.epsilon:g}, {private.suppressed} "
+                f"group(s) suppressed below {settings.privacy.dp_min_group}; budget of "
+                f"{settings.neo4j.database!r}: {private.spent:g} of {private.total:g} spent",
+                highlight=False,
+            )
     if fmt == "json":
         print(json.dumps(rows, indent=2, default=str))
     elif fmt == "csv":
@@ -299,6 +342,42 @@ def evaluate_cmd(
         result = evaluate_run(settings, request)
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
     console.print(f"written {', '.join(Path(f).name for f in result['files'])} to {out}")
+
+
+@app.command()
+def forget(
+    ctx: typer.Context,
+    user_id: list[str] = typer.Argument(..., help="the users to erase"),
+) -> None:
+    """Erase users (the right to be forgotten): a user_delete event each, through the ingest,
+    then every copy outside Neo4j (stream messages, dead letters, run-file mappings)."""
+    settings: Settings = ctx.obj
+    events = [
+        {"type": "user_delete", "event_id": f"forget:{uuid.uuid4().hex}", "user_id": u}
+        for u in user_id
+    ]
+    with GraphClient(settings.neo4j) as client:
+        report = ingest_events(client, events, source="cli:forget")
+    if report.rejected:
+        raise ProfilegraphError(
+            f"not erased: {dict(report.rejected_by_reason)} (user ids must be valid identifiers)"
+        )
+    copies = erase_copies(settings, user_id)
+    console.print(
+        f"erased {len(user_id)} user(s) from Neo4j; outside it: {copies.stream_messages} stream "
+        f"message(s), {copies.dead_messages} dead message(s), {copies.mapping_files} mapping "
+        "file(s)"
+    )
+
+
+@app.command()
+def housekeeping(ctx: typer.Context) -> None:
+    """Apply the retention settings now: old run folders, export mappings and dead letters."""
+    report = retention.housekeeping(ctx.obj)
+    console.print(
+        f"deleted {report.run_folders} run folder(s), {report.export_folders} export "
+        f"mapping(s), {report.dead_letters} dead letter(s)"
+    )
 
 
 @app.command()

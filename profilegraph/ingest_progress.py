@@ -19,6 +19,7 @@ from rich.progress import (
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.ingest import ingest_events
+from jobs.erasure import erase_copies
 
 console = Console()
 
@@ -46,6 +47,8 @@ def ingest_with_progress(
             on_batch=lambda r: progress.advance(task, r.received),
             currency=settings.value.currency,
         )
+    if report.erased:  # user_delete events: their copies outside Neo4j go too
+        erase_copies(settings, report.erased)
     console.print(
         f"received {report.received:,}, applied {report.applied:,}, "
         f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "

@@ -85,6 +85,10 @@ def _apply(app: Celery, settings: Settings) -> Celery:
                 "schedule": crontab(minute=0, hour=refresh.full_at_hour),
                 "kwargs": {"request": {"mode": "full", "source": "beat"}},
             },
+            "housekeeping": {  # retention of run files and dead letters (jobs.retention)
+                "task": "workers.tasks.housekeeping",
+                "schedule": crontab(minute=30, hour=refresh.full_at_hour),
+            },
         },
     )
     return app

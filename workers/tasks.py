@@ -10,6 +10,7 @@ failure ends its run and releases the lock).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,10 @@ from celery.exceptions import Ignore
 
 import core.errors
 import graph.ingest
+import jobs.erasure
 import jobs.evaluation
 import jobs.refresh
+import jobs.retention
 from core.errors import PayloadError
 from graph.client import GraphClient
 from graph.stream import StreamConsumer
@@ -131,6 +134,7 @@ def ingest_batch(events: list[Any], source: str = "task") -> dict[str, Any]:
         report = graph.ingest.ingest_events(
             client, events, source=source, currency=settings.value.currency
         )
+    jobs.erasure.erase_copies(settings, report.erased)
     return report.as_dict()
 
 
@@ -140,6 +144,17 @@ def consume_stream() -> dict[str, Any]:
     settings = worker_settings()
     with GraphClient(settings.neo4j) as client:
         conn = redis.Redis.from_url(settings.redis.url())
-        consumer = StreamConsumer(client, conn, currency=settings.value.currency)
+        consumer = StreamConsumer(
+            client,
+            conn,
+            currency=settings.value.currency,
+            on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
+        )
         report = consumer.run(until_empty=True)
     return report.as_dict()
+
+
+@app.task(name="workers.tasks.housekeeping", base=ProfilegraphTask)
+def housekeeping() -> dict[str, Any]:
+    """Retention: old run folders, export mappings and dead letters go (jobs.retention)."""
+    return dataclasses.asdict(jobs.retention.housekeeping(worker_settings()))

@@ -17,10 +17,11 @@ from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import loads
 
+from core.redis_keys import DEAD_MESSAGES
+
 log = logging.getLogger("profilegraph.workers")
 
 SCHEME = "profilegraph-redis"
-DEAD_MESSAGES = "profilegraph:dead-messages"
 KEEP_DEAD = 1_000  # newest dead messages kept
 KEEP_BYTES = 64 * 1024  # of each
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from engine.typing import EdgeType
 from graph.kinds import REL_TYPES, InteractionKind
@@ -333,10 +334,47 @@ def synthetic_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
         yield event
 
 
-def to_snapshot(ds: SyntheticDataset) -> Snapshot:
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+AGE_SHARES = (0.15, 0.25, 0.22, 0.18, 0.12, 0.08)
+GENDERS = ("female", "male", "other")
+GENDER_SHARES = (0.49, 0.48, 0.03)
+
+
+def user_attributes(ds: SyntheticDataset) -> dict[str, list[str]]:
+    """Each user's age band and gender (sensitive attributes), drawn from a random stream of
+    their own: the data and its ground truth are the same with or without them. Nothing in
+    the behaviour depends on them, so a fair model's per-group figures agree within noise."""
+    rng = np.random.default_rng([ds.config.seed, 0x5E5])
+    n = len(ds.community)
+    age = rng.choice(len(AGE_BANDS), size=n, p=AGE_SHARES)
+    gender = rng.choice(len(GENDERS), size=n, p=GENDER_SHARES)
+    return {
+        "age_band": [AGE_BANDS[a] for a in age.tolist()],
+        "gender": [GENDERS[g] for g in gender.tolist()],
+    }
+
+
+def synthetic_user_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
+    """A user_upsert per user with the sensitive attributes (stored, never a model input)."""
+    attributes = user_attributes(ds)
+    for u, (age, gender) in enumerate(
+        zip(attributes["age_band"], attributes["gender"], strict=True)
+    ):
+        yield {
+            "type": "user_upsert",
+            "event_id": f"syn:user:{u}",
+            "user_id": ds.user_id(u),
+            "age_band": age,
+            "gender": gender,
+        }
+
+
+def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
     """The snapshot a whole-graph export of this data set yields, built without a database:
     for engine tests and benches that need planted truth at sizes a load would take long for.
-    Each interaction is its own edge (a repeat stays a repeat: the export sums them)."""
+    Each interaction is its own edge (a repeat stays a repeat: the export sums them).
+    ``sensitive``: with the users' age bands and genders, as an export enabled for the
+    fairness report carries them (``engine.fairness``)."""
 
     n_u, n_i = len(ds.community), len(ds.item_category)
     edges: dict[EdgeType, EdgeSet] = {}
@@ -357,7 +395,7 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
     orders.weight = torch.from_numpy(ds.item_price[ds.item[bought]].astype(np.float32))
     edges[("user", "PLACED", "order")] = orders
     n_c = int(ds.item_category.max()) + 1
-    return Snapshot(
+    snapshot = Snapshot(
         node_ids={
             "user": [ds.user_id(u) for u in range(n_u)],
             "item": [f"i{i}" for i in range(n_i)],
@@ -378,6 +416,9 @@ def to_snapshot(ds: SyntheticDataset) -> Snapshot:
             kinds,
         ),
     )
+    for attribute, values in (user_attributes(ds) if sensitive else {}).items():
+        fairness.attach(snapshot, attribute, values)
+    return snapshot
 
 
 def _edge_set(src: np.ndarray, dst: np.ndarray, ts: np.ndarray) -> EdgeSet:

@@ -19,7 +19,8 @@ from profilegraph.services.status import ServiceStatus, died_detail
 
 # Commands the application never needs and an intruder would want: configuration, debugging,
 # modules, users, replication, raw dumps and wiping. The service manager stops Redis with
-# SHUTDOWN, which stays allowed.
+# SHUTDOWN, which stays allowed; so do BGREWRITEAOF and BGSAVE, with which an erasure makes
+# deleted data leave Redis' files (jobs.erasure).
 DENIED_COMMANDS = (
     "config",
     "debug",
@@ -37,7 +38,6 @@ DENIED_COMMANDS = (
     "flushall",
     "flushdb",
     "swapdb",
-    "bgrewriteaof",
 )
 
 

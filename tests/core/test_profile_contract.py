@@ -13,6 +13,7 @@ from engine.profile import Profiles
 from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import CYPHER_DIR
+from jobs.pseudonyms import pseudonymise
 from jobs.refresh import profile_rows
 
 # a property access (u.profile_x) or a quoted property name ('profile_x'), outside comments
@@ -43,10 +44,11 @@ def test_the_engine_fills_every_column_of_the_contract() -> None:
 
 def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> None:
     snapshot = to_snapshot(generate(SyntheticConfig(n_users=120, n_items=40, seed=5)))
+    pseudonyms = pseudonymise(snapshot, None)
     config = PipelineConfig(train=TrainConfig(embedding_dim=8, max_epochs=2, device="cpu"))
     path = save_result(run_full(snapshot, config, run_id="contract"), tmp_path / "result.pt")
     assert set(load_result(path).columns) == set(COLUMNS)
-    rows, _, _ = profile_rows(path)
+    rows, _, _ = profile_rows(path, pseudonyms)
     assert len(rows) == 120
     python = {
         "float": float,
@@ -71,5 +73,7 @@ def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> Non
                     latest[user] = max(ts, latest.get(user, ts))
     assert latest, "the synthetic shop has no timestamps: the check would be empty"
     by_user = {row.user_id: row.fields["last_active"] for row in rows}
-    for i, user in enumerate(snapshot.node_ids["user"]):
+    for i, pseudonym in enumerate(snapshot.node_ids["user"]):
+        user = pseudonyms.resolve("user", pseudonym)
+        assert user is not None and user != pseudonym
         assert by_user[user] == latest.get(i), user

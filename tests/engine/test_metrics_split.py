@@ -50,3 +50,14 @@ def test_split_per_user_follows_the_protocol() -> None:
     again = split_per_user(user, item, seed=3)
     assert torch.equal(again.test, split.test)
     assert not torch.equal(split_per_user(user, item, seed=4).test, split.test)
+
+
+def test_rank_metrics_with_fewer_items_than_k() -> None:
+    """A catalogue (or a category set) smaller than k is ranked whole, not an error."""
+    from engine.metrics import rank_metrics
+
+    users, items = torch.eye(2), torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    target = torch.tensor([[0, 1], [0, 2]])
+    metrics = rank_metrics(users, items, target, [], k=10)
+    assert metrics["recall@10"] == 1.0 and metrics["users"] == 2.0
+    assert metrics["ndcg@10"] < 1.0  # user 1's item ranks second

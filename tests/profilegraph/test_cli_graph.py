@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 from core.settings import Settings
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
+from graph.queries import Query
 from graph.stream import publish
+from jobs.private_aggregates import BudgetExhausted, BudgetLedger
+from jobs.pseudonyms import Pseudonyms
 from profilegraph.cli import app
 from profilegraph.services.redis_server import client as redis_client
 from tests.graph.conftest import counts, wipe
@@ -89,8 +92,55 @@ def test_export_writes_a_loadable_snapshot(empty: GraphClient, tmp_path: Path) -
     out = tmp_path / "snap.pt"
     result = runner.invoke(app, ["export", "--out", str(out), "--user", "u0", "--hops", "2"])
     assert result.exit_code == 0, result.output
-    snapshot = Snapshot.load(out)
-    assert sorted(snapshot.node_ids["user"]) == ["u0", "u1", "u2"]
+    snapshot = Snapshot.load(out)  # pseudonymous by default; the mapping stays in the state dir
+    assert sorted(snapshot.node_ids["user"]) == ["#u0", "#u1", "#u2"]
+    assert b"u1" not in out.read_bytes().replace(b"#u1", b"")
+    assert snapshot.selection["user_ids"] == "1 (withheld)"
+    mapping = Pseudonyms.load(
+        Path(result.output.split("mapping back to ids is ")[1].split()[0]).parent
+    )
+    assert mapping is not None
+    assert sorted(mapping.resolve("user", u) or "" for u in snapshot.node_ids["user"]) == [
+        "u0",
+        "u1",
+        "u2",
+    ]
+    result = runner.invoke(app, ["export", "--out", str(out), "--user", "u0", "--with-ids"])
+    assert result.exit_code == 0, result.output
+    assert sorted(Snapshot.load(out).node_ids["user"]) == ["u0", "u1"]
+
+
+SEGMENTS = Query(
+    name="test_segments",
+    mode="write",
+    text="""
+    UNWIND range(0, 104) AS n
+    CREATE (:User {user_id: 'dp' + n, profile_segment: CASE WHEN n < 100 THEN 0 ELSE 1 END,
+                   profile_segment_label: 'big', profile_influence: 1.0,
+                   profile_cold_start: n % 4 = 0})
+    """,
+)
+
+
+def test_private_aggregates_from_the_cli(
+    empty: GraphClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty.write(SEGMENTS)
+    ledger = BudgetLedger(settings.state / "privacy", settings.neo4j.database, total=1e9)
+    monkeypatch.setenv("PROFILEGRAPH_PRIVACY__DP_TOTAL_EPSILON", str(ledger.spent() + 1.5))
+    args = ["query", "segment_summary", "--format", "json", "--dp-epsilon", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 group(s) suppressed below 20" in result.output  # the segment of five
+    rows = json.loads(result.stdout)  # the note went to stderr: stdout stays JSON
+    assert len(rows) == 1 and rows[0]["segment"] == 0
+    assert abs(rows[0]["users"] - 100) < 40 and rows[0]["mean_influence"] is None
+    refused = runner.invoke(app, args)  # 1 + 1 > 1.5
+    assert refused.exit_code != 0  # main() prints library errors; here they surface whole
+    assert isinstance(refused.exception, BudgetExhausted)
+    assert "privacy budget of data set 'neo4j'" in str(refused.exception)
+    exact = runner.invoke(app, ["query", "segment_summary", "--format", "json"])
+    assert exact.exit_code == 0 and '"users": 5' in exact.output  # exact: the team's own view
 
 
 def test_ctrl_c_stops_an_ingest_within_seconds(settings: Settings, tmp_path: Path) -> None:

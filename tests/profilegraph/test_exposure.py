@@ -69,3 +69,88 @@ def test_the_application_user_cannot_reconfigure_redis(settings: Settings) -> No
             with pytest.raises(redis.ResponseError, match=r"(?i)no permissions|not allowed"):
                 conn.execute_command(*command)
         assert conn.ping()
+
+
+def _listening(pid: int) -> list[str]:
+    """The addresses (host:port) on which process ``pid`` accepts TCP connections."""
+    import ipaddress
+
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                continue
+            hex_host, hex_port = local.split(":")
+            raw = bytes.fromhex(hex_host)
+            # /proc/net/tcp writes each 32-bit word in host (little-endian) order
+            ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+            host = ipaddress.ip_address(ordered)
+            found.append(f"{host}:{int(hex_port, 16)}")
+    return found
+
+
+def test_services_listen_on_loopback_only(settings: Settings) -> None:
+    import ipaddress
+
+    from profilegraph.services import neo4j_server, redis_server
+    from profilegraph.services.process import read_pid
+
+    pids = {
+        "neo4j": neo4j_server.running_pid(settings),
+        "redis": read_pid(redis_server.instance_dir(settings) / "redis.pid"),
+    }
+    for service, pid in pids.items():
+        assert pid is not None, f"{service} is not running"
+        addresses = _listening(pid)
+        assert addresses, f"{service} (pid {pid}) listens nowhere: the scan is wrong"
+        hosts = {a: ipaddress.ip_address(a.rsplit(":", 1)[0]) for a in addresses}
+        # an IPv4 address the JVM holds on an IPv6 socket reads ::ffff:127.0.0.1
+        exposed = [
+            a for a, h in hosts.items() if not (getattr(h, "ipv4_mapped", None) or h).is_loopback
+        ]
+        assert not exposed, f"{service} listens beyond loopback: {exposed}"
+
+
+def test_no_service_answers_without_credentials(settings: Settings) -> None:
+    import urllib.error
+    import urllib.request
+
+    import neo4j
+    import redis
+
+    n, r = settings.neo4j, settings.redis
+    with (
+        pytest.raises(neo4j.exceptions.AuthError),
+        neo4j.GraphDatabase.driver(f"bolt://{n.host}:{n.bolt_port}", auth=None) as driver,
+    ):
+        driver.verify_connectivity()
+    with (
+        pytest.raises(neo4j.exceptions.AuthError),
+        neo4j.GraphDatabase.driver(
+            f"bolt://{n.host}:{n.bolt_port}", auth=(n.user, "not-the-password")
+        ) as driver,
+    ):
+        driver.verify_connectivity()
+    request = urllib.request.Request(
+        f"http://{n.host}:{n.http_port}/db/{n.database}/query/v2",
+        data=b'{"statement": "MATCH (u:User) RETURN count(u)"}',
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    with (
+        pytest.raises(redis.AuthenticationError),
+        redis.Redis(host=r.host, port=r.port, socket_timeout=5) as anonymous,
+    ):
+        anonymous.get("profilegraph:refresh-lock")

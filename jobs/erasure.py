@@ -1,0 +1,124 @@
+"""The right to be forgotten, beyond Neo4j: every copy of an erased user's data the system keeps.
+
+A ``user_delete`` event erases the user inside Neo4j in its ingest transaction
+(``cypher/delete_users.cypher``: the user, their interactions, orders, follows both ways,
+profile edges, their id in followers' explanations, and their dead letters). What lies outside
+the graph is erased here, right after that commit, by whoever ran the ingest (the stream
+consumer, the ingest task, the CLI):
+
+- **the event stream**: messages still waiting that name the user;
+- **Redis' dead messages**: undecodable task messages that contain the id;
+- **run files**: the user leaves every run's pseudonym mapping (``jobs.pseudonyms``), so the
+  snapshot, state and result rows still kept name no one; the same for CLI export mappings;
+- **Redis' own files**: the append-only file is rewritten and a snapshot saved, so what was
+  deleted from Redis leaves its disk too.
+
+Neo4j's store files and its last two transaction-log files still hold the deleted records'
+bytes until the store reuses the space and the logs rotate (README, "Privacy").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from core.redis_keys import DEAD_MESSAGES, EVENT_STREAM
+from core.settings import Settings
+from jobs.pseudonyms import forget_everywhere
+
+# the event fields that name a user (graph.events)
+USER_FIELDS = ("user_id", "target_user_id")
+SCAN = 1_000  # stream messages per read
+
+
+@dataclass
+class ErasureReport:
+    stream_messages: int = 0
+    dead_messages: int = 0
+    mapping_files: int = 0
+
+
+def names_user(payload: bytes, ids: set[str]) -> bool:
+    """Whether a raw event (JSON, or anything else) names one of ``ids``: as a user field of
+    an event, or anywhere as a quoted string."""
+    text = payload.decode("utf-8", "replace")
+    try:
+        event = json.loads(text)
+    except ValueError:
+        event = None
+    if isinstance(event, dict) and any(event.get(f) in ids for f in USER_FIELDS):
+        return True
+    return any(f'"{i}"' in text or f"'{i}'" in text for i in ids)
+
+
+def erase_stream(conn: redis.Redis, ids: set[str], stream: str = EVENT_STREAM) -> int:
+    """Delete the stream's messages that name these users; returns how many."""
+    removed, start = 0, "-"
+    while True:
+        batch = conn.xrange(stream, min=start, max="+", count=SCAN)
+        doomed = [
+            message_id
+            for message_id, fields in batch
+            if any(names_user(value, ids) for value in fields.values())
+        ]
+        if doomed:
+            removed += int(conn.xdel(stream, *doomed))
+        if len(batch) < SCAN:
+            return removed
+        start = "(" + batch[-1][0].decode()
+
+
+def erase_dead_messages(conn: redis.Redis, ids: set[str]) -> int:
+    removed = 0
+    for raw in conn.lrange(DEAD_MESSAGES, 0, -1):
+        if names_user(raw, ids):
+            removed += int(conn.lrem(DEAD_MESSAGES, 0, raw))
+    return removed
+
+
+def erase_copies(
+    settings: Settings, user_ids: Iterable[str], *, stream: str = EVENT_STREAM
+) -> ErasureReport:
+    """Erase these (already deleted) users from everything outside Neo4j (``stream``: the event
+    stream in use, when not the default one)."""
+    ids = set(user_ids)
+    report = ErasureReport()
+    if not ids:
+        return report
+    report.mapping_files = forget_everywhere(settings.state / "runs", ids) + forget_everywhere(
+        settings.state / "exports", ids
+    )
+    with redis.Redis.from_url(settings.redis.url()) as conn:
+        report.stream_messages = erase_stream(conn, ids, stream)
+        report.dead_messages = erase_dead_messages(conn, ids)
+        compact(conn)
+    return report
+
+
+def compact(conn: redis.Redis, *, wait_s: float = 60.0) -> None:
+    """Rewrite Redis' append-only file, then save a fresh snapshot, so deleted keys and stream
+    entries leave its disk. A rewrite already running began before the deletions: it is waited
+    out and a new one started."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute_command("BGREWRITEAOF")
+            break
+        except redis.ResponseError as error:
+            if "in progress" not in str(error).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    conn.execute_command("BGSAVE", "SCHEDULE")
+
+
+def persisted(conn: redis.Redis) -> bool:
+    """Whether Redis has no rewrite or save running or scheduled (its files are current)."""
+    info = conn.info("persistence")
+    return not any(
+        info.get(key)
+        for key in ("aof_rewrite_in_progress", "aof_rewrite_scheduled", "rdb_bgsave_in_progress")
+    )
