@@ -4,8 +4,10 @@ its ids and with pseudonyms, under the same seed.
     python -m bench.pseudonymity --snapshot out/lastfm-snapshot.pt   # bench.snapshots makes it
     python -m bench.pseudonymity --synthetic 2000
 
-Prints, per figure, whether the two runs agree exactly (CPU: deterministic under a seed), and
-writes ``out/bench/pseudonymity.json``.
+Prints, per figure, whether the two runs agree exactly, and writes
+``out/bench/pseudonymity.json``. Runs on the CPU with one thread (``--threads``): with several,
+the order of floating-point sums in sparse products varies from run to run, so even two runs
+with the same ids differ in the last bits (``--control`` runs the ids twice to show it).
 """
 
 from __future__ import annotations
@@ -19,14 +21,22 @@ from typing import Any
 import torch
 
 
-def compare(snapshot: Any, epochs: int) -> dict[str, bool]:
+def compare(snapshot: Any, epochs: int, *, control: bool = False) -> dict[str, bool]:
     from engine.interest_prediction import evaluate_interest_prediction
     from engine.pipeline import PipelineConfig, run_full
     from engine.train import TrainConfig
-    from jobs.pseudonyms import pseudonymise
+    from jobs.pseudonyms import Pseudonyms, pseudonymise
 
     hidden = copy.deepcopy(snapshot)
     mapping = pseudonymise(hidden, None)
+    if control:  # the same ids twice: what run-to-run noise alone looks like
+        hidden = copy.deepcopy(snapshot)
+        mapping = Pseudonyms(
+            {
+                "user": {u: u for u in snapshot.node_ids["user"]},
+                "item": {i: i for i in snapshot.node_ids["item"]},
+            }
+        )
     config = PipelineConfig(train=TrainConfig(max_epochs=epochs, device="cpu", seed=0))
     a, b = run_full(snapshot, config, run_id="ids"), run_full(hidden, config, run_id="pseudonyms")
     lists_a = [[s["item_id"] for s in slots] for slots in a.profiles.recommendations]
@@ -55,6 +65,8 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path)
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--control", action="store_true", help="ids against ids")
     parser.add_argument("--out", type=Path, default=Path("out/bench/pseudonymity.json"))
     args = parser.parse_args()
     from engine.snapshot import Snapshot
@@ -65,11 +77,22 @@ def main() -> None:
     else:
         data = generate(SyntheticConfig(n_users=args.synthetic or 2000, n_items=400, seed=0))
         snapshot, source = to_snapshot(data), f"synthetic {args.synthetic or 2000}"
-    same = compare(snapshot, args.epochs)
+    torch.set_num_threads(args.threads)
+    same = compare(snapshot, args.epochs, control=args.control)
     for figure, agrees in same.items():
         print(f"{figure:22s} {'identical' if agrees else 'DIFFERENT'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"source": source, "epochs": args.epochs, "same": same}))
+    args.out.write_text(
+        json.dumps(
+            {
+                "source": source,
+                "epochs": args.epochs,
+                "threads": args.threads,
+                "control": args.control,
+                "same": same,
+            }
+        )
+    )
     raise SystemExit(0 if all(same.values()) else 1)
 
 

@@ -61,6 +61,9 @@ class Neo4jSettings(_Section):
     database: str = "neo4j"
     version: str = "5.26.30"
     gds_version: str = "2.13.9"
+    # Neo4j Browser, served at /browser/ (the newest on Maven Central: 5.24.0, which speaks to
+    # 5.26 servers; later Browsers ship only inside Neo4j's own tarball)
+    browser_version: str = "5.24.0"
     heap: str = "4g"
     pagecache: str = "4g"
     connect_timeout_s: float = Field(5.0, gt=0)

@@ -23,7 +23,7 @@ MARKER = ".complete"
 
 def distribution_dir(settings: Settings) -> Path:
     n = settings.neo4j
-    return settings.home / f"neo4j-{n.version}-gds-{n.gds_version}"
+    return settings.home / f"neo4j-{n.version}-gds-{n.gds_version}-browser-{n.browser_version}"
 
 
 def ensure_distribution(settings: Settings) -> Path:
@@ -57,6 +57,7 @@ def ensure_distribution(settings: Settings) -> Path:
         raise ServiceStartError(f"GDS assembly in {plugins} lacks opengds-extension")
     (work / MARKER).write_text(
         f"neo4j {settings.neo4j.version}\ngds {settings.neo4j.gds_version}\n"
+        f"browser {settings.neo4j.browser_version}\n"
     )
     work.rename(target)
     return target
@@ -73,6 +74,7 @@ def _copy_dependencies(settings: Settings, pom: Path, out: Path, profile: str | 
         f"-Dmaven.repo.local={settings.home / 'm2'}",
         f"-Dneo4j.version={settings.neo4j.version}",
         f"-Dgds.version={settings.neo4j.gds_version}",
+        f"-Dbrowser.version={settings.neo4j.browser_version}",
         "dependency:copy-dependencies",
         f"-DoutputDirectory={out}",
         "-DincludeScope=runtime",
