@@ -95,6 +95,19 @@ class RedisSettings(_Section):
         return f"redis://{auth}{self.host}:{self.port}/{self.db}"
 
 
+class FlowerSettings(_Section):
+    """Celery's monitor (``profilegraph flower``): loopback only, basic auth."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5555, ge=1, le=65535)
+    user: str = "profilegraph"
+    password: SecretStr | None = None  # generated into the local env file
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+
 class TrainingSettings(_Section):
     """The training recipe of every refresh and evaluation (``jobs.recipe`` turns it into the
     engine's config; nothing else restates it). A refresh request may lower ``max_epochs``."""
@@ -182,6 +195,7 @@ class Settings(BaseSettings):
     datasets_dir: Path = Field(default_factory=lambda: default_datasets_dir())
     neo4j: Neo4jSettings = Neo4jSettings()
     redis: RedisSettings = RedisSettings()
+    flower: FlowerSettings = FlowerSettings()
     training: TrainingSettings = TrainingSettings()
     refresh: RefreshSettings = RefreshSettings()
     value: ValueSettings = ValueSettings()

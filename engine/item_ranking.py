@@ -29,10 +29,14 @@ def popularity_metrics(
     split_train: Tensor, split_valid: Tensor, target: Tensor, num_users: int, num_items: int, k: int
 ) -> dict[str, float]:
     """Rank every item by its number of training users (the same list for everyone)."""
+    users, items = popularity_scores(split_train, num_users, num_items)
+    return rank_metrics(users, items, target, [split_train, split_valid], k=k)
+
+
+def popularity_scores(split_train: Tensor, num_users: int, num_items: int) -> tuple[Tensor, Tensor]:
+    """Popularity as embeddings: every user 1, every item its number of training users."""
     counts = torch.bincount(split_train[1], minlength=num_items).to(torch.float32)
-    return rank_metrics(
-        torch.ones(num_users, 1), counts[:, None], target, [split_train, split_valid], k=k
-    )
+    return torch.ones(num_users, 1), counts[:, None]
 
 
 @dataclass
@@ -116,8 +120,7 @@ def evaluate_item_ranking(
             split.train, split.valid, split.test, num_users, num_items, config.k
         )
         report.rows.append({"model": "popularity", "seed": seed, **pop})
-        popular = torch.bincount(split.train[1], minlength=num_items).to(torch.float32)
-        scored = [("popularity", torch.ones(num_users, 1), popular[:, None])]
+        scored = [("popularity", *popularity_scores(split.train, num_users, num_items))]
         trained: list[tuple[Tensor, Tensor]] = []
         for name, ties in variants:
 

@@ -107,9 +107,12 @@ def evaluate_snapshot(
     *,
     embedding: torch.Tensor | None = None,
     on_stage: Callable[[str, int], None] | None = None,
+    on_detail: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
     """``embedding``: the run's profile embedding per snapshot user, scored as look-alikes.
-    ``on_stage(name, index)`` is called as each of :data:`STAGES` starts (progress)."""
+    ``on_stage(name, index)`` is called as each of :data:`STAGES` starts (progress);
+    ``on_detail(text, fraction)`` within a long stage (item ranking: which model and seed, the
+    epoch of how many, and the stage's fraction done)."""
     stage = on_stage or (lambda _name, _index: None)
     out: dict[str, Any] = {"warnings": data_warnings(snapshot)}
     groups = sensitive_groups(snapshot) or None  # only where the deployment enabled them
@@ -180,13 +183,28 @@ def evaluate_snapshot(
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None
         pairs = interaction_pairs(snapshot, relations)
+        seeds = list(config.item_ranking_seeds)
+        models = ("lightgcn", "lightgcn+social")
+        epochs = config.train.max_epochs
+
+        def epoch_done(model: str, seed: int, record: dict[str, float]) -> None:
+            if on_detail is None:
+                return
+            epoch = int(record["epoch"]) + 1
+            done = (seeds.index(seed) * len(models) + models.index(model) + epoch / epochs) / (
+                len(seeds) * len(models)
+            )
+            on_detail(f"{model}, split seed {seed}: epoch {epoch}/{epochs}", min(done, 1.0))
+
         report = evaluate_item_ranking(
             pairs,
             snapshot.num_nodes("user"),
             snapshot.num_nodes("item"),
             social=ties,
-            seeds=list(config.item_ranking_seeds),
+            seeds=seeds,
             config=replace(config.train, k=config.k),
+            models=models,
+            on_epoch=epoch_done,
             groups=groups,
         )
         out["item_ranking"] = {"rows": report.rows, "summary": report.summary()}

@@ -45,9 +45,19 @@ def evaluate_run(
     def on_stage(name: str, index: int) -> None:
         if board is not None:
             percent = round(100 * index / len(STAGES))
-            board.update(request.run_id, evaluation=name, evaluation_percent=percent)
+            board.update(
+                request.run_id, evaluation=name, evaluation_percent=percent, evaluation_detail=""
+            )
 
-    evaluation = evaluate_snapshot(snapshot, config, embedding=embedding, on_stage=on_stage)
+    def on_detail(text: str, fraction: float) -> None:
+        if board is not None:  # within the last stage: its share of the bar, filled
+            base = 100 * (len(STAGES) - 1) / len(STAGES)
+            percent = round(base + fraction * (100 - base))
+            board.update(request.run_id, evaluation_detail=text, evaluation_percent=percent)
+
+    evaluation = evaluate_snapshot(
+        snapshot, config, embedding=embedding, on_stage=on_stage, on_detail=on_detail
+    )
     if board is not None:
         board.update(request.run_id, evaluation="done", evaluation_percent=100)
     out = Path(request.out_dir) if request.out_dir else files.evaluation

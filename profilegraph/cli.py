@@ -10,9 +10,12 @@ import csv
 import json
 import os
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -40,8 +43,9 @@ from jobs.evaluation import evaluate_run
 from jobs.payloads import EvaluateRequest, validate
 from jobs.private_aggregates import private_query
 from jobs.pseudonyms import pseudonymise
+from jobs.runs import RunBoard
 from profilegraph import jobs_cli, services
-from profilegraph.ingest_progress import ingest_with_progress
+from profilegraph.ingest_progress import ingest_with_progress, progress_bar
 from profilegraph.services import neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
 
@@ -75,6 +79,11 @@ def services_up(ctx: typer.Context) -> None:
         rows = services.up(settings)
     console.print(_status_table(rows))
     console.print(f"ready in {time.monotonic() - started:.1f} s; secrets in {settings.env_file}")
+    n = settings.neo4j
+    console.print(
+        f"Neo4j Browser: http://{n.host}:{n.http_port}/browser/ (user {n.user}, password "
+        "PROFILEGRAPH_NEO4J__PASSWORD in that file); the analyst guide opens after login"
+    )
 
 
 @services_app.command("down")
@@ -204,13 +213,20 @@ def consume(
 ) -> None:
     """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
     settings: Settings = ctx.obj
-    with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
+    with (
+        GraphClient(settings.neo4j) as client,
+        redis_server.client(settings.redis) as conn,
+        progress_bar() as progress,
+    ):
+        waiting = int(conn.xlen(stream)) if until_empty else None
+        task = progress.add_task(f"consume {stream}", total=waiting)
         consumer = StreamConsumer(
             client,
             conn,
             stream=stream,
             currency=settings.value.currency,
             on_erased=lambda ids: erase_copies(settings, ids, stream=stream),
+            after_commit=lambda ids: progress.advance(task, len(ids)),
         )
         report = consumer.run(until_empty=until_empty)
     console.print(
@@ -241,12 +257,15 @@ def export(
         selection = ChangedSince(watermark=since, hops=hops)
     started = time.monotonic()
     settings: Settings = ctx.obj
-    with GraphClient(settings.neo4j) as client:
+    with GraphClient(settings.neo4j) as client, progress_bar() as progress:
+        total = int(client.read("count_users")[0]["users"]) if not (user or since) else None
+        task = progress.add_task("export: users read", total=total)
         snapshot = export_snapshot(
             client,
             selection,
             chunk_size=settings.neo4j.export_chunk_size,
             workers=settings.neo4j.export_workers,
+            progress=lambda n: progress.advance(task, n),
         )
     seconds = time.monotonic() - started
     if not with_ids:
@@ -338,10 +357,39 @@ def evaluate_cmd(
             "out_dir": str(out.resolve()),
         },
     )
-    with console.status(f"evaluating {run_id}"):
-        result = evaluate_run(settings, request)
+    # runs here, in a daemon thread, reporting on the run's board like the worker's task, so
+    # the same bar shows each stage, model, seed and epoch; Ctrl+C ends the process at once
+    board = RunBoard.connect(settings)
+    work = InThread(lambda: evaluate_run(settings, request, board))
+    result = jobs_cli.follow_evaluation(board, run_id, work)
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
     console.print(f"written {', '.join(Path(f).name for f in result['files'])} to {out}")
+
+
+class InThread:
+    """A call run in a daemon thread, with the ``ready()``/``get()`` of a Celery result."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._result: list[Any] = []
+        self._error: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._result.append(call())
+            except BaseException as error:  # handed to the caller of get()
+                self._error.append(error)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def ready(self) -> bool:
+        return not self._thread.is_alive()
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        return self._result[0]
 
 
 @app.command()

@@ -1,15 +1,18 @@
 """``make demo``: the whole system end to end on LastFM, through real worker processes.
 
-Services up, LastFM loaded (skipped when already there), a cpu worker, a gpu-queue worker and
-beat started, a full refresh followed with a progress bar, the run evaluated against its
-baselines (report and plots in ``out/``), a summary printed; then a small batch of new events
-goes in through a task, an incremental refresh follows, and the profiles it changed are shown.
+Services up, LastFM loaded (skipped when already there), a cpu worker, a gpu-queue worker,
+beat and Flower started, a full refresh followed with a progress bar, the run evaluated against
+its baselines (report and plots in ``out/``), a summary printed and written as a page
+(``out/report.html``), a query of the analyst guide run in Neo4j Browser (``out/browser.png``);
+then a small batch of new events goes in through a task, an incremental refresh follows, and
+the profiles it changed are shown.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,12 @@ from graph.analyst import run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
 from graph.profiles import read_profile
+from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import run_files
+from jobs.report_page import Profile, ReportPage, write_page
 from jobs.runs import RunBoard
 from profilegraph import services
+from profilegraph.browser_tour import run_guide_query
 from profilegraph.ingest_progress import ingest_with_progress
 from profilegraph.jobs_cli import (
     follow_evaluation,
@@ -33,7 +39,7 @@ from profilegraph.jobs_cli import (
     rows_table,
     task_sender,
 )
-from profilegraph.processes import celery_processes
+from profilegraph.processes import celery_processes, flower_process
 
 LASTFM_USERS = 1892
 NEW_EVENTS_USERS = 25
@@ -77,7 +83,8 @@ def _new_events(client: GraphClient, seed: int) -> list[dict[str, Any]]:
 
 def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) -> None:
     started = time.perf_counter()
-    services.up(settings)
+    with console.status("starting Neo4j (with the Browser) and Redis ..."):
+        services.up(settings)
 
     from workers.app import make_app
 
@@ -96,8 +103,17 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
             settings, lastfm_events(directory), source="lastfm", total=count_events(directory)
         )
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
-    with celery_processes(settings, beat=True, env=env, log_dir=out / "logs"):
+    with ExitStack() as running:
+        with console.status("starting the cpu and gpu workers, beat and Flower ..."):
+            running.enter_context(
+                celery_processes(settings, beat=True, env=env, log_dir=out / "logs")
+            )
+            running.enter_context(flower_process(settings, log_dir=out / "logs"))
         console.print(f"workers cpu + gpu and beat are up (logs in {out / 'logs'})")
+        console.print(
+            f"Flower (tasks and workers): {settings.flower.url} (user {settings.flower.user}, "
+            f"password FLOWER__PASSWORD in {settings.env_file})"
+        )
         full = _refresh(settings, "full")
         console.print("evaluating the run against its baselines ...")
         request = {
@@ -108,7 +124,19 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
         }
         sent = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
         report = follow_evaluation(RunBoard.connect(settings), full, sent)
-        _summary(console, settings, full, out)
+        page = _summary(console, settings, full, out)
+        page.plots = [Path(f) for f in report["files"] if str(f).endswith(".png")]
+        console.print(f"the summary as a page: {write_page(page, out / 'report.html')}")
+        with console.status("Neo4j Browser: logging in and running a query from the guide ..."):
+            shot = run_guide_query(
+                settings, "segment_summary", screenshot=out / "browser.png"
+            ).screenshot
+        n = settings.neo4j
+        console.print(
+            f"Neo4j Browser: http://{n.host}:{n.http_port}/browser/ (user {n.user}, password "
+            f"NEO4J__PASSWORD in {settings.env_file}); the analyst guide opens after login. "
+            f"A query from it, run there: {shot}"
+        )
         with GraphClient(settings.neo4j) as client:
             events = _new_events(client, seed=int(time.time()))
         sent = sender.send_task(
@@ -136,8 +164,12 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
     console.print(f"[bold green]demo done[/] in {time.perf_counter() - started:.0f} s")
 
 
-def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> None:
-    result = load_result(run_files(settings, run_id).result)
+def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> ReportPage:
+    """Print the summary and return it as a page (plots added by the caller)."""
+    files = run_files(settings, run_id)
+    result = load_result(files.result)
+    pseudonyms = Pseudonyms.load(files.folder)  # the result names users by pseudonym
+    assert pseudonyms is not None
     order = result.columns["influence"].argsort(descending=True).tolist()
     interests, uncertainty = result.columns["interests"], result.columns["uncertainty"]
     thinnest = max((i for i in order if interests[i]), key=lambda i: float(uncertainty[i]))
@@ -146,18 +178,22 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> No
         top = run_analyst_query(client, "top_influencers", ["top=10"])
         columns = ["influence_rank", "user_id", "influence", "adoptions", "followers", "interests"]
         console.print(rows_table("top influencers", top, columns))
+        page = ReportPage(
+            client.read("read_profile_run", run_id=run_id)[0],
+            (out / "evaluation.md").read_text(),
+            influencers=[{c: r[c] for c in columns} for r in top],
+        )
         segments = run_analyst_query(client, "value_segments", ["limit=10"])
         columns = ["segment", "users", "revenue", "mean_clv", "mean_probability_active"]
         console.print(rows_table("value segments (RFM)", segments, columns))
         labels = ("top influencer", "least history", "median influence")
         for label, i in zip(labels, samples, strict=True):
-            user = result.user_ids[i]
+            user = pseudonyms.resolve("user", result.user_ids[i]) or "?"
             profile = read_profile(client, user) or {}
             why = client.read("explain_user", user_id=user)
             recs = client.read("recommendations_for_user", user_id=user)
-            console.print(
-                Panel(
-                    render_profile(profile, why, recs), title=f"{label}: user {user}", expand=False
-                )
-            )
+            text = render_profile(profile, why, recs)
+            console.print(Panel(text, title=f"{label}: user {user}", expand=False))
+            page.profiles.append(Profile(f"{label}: user {user}", text))
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
+    return page

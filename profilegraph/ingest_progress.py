@@ -24,7 +24,7 @@ from jobs.erasure import erase_copies
 console = Console()
 
 
-def _progress() -> Progress:
+def progress_bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -38,7 +38,7 @@ def _progress() -> Progress:
 def ingest_with_progress(
     settings: Settings, events: Iterable[Any], *, source: str, total: int | None
 ) -> None:
-    with GraphClient(settings.neo4j) as client, _progress() as progress:
+    with GraphClient(settings.neo4j) as client, progress_bar() as progress:
         task = progress.add_task(f"ingest {source}", total=total)
         report = ingest_events(
             client,

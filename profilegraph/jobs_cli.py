@@ -5,6 +5,7 @@ Registered onto the main ``profilegraph`` app by :func:`register`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -159,10 +160,12 @@ def follow_evaluation(board: RunBoard, run_id: str, sent: Any, timeout_s: float 
             if time.monotonic() > deadline:
                 raise JobError(f"evaluation of {run_id} did not end within {timeout_s:.0f} s")
             info = board.get(run_id)
+            detail = info.get("evaluation_detail", "")
+            stage = info.get("evaluation", "queued") + (f" ({detail})" if detail else "")
             progress.update(
                 bar,
                 completed=float(info.get("evaluation_percent", 0) or 0),
-                description=f"evaluating {run_id}: {info.get('evaluation', 'queued')}",
+                description=f"evaluating {run_id}: {stage}",
             )
             time.sleep(0.5)
         progress.update(bar, completed=100, description=f"evaluated {run_id}")
@@ -304,6 +307,22 @@ def worker(
     )
 
 
+def flower(ctx: typer.Context) -> None:
+    """Run Celery's Flower on loopback with basic auth (the generated FLOWER__PASSWORD)."""
+    from workers.app import configure
+
+    settings = ctx.obj
+    f = settings.flower
+    if f.password is None:
+        raise JobError("no Flower password: profilegraph services up generates one")
+    app = configure(settings)
+    # through the environment, never the command line (/proc/*/cmdline is world-readable)
+    os.environ["FLOWER_BASIC_AUTH"] = f"{f.user}:{f.password.get_secret_value()}"
+    os.environ["FLOWER_UNIX_SOCKET"] = ""
+    console.print(f"Flower at {f.url} (user {f.user}; password in {settings.env_file})")
+    app.start(["flower", f"--address={f.host}", f"--port={f.port}", "--persistent=False"])
+
+
 def beat(ctx: typer.Context) -> None:
     """Run the one beat scheduler (a second one on this machine refuses to start)."""
     from workers.app import configure
@@ -326,5 +345,5 @@ def beat(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(submit_app, name="submit")
-    for command in (status, cancel, profile, influencers, worker, beat):
+    for command in (status, cancel, profile, influencers, worker, beat, flower):
         app.command(command.__name__)(command)

@@ -50,6 +50,7 @@ def celery_processes(
             )
         stack.callback(_stop, list(procs.values()))
         app = make_app(settings)
+        stack.callback(app.close)  # its broker connection: no socket left for the GC
         deadline = time.monotonic() + timeout_s
         while len(app.control.ping(timeout=1.0) or []) < len(queues):
             dead = {n: p.returncode for n, p in procs.items() if p.poll() is not None}
@@ -69,3 +70,34 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+@contextmanager
+def flower_process(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout_s: float = 60,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``profilegraph flower`` as a child process, yielded once its port answers."""
+    from profilegraph.services.process import port_open
+
+    f = settings.flower
+    with ExitStack() as stack:
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context((log_dir / "flower.log").open("ab"))
+        else:
+            sink = stack.enter_context(open(os.devnull, "wb"))
+        proc = subprocess.Popen(
+            [*CLI, "flower"], env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
+        )
+        stack.callback(_stop, [proc])
+        deadline = time.monotonic() + timeout_s
+        while not port_open(f.host, f.port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                where = f" (log in {log_dir})" if log_dir else ""
+                raise ProcessError(f"Flower did not open {f.url}: exit {proc.poll()}{where}")
+            time.sleep(0.3)
+        yield proc

@@ -19,12 +19,15 @@ fi
 
 log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
-# System packages: Redis from Debian, and the JDK/Maven that fetch and run Neo4j.
+# System packages: Redis from Debian, the JDK/Maven that fetch and run Neo4j, and headless
+# Chromium with its driver for the real-browser tests.
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)  # builds graph/plugin
 command -v mvn >/dev/null || missing+=(maven)
+command -v chromium >/dev/null || missing+=(chromium)  # real-browser tests: Neo4j Browser, report
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
     sudo_cmd=()

@@ -25,6 +25,7 @@ TEST_ENV = {
     "PROFILEGRAPH_NEO4J__HEAP": "2g",
     "PROFILEGRAPH_NEO4J__PAGECACHE": "1g",
     "PROFILEGRAPH_REDIS__PORT": str(16379 + PORT_OFFSET),
+    "PROFILEGRAPH_FLOWER__PORT": str(15555 + PORT_OFFSET),
 }
 # a second instance of its own, for the lifecycle tests
 OWN_PORTS = {"bolt": 27687 + PORT_OFFSET, "http": 27474 + PORT_OFFSET, "redis": 26379 + PORT_OFFSET}

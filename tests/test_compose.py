@@ -19,7 +19,9 @@ def _compose() -> dict:
 
 def test_services_and_images() -> None:
     services = _compose()["services"]
-    assert set(services) == {"neo4j", "redis", "worker-cpu", "worker-gpu", "beat"}
+    assert set(services) == {"neo4j", "redis", "worker-cpu", "worker-gpu", "beat", "flower"}
+    assert services["flower"]["command"] == ["profilegraph", "flower"]
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # loopback on the host
     assert services["neo4j"]["image"] == "neo4j:5.26-community"
     assert "graph-data-science" in services["neo4j"]["environment"]["NEO4J_PLUGINS"]
     assert services["redis"]["image"].startswith("redis:7")
@@ -48,7 +50,7 @@ def _compose_cli() -> bool:
 @pytest.mark.skipif(not _compose_cli(), reason="docker compose client not installed here")
 def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
     env = tmp_path / "compose.env"
-    env.write_text("NEO4J_PASSWORD=x-test-1\nREDIS_PASSWORD=x-test-2\n")
+    env.write_text("NEO4J_PASSWORD=x-test-1\nREDIS_PASSWORD=x-test-2\nFLOWER_PASSWORD=x-test-3\n")
     done = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env), "config", "-q"],
         capture_output=True,

@@ -69,6 +69,9 @@ def _apply(app: Celery, settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": refresh.lock_ttl_s * 2},
         result_expires=24 * 3600,
         task_track_started=True,
+        # task events, so Flower (profilegraph flower) shows each task and its state
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         task_default_queue="cpu",
         task_routes={name: {"queue": "gpu"} for name in GPU_TASKS},
         broker_connection_retry_on_startup=True,

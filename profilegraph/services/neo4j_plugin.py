@@ -1,6 +1,7 @@
 """Build profilegraph's own server-side procedures and lay out an instance's plugins folder.
 
-The procedures (``graph/plugin/*.java``: the fast edge export) are compiled with the JDK's
+The procedures (``graph/plugin/*.java``: the fast edge export, and the analyst guide Neo4j
+Browser plays, ``guide.html`` served by an unmanaged extension) are compiled with the JDK's
 ``javac`` against the assembled server's own jars, once per source version, into
 ``$PROFILEGRAPH_HOME/plugins/``. Each instance gets a ``plugins/`` folder of links: the GDS jars
 of the shared distribution plus that jar, rebuilt at every start so an edit to the Java source
@@ -19,11 +20,12 @@ import graph
 from core.errors import ServiceStartError
 
 SOURCE_DIR = Path(graph.__file__).resolve().parent / "plugin"
+GUIDE = SOURCE_DIR / "guide.html"  # the analyst guide the jar serves (graph.browser_guide)
 
 
 def _digest(distribution: Path) -> str:
     sha = hashlib.sha256(distribution.name.encode())
-    for source in sorted(SOURCE_DIR.glob("*.java")):
+    for source in sorted([*SOURCE_DIR.glob("*.java"), GUIDE]):
         sha.update(source.name.encode() + source.read_bytes())
     return sha.hexdigest()[:12]
 
@@ -54,6 +56,9 @@ def plugin_jar(home: Path, distribution: Path) -> Path:
             ],
             ["jar", "cf", str(Path(work) / jar.name), "-C", str(classes), "."],
         ):
+            if cmd[0] == "jar":
+                (classes / "profilegraph").mkdir(parents=True, exist_ok=True)
+                shutil.copy(GUIDE, classes / "profilegraph" / "guide.html")
             done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
             if done.returncode != 0:
                 raise ServiceStartError(f"{cmd[0]} failed:\n{done.stdout}\n{done.stderr}")

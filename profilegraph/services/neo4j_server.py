@@ -101,6 +101,12 @@ def render_config(settings: Settings, distribution: Path) -> str:
         "dbms.security.auth_enabled=true",
         "dbms.security.procedures.unrestricted=gds.*",
         "dbms.usage_report.enabled=false",
+        # the analyst guide (graph/plugin/AnalystGuide.java): the Browser plays it after login;
+        # like the Browser's own files it is static and needs no login (it holds no data)
+        "server.unmanaged_extension_classes=profilegraph.guide=/profilegraph",
+        "dbms.security.http_auth_allowlist=/,/browser.*,/profilegraph/guide",  # default + guide
+        f"browser.remote_content_hostname_whitelist={n.host},localhost",
+        f"browser.post_connect_cmd=play http://{n.host}:{n.http_port}/profilegraph/guide",
         "db.tx_log.rotation.retention_policy=2 files",
         "server.logs.gc.enabled=false",
         *(f"server.jvm.additional={flag}" for flag in JVM_FLAGS),
