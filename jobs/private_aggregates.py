@@ -29,7 +29,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +90,21 @@ def dp_spec(query: Query) -> DpSpec:
 def laplace(value: float, scale: float, *, integer: bool) -> float:
     """``value`` plus OpenDP's Laplace noise (discrete for integers). OpenDP's sampler draws
     from the system's secure randomness and cannot be seeded, by design."""
-    import opendp.prelude as dp
+    mechanism = _mechanism(scale, integer)
+    return float(mechanism(int(value) if integer else float(value)))
+
+
+@cache
+def _mechanism(scale: float, integer: bool) -> Any:
+    """OpenDP's Laplace measurement of this scale, built once (a release applies it per row)."""
+    import opendp.prelude as dp  # only on the DP path: importing it takes a few hundred ms
 
     dp.enable_features("contrib")
     if integer:
         space = dp.atom_domain(T="i64"), dp.absolute_distance(T="i64")
-        return float(dp.m.make_laplace(*space, scale=scale)(int(value)))
-    space = dp.atom_domain(T="f64", nan=False), dp.absolute_distance(T="f64")
-    return float(dp.m.make_laplace(*space, scale=scale)(float(value)))
+    else:
+        space = dp.atom_domain(T="f64", nan=False), dp.absolute_distance(T="f64")
+    return dp.m.make_laplace(*space, scale=scale)
 
 
 @dataclass
@@ -177,7 +186,7 @@ class BudgetLedger:
 
 def release(
     query: Query,
-    run: Any,
+    run: Callable[[], list[dict[str, Any]]],
     *,
     epsilon: float,
     ledger: BudgetLedger,

@@ -377,6 +377,21 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
     return {"run_id": step.run_id, "written": report.written, "mode": step.mode}
 
 
+def refresh_here(settings: Settings, request: RefreshRequest) -> str:
+    """A whole refresh in this process, step after step (scripts, benches, tests): the run id;
+    a refusal or a failure raises (a failed run is recorded as failed and its lock released)."""
+    board = RunBoard.connect(settings)
+    answer, step = plan_refresh(settings, board, request)
+    if step is None:
+        raise RuntimeError(f"refresh refused: {answer}")
+    try:
+        write_step(settings, board, score_step(settings, board, export_step(settings, board, step)))
+    except BaseException as error:
+        fail_run(settings, board, step.run_id, error)
+        raise
+    return step.run_id
+
+
 def fail_run(settings: Settings, board: RunBoard, run_id: str, error: BaseException) -> None:
     """Record a run as failed (Redis and its :ProfileRun) and release its lock."""
     board.update(run_id, state="failed", message=f"{type(error).__name__}: {error}")

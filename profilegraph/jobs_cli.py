@@ -27,6 +27,7 @@ from core.profile_contract import FIELDS
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.profiles import read_profile
+from jobs.markdown import cell_text
 from jobs.payloads import RefreshRequest, new_run_id, validate
 from jobs.runs import TERMINAL, RunBoard, duration_text
 
@@ -218,16 +219,8 @@ def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(_cell(row[c]) for c in columns))
+        table.add_row(*(cell_text(row[c]) for c in columns))
     return table
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
 
 
 def render_profile(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import IO
 
 from core.errors import ProcessError
 from core.settings import Settings
@@ -40,11 +41,7 @@ def celery_processes(
     procs: dict[str, subprocess.Popen[bytes]] = {}
     with ExitStack() as stack:
         for name, args in commands.items():
-            if log_dir is not None:
-                log_dir.mkdir(parents=True, exist_ok=True)
-                sink = stack.enter_context((log_dir / f"{name}.log").open("ab"))
-            else:
-                sink = stack.enter_context(open(os.devnull, "wb"))
+            sink = _sink(stack, log_dir, name)
             procs[name] = subprocess.Popen(
                 [*CLI, *args], env=environment, stdout=sink, stderr=subprocess.STDOUT
             )
@@ -58,6 +55,14 @@ def celery_processes(
                 where = f" (logs in {log_dir})" if log_dir else ""
                 raise ProcessError(f"workers did not answer a ping: exited {dead}{where}")
         yield procs
+
+
+def _sink(stack: ExitStack, log_dir: Path | None, name: str) -> IO[bytes]:
+    """Where a child process writes: ``<log_dir>/<name>.log``, or nowhere."""
+    if log_dir is None:
+        return stack.enter_context(open(os.devnull, "wb"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context((log_dir / f"{name}.log").open("ab"))
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -85,11 +90,7 @@ def flower_process(
 
     f = settings.flower
     with ExitStack() as stack:
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            sink = stack.enter_context((log_dir / "flower.log").open("ab"))
-        else:
-            sink = stack.enter_context(open(os.devnull, "wb"))
+        sink = _sink(stack, log_dir, "flower")
         proc = subprocess.Popen(
             [*CLI, "flower"], env={**os.environ, **(env or {})}, stdout=sink, stderr=sink
         )

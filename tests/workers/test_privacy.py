@@ -27,9 +27,8 @@ from graph.stream import StreamConsumer, publish
 from jobs.erasure import erase_copies, persisted
 from jobs.payloads import RefreshRequest
 from jobs.pseudonyms import FILE
-from jobs.refresh import export_step, fail_run, plan_refresh, run_files, score_step, write_step
+from jobs.refresh import refresh_here, run_files
 from jobs.retention import expire_dead_letters
-from jobs.runs import RunBoard
 from tests.graph.conftest import wipe
 
 N_USERS = 80
@@ -82,16 +81,8 @@ def _with(settings: Settings, **privacy: Any) -> Settings:
 
 
 def _refresh(settings: Settings, mode: str) -> str:
-    board = RunBoard.connect(settings)
     request = RefreshRequest(mode=mode, source="test", max_epochs=2)  # type: ignore[arg-type]
-    answer, step = plan_refresh(settings, board, request)
-    assert step is not None, answer
-    try:
-        write_step(settings, board, score_step(settings, board, export_step(settings, board, step)))
-    except BaseException as error:
-        fail_run(settings, board, step.run_id, error)
-        raise
-    return step.run_id
+    return refresh_here(settings, request)
 
 
 PROFILED = Query(
