@@ -20,10 +20,11 @@ BENCH_ENV = {
     "PROFILEGRAPH_NEO4J__BOLT_PORT": "37687",
     "PROFILEGRAPH_NEO4J__HTTP_PORT": "37474",
     "PROFILEGRAPH_REDIS__PORT": "36379",
+    "PROFILEGRAPH_KAFKA__PORT": "39092",
 }
 
 
-def bench_services() -> Settings:
+def bench_services(*, with_kafka: bool = False) -> Settings:
     """Start (or reuse) the bench's own Neo4j and Redis, apart from the demo's and the tests'.
 
     Imported here, not at the top: the GPU machine runs the engine-only benches without the
@@ -34,7 +35,7 @@ def bench_services() -> Settings:
     for key, value in BENCH_ENV.items():
         os.environ.setdefault(key, value)
     settings = services.settings_with_secrets()
-    services.up(settings)
+    services.up(settings, with_kafka=with_kafka)
     return settings
 
 

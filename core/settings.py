@@ -108,6 +108,47 @@ class FlowerSettings(_Section):
         return f"http://{self.host}:{self.port}/"
 
 
+class KafkaSettings(_Section):
+    """The optional Kafka source (``services up --with kafka``; ``consume --source kafka``):
+    one KRaft broker on loopback, SASL/PLAIN with a generated password."""
+
+    version: str = "4.1.1"  # org.apache.kafka:kafka_2.13 on Maven Central
+    host: str = "127.0.0.1"
+    port: int = Field(9092, ge=1, le=65535)  # clients; the controller listens on port + 1
+    user: str = "profilegraph"
+    password: SecretStr | None = None  # generated into the local env file
+    topic: str = Field("profilegraph-events", pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    partitions: int = Field(4, ge=1, le=1_000)  # for topics `profilegraph kafka create` makes
+    group: str = Field("profilegraph-ingest", pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    heap_mb: int = Field(512, ge=128, le=65_536)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings that reach this broker (confluent-kafka clients)."""
+        secret = self.password.get_secret_value() if self.password else ""
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": self.user,
+            "sasl.password": secret,
+        }
+
+
+class IngestSettings(_Section):
+    """The online ingest path (``graph.ingest``, ``graph.stream``, ``graph.kafka_source``)."""
+
+    # How long the event ledger (task and data-set submissions) and the delivered-batch records
+    # (Redis streams) remember what they applied: a replay older than this is applied again.
+    dedup_window_days: float = Field(30.0, gt=0, le=3650)
+    # At most this many events read ahead of Neo4j per consumer (backpressure: a slow graph
+    # slows the consumer instead of filling its memory).
+    max_buffered_events: int = Field(50_000, ge=1, le=10_000_000)
+
+
 class TrainingSettings(_Section):
     """The training recipe of every refresh and evaluation (``jobs.recipe`` turns it into the
     engine's config; nothing else restates it). A refresh request may lower ``max_epochs``."""
@@ -196,6 +237,8 @@ class Settings(BaseSettings):
     neo4j: Neo4jSettings = Neo4jSettings()
     redis: RedisSettings = RedisSettings()
     flower: FlowerSettings = FlowerSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    ingest: IngestSettings = IngestSettings()
     training: TrainingSettings = TrainingSettings()
     refresh: RefreshSettings = RefreshSettings()
     value: ValueSettings = ValueSettings()

@@ -15,9 +15,14 @@
 //                                                        its order_id, or an order of its own
 // (:User) profile_* properties, written by one ProfileRun at a time
 // (:ProfileRun {run_id, kind, started_at, finished_at, status, model, params, metrics})
-// (:Watermark {name, seq})                               ingest sequence; users/items carry changed_seq
-// (:IngestedEvent {key, seq, at})                        ledger that makes replays no-ops (key: the
-//                                                        SHA-256 of the event id, never the id)
+// (:Watermark {name, seq})                               the open change epoch; users/items carry
+//                                                        changed_seq, the epoch that last touched them
+// (:SourcePosition {key, source, partition, offset})     where each source partition (Kafka, a file)
+//                                                        is applied up to; committed with the data
+// (:AppliedBatch {key, source, at})                      Redis stream batches applied (window-bound)
+// (:IngestedEvent {key, seq, at})                        ledger that makes replays of API and data-set
+//                                                        submissions no-ops (key: the SHA-256 of the
+//                                                        event id, never the id; window-bound)
 // (:RejectedEvent {key, source, reason, field, value, raw, times, at})   dead letters
 // Interaction kinds are relationship types (VIEWED CLICKED CARTED FAVOURITED PURCHASED RATED REVIEWED LISTENED
 // TAGGED), not a `kind` property: Neo4j keeps relationships in per-type chains, so reading one
@@ -40,6 +45,10 @@ OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'c
                        `vector.quantization.enabled`: false, `vector.hnsw.ef_construction`: 40}};
 CREATE CONSTRAINT watermark_name IF NOT EXISTS FOR (w:Watermark) REQUIRE w.name IS UNIQUE;
 CREATE CONSTRAINT ingested_event_key IF NOT EXISTS FOR (e:IngestedEvent) REQUIRE e.key IS UNIQUE;
+CREATE CONSTRAINT source_position_key IF NOT EXISTS FOR (p:SourcePosition) REQUIRE p.key IS UNIQUE;
+CREATE CONSTRAINT applied_batch_key IF NOT EXISTS FOR (b:AppliedBatch) REQUIRE b.key IS UNIQUE;
+CREATE INDEX ingested_event_at IF NOT EXISTS FOR (e:IngestedEvent) ON (e.at);
+CREATE INDEX applied_batch_at IF NOT EXISTS FOR (b:AppliedBatch) ON (b.at);
 CREATE CONSTRAINT rejected_event_key IF NOT EXISTS FOR (r:RejectedEvent) REQUIRE r.key IS UNIQUE;
 CREATE INDEX rejected_event_at IF NOT EXISTS FOR (r:RejectedEvent) ON (r.at);
 CREATE INDEX user_changed_seq IF NOT EXISTS FOR (u:User) ON (u.changed_seq);

@@ -5,10 +5,10 @@ users, tags and edges are read in chunks (``graph.edge_readers``); then the item
 reach, with their categories. Internal ids are mapped to contiguous indices with numpy and never
 leave this module.
 
-The watermark is read *before* any data (by the refresh's plan, or here), so every change
-committed after it has a larger sequence number and is picked up by the next incremental
-export; a change that commits while the export runs may also appear in this one, which is
-harmless (profiles converge).
+The watermark is the change epoch closed *before* any data is read (by the refresh's plan, or
+here; ``graph.ingest.close_epoch``), so every change committed after it carries a later epoch
+and is picked up by the next incremental export; a change that commits while the export runs
+may also appear in this one, which is harmless (profiles converge).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from graph.edge_readers import (
     read_with_cypher,
     read_with_procedure,
 )
+from graph.ingest import close_epoch
 from graph.kinds import REL_TYPES
 from graph.selections import (
     EVERYONE_BY_DEFAULT,
@@ -144,8 +145,9 @@ def export_snapshot(
     are kept): reading relationship properties is most of the server's work, and models that
     use only who-interacted-with-what do not need them. ``reader`` picks how edges are read:
     the ``profilegraph.exportEdges`` procedure when the server has it (``auto``), or Cypher.
-    ``watermark`` is the ingest sequence the caller read before (a refresh's one watermark,
-    which its profiles carry too); without it the export reads the current one first.
+    ``watermark`` is the change epoch the caller closed before (a refresh's one watermark,
+    which its profiles carry too, ``graph.ingest.close_epoch``); without it the export closes
+    the open one first.
     With ``properties``, the snapshot's action log holds each user's latest ``actions_per_user``
     timed actions (the order sequence models read). ``consent`` says who may be exported
     (``graph.selections.Consent``; seeds are always users who may be profiled). ``sensitive``
@@ -154,7 +156,7 @@ def export_snapshot(
     """
     started = time.time()
     if watermark is None:
-        watermark = int(client.read("read_ingest_seq")[0]["seq"])
+        watermark = close_epoch(client)
     user_nids, seed_nids = select_users(client, selection, consent)
     chunking = {"chunk_size": chunk_size, "workers": workers}
     read = _read(client, selection, user_nids, properties, reader, progress, **chunking)

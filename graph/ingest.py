@@ -2,22 +2,35 @@
 
 One batch is one Neo4j transaction:
 
-1. take the next ingest sequence number (serialises ingest transactions; see
-   ``next_ingest_seq.cypher``),
-2. claim the batch's event ids in the ledger; ids seen before are dropped (replays are no-ops),
-3. apply the fresh events with one ``UNWIND $rows`` query per event type, marking every touched
-   user and item with ``changed_seq`` (what the incremental refresh selects on),
-4. store the batch's rejected inputs in the dead-letter store.
+1. read the open change epoch (a plain read: writers never queue behind each other),
+2. drop a replay, by one of three guards (see below),
+3. apply the fresh events with one ``UNWIND $rows`` query per event type, stamping every touched
+   user and item with ``changed_seq = epoch`` (what the incremental refresh selects on),
+4. store the batch's rejected inputs in the dead-letter store,
+5. for a positioned source, move its committed position to the batch's last offset.
 
 Everything commits together, so a crash at any point leaves either the whole batch or nothing,
 and a retry of the same batch converges. Deletes act as barriers: events before a delete are
 applied before it and events after it after it, so "delete then re-create" in one batch works.
+
+Guards, cheapest first:
+
+* :class:`SourceRange` - a partitioned, ordered source (a Kafka partition, a file's lines): the
+  partition's position is committed with the data; a batch at or below it is a replay.
+* :class:`DeliveredBatch` - a consumer group's delivery (a Redis stream): one record per batch.
+* :class:`EventLedger` - submissions with no position (tasks, data sets): one digest per event
+  id, kept for the de-duplication window (``ingest.dedup_window_days``).
+
+"Changed since the watermark" stays exact without serialising writers: an export closes the
+epoch (:func:`close_epoch`), then waits for the ingest transactions that may still stamp the
+closed one; the closed epoch is its watermark.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +38,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from core.errors import ProfilegraphError, ServiceUnavailable
 from graph.client import GraphClient, Transaction
 from graph.events import (
     DEFAULT_CURRENCY,
@@ -34,6 +48,7 @@ from graph.events import (
     InteractionEvent,
     ItemDeleteEvent,
     ItemUpsertEvent,
+    Located,
     Rejection,
     UnfollowEvent,
     UserDeleteEvent,
@@ -54,7 +69,7 @@ class IngestReport:
     duplicates: int = 0
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    last_seq: int = 0
+    epoch: int = 0  # the change epoch the batch stamped (changed_seq)
     # users a user_delete removed: their copies outside Neo4j are erased next (jobs.erasure)
     erased: list[str] = field(default_factory=list)
 
@@ -65,7 +80,7 @@ class IngestReport:
         self.rejected += other.rejected
         self.erased += other.erased
         self.rejected_by_reason.update(other.rejected_by_reason)
-        self.last_seq = max(self.last_seq, other.last_seq)
+        self.epoch = max(self.epoch, other.epoch)
 
     def as_dict(self) -> dict[str, int]:
         """The counts (a task's JSON answer)."""
@@ -75,7 +90,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "erased": len(self.erased),
-            "last_seq": self.last_seq,
+            "epoch": self.epoch,
         }
 
 
@@ -243,10 +258,77 @@ def _rejection_row(rejection: Rejection) -> dict[str, Any]:
     return {"key": key, **rejection.model_dump()}
 
 
+@dataclass(frozen=True)
+class EventLedger:
+    """Replays dropped by event id: the ledger keeps a digest of every id it applied."""
+
+
+@dataclass(frozen=True)
+class SourceRange:
+    """The batch is positions ``first..last`` of one partition of an ordered source."""
+
+    source: str
+    partition: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class DeliveredBatch:
+    """The batch is one delivery of a consumer group, named by ``key`` (a digest)."""
+
+    source: str
+    key: str
+
+
+Guard = EventLedger | SourceRange | DeliveredBatch
+
+
+class PositionConflict(ProfilegraphError):
+    """A batch overlaps what its partition already committed (another consumer got there
+    first): nothing was applied; re-read from ``committed + 1``."""
+
+    def __init__(self, guard: SourceRange, committed: int) -> None:
+        super().__init__(
+            f"{guard.source} partition {guard.partition}: batch {guard.first}..{guard.last} "
+            f"overlaps the committed position {committed}; re-read from {committed + 1}"
+        )
+        self.committed = committed
+
+
+def _fresh_events(
+    tx: Transaction, guard: Guard, unique: dict[str, Event], epoch: int
+) -> list[Event]:
+    """The events of the batch not applied before (under the guard's lock)."""
+    match guard:
+        case SourceRange():
+            committed = int(
+                tx.run("lock_source_position", source=guard.source, partition=guard.partition)[0][
+                    "offset"
+                ]
+            )
+            if committed >= guard.last:
+                return []
+            if committed >= guard.first:
+                raise PositionConflict(guard, committed)
+            return list(unique.values())
+        case DeliveredBatch():
+            fresh = tx.run("claim_batch", key=guard.key, source=guard.source, seq=epoch)
+            return list(unique.values()) if fresh[0]["fresh"] else []
+        case EventLedger():
+            keys = {ledger_key(event_id): event for event_id, event in unique.items()}
+            if not keys:
+                return []
+            claimed = set(tx.run("claim_events", keys=list(keys), seq=epoch)[0]["fresh"])
+            return [event for key, event in keys.items() if key in claimed]
+    raise TypeError(f"unknown guard {guard!r}")
+
+
 def apply_batch(
     client: GraphClient,
     events: Sequence[Event],
     rejections: Sequence[Rejection] = (),
+    guard: Guard = EventLedger(),
 ) -> IngestReport:
     """Apply one batch in one transaction (see the module docstring)."""
     unique: dict[str, Event] = {}
@@ -254,30 +336,59 @@ def apply_batch(
         unique.setdefault(event.event_id, event)
     in_batch_duplicates = len(events) - len(unique)
 
-    keys = {ledger_key(event_id): event for event_id, event in unique.items()}
-
     def work(tx: Transaction) -> IngestReport:
-        seq = tx.run("next_ingest_seq")[0]["seq"]
-        claimed = set(tx.run("claim_events", keys=list(keys), seq=seq)[0]["fresh"] if keys else [])
-        fresh = [event for key, event in keys.items() if key in claimed]
+        epoch = int(tx.run("read_ingest_epoch")[0]["epoch"])
+        fresh = _fresh_events(tx, guard, unique, epoch)
+        replay = isinstance(guard, SourceRange | DeliveredBatch) and not fresh and bool(unique)
         for segment in _segments(fresh):
             for key, rows in segment:
-                tx.run(_query(key), rows=rows, seq=seq)
+                tx.run(_query(key), rows=rows, seq=epoch)
                 if key == "ingest_tags":
                     tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
-        if rejections:
-            tx.run("record_rejections", rows=[_rejection_row(r) for r in rejections], seq=seq)
+        kept = [] if replay else rejections  # a replayed batch's rejections are recorded already
+        if kept:
+            tx.run("record_rejections", rows=[_rejection_row(r) for r in kept], seq=epoch)
+        if isinstance(guard, SourceRange) and (fresh or kept or not unique):
+            tx.run(
+                "advance_source_position",
+                source=guard.source,
+                partition=guard.partition,
+                offset=guard.last,
+                events=len(fresh),
+            )
         return IngestReport(
             received=len(events) + len(rejections),
             applied=len(fresh),
             duplicates=in_batch_duplicates + len(unique) - len(fresh),
-            rejected=len(rejections),
-            rejected_by_reason=Counter(f"{r.field}: {r.reason}" for r in rejections),
-            last_seq=seq,
+            rejected=len(kept),
+            rejected_by_reason=Counter(f"{r.field}: {r.reason}" for r in kept),
+            epoch=epoch,
             erased=[e.user_id for e in fresh if isinstance(e, UserDeleteEvent)],
         )
 
-    return client.transaction(work, name="ingest_batch")
+    return client.transaction(work, name=INGEST_TRANSACTION)
+
+
+INGEST_TRANSACTION = "ingest_batch"  # the metadata close_epoch finds ingest transactions by
+
+
+def close_epoch(client: GraphClient, *, wait_s: float = 300.0) -> int:
+    """Close the open change epoch and return it once no running ingest transaction can still
+    stamp it: every user or item with ``changed_seq <= closed`` is then committed, so the
+    closed epoch is an exact watermark. Transactions that start after the close read the next
+    epoch; those that were running are waited for (``wait_s``, then ServiceUnavailable)."""
+    closed = client.write_rows("close_ingest_epoch")
+    running = set(client.read("ingest_transactions")[0]["ids"])
+    deadline = time.monotonic() + wait_s
+    while running:
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(
+                f"{len(running)} ingest transaction(s) still running after {wait_s:.0f} s: "
+                "the change epoch cannot be closed (see SHOW TRANSACTIONS)"
+            )
+        time.sleep(0.05)
+        running &= set(client.read("ingest_transactions")[0]["ids"])
+    return closed
 
 
 def validate_batch(
@@ -300,6 +411,14 @@ def validate_batch(
     return valid, rejected
 
 
+def committed_position(client: GraphClient, source: str, partition: int = 0) -> int:
+    """A source partition's committed position (-1 when nothing was applied from it)."""
+    for row in client.read("source_positions", prefix=source):
+        if row["source"] == source and row["partition"] == partition:
+            return int(row["offset"])
+    return -1
+
+
 def ingest_events(
     client: GraphClient,
     raw_events: Iterable[Any],
@@ -308,20 +427,39 @@ def ingest_events(
     batch_size: int | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
     currency: str = DEFAULT_CURRENCY,
+    position: str | None = None,
 ) -> IngestReport:
     """Validate and ingest any iterable of raw events (dicts, JSON strings or Event models).
 
     Bad inputs never stop the run: they are counted and dead-lettered with their batch. The
     next batch is read and validated in a helper thread while the current one is written.
     ``on_batch(report)`` is called after each committed batch (progress bars use it).
+
+    ``position``: the input is an ordered source of that name (a file, see
+    ``graph.sources.position_name``); each record's position (a :class:`Located`'s line, else
+    its index from 1) is committed with its batch, and a re-run skips what was committed
+    without validating it. Without it, replays are dropped by the event ledger.
     """
     ensure_schema(client)
     size = batch_size or client.settings.batch_size
-    iterator = iter(raw_events)
+    committed = -1 if position is None else committed_position(client, position)
+    numbered = (
+        (raw.line if isinstance(raw, Located) else index, raw)
+        for index, raw in enumerate(raw_events, start=1)
+    )
+    iterator = (pair for pair in numbered if pair[0] > committed)
 
-    def next_batch() -> tuple[list[Event], list[Rejection]] | None:
+    def next_batch() -> tuple[list[Event], list[Rejection], Guard] | None:
         batch = list(islice(iterator, size))
-        return validate_batch(batch, source, currency) if batch else None
+        if not batch:
+            return None
+        valid, rejected = validate_batch([raw for _, raw in batch], source, currency)
+        guard: Guard = (
+            EventLedger()
+            if position is None
+            else SourceRange(position, 0, batch[0][0], batch[-1][0])
+        )
+        return valid, rejected, guard
 
     total = IngestReport()
     pool = ThreadPoolExecutor(max_workers=1)

@@ -15,6 +15,7 @@ read again, not lost).
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,16 @@ from typing import Any
 from graph.events import MAX_LINE_BYTES, Located
 
 BOM = b"\xef\xbb\xbf"
+
+
+def position_name(path: Path) -> str:
+    """The name a file's committed position is kept under: its resolved path and its first
+    line, so a re-run of the same file (or of it with lines appended) resumes where the last
+    one committed, and a different file that reuses the name starts from its beginning."""
+    with path.open("rb") as handle:
+        first = handle.readline(64 * 1024)
+    digest = hashlib.sha256(str(path.resolve()).encode() + b"\0" + first).hexdigest()
+    return f"file:{path.name[:80]}:{digest[:16]}"
 
 
 def read_events(path: Path) -> Iterator[Located]:

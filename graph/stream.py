@@ -2,14 +2,19 @@
 
 A message is acknowledged (and then deleted from the stream) only after the Neo4j transaction
 holding its batch has committed. A consumer that dies between reading and acknowledging leaves
-its messages pending; the next start of the same consumer re-reads its own pending messages
-first, and any consumer claims messages another one left pending for longer than
-``claim_idle_ms``. Re-applying a message is harmless: the ingest ledger drops event ids it has
-seen (see :mod:`graph.ingest`). Undecodable messages are dead-lettered like any bad event.
+its batch pending; the next start of the same consumer re-reads its own pending messages first,
+and any consumer claims the whole batch another one left pending for longer than
+``claim_idle_ms``. A consumer holds at most one unacknowledged batch, so a redelivered batch
+has the same message ids as the delivery it repeats: the batch commits a record keyed by them
+(:class:`graph.ingest.DeliveredBatch`), and a redelivery of a committed batch changes nothing.
+A message published twice is two events (de-duplicate at the producer, or submit through the
+``ingest_batch`` task, whose event ledger drops repeated ids). Undecodable messages are
+dead-lettered like any bad event.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -24,7 +29,7 @@ from core.errors import ServiceUnavailable
 from core.redis_keys import EVENT_STREAM
 from graph.client import GraphClient
 from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection
-from graph.ingest import IngestReport, apply_batch, validate_batch
+from graph.ingest import DeliveredBatch, IngestReport, apply_batch, validate_batch
 from graph.schema import ensure_schema
 
 T = TypeVar("T")
@@ -71,27 +76,28 @@ class StreamConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _read(self, claim_idle_ms: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """Own pending messages first, then ones others left pending for ``claim_idle_ms``,
-        then new ones."""
-        for start in ("0", None):
-            if start is None:
-                claimed = self.conn.xautoclaim(
-                    self.stream,
-                    self.group,
-                    self.consumer,
-                    claim_idle_ms,
-                    "0-0",
-                    count=self.batch_size,
-                )
-                messages = claimed[1]
-            else:
-                reply = self.conn.xreadgroup(
-                    self.group, self.consumer, {self.stream: start}, count=self.batch_size
-                )
-                messages = reply[0][1] if reply else []
-            if messages:
-                return messages
+    def _read(self, claim_idle_ms: int) -> tuple[list[bytes], list[tuple[bytes, Any]]]:
+        """The next batch as ``(ids delivered, messages still in the stream)``: this consumer's
+        own pending batch first, then a batch another consumer left pending for
+        ``claim_idle_ms`` (claimed whole), then new messages. Ids come from the pending list,
+        so a batch keeps its ids even if erasure deleted some of its messages meanwhile."""
+        own = self.conn.xpending_range(
+            self.stream, self.group, "-", "+", count=self.batch_size * 4, consumername=self.consumer
+        )
+        if own:
+            ids = [row["message_id"] for row in own]
+            return ids, self._claim(ids, 0)
+        for holder in self.conn.xpending(self.stream, self.group).get("consumers") or []:
+            name = holder["name"]
+            name = name.decode() if isinstance(name, bytes) else name
+            if name == self.consumer:
+                continue
+            rows = self.conn.xpending_range(
+                self.stream, self.group, "-", "+", count=self.batch_size * 4, consumername=name
+            )
+            if rows and min(r["time_since_delivered"] for r in rows) >= claim_idle_ms:
+                ids = [row["message_id"] for row in rows]
+                return ids, self._claim(ids, claim_idle_ms)
         reply = self.conn.xreadgroup(
             self.group,
             self.consumer,
@@ -99,16 +105,26 @@ class StreamConsumer:
             count=self.batch_size,
             block=self.block_ms,
         )
-        return reply[0][1] if reply else []
+        messages = reply[0][1] if reply else []
+        return [message_id for message_id, _ in messages], messages
+
+    def _claim(self, ids: list[bytes], idle_ms: int) -> list[tuple[bytes, Any]]:
+        """Take over pending messages (deleted ones are dropped from the pending list by Redis
+        and not returned)."""
+        claimed = self.conn.xclaim(self.stream, self.group, self.consumer, idle_ms, ids)
+        return [(message_id, fields) for message_id, fields in claimed if fields is not None]
+
+    def _batch_key(self, ids: list[bytes]) -> str:
+        text = b"\0".join([self.stream.encode(), ids[0], ids[-1], str(len(ids)).encode()])
+        return hashlib.sha256(text).hexdigest()
 
     def run_once(self, *, claim_idle_ms: int | None = None) -> IngestReport | None:
         """Read, ingest and acknowledge one batch; None when the stream had nothing."""
         ensure_schema(self.graph)
         idle = self.claim_idle_ms if claim_idle_ms is None else claim_idle_ms
-        messages = self._read(idle)
-        if not messages:
+        ids, messages = self._read(idle)
+        if not ids:
             return None
-        ids = [message_id for message_id, _ in messages]
         if self.after_read is not None:
             self.after_read(ids)
         raws: list[Any] = []
@@ -128,7 +144,8 @@ class StreamConsumer:
                     )
                 )
         valid, rejected = validate_batch(raws, f"stream:{self.stream}", self.currency)
-        report = apply_batch(self.graph, valid, rejected + undecodable)
+        guard = DeliveredBatch(f"stream:{self.stream}", self._batch_key(ids))
+        report = apply_batch(self.graph, valid, rejected + undecodable, guard)
         if self.after_commit is not None:
             self.after_commit(ids)
         with self.conn.pipeline(transaction=True) as pipe:

@@ -90,6 +90,14 @@ class EvaluateRequest(_Payload):
         return value
 
 
+class ConsumeKafkaRequest(_Payload):
+    """``consume_kafka``'s arguments: a topic name (Kafka's rules) and the idle time that ends
+    the drain."""
+
+    topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    idle_s: float = Field(5.0, ge=0.5, le=3_600)
+
+
 def validate(model: type[P], payload: object) -> P:
     """``model`` from a task argument; a :class:`PayloadError` naming each bad field."""
     try:

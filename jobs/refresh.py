@@ -31,6 +31,7 @@ from engine.pipeline import (
 from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.export import export_snapshot
+from graph.ingest import close_epoch
 from graph.selections import ChangedSince, Consent, Selection, WholeGraph
 from graph.writeback import (
     Interest,
@@ -119,7 +120,7 @@ def plan_refresh(
     try:
         mode, base, since, previous = req.mode, "", None, ""
         with GraphClient(settings.neo4j) as client:
-            watermark = int(client.read("read_ingest_seq")[0]["seq"])
+            watermark = close_epoch(client)
             full = client.read("latest_complete_run", kinds=["full"])
             if mode == "incremental" and not full:
                 mode = "full"  # nothing to build on yet

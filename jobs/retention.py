@@ -5,6 +5,8 @@
   next incremental refresh builds on it. CLI export mappings (``exports/``) age the same way.
 - **Dead letters** (rejected input, whose raw text can name people) last seen more than
   ``dead_letter_retention_days`` ago are deleted from Neo4j.
+- **The ingest ledger** (event-id digests and delivered-batch records) forgets entries older
+  than ``ingest.dedup_window_days``: the de-duplication window is bounded.
 
 Beat runs :func:`housekeeping` daily (``workers.app``); ``profilegraph housekeeping`` runs it
 now.
@@ -28,6 +30,7 @@ class RetentionReport:
     run_folders: int = 0
     export_folders: int = 0
     dead_letters: int = 0
+    ledger_entries: int = 0
 
 
 def _newest_full_with_state(runs: Path) -> Path | None:
@@ -58,6 +61,15 @@ def expire_dead_letters(client: GraphClient, max_age_days: float, *, batch: int 
     return deleted
 
 
+def expire_ingest_ledger(client: GraphClient, max_age_days: float, *, batch: int = 10_000) -> int:
+    """The de-duplication window: ledger entries and delivered-batch records older go."""
+    before = int((time.time() - max_age_days * DAY_S) * 1000)
+    deleted = 0
+    while (done := client.write_rows("expire_ingest_ledger", before=before, limit=batch)) > 0:
+        deleted += done
+    return deleted
+
+
 def housekeeping(settings: Settings) -> RetentionReport:
     privacy, runs = settings.privacy, settings.state / "runs"
     report = RetentionReport(
@@ -68,4 +80,5 @@ def housekeeping(settings: Settings) -> RetentionReport:
     )
     with GraphClient(settings.neo4j) as client:
         report.dead_letters = expire_dead_letters(client, privacy.dead_letter_retention_days)
+        report.ledger_entries = expire_ingest_ledger(client, settings.ingest.dedup_window_days)
     return report

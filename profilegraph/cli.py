@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import ProfilegraphError
-from core.settings import Settings
+from core.settings import KafkaSettings, Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
@@ -32,21 +32,23 @@ from graph.datasets.taobao import FILE as TAOBAO_FILE
 from graph.datasets.taobao import TAOBAO_DIR, taobao_events
 from graph.datasets.taobao import count_events as count_taobao_events
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
+from graph.ingest import IngestReport, ingest_events
+from graph.kafka_source import KafkaConsumer
 from graph.schema import apply_schema
 from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
-from graph.sources import read_events
+from graph.sources import position_name, read_events
 from graph.stream import STREAM, StreamConsumer
 from jobs import retention
 from jobs.erasure import erase_copies
 from jobs.evaluation import evaluate_run
+from jobs.ingest_lag import kafka_lag, measure
 from jobs.payloads import EvaluateRequest, validate
 from jobs.private_aggregates import private_query
 from jobs.pseudonyms import pseudonymise
 from jobs.runs import RunBoard
 from profilegraph import jobs_cli, services
 from profilegraph.ingest_progress import ingest_with_progress, progress_bar
-from profilegraph.services import neo4j_server, redis_server
+from profilegraph.services import kafka_server, neo4j_server, redis_server
 from profilegraph.services.status import ServiceStatus
 
 app = typer.Typer(help="Social profiles from a Neo4j interaction graph.", no_args_is_help=True)
@@ -71,12 +73,23 @@ def _status_table(rows: list[ServiceStatus]) -> Table:
 
 
 @services_app.command("up")
-def services_up(ctx: typer.Context) -> None:
-    """Install what is missing, then start Redis and Neo4j and wait until both answer."""
+def services_up(
+    ctx: typer.Context,
+    with_: list[str] = typer.Option(
+        [], "--with", help="optional services to start too: kafka (first run downloads it)"
+    ),
+) -> None:
+    """Install what is missing, then start Redis and Neo4j (and Kafka with --with kafka, or
+    when this instance has used it before) and wait until each answers."""
     started = time.monotonic()
     settings: Settings = ctx.obj
-    with console.status("starting Redis and Neo4j (first run downloads Neo4j + GDS)..."):
-        rows = services.up(settings)
+    unknown = sorted(set(with_) - {"kafka"})
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown optional service(s) {unknown}; known: kafka", param_hint="--with"
+        )
+    with console.status("starting the services (first run downloads Neo4j + GDS)..."):
+        rows = services.up(settings, with_kafka="kafka" in with_)
     console.print(_status_table(rows))
     console.print(f"ready in {time.monotonic() - started:.1f} s; secrets in {settings.env_file}")
     n = settings.neo4j
@@ -118,11 +131,12 @@ def services_status(
 def services_logs(
     ctx: typer.Context, lines: int = typer.Option(40, help="lines from the end of each log")
 ) -> None:
-    """Print the end of the Neo4j and Redis logs."""
+    """Print the end of the Neo4j, Redis (and Kafka) logs."""
     settings: Settings = ctx.obj
     for name, path in (
         ("neo4j", neo4j_server.log_path(settings)),
         ("redis", redis_server.log_path(settings)),
+        ("kafka", kafka_server.log_path(settings)),
     ):
         console.rule(f"{name}: {path}")
         text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
@@ -146,10 +160,18 @@ def ingest(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help=".jsonl or .csv events"),
     source: str = typer.Option("", help="name kept with dead letters (default: file name)"),
 ) -> None:
-    """Validate and ingest an event file; bad lines go to the dead-letter store."""
+    """Validate and ingest an event file; bad lines go to the dead-letter store. The file's
+    position commits with each batch: a re-run (after a crash, or of the file with lines
+    appended) resumes after the last committed line."""
     with path.open("rb") as handle:
         total = sum(1 for _ in handle)
-    ingest_with_progress(ctx.obj, read_events(path), source=source or path.name, total=total)
+    ingest_with_progress(
+        ctx.obj,
+        read_events(path),
+        source=source or path.name,
+        total=total,
+        position=position_name(path),
+    )
 
 
 load_app = typer.Typer(help="Load a data set through the ingest path.", no_args_is_help=True)
@@ -208,11 +230,19 @@ def load_synthetic(
 @app.command()
 def consume(
     ctx: typer.Context,
-    until_empty: bool = typer.Option(False, help="stop when the stream is drained"),
-    stream: str = typer.Option(STREAM, help="Redis stream key"),
+    source: str = typer.Option("redis", help="redis (a stream) or kafka (a topic)"),
+    until_empty: bool = typer.Option(False, help="stop when drained (kafka: nothing new for 5 s)"),
+    stream: str = typer.Option(STREAM, help="Redis stream key (--source redis)"),
+    topic: str = typer.Option("", help="Kafka topic (--source kafka; default kafka.topic)"),
 ) -> None:
-    """Ingest events from the Redis stream (consumer group; acknowledged after commit)."""
+    """Ingest events from a Redis stream or a Kafka topic with a consumer group; each batch's
+    position commits with its data, so a crash or a rebalance loses and doubles nothing."""
     settings: Settings = ctx.obj
+    if source not in ("redis", "kafka"):
+        raise typer.BadParameter(f"{source!r}: expected redis or kafka", param_hint="--source")
+    if source == "kafka":
+        _consume_kafka(settings, topic or settings.kafka.topic, until_empty)
+        return
     with (
         GraphClient(settings.neo4j) as client,
         redis_server.client(settings.redis) as conn,
@@ -229,10 +259,75 @@ def consume(
             after_commit=lambda ids: progress.advance(task, len(ids)),
         )
         report = consumer.run(until_empty=until_empty)
+    _consumed(report)
+
+
+def _consume_kafka(settings: Settings, topic: str, until_empty: bool) -> None:
+    KafkaSettings.model_validate({"topic": topic})  # the name's rules, before any connection
+    with GraphClient(settings.neo4j) as client, progress_bar() as progress:
+        behind = sum(
+            end - applied for end, applied, _ in kafka_lag(settings, client, topic).values()
+        )
+        task = progress.add_task(f"consume kafka:{topic}", total=behind if until_empty else None)
+        consumer = KafkaConsumer(
+            client,
+            settings.kafka,
+            topic,
+            group=settings.kafka.group,
+            currency=settings.value.currency,
+            max_buffered_events=settings.ingest.max_buffered_events,
+            on_erased=lambda ids: erase_copies(settings, ids),
+        )
+        report = consumer.run(
+            until_idle_s=5.0 if until_empty else None,
+            on_batch=lambda r: progress.advance(task, r.received),
+        )
+    _consumed(report)
+
+
+def _consumed(report: IngestReport) -> None:
     console.print(
         f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
         f"rejected {report.rejected:,}"
     )
+
+
+@app.command()
+def lag(
+    ctx: typer.Context,
+    topic: list[str] = typer.Option([], help="Kafka topics (default: kafka.topic if Kafka runs)"),
+    stream: list[str] = typer.Option([], help="Redis streams (default: the event stream)"),
+    sample_s: float = typer.Option(2.0, min=0.1, max=60, help="seconds the rate is measured over"),
+    output: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Consumer lag per stream and partition, and the ingest rate (events/s)."""
+    settings: Settings = ctx.obj
+    topics = topic or (
+        [settings.kafka.topic] if kafka_server.running_pid(settings) is not None else []
+    )
+    with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
+        rows = measure(
+            settings, client, conn, topics=topics, streams=stream or [STREAM], sample_s=sample_s
+        )
+    if output == "json":
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    table = Table(title=f"consumer lag (rate over {sample_s:g} s)")
+    for column in ("source", "partition/group", "end", "applied", "lag", "pending", "events/s"):
+        table.add_column(
+            column, justify="left" if column.startswith(("source", "part")) else "right"
+        )
+    for row in rows:
+        table.add_row(
+            row.source,
+            row.partition,
+            f"{row.end:,}",
+            f"{row.applied:,}",
+            f"{row.lag:,}",
+            f"{row.pending:,}",
+            f"{row.rate:,.0f}",
+        )
+    console.print(table)
 
 
 @app.command()

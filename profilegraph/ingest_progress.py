@@ -36,7 +36,12 @@ def progress_bar() -> Progress:
 
 
 def ingest_with_progress(
-    settings: Settings, events: Iterable[Any], *, source: str, total: int | None
+    settings: Settings,
+    events: Iterable[Any],
+    *,
+    source: str,
+    total: int | None,
+    position: str | None = None,
 ) -> None:
     with GraphClient(settings.neo4j) as client, progress_bar() as progress:
         task = progress.add_task(f"ingest {source}", total=total)
@@ -46,13 +51,14 @@ def ingest_with_progress(
             source=source,
             on_batch=lambda r: progress.advance(task, r.received),
             currency=settings.value.currency,
+            position=position,
         )
     if report.erased:  # user_delete events: their copies outside Neo4j go too
         erase_copies(settings, report.erased)
     console.print(
         f"received {report.received:,}, applied {report.applied:,}, "
         f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "
-        f"(ingest seq {report.last_seq})"
+        f"(change epoch {report.epoch})"
     )
     for reason, n in report.rejected_by_reason.most_common(10):
         console.print(f"  [yellow]rejected[/] {n:,} x {reason}", highlight=False)

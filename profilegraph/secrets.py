@@ -12,7 +12,13 @@ from pathlib import Path
 
 from core.settings import ENV_FILE_NAME, ENV_PREFIX
 
-SECRET_KEYS = ("NEO4J__PASSWORD", "NEO4J__ADMIN_PASSWORD", "REDIS__PASSWORD", "FLOWER__PASSWORD")
+SECRET_KEYS = (
+    "NEO4J__PASSWORD",
+    "NEO4J__ADMIN_PASSWORD",
+    "REDIS__PASSWORD",
+    "FLOWER__PASSWORD",
+    "KAFKA__PASSWORD",
+)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Test-session services: a real Neo4j + GDS and a real Redis, started here, never mocked.
+"""Test-session services: a real Neo4j + GDS and a real Redis (and, for the tests that ask for
+it, a real Kafka broker), started here, never mocked.
 
 The session uses its own state dir and ports (17687/17474/16379), so it neither disturbs nor
 depends on a demo instance on the default ports. The Neo4j distribution comes from the shared
@@ -26,6 +27,7 @@ TEST_ENV = {
     "PROFILEGRAPH_NEO4J__PAGECACHE": "1g",
     "PROFILEGRAPH_REDIS__PORT": str(16379 + PORT_OFFSET),
     "PROFILEGRAPH_FLOWER__PORT": str(15555 + PORT_OFFSET),
+    "PROFILEGRAPH_KAFKA__PORT": str(19092 + PORT_OFFSET),  # and the controller on + 1
 }
 # a second instance of its own, for the lifecycle tests
 OWN_PORTS = {"bolt": 27687 + PORT_OFFSET, "http": 27474 + PORT_OFFSET, "redis": 26379 + PORT_OFFSET}
@@ -56,6 +58,15 @@ def settings(service_env: Path) -> Iterator[Settings]:
     services.up(loaded)
     yield loaded
     services.down(loaded)
+
+
+@pytest.fixture(scope="session")
+def kafka(settings: Settings) -> Settings:
+    """A real Kafka broker (KRaft) for the tests that need one; stopped with the rest."""
+    from profilegraph.services import kafka_server
+
+    kafka_server.start(settings)
+    return settings
 
 
 @pytest.fixture

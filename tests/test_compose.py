@@ -19,7 +19,20 @@ def _compose() -> dict:
 
 def test_services_and_images() -> None:
     services = _compose()["services"]
-    assert set(services) == {"neo4j", "redis", "worker-cpu", "worker-gpu", "beat", "flower"}
+    assert set(services) == {
+        "neo4j",
+        "redis",
+        "worker-cpu",
+        "worker-gpu",
+        "beat",
+        "flower",
+        "kafka",
+        "kafka-consumer",
+    }
+    assert services["kafka"]["profiles"] == ["kafka"]  # optional: started only when asked
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert "ports" not in services["kafka"]  # inside the compose network only
+    assert services["kafka-consumer"]["command"][-2:] == ["--source", "kafka"]
     assert services["flower"]["command"] == ["profilegraph", "flower"]
     assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # loopback on the host
     assert services["neo4j"]["image"] == "neo4j:5.26-community"
@@ -50,7 +63,10 @@ def _compose_cli() -> bool:
 @pytest.mark.skipif(not _compose_cli(), reason="docker compose client not installed here")
 def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
     env = tmp_path / "compose.env"
-    env.write_text("NEO4J_PASSWORD=x-test-1\nREDIS_PASSWORD=x-test-2\nFLOWER_PASSWORD=x-test-3\n")
+    env.write_text(
+        "NEO4J_PASSWORD=x-test-1\nREDIS_PASSWORD=x-test-2\nFLOWER_PASSWORD=x-test-3\n"
+        "KAFKA_PASSWORD=x-test-4\n"
+    )
     done = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env), "config", "-q"],
         capture_output=True,

@@ -27,8 +27,9 @@ import jobs.refresh
 import jobs.retention
 from core.errors import PayloadError
 from graph.client import GraphClient
+from graph.kafka_source import KafkaConsumer
 from graph.stream import StreamConsumer
-from jobs.payloads import EvaluateRequest, RefreshRequest, validate
+from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, RefreshRequest, validate
 from jobs.runs import RunBoard
 from workers.app import app, worker_settings
 
@@ -151,6 +152,26 @@ def consume_stream() -> dict[str, Any]:
             on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
         )
         report = consumer.run(until_empty=True)
+    return report.as_dict()
+
+
+@app.task(name="workers.tasks.consume_kafka", base=ProfilegraphTask)
+def consume_kafka(topic: str | None = None, idle_s: float = 5.0) -> dict[str, Any]:
+    """Drain a Kafka topic into Neo4j (positions commit with the data; graph.kafka_source)
+    until nothing new arrived for ``idle_s``."""
+    settings = worker_settings()
+    req = validate(ConsumeKafkaRequest, {"topic": topic or settings.kafka.topic, "idle_s": idle_s})
+    with GraphClient(settings.neo4j) as client:
+        consumer = KafkaConsumer(
+            client,
+            settings.kafka,
+            req.topic,
+            group=settings.kafka.group,
+            currency=settings.value.currency,
+            max_buffered_events=settings.ingest.max_buffered_events,
+            on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
+        )
+        report = consumer.run(until_idle_s=req.idle_s)
     return report.as_dict()
 
 

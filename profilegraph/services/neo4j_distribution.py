@@ -10,12 +10,11 @@ after deleting it costs no download.
 from __future__ import annotations
 
 import shutil
-import subprocess
-from importlib import resources
 from pathlib import Path
 
 from core.errors import ServiceStartError
 from core.settings import Settings
+from profilegraph.services.maven import copy_dependencies, require_maven, write_pom
 
 POM_NAME = "neo4j-assembly.pom.xml"
 MARKER = ".complete"
@@ -31,17 +30,12 @@ def ensure_distribution(settings: Settings) -> Path:
     target = distribution_dir(settings)
     if (target / MARKER).exists():
         return target
-    if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise ServiceStartError(
-            "Neo4j is assembled with Maven and runs on Java 17: install `maven` and "
-            "`openjdk-17-jre-headless` (scripts/bootstrap.sh does this)."
-        )
+    require_maven("Neo4j")
     shutil.rmtree(target, ignore_errors=True)
     work = target.with_name(target.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    pom = work / POM_NAME
-    pom.write_text(resources.files("profilegraph.services").joinpath(POM_NAME).read_text())
+    pom = write_pom(POM_NAME, work)
 
     lib, everything = work / "lib", work / "all"
     _copy_dependencies(settings, pom, lib, profile=None)
@@ -64,27 +58,16 @@ def ensure_distribution(settings: Settings) -> Path:
 
 
 def _copy_dependencies(settings: Settings, pom: Path, out: Path, profile: str | None) -> None:
-    cmd = [
-        "mvn",
-        "-B",
-        "-q",
-        "--strict-checksums",
-        "-f",
-        str(pom),
-        f"-Dmaven.repo.local={settings.home / 'm2'}",
-        f"-Dneo4j.version={settings.neo4j.version}",
-        f"-Dgds.version={settings.neo4j.gds_version}",
-        f"-Dbrowser.version={settings.neo4j.browser_version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={out}",
-        "-DincludeScope=runtime",
-    ]
-    if profile:
-        cmd.insert(1, f"-P{profile}")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise ServiceStartError(
-            "Maven could not resolve Neo4j "
-            f"{settings.neo4j.version} / GDS {settings.neo4j.gds_version} from Maven Central:\n"
-            + (done.stdout + done.stderr)[-3000:]
-        )
+    n = settings.neo4j
+    copy_dependencies(
+        settings,
+        pom,
+        out,
+        {
+            "neo4j.version": n.version,
+            "gds.version": n.gds_version,
+            "browser.version": n.browser_version,
+        },
+        what=f"Neo4j {n.version} / GDS {n.gds_version}",
+        profile=profile,
+    )

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from graph.client import GraphClient
-from graph.ingest import ingest_events
+import pytest
+
+from core.settings import load_settings
+from graph.client import GraphClient, Transaction
+from graph.events import parse_event
+from graph.ingest import (
+    PositionConflict,
+    SourceRange,
+    _query,
+    _row,
+    apply_batch,
+    close_epoch,
+    committed_position,
+    ingest_events,
+)
 from graph.queries import Query
+from graph.schema import ensure_schema
+from graph.sources import position_name, read_events
+from jobs.retention import expire_ingest_ledger
 from tests.graph.conftest import counts, wipe
 
 T0 = "2024-03-01T12:00:00Z"
@@ -127,17 +148,48 @@ def test_deletes_remove_nodes_and_act_as_barriers(clean_graph: GraphClient) -> N
     assert counts(clean_graph)["items"] == 0 and counts(clean_graph)["users"] == 2
 
 
-def test_changes_are_marked_with_the_batch_sequence(clean_graph: GraphClient) -> None:
+def test_changes_are_stamped_with_the_open_epoch(clean_graph: GraphClient) -> None:
     first = ingest_events(clean_graph, [view(1), view(2, user="u2")], source="t")
+    closed = close_epoch(clean_graph)
+    assert closed == first.epoch
     second = ingest_events(clean_graph, [follow("u3", "u4", 0)], source="t")
-    assert second.last_seq == first.last_seq + 1
-    assert [r["u"] for r in clean_graph.read(CHANGED, since=first.last_seq)] == ["u3", "u4"]
+    assert second.epoch == closed + 1
+    assert [r["u"] for r in clean_graph.read(CHANGED, since=closed)] == ["u3", "u4"]
+    closed = close_epoch(clean_graph)
     third = ingest_events(
         clean_graph, [{"type": "user_delete", "event_id": "d3", "user_id": "u3"}], source="t"
     )
     # Deleting u3 marks its social neighbour u4 as changed.
-    assert [r["u"] for r in clean_graph.read(CHANGED, since=second.last_seq)] == ["u4"]
-    assert third.last_seq == second.last_seq + 1
+    assert [r["u"] for r in clean_graph.read(CHANGED, since=closed)] == ["u4"]
+    assert third.epoch == closed + 1
+
+
+def test_closing_the_epoch_waits_for_ingest_transactions_that_may_stamp_it(
+    clean_graph: GraphClient,
+) -> None:
+    """The watermark is exact without a writers' lock: a transaction that read the open epoch
+    and commits late is waited for, so no change with changed_seq <= watermark lands after it."""
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(tx: Transaction) -> None:
+        epoch = tx.run("read_ingest_epoch")[0]["epoch"]
+        row = _row(parse_event(view(5), source="t"))[1]
+        tx.run(_query("ingest_interactions:VIEWED"), rows=[row], seq=epoch)
+        inside.set()
+        release.wait(10)
+
+    writer = threading.Thread(target=lambda: clean_graph.transaction(slow, name="ingest_batch"))
+    writer.start()
+    assert inside.wait(10)
+    closed: list[int] = []
+    closer = threading.Thread(target=lambda: closed.append(close_epoch(clean_graph)))
+    closer.start()
+    closer.join(1.0)
+    assert closer.is_alive() and not closed  # waiting for the slow writer
+    release.set()
+    writer.join(10)
+    closer.join(10)
+    assert closed and [r["u"] for r in clean_graph.read(CHANGED, since=closed[0] - 1)] == ["u1"]
 
 
 def test_item_upserts_name_items_and_add_categories(clean_graph: GraphClient) -> None:
@@ -217,6 +269,7 @@ def test_concurrent_ingest_without_a_schema_applies_it_first(clean_graph: GraphC
     assert applied == 3_000  # each event once, whoever applied it
     assert len(clean_graph.read(USERS)) == 300
     watermarks = Query(name="t_wm", mode="read", text="MATCH (w:Watermark) RETURN count(w) AS n")
+    close_epoch(clean_graph)
     assert clean_graph.read(watermarks)[0]["n"] == 1
 
 
@@ -329,3 +382,83 @@ def test_user_and_item_facts_are_stored_and_bad_ones_named(clean_graph: GraphCli
     # an upsert without the facts keeps them
     ingest_events(clean_graph, [{**user, "event_id": "uf2", "name": "Nine"}], source="test")
     assert clean_graph.read(FACTS)[0] == row
+
+
+def _views(first: int, last: int) -> list[Any]:
+    return [parse_event(view(n, user=f"p{n % 7}"), source="t") for n in range(first, last + 1)]
+
+
+def test_a_source_range_commits_its_position_with_the_data(clean_graph: GraphClient) -> None:
+    """Replays at or below the committed position change nothing; an overlap is refused whole."""
+    ensure_schema(clean_graph)
+    first = apply_batch(clean_graph, _views(1, 10), guard=SourceRange("kafka:t", 3, 1, 10))
+    assert (first.applied, committed_position(clean_graph, "kafka:t", 3)) == (10, 10)
+    replay = apply_batch(clean_graph, _views(1, 10), guard=SourceRange("kafka:t", 3, 1, 10))
+    assert (replay.applied, replay.duplicates) == (0, 10)
+    with pytest.raises(PositionConflict, match="re-read from 11") as conflict:
+        apply_batch(clean_graph, _views(6, 15), guard=SourceRange("kafka:t", 3, 6, 15))
+    assert conflict.value.committed == 10
+    assert counts(clean_graph)["views"] == 10  # the refused batch left nothing
+    apply_batch(clean_graph, _views(11, 15), guard=SourceRange("kafka:t", 3, 11, 15))
+    assert committed_position(clean_graph, "kafka:t", 3) == 15
+    assert committed_position(clean_graph, "kafka:t", 2) == -1  # partitions are apart
+
+
+def test_racing_writers_of_one_partition_apply_a_batch_once(clean_graph: GraphClient) -> None:
+    """Two consumers holding the same partition for a moment (a rebalance): the position's lock
+    lets one apply the batch; the other sees it committed."""
+    ensure_schema(clean_graph)
+    guard = SourceRange("kafka:race", 0, 1, 200)
+
+    def one(_: int) -> int:
+        with GraphClient(load_settings().neo4j) as client:
+            return apply_batch(client, _views(1, 200), guard=guard).applied
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(one, range(4))) == [0, 0, 0, 200]
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 200
+
+
+VIEW_COUNTS = Query(
+    name="t_view_counts", mode="read", text="MATCH ()-[r:VIEWED]->() RETURN r.count AS count"
+)
+
+
+def test_a_file_resumes_after_its_committed_line(clean_graph: GraphClient, tmp_path: Path) -> None:
+    """A crash mid-file (here: the input ends early) and a re-run: the lines committed are not
+    read again, the rest land; lines appended later are all that a third run applies."""
+    path = tmp_path / "events.jsonl"
+    lines = [json.dumps(view(n, user=f"f{n % 5}")) for n in range(1, 31)]
+    path.write_text("\n".join(lines) + "\n")
+    name = position_name(path)
+
+    def upto(n: int) -> Any:
+        return itertools.islice(read_events(path), n)
+
+    cut = ingest_events(clean_graph, upto(12), source="f", batch_size=5, position=name)
+    assert cut.applied == 12 and committed_position(clean_graph, name) == 12
+    rest = ingest_events(clean_graph, read_events(path), source="f", batch_size=5, position=name)
+    assert (rest.received, rest.applied) == (18, 18)
+    with path.open("a") as handle:
+        handle.write(json.dumps(view(99)) + "\n{not json\n")
+    assert position_name(path) == name  # appended: the same file
+    more = ingest_events(clean_graph, read_events(path), source="f", batch_size=5, position=name)
+    assert (more.received, more.applied, more.rejected) == (2, 1, 1)
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 31
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(view(100)) + "\n")
+    assert position_name(other) != name
+
+
+def test_the_ledger_forgets_after_its_window(clean_graph: GraphClient) -> None:
+    """The de-duplication window is bounded: entries older than it go, and only then does a
+    replay count again."""
+    events = [view(n) for n in range(1, 6)]
+    ingest_events(clean_graph, events, source="t")
+    assert expire_ingest_ledger(clean_graph, max_age_days=1) == 0
+    assert ingest_events(clean_graph, events, source="t").applied == 0
+    clean_graph.write(
+        Query(name="t_age", mode="write", text="MATCH (e:IngestedEvent) SET e.at = 0")
+    )
+    assert expire_ingest_ledger(clean_graph, max_age_days=1) == 5
+    assert ingest_events(clean_graph, events, source="t").applied == 5

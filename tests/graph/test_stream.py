@@ -45,12 +45,12 @@ def test_consumes_validates_and_acknowledges(
     stream: tuple[redis.Redis, str], graph: GraphClient
 ) -> None:
     conn, name = stream
-    publish(conn, [*views(40, "a"), "{broken json"], stream=name)
+    publish(conn, views(8, "a") * 2, stream=name)  # repeated ids inside one batch of 16
+    publish(conn, [*views(40, "a")[8:], "{broken json"], stream=name)
     conn.xadd(name, {"other": "field"})  # a message without an event
-    publish(conn, views(40, "a"), stream=name)
     consumer = StreamConsumer(graph, conn, stream=name, batch_size=16, block_ms=100)
     report = consumer.run(until_empty=True)
-    assert (report.applied, report.duplicates, report.rejected) == (40, 40, 2)
+    assert (report.applied, report.duplicates, report.rejected) == (40, 8, 2)
     assert counts(graph)["views"] == 40
     assert conn.xlen(name) == 0
     assert conn.xpending(name, consumer.group)["pending"] == 0

@@ -154,3 +154,36 @@ def test_no_service_answers_without_credentials(settings: Settings) -> None:
         redis.Redis(host=r.host, port=r.port, socket_timeout=5) as anonymous,
     ):
         anonymous.get("profilegraph:refresh-lock")
+
+
+def test_kafka_listens_on_loopback_only_and_refuses_strangers(kafka: Settings) -> None:
+    """Both listeners (clients and the controller, which takes admin requests) are on loopback
+    and want the password: a client without SASL, or with a wrong password, gets nothing."""
+    import ipaddress
+
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    from profilegraph.services import kafka_server
+
+    k = kafka.kafka
+    pid = kafka_server.running_pid(kafka)
+    assert pid is not None
+    addresses = _listening(pid)
+    assert {int(a.rsplit(":", 1)[1]) for a in addresses} >= {k.port, k.port + 1}, addresses
+    for address in addresses:
+        host = ipaddress.ip_address(address.rsplit(":", 1)[0])
+        assert (getattr(host, "ipv4_mapped", None) or host).is_loopback, address
+    assert kafka_server.broker_version(k)  # the right password works
+    for port in (k.port, k.port + 1):
+        strangers = [
+            {"bootstrap.servers": f"{k.host}:{port}"},  # no SASL at all
+            {**k.client_config(), "bootstrap.servers": f"{k.host}:{port}", "sasl.password": "x"},
+        ]
+        for config in strangers:
+            with pytest.raises(KafkaException):
+                AdminClient({**config, "log_level": 0}).list_topics(timeout=3)
+    inst = kafka_server.instance_dir(kafka)
+    # Kafka's store, config (with the password) and logs are this user's alone
+    exposed = [p for p in [inst, *inst.rglob("*")] if p.stat().st_mode & 0o077]
+    assert not exposed, exposed

@@ -18,6 +18,7 @@ def test_generated_secrets_are_private_and_stable(
     monkeypatch.delenv("PROFILEGRAPH_NEO4J__ADMIN_PASSWORD", raising=False)
     monkeypatch.delenv("PROFILEGRAPH_REDIS__PASSWORD", raising=False)
     monkeypatch.delenv("PROFILEGRAPH_FLOWER__PASSWORD", raising=False)
+    monkeypatch.delenv("PROFILEGRAPH_KAFKA__PASSWORD", raising=False)
     path = ensure_local_secrets(tmp_path)
     first = read_env_file(path)
     assert set(first) == {
@@ -25,6 +26,7 @@ def test_generated_secrets_are_private_and_stable(
         "PROFILEGRAPH_NEO4J__ADMIN_PASSWORD",
         "PROFILEGRAPH_REDIS__PASSWORD",
         "PROFILEGRAPH_FLOWER__PASSWORD",
+        "PROFILEGRAPH_KAFKA__PASSWORD",
     }
     assert first["PROFILEGRAPH_NEO4J__ADMIN_PASSWORD"] != first["PROFILEGRAPH_NEO4J__PASSWORD"]
     assert len(first["PROFILEGRAPH_NEO4J__PASSWORD"]) >= 24
