@@ -100,6 +100,11 @@ class GraphClient:
             connection_timeout=settings.connect_timeout_s,
             user_agent=f"profilegraph/{__version__}",
             notifications_min_severity="OFF",
+            # Transient errors (concurrent ingest writers deadlocking on a shared item) are
+            # retried after 50 ms, doubling, instead of the driver's 1 s: a deadlock costs a
+            # retry, not a second of an online writer's time.
+            initial_retry_delay=0.05,
+            retry_delay_jitter_factor=0.5,
         )
 
     def __enter__(self) -> GraphClient:

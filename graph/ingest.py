@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -209,6 +210,11 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
                 # follow (creates both users), then unfollow: groups run follows first
                 groups.setdefault("ingest_follows", []).append(first_follow[pair])
             groups.setdefault(query, []).append(row)
+        # Rows touching items go in item order (stable: one pair's actions keep their order), so
+        # concurrent writers take item locks in the same order and deadlock less often.
+        for q, rows in groups.items():
+            if "item_id" in rows[0] and q != "ingest_items":
+                rows.sort(key=lambda row: row["item_id"])
         out = [(q, groups[q]) for q in _ORDER if q in groups]
         groups.clear()
         social.clear()
@@ -274,6 +280,15 @@ class SourceRange:
 
 
 @dataclass(frozen=True)
+class SourceRanges:
+    """The batch is ranges of several partitions (a Kafka consumer's poll): one transaction
+    instead of one per partition. All fresh: applied; all committed: a replay; a mix (a
+    rebalance in flight) raises PositionConflict, and the caller applies the ranges one by one."""
+
+    ranges: tuple[SourceRange, ...]
+
+
+@dataclass(frozen=True)
 class DeliveredBatch:
     """The batch is one delivery of a consumer group, named by ``key`` (a digest)."""
 
@@ -281,7 +296,7 @@ class DeliveredBatch:
     key: str
 
 
-Guard = EventLedger | SourceRange | DeliveredBatch
+Guard = EventLedger | SourceRange | SourceRanges | DeliveredBatch
 
 
 class PositionConflict(ProfilegraphError):
@@ -296,21 +311,70 @@ class PositionConflict(ProfilegraphError):
         self.committed = committed
 
 
+def _ranges(guard: SourceRange | SourceRanges) -> tuple[SourceRange, ...]:
+    """A positioned guard's ranges, in the order their positions are locked."""
+    ranges = guard.ranges if isinstance(guard, SourceRanges) else (guard,)
+    return tuple(sorted(ranges, key=lambda r: (r.source, r.partition)))
+
+
+# per client: does its server have applyInteractions?
+_PROCEDURE: weakref.WeakKeyDictionary[GraphClient, bool] = weakref.WeakKeyDictionary()
+INGEST_PROCEDURE = "profilegraph.applyInteractions"
+
+
+def has_ingest_procedure(client: GraphClient) -> bool:
+    """Whether interactions go through the server-side procedure (the project's own server has
+    it; a stock one does not, and ``ingest_interactions.cypher`` does the same in Cypher)."""
+    if client not in _PROCEDURE:
+        _PROCEDURE[client] = bool(
+            client.read("has_procedure", procedure=INGEST_PROCEDURE)[0]["installed"]
+        )
+    return _PROCEDURE[client]
+
+
+def _apply_interactions(
+    tx: Transaction, rel_type: str, rows: list[dict[str, Any]], seq: int
+) -> None:
+    """One interaction type's rows through ``profilegraph.applyInteractions`` (as columns)."""
+    if rel_type not in _ALLOWED_TYPES:
+        raise ValueError(f"relationship type {rel_type!r} is not an interaction kind")
+    tx.run(
+        "ensure_interaction_nodes",
+        users=sorted({row["user_id"] for row in rows}),
+        items=sorted({row["item_id"] for row in rows}),
+    )
+    tx.run(
+        "apply_interactions",
+        type=rel_type,
+        users=[row["user_id"] for row in rows],
+        items=[row["item_id"] for row in rows],
+        ts=[row["ts"] for row in rows],
+        weights=[float(row["weight"]) for row in rows],
+        counts=[int(row["count"]) for row in rows],
+        replace=bool(rows[0]["replace"]),
+        seq=seq,
+    )
+
+
 def _fresh_events(
     tx: Transaction, guard: Guard, unique: dict[str, Event], epoch: int
 ) -> list[Event]:
     """The events of the batch not applied before (under the guard's lock)."""
     match guard:
-        case SourceRange():
-            committed = int(
-                tx.run("lock_source_position", source=guard.source, partition=guard.partition)[0][
-                    "offset"
-                ]
-            )
-            if committed >= guard.last:
-                return []
-            if committed >= guard.first:
-                raise PositionConflict(guard, committed)
+        case SourceRange() | SourceRanges():
+            done: list[tuple[SourceRange, int]] = []
+            ranges = _ranges(guard)
+            for r in ranges:  # locked in one order, so two consumers never deadlock here
+                row = tx.run("lock_source_position", source=r.source, partition=r.partition)
+                committed = int(row[0]["offset"])
+                if committed >= r.last:
+                    done.append((r, committed))
+                elif committed >= r.first:
+                    raise PositionConflict(r, committed)  # overlaps: re-read after it
+            if len(done) == len(ranges):
+                return []  # a replay
+            if done:  # some ranges committed, some not (a rebalance in flight)
+                raise PositionConflict(*done[0])
             return list(unique.values())
         case DeliveredBatch():
             fresh = tx.run("claim_batch", key=guard.key, source=guard.source, seq=epoch)
@@ -335,27 +399,33 @@ def apply_batch(
     for event in events:
         unique.setdefault(event.event_id, event)
     in_batch_duplicates = len(events) - len(unique)
+    procedure = has_ingest_procedure(client)
 
     def work(tx: Transaction) -> IngestReport:
         epoch = int(tx.run("read_ingest_epoch")[0]["epoch"])
         fresh = _fresh_events(tx, guard, unique, epoch)
-        replay = isinstance(guard, SourceRange | DeliveredBatch) and not fresh and bool(unique)
+        positioned = isinstance(guard, SourceRange | SourceRanges)
+        replay = (positioned or isinstance(guard, DeliveredBatch)) and not fresh and bool(unique)
         for segment in _segments(fresh):
             for key, rows in segment:
+                if procedure and key.startswith(f"{INTERACTIONS}:"):
+                    _apply_interactions(tx, key.partition(":")[2], rows, epoch)
+                    continue
                 tx.run(_query(key), rows=rows, seq=epoch)
                 if key == "ingest_tags":
                     tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
         kept = [] if replay else rejections  # a replayed batch's rejections are recorded already
         if kept:
             tx.run("record_rejections", rows=[_rejection_row(r) for r in kept], seq=epoch)
-        if isinstance(guard, SourceRange) and (fresh or kept or not unique):
-            tx.run(
-                "advance_source_position",
-                source=guard.source,
-                partition=guard.partition,
-                offset=guard.last,
-                events=len(fresh),
-            )
+        if positioned and (fresh or kept or not unique):
+            for r in _ranges(guard):
+                tx.run(
+                    "advance_source_position",
+                    source=r.source,
+                    partition=r.partition,
+                    offset=r.last,
+                    events=len(fresh) if r is guard else r.last - r.first + 1,
+                )
         return IngestReport(
             received=len(events) + len(rejections),
             applied=len(fresh),

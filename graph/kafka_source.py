@@ -5,13 +5,14 @@ inside; kafka-python is pure Python and several times slower at decoding, which 
 budget).
 
 The position of every partition is committed *in Neo4j*, in the transaction that applies the
-partition's batch (:class:`graph.ingest.SourceRange`). When the group assigns a partition to a
-consumer (at start, or after a rebalance) the consumer seeks to the position Neo4j holds, not to
-Kafka's committed offset, so a crash or a rebalance at any point neither loses nor doubles an
-event: what committed is skipped, what did not is read again. Kafka's group offsets are
-committed after Neo4j's as well, only so that Kafka's tools show the group's lag. Two consumers
-that hold one partition for a moment (a rebalance in flight) serialise on the position's lock;
-the later one finds the batch committed and moves on.
+partition's batch (:class:`graph.ingest.SourceRange`; a poll that spans several partitions is
+one transaction holding each partition's range, :class:`graph.ingest.SourceRanges`). When the
+group assigns a partition to a consumer (at start, or after a rebalance) the consumer seeks to
+the position Neo4j holds, not to Kafka's committed offset, so a crash or a rebalance at any
+point neither loses nor doubles an event: what committed is skipped, what did not is read
+again. Kafka's group offsets are committed after Neo4j's as well, only so that Kafka's tools
+show the group's lag. Two consumers that hold one partition for a moment (a rebalance in
+flight) serialise on the position's lock; the later one finds the batch committed and moves on.
 
 A message that is not a valid event (bad JSON, a bad field, an empty value) is dead-lettered
 with its partition as its source (``kafka:<topic>/<partition>``) and its offset as its line,
@@ -36,6 +37,7 @@ from graph.ingest import (
     IngestReport,
     PositionConflict,
     SourceRange,
+    SourceRanges,
     apply_batch,
     committed_position,
 )
@@ -155,27 +157,62 @@ class KafkaConsumer:
                     raise ServiceUnavailable(f"Kafka topic {self.topic!r}: {error.str()}")
                 continue  # transient (the client retries): nothing was delivered
             by_partition.setdefault(message.partition(), []).append(message)
-        reports = []
+        if not by_partition:
+            return []
         for partition, batch in by_partition.items():
-            first, last = batch[0].offset(), batch[-1].offset()
             if self.after_read is not None:
                 self.after_read(partition, batch)
-            valid, rejected = self._validate(partition, batch)
-            guard = SourceRange(self.source, partition, first, last)
+        validated = {p: self._validate(p, batch) for p, batch in by_partition.items()}
+        ranges = {
+            p: SourceRange(self.source, p, batch[0].offset(), batch[-1].offset())
+            for p, batch in by_partition.items()
+        }
+        if len(by_partition) > 1:  # the whole poll in one transaction
             try:
-                report = apply_batch(self.graph, valid, rejected, guard)
+                report = apply_batch(
+                    self.graph,
+                    [e for valid, _ in validated.values() for e in valid],
+                    [r for _, rejected in validated.values() for r in rejected],
+                    SourceRanges(tuple(ranges.values())),
+                )
+            except PositionConflict:
+                pass  # a rebalance in flight: partition by partition below
+            else:
+                self._committed(consumer, list(by_partition), by_partition, ranges, report)
+                return [report]
+        reports = []
+        for partition in by_partition:
+            valid, rejected = validated[partition]
+            try:
+                report = apply_batch(self.graph, valid, rejected, ranges[partition])
             except PositionConflict as conflict:  # another consumer got there: resume after it
                 consumer.seek(TopicPartition(self.topic, partition, conflict.committed + 1))
                 continue
-            if self.after_commit is not None:
-                self.after_commit(partition, batch)
-            consumer.commit(
-                offsets=[TopicPartition(self.topic, partition, last + 1)], asynchronous=True
-            )
-            if report.erased and self.on_erased is not None:
-                self.on_erased(report.erased)
+            self._committed(consumer, [partition], by_partition, ranges, report)
             reports.append(report)
         return reports
+
+    def _committed(
+        self,
+        consumer: Any,
+        partitions: list[int],
+        by_partition: dict[int, list[Any]],
+        ranges: dict[int, SourceRange],
+        report: IngestReport,
+    ) -> None:
+        """After the Neo4j commit: the seams, Kafka's group offsets (for its tools' lag), and
+        the erasure of users the batch deleted."""
+        from confluent_kafka import TopicPartition
+
+        for partition in partitions:
+            if self.after_commit is not None:
+                self.after_commit(partition, by_partition[partition])
+        consumer.commit(
+            offsets=[TopicPartition(self.topic, p, ranges[p].last + 1) for p in partitions],
+            asynchronous=True,
+        )
+        if report.erased and self.on_erased is not None:
+            self.on_erased(report.erased)
 
     def _validate(self, partition: int, batch: list[Any]) -> tuple[list[Event], list[Rejection]]:
         valid: list[Event] = []

@@ -306,4 +306,6 @@ def test_selections_reject_bad_arguments() -> None:
 def test_the_project_server_has_the_export_procedure(graph: GraphClient) -> None:
     """The server the project starts carries graph/plugin (a failed build would otherwise
     leave every export on the slower Cypher path without anyone noticing)."""
-    assert graph.read("has_export_procedure") == [{"installed": True}]
+    assert graph.read("has_procedure", procedure="profilegraph.exportEdges") == [
+        {"installed": True}
+    ]

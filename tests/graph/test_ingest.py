@@ -17,6 +17,7 @@ from graph.events import parse_event
 from graph.ingest import (
     PositionConflict,
     SourceRange,
+    SourceRanges,
     _query,
     _row,
     apply_batch,
@@ -462,3 +463,103 @@ def test_the_ledger_forgets_after_its_window(clean_graph: GraphClient) -> None:
     )
     assert expire_ingest_ledger(clean_graph, max_age_days=1) == 5
     assert ingest_events(clean_graph, events, source="t").applied == 5
+
+
+PAIRS = Query(
+    name="t_pairs",
+    mode="read",
+    text="MATCH (u:User)-[r]->(i:Item) RETURN u.user_id AS u, type(r) AS type, i.item_id AS i, "
+    "r.count AS count, r.weight AS weight, r.ts AS ts, r.first_ts AS first_ts, "
+    "r.times AS times, u.changed_seq AS seq ORDER BY u, type, i",
+)
+
+
+def test_the_ingest_procedure_and_its_cypher_agree(clean_graph: GraphClient) -> None:
+    """profilegraph.applyInteractions (the project's server) and ingest_interactions.cypher (a
+    stock server): the same events leave the same relationships, in two batches (creating, then
+    accumulating), ratings replacing their weight, untimed events keeping the times."""
+    import graph.ingest as ingest
+
+    assert ingest.has_ingest_procedure(clean_graph)  # the project's server has it
+    events = [
+        view(n, user=f"a{n % 3}", item=f"x{n % 4}", ts=f"2024-03-0{1 + n % 9}T10:00:00Z")
+        for n in range(40)
+    ]
+    events += [view(100 + n, user="a0", item="x9") for n in range(3)]  # untimed
+    events += [
+        {**view(200 + n, user="a1", item="x1"), "kind": "rate", "weight": float(1 + n)}
+        for n in range(3)
+    ]
+    results = []
+    for procedure in (True, False):
+        wipe(clean_graph)
+        ingest._PROCEDURE[clean_graph] = procedure
+        try:
+            ingest_events(clean_graph, events[:25], source="t")
+            ingest_events(clean_graph, events[25:], source="t")
+        finally:
+            ingest._PROCEDURE.pop(clean_graph, None)
+        results.append(clean_graph.read(PAIRS))
+    assert results[0] == results[1]
+    assert len(results[0]) == 12 + 1 + 1  # 3 users x 4 items, the untimed pair, the rated pair
+    rated = next(r for r in results[0] if r["type"] == "RATED")
+    assert rated["weight"] == 3.0 and rated["count"] == 3
+
+
+def test_a_file_ingest_killed_mid_file_loses_and_doubles_nothing(
+    clean_graph: GraphClient, tmp_path: Path
+) -> None:
+    """`profilegraph ingest FILE` dies (os._exit, no clean-up) after its second committed batch;
+    the re-run applies exactly the rest."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(view(n, user=f"k{n % 9}")) + "\n" for n in range(1, 101)))
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from core.settings import load_settings
+        from graph.client import GraphClient
+        from graph.ingest import ingest_events
+        from graph.sources import position_name, read_events
+
+        path = Path({str(path)!r})
+        batches = []
+
+        def on_batch(report):
+            batches.append(report)
+            if len(batches) == 2:
+                os._exit(9)
+
+        with GraphClient(load_settings().neo4j) as client:
+            ingest_events(client, read_events(path), source="f", batch_size=15,
+                          position=position_name(path), on_batch=on_batch)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 30
+    rest = ingest_events(
+        clean_graph, read_events(path), source="f", batch_size=15, position=position_name(path)
+    )
+    assert rest.applied == 70
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 100
+
+
+def test_several_partitions_in_one_transaction(clean_graph: GraphClient) -> None:
+    """A poll over several partitions commits all their positions with its data; a replay of
+    it changes nothing; a mix of committed and fresh ranges is refused whole (the consumer then
+    goes partition by partition)."""
+    ensure_schema(clean_graph)
+    both = SourceRanges((SourceRange("kafka:m", 1, 0, 4), SourceRange("kafka:m", 0, 0, 4)))
+    assert apply_batch(clean_graph, _views(1, 10), guard=both).applied == 10
+    assert [committed_position(clean_graph, "kafka:m", p) for p in (0, 1)] == [4, 4]
+    assert apply_batch(clean_graph, _views(1, 10), guard=both).duplicates == 10
+    mixed = SourceRanges((SourceRange("kafka:m", 0, 0, 4), SourceRange("kafka:m", 2, 0, 4)))
+    with pytest.raises(PositionConflict):
+        apply_batch(clean_graph, _views(11, 20), guard=mixed)
+    assert committed_position(clean_graph, "kafka:m", 2) == -1
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 10
