@@ -358,8 +358,9 @@ def _apply_interactions(
 
 def _fresh_events(
     tx: Transaction, guard: Guard, unique: dict[str, Event], epoch: int
-) -> list[Event]:
-    """The events of the batch not applied before (under the guard's lock)."""
+) -> tuple[list[Event], bool]:
+    """The events of the batch not applied before (under the guard's lock), and whether the
+    whole batch is a replay (its rejections are recorded already)."""
     match guard:
         case SourceRange() | SourceRanges():
             done: list[tuple[SourceRange, int]] = []
@@ -372,19 +373,19 @@ def _fresh_events(
                 elif committed >= r.first:
                     raise PositionConflict(r, committed)  # overlaps: re-read after it
             if len(done) == len(ranges):
-                return []  # a replay
+                return [], True
             if done:  # some ranges committed, some not (a rebalance in flight)
                 raise PositionConflict(*done[0])
-            return list(unique.values())
+            return list(unique.values()), False
         case DeliveredBatch():
             fresh = tx.run("claim_batch", key=guard.key, source=guard.source, seq=epoch)
-            return list(unique.values()) if fresh[0]["fresh"] else []
+            return (list(unique.values()), False) if fresh[0]["fresh"] else ([], True)
         case EventLedger():
             keys = {ledger_key(event_id): event for event_id, event in unique.items()}
             if not keys:
-                return []
+                return [], False
             claimed = set(tx.run("claim_events", keys=list(keys), seq=epoch)[0]["fresh"])
-            return [event for key, event in keys.items() if key in claimed]
+            return [event for key, event in keys.items() if key in claimed], False
     raise TypeError(f"unknown guard {guard!r}")
 
 
@@ -403,9 +404,8 @@ def apply_batch(
 
     def work(tx: Transaction) -> IngestReport:
         epoch = int(tx.run("read_ingest_epoch")[0]["epoch"])
-        fresh = _fresh_events(tx, guard, unique, epoch)
+        fresh, replay = _fresh_events(tx, guard, unique, epoch)
         positioned = isinstance(guard, SourceRange | SourceRanges)
-        replay = (positioned or isinstance(guard, DeliveredBatch)) and not fresh and bool(unique)
         for segment in _segments(fresh):
             for key, rows in segment:
                 if procedure and key.startswith(f"{INTERACTIONS}:"):
@@ -417,7 +417,7 @@ def apply_batch(
         kept = [] if replay else rejections  # a replayed batch's rejections are recorded already
         if kept:
             tx.run("record_rejections", rows=[_rejection_row(r) for r in kept], seq=epoch)
-        if positioned and (fresh or kept or not unique):
+        if positioned and not replay:
             for r in _ranges(guard):
                 tx.run(
                     "advance_source_position",

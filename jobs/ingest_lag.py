@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from core.errors import ServiceUnavailable
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.kafka_source import source_name
@@ -38,13 +39,19 @@ def kafka_lag(
     settings: Settings, graph: GraphClient, topic: str
 ) -> dict[int, tuple[int, int, int]]:
     """``partition -> (end offset, committed position + 1, events applied)``."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer(
         {**settings.kafka.client_config(), "group.id": settings.kafka.group, "log_level": 0}
     )
     try:
-        meta = consumer.list_topics(topic, timeout=10)
+        try:
+            meta = consumer.list_topics(topic, timeout=10)
+        except KafkaException as error:
+            raise ServiceUnavailable(
+                f"Kafka at {settings.kafka.bootstrap} does not answer: {error} "
+                "(profilegraph services up --with kafka)"
+            ) from error
         partitions = sorted(meta.topics[topic].partitions) if topic in meta.topics else []
         positions = {
             row["partition"]: row

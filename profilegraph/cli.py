@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import ProfilegraphError
-from core.settings import KafkaSettings, Settings
+from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
@@ -42,7 +42,7 @@ from jobs import retention
 from jobs.erasure import erase_copies
 from jobs.evaluation import evaluate_run
 from jobs.ingest_lag import kafka_lag, measure
-from jobs.payloads import EvaluateRequest, validate
+from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, validate
 from jobs.private_aggregates import private_query
 from jobs.pseudonyms import pseudonymise
 from jobs.runs import RunBoard
@@ -263,7 +263,7 @@ def consume(
 
 
 def _consume_kafka(settings: Settings, topic: str, until_empty: bool) -> None:
-    KafkaSettings.model_validate({"topic": topic})  # the name's rules, before any connection
+    validate(ConsumeKafkaRequest, {"topic": topic})  # the name's rules, before any connection
     with GraphClient(settings.neo4j) as client, progress_bar() as progress:
         behind = sum(
             end - applied for end, applied, _ in kafka_lag(settings, client, topic).values()

@@ -163,3 +163,27 @@ def test_two_consumers_share_the_partitions_and_a_rebalance_doubles_nothing(
     assert applied_views(graph) == 4_000
     assert sum(r["applied"] for r in reports) == 4_000
     assert all(r["applied"] > 0 for r in reports)  # the work was shared
+
+
+def test_lag_per_partition_and_the_consume_command(
+    kafka: Settings, graph: GraphClient, topic: str
+) -> None:
+    """`profilegraph lag` counts what each partition holds beyond Neo4j's position; `consume
+    --source kafka --until-empty` applies it all, after which the lag is zero."""
+    from typer.testing import CliRunner
+
+    from profilegraph.cli import app
+
+    publish(kafka.kafka, topic, views(120, "lag"))
+    runner = CliRunner()
+    args = ["lag", "--topic", topic, "--sample-s", "0.2", "--format", "json"]
+    before = json.loads(runner.invoke(app, args).stdout)
+    kafka_rows = [r for r in before if r["source"] == f"kafka:{topic}"]
+    assert len(kafka_rows) == 4 and sum(r["lag"] for r in kafka_rows) == 120
+    done = runner.invoke(app, ["consume", "--source", "kafka", "--topic", topic, "--until-empty"])
+    assert done.exit_code == 0, done.stdout
+    assert "applied 120" in done.stdout
+    after = json.loads(runner.invoke(app, args).stdout)
+    assert sum(r["lag"] for r in after if r["source"] == f"kafka:{topic}") == 0
+    bad = runner.invoke(app, ["consume", "--source", "kafka", "--topic", "no/such topic"])
+    assert bad.exit_code != 0 and "topic" in bad.stdout + str(bad.exception)

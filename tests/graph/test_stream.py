@@ -124,3 +124,20 @@ def test_redis_away_is_waited_out_then_named(graph: GraphClient) -> None:
     with pytest.raises(ServiceUnavailable, match="unreachable for 1 s"):
         consumer._with_reconnect(consumer.pending)
     assert time.monotonic() - started >= 0.5  # it waited, with backoff
+
+
+def test_lag_counts_what_the_group_has_not_applied(
+    stream: tuple[redis.Redis, str], graph: GraphClient
+) -> None:
+    from jobs.ingest_lag import redis_lag
+
+    conn, name = stream
+    publish(conn, views(30, "lag"), stream=name)
+    consumer = StreamConsumer(graph, conn, stream=name, batch_size=10, block_ms=100)
+    consumer.ensure_group()
+    added, read, lag, pending = redis_lag(conn, name)[consumer.group]
+    assert (added, read, lag, pending) == (30, 0, 30, 0)
+    consumer.run(max_batches=1)
+    assert redis_lag(conn, name)[consumer.group][1:] == (10, 20, 0)
+    consumer.run(until_empty=True)
+    assert redis_lag(conn, name)[consumer.group][2:] == (0, 0)
