@@ -125,9 +125,14 @@ def _run_writers(kind: str, works: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def throughput(
-    settings: Any, users: int, n_items: int, writers: int, events: int
+    settings: Any,
+    users: int,
+    n_items: int,
+    writers: int,
+    events: int,
+    sources: tuple[str, ...] = SOURCES,
 ) -> dict[str, Any]:
-    """events/s of every source with ``writers`` writers, on fresh events."""
+    """events/s of each source with ``writers`` writers, on fresh events."""
     from graph.kafka_source import publish as kafka_publish
     from graph.stream import publish as redis_publish
     from profilegraph.services.kafka_server import ensure_topic
@@ -136,7 +141,7 @@ def throughput(
     row: dict[str, Any] = {"users": users, "writers": writers, "events": events}
     tmp = settings.state / "bench-ingest"
     tmp.mkdir(exist_ok=True)
-    for kind in SOURCES:
+    for kind in sources:
         tag = f"{kind}-{writers}-{uuid.uuid4().hex[:6]}"
         raw = mixed_events(events, users, n_items, tag, seed=hash(tag) % 2**31)
         per = [raw[w::writers] for w in range(writers)]
@@ -279,6 +284,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000, help="per source and run")
     parser.add_argument("--rate", type=int, default=5_000, help="offered events/s (latency)")
     parser.add_argument("--seconds", type=float, default=20.0, help="latency run length")
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
     parser.add_argument("--out", type=Path, default=Path("out/bench/ingest.json"))
     args = parser.parse_args()
     from rich.console import Console
@@ -294,9 +300,10 @@ def main() -> None:
         n_items = max(1_000, users // 10)
         bulk_import(settings, generate(SyntheticConfig(n_users=users, n_items=n_items, seed=0)))
         # a pass that is not recorded: the restarted server's page cache and JIT warm up
-        throughput(settings, users, n_items, 1, min(args.events, 50_000))
+        sources = tuple(args.sources)
+        throughput(settings, users, n_items, 1, min(args.events, 50_000), sources)
         for writers in args.writers:
-            rows.append(throughput(settings, users, n_items, writers, args.events))
+            rows.append(throughput(settings, users, n_items, writers, args.events, sources))
             Console().print(rows[-1])
         for kind in ("redis", "kafka"):
             latencies.append(
@@ -306,13 +313,13 @@ def main() -> None:
     table = Table(title=f"online ingest, events/s ({args.events:,} mixed events per run)")
     table.add_column("users")
     table.add_column("writers", justify="right")
-    for kind in SOURCES:
+    for kind in args.sources:
         table.add_column(kind, justify="right")
     for row in rows:
         table.add_row(
             f"{row['users']:,}",
             str(row["writers"]),
-            *(f"{row[f'{k}_events_per_s']:,.0f}" for k in SOURCES),
+            *(f"{row[f'{k}_events_per_s']:,.0f}" for k in args.sources),
         )
     Console().print(table)
     lat = Table(title=f"end to end: entering the stream -> committed ({args.rate:,}/s offered)")
