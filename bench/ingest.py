@@ -43,7 +43,7 @@ def _writer(kind: str, work: dict[str, Any], ready: Any, go: Any, out: Any) -> N
     """One writer process: set up, wait for ``go``, apply, report (applied, first, last)."""
     from bench.common import bench_services
     from graph.client import GraphClient
-    from graph.ingest import SourceRange, ingest_events
+    from graph.ingest import ingest_events
     from graph.sources import position_name, read_events
 
     settings = bench_services(with_kafka=kind == "kafka")
@@ -67,8 +67,8 @@ def _writer(kind: str, work: dict[str, Any], ready: Any, go: Any, out: Any) -> N
         elif kind == "legacy":
             from bench.ingest_costs import timed_batch
 
-            for b, raw in enumerate(work["batches"]):
-                timed_batch(client, raw, "legacy", SourceRange("bench:legacy", 0, b, b))
+            for raw in work["batches"]:
+                timed_batch(client, raw, "legacy")
                 applied += len(raw)
                 times.append(time.time())
         elif kind == "redis":

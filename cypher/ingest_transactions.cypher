@@ -1,8 +1,9 @@
 // purpose: The ingest transactions running now (their metadata names them: graph.client sets
-//          query = 'ingest_batch'); close_epoch waits until those it saw have ended.
+//          query = the transaction's name, graph.ingest.INGEST_TRANSACTION); close_epoch waits
+//          until those it saw have ended.
 // mode: read
-// params: none
+// params: transaction STRING (a transaction name, 1..100 chars)
 // returns: ids LIST<STRING>
 SHOW TRANSACTIONS YIELD transactionId, metaData
-WHERE metaData.query = 'ingest_batch'
+WHERE metaData.query = $transaction
 RETURN collect(transactionId) AS ids

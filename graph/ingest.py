@@ -389,6 +389,9 @@ def _fresh_events(
     raise TypeError(f"unknown guard {guard!r}")
 
 
+INGEST_TRANSACTION = "ingest_batch"  # the metadata close_epoch finds ingest transactions by
+
+
 def apply_batch(
     client: GraphClient,
     events: Sequence[Event],
@@ -439,16 +442,17 @@ def apply_batch(
     return client.transaction(work, name=INGEST_TRANSACTION)
 
 
-INGEST_TRANSACTION = "ingest_batch"  # the metadata close_epoch finds ingest transactions by
-
-
 def close_epoch(client: GraphClient, *, wait_s: float = 300.0) -> int:
     """Close the open change epoch and return it once no running ingest transaction can still
     stamp it: every user or item with ``changed_seq <= closed`` is then committed, so the
     closed epoch is an exact watermark. Transactions that start after the close read the next
     epoch; those that were running are waited for (``wait_s``, then ServiceUnavailable)."""
+
+    def running_now() -> set[str]:
+        return set(client.read("ingest_transactions", transaction=INGEST_TRANSACTION)[0]["ids"])
+
     closed = client.write_rows("close_ingest_epoch")
-    running = set(client.read("ingest_transactions")[0]["ids"])
+    running = running_now()
     deadline = time.monotonic() + wait_s
     while running:
         if time.monotonic() > deadline:
@@ -457,7 +461,7 @@ def close_epoch(client: GraphClient, *, wait_s: float = 300.0) -> int:
                 "the change epoch cannot be closed (see SHOW TRANSACTIONS)"
             )
         time.sleep(0.05)
-        running &= set(client.read("ingest_transactions")[0]["ids"])
+        running &= running_now()
     return closed
 
 
