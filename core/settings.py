@@ -48,6 +48,10 @@ class _Section(BaseModel):
 class Neo4jSettings(_Section):
     """Where Neo4j listens and how the local server is sized (2 cores / 24 GiB by default)."""
 
+    # bolt: one server, every query to it. neo4j: routed (a cluster or Aura; the local server
+    # answers routing too): reads go to secondaries/followers, writes to the leader, and the
+    # client's bookmarks make every read see the client's earlier writes. "+s": TLS.
+    scheme: Literal["bolt", "bolt+s", "neo4j", "neo4j+s"] = "bolt"
     host: str = "127.0.0.1"
     bolt_port: int = Field(7687, ge=1, le=65535)
     http_port: int = Field(7474, ge=1, le=65535)
@@ -77,7 +81,7 @@ class Neo4jSettings(_Section):
 
     @property
     def uri(self) -> str:
-        return f"bolt://{self.host}:{self.bolt_port}"
+        return f"{self.scheme}://{self.host}:{self.bolt_port}"
 
 
 class RedisSettings(_Section):
@@ -154,6 +158,9 @@ class TrainingSettings(_Section):
     engine's config; nothing else restates it). A refresh request may lower ``max_epochs``."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # processes that train one model together (engine.distributed, torch.distributed): one
+    # GPU each (NCCL), or CPU processes (gloo). 1: one process, no collectives.
+    ranks: int = Field(1, ge=1, le=64)
     seed: int = 0
     lr: float = Field(5e-3, gt=0, le=1.0)
     patience: int = Field(20, ge=1)  # epochs without a better validation score before stopping

@@ -1,11 +1,12 @@
-// purpose: Apply user-item interactions of one type through the server-side procedure
-//          (graph/plugin/ApplyInteractions.java): the effect of ingest_interactions.cypher, as
-//          parallel columns. The users and items exist (ensure_interaction_nodes.cypher).
+// purpose: Apply user-item interactions through the server-side procedure
+//          (graph/plugin/IngestBatch.java): the effect of ingest_interactions.cypher, as
+//          parallel columns, one row per interaction. The users and items exist
+//          (ensure_ingest_nodes.cypher).
 // mode: write
-// params: type STRING (from the allow-list REL_TYPES), users LIST<STRING>, items LIST<STRING>,
-//         ts LIST<INTEGER?>, weights LIST<FLOAT>, counts LIST<INTEGER>, replace BOOLEAN,
-//         seq INTEGER; the lists of equal length
+// params: types LIST<STRING> (each from the allow-list REL_TYPES), users LIST<STRING>,
+//         items LIST<STRING>, ts LIST<INTEGER?>, weights LIST<FLOAT>, counts LIST<INTEGER>,
+//         replace LIST<BOOLEAN>, seq INTEGER; the lists of equal length
 // returns: applied INTEGER
-CALL profilegraph.applyInteractions($type, $users, $items, $ts, $weights, $counts, $replace, $seq)
+CALL profilegraph.applyInteractions($types, $users, $items, $ts, $weights, $counts, $replace, $seq)
 YIELD applied
 RETURN applied

@@ -9,10 +9,9 @@ UNWIND $rows AS row
 MERGE (u:User {user_id: row.user_id})
 MERGE (i:Item {item_id: row.item_id})
 MERGE (u)-[r:TAGGED {category: row.category}]->(i)
-ON CREATE SET r.count = 0, r.weight = 0.0, r.first_ts = row.ts
+ON CREATE SET r.count = 0, r.weight = 0.0
 SET r.count = r.count + row.count,
     r.weight = r.weight + row.weight,
     r.ts = CASE WHEN r.ts IS NULL OR row.ts > r.ts THEN row.ts ELSE r.ts END,
-    r.first_ts = CASE WHEN r.first_ts IS NULL OR row.ts < r.first_ts THEN row.ts ELSE r.first_ts END,
     r.times = CASE WHEN row.ts IS NULL THEN r.times ELSE (coalesce(r.times, []) + row.ts)[-64..] END,
     u.changed_seq = $seq

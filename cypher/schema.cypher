@@ -4,10 +4,11 @@
 // returns: nothing
 //
 // (:User {user_id})-[:FOLLOWS {ts}]->(:User)            social edges, directed; a friendship is two
-// (:User)-[:<KIND> {ts, first_ts, times, weight, count}]->(:Item)
+// (:User)-[:<KIND> {ts, times, weight, count}]->(:Item)
 //                                                        interactions, one relationship type per kind;
 //                                                        times: the last 64 action times (arrival
-//                                                        order), the order sequence models read
+//                                                        order), the order sequence models read;
+//                                                        ts: the latest action time
 // (:Item {item_id})-[:IN_CATEGORY]->(:Category {name})
 // (:User)-[:PLACED]->(:Order {order_id, ts, amount})-[:CONTAINS {line_id, quantity, amount}]->(:Item)
 //                                                        purchase occasions, for value models: every

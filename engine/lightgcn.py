@@ -58,6 +58,10 @@ class LightGCN(nn.Module):
             out = out + x * self.alpha[layer + 1]
         return out
 
+    def ego_embedding(self) -> Tensor:
+        """The layer-0 embedding [U + I, F] (what the L2 term of BPR reads)."""
+        return self.embedding.weight
+
     def split(self, embedding: Tensor) -> tuple[Tensor, Tensor]:
         """(user rows, item rows) of a full embedding matrix."""
         return embedding[: self.num_users], embedding[self.num_users :]

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from engine.adjacency import normalized_adjacency
 from engine.device import pick_device
+from engine.distributed import RowBlocks, ShardedLightGCN, World, row_block
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
 from engine.metrics import rank_metrics
@@ -45,6 +47,9 @@ class TrainConfig:
     # Wall-clock budget: no new epoch starts past it (the best validation state is kept), so
     # a large catalogue on a CPU ends in bounded time instead of hours. None: no budget.
     time_budget_s: float | None = None
+    # Processes training together (engine.distributed): the adjacency split by rows, one GPU
+    # each under NCCL, CPU processes under gloo. Per-epoch callbacks are not called then.
+    ranks: int = 1
 
     def __post_init__(self) -> None:
         # A zero here fails deep inside a tensor op; say which setting it was instead.
@@ -56,6 +61,7 @@ class TrainConfig:
             "negative_candidates",
             "eval_every",
             "k",
+            "ranks",
         )
         for name in counts:
             if getattr(self, name) < 1:
@@ -94,6 +100,7 @@ def train_lightgcn(
     init: Tensor | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     on_estimate: Callable[[float], None] | None = None,
+    world: World | None = None,
 ) -> TrainResult:
     """Train on ``train`` pairs [2, E]; keep the parameters of the best validation epoch.
 
@@ -101,16 +108,43 @@ def train_lightgcn(
     there is nothing to stop on, so all ``max_epochs`` run and the last parameters are kept.
     ``on_estimate`` hears, once the first step is timed, the most seconds training will take
     (every epoch at that pace, within the time budget; early stopping may end it sooner).
+
+    ``world``: this process is one rank of a torch.distributed group (``engine.distributed``);
+    it holds its row block of the adjacency and of the embedding, scores its share of each
+    batch, and returns the whole trained model like a single process would.
     """
+    if config.ranks > 1 and world is None:
+        from engine.distributed import train_on_ranks
+
+        backend = "nccl" if pick_device(config.device).type == "cuda" else "gloo"
+        kwargs = {"social": social, "config": config, "init": init}
+        return train_on_ranks(config.ranks, backend, train, valid, num_users, num_items, **kwargs)
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    device = world.device if world is not None else pick_device(config.device)
     # Batches are drawn on the training device: a host-side draw and copy per step costs more
     # than the step itself on a small graph on a GPU.
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    adj = normalized_adjacency(train[0], train[1], num_users, num_items, social, device=device)
-    model = LightGCN(num_users, num_items, config.embedding_dim, config.num_layers)
+    full_adj = normalized_adjacency(
+        train[0], train[1], num_users, num_items, social, device="cpu" if world else device
+    )
+    full = LightGCN(num_users, num_items, config.embedding_dim, config.num_layers)
     if init is not None:
-        model.embedding.weight.data.copy_(init)
+        full.embedding.weight.data.copy_(init)
+    model: LightGCN | ShardedLightGCN = full
+    adj: Tensor | tuple[Tensor, Tensor] = full_adj
+    if world is not None:
+        blocks = RowBlocks(num_users + num_items, world.size)
+        block, transpose = row_block(full_adj, blocks, world.rank)
+        adj = (block.to(device), transpose.to(device))
+        model = ShardedLightGCN(
+            num_users,
+            num_items,
+            blocks,
+            world.rank,
+            config.embedding_dim,
+            config.num_layers,
+            init=full.embedding.weight.data,
+        )
     model = model.to(device)
     loss_fn = BPRLoss(config.weight_decay)
     optimizer = make_optimizer(model, config.lr)
@@ -118,7 +152,8 @@ def train_lightgcn(
     n = pairs.size(1)
     batch_size = max(config.batch_size, -(-n // config.max_steps_per_epoch))
     steps = max(1, n // batch_size)
-    messages_per_step = adj.values().numel() * config.num_layers
+    messages_per_step = full_adj.values().numel() * config.num_layers
+    share = world.share(batch_size) if world is not None else None
 
     best: dict[str, float] = {}
     best_state: dict[str, Tensor] = {}
@@ -140,10 +175,12 @@ def train_lightgcn(
                 negatives=config.negatives,
                 candidates=config.negative_candidates,
             )
-            total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg)
+            total += bpr_step(model, adj, optimizer, loss_fn, users, pos, neg, share=share)
             if epoch == 0 and step == 0 and on_estimate is not None:
                 float(total)  # waits for the device, so the time is the step's real cost
                 on_estimate(_estimate(time.perf_counter() - tic, steps, config))
+        if world is not None:  # each rank's loss is its share's
+            dist.all_reduce(total)
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
         if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
@@ -157,6 +194,10 @@ def train_lightgcn(
         elapsed = time.perf_counter() - started
         record["eta_s"] = _eta(elapsed, epoch + 1, config)
         over_budget = config.time_budget_s is not None and elapsed >= config.time_budget_s
+        if world is not None:  # ranks stop together: any rank over budget stops them all
+            flag = torch.tensor([float(over_budget)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            over_budget = bool(flag.item())
         if over_budget:
             record["stopped_by_budget"] = 1.0
         history.append(record)
@@ -166,6 +207,9 @@ def train_lightgcn(
             break
     if best_state:
         model.load_state_dict(best_state)
+    if isinstance(model, ShardedLightGCN):  # every rank ends with the whole model
+        full.embedding.weight.data.copy_(model.full_weight().cpu())
+        model, adj = full, full_adj
     total_steps = max(1, len(history) * steps)
     return TrainResult(
         model=model,
@@ -230,20 +274,29 @@ def sample_triples(
 
 
 def bpr_step(
-    model: LightGCN,
-    adj: Tensor,
+    model: LightGCN | ShardedLightGCN,
+    adj: Tensor | tuple[Tensor, Tensor],
     optimizer: torch.optim.Optimizer,
     loss_fn: BPRLoss,
     users: Tensor,
     pos: Tensor,
     neg: Tensor,
+    *,
+    share: slice | None = None,
 ) -> Tensor:
     """One optimisation step on a batch of (user, positive item, negative item) triples.
 
     ``neg`` [B, M] holds M candidates per triple: the one the model scores highest right now is
     the negative (chosen without gradient, from the same propagated embeddings).
+    ``share``: this rank scores only these triples of the batch, its loss weighted by its
+    share, so the gradients summed over ranks are the whole batch's.
     """
     user_emb, item_emb = model.split(model.get_embedding(adj))
+    weight = 1.0
+    if share is not None:
+        batch = users.numel()
+        users, pos, neg = users[share], pos[share], neg[share]
+        weight = users.numel() / batch
     batch_users = user_emb[users]  # gathered once: the scores below and the hard-negative pick
     if neg.dim() == 2:
         with torch.no_grad():
@@ -251,9 +304,9 @@ def bpr_step(
             neg = neg.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
     pos_scores = (batch_users * item_emb[pos]).sum(-1)
     neg_scores = (batch_users * item_emb[neg]).sum(-1)
-    layer0 = model.embedding.weight
+    layer0 = model.ego_embedding()
     n_users = model.num_users
-    loss = loss_fn(
+    loss = weight * loss_fn(
         pos_scores, neg_scores, layer0[users], layer0[n_users + pos], layer0[n_users + neg]
     )
     optimizer.zero_grad(set_to_none=True)
@@ -264,7 +317,12 @@ def bpr_step(
 
 @torch.no_grad()
 def held_out_metrics(
-    model: LightGCN, adj: Tensor, target: Tensor, exclude: list[Tensor], *, k: int = 10
+    model: LightGCN | ShardedLightGCN,
+    adj: Tensor | tuple[Tensor, Tensor],
+    target: Tensor,
+    exclude: list[Tensor],
+    *,
+    k: int = 10,
 ) -> dict[str, float]:
     model.eval()
     user_emb, item_emb = model.split(model.get_embedding(adj))

@@ -40,8 +40,23 @@ class _QuietList(list):  # type: ignore[type-arg]
         return f"<list of {len(self)}>"
 
 
+class _QuietDict(dict):  # type: ignore[type-arg]
+    """A map parameter whose repr is a summary (its lists may be long, as above)."""
+
+    def __repr__(self) -> str:
+        return f"<map of {', '.join(map(str, self))}>"
+
+
+def _quiet(value: Any) -> Any:
+    if isinstance(value, list):
+        return _QuietList(value)
+    if isinstance(value, dict):
+        return _QuietDict(value)
+    return value
+
+
 def _params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: _QuietList(v) if isinstance(v, list) else v for k, v in params.items()}
+    return {k: _quiet(v) for k, v in params.items()}
 
 
 class ServerInfo(BaseModel):
@@ -106,6 +121,13 @@ class GraphClient:
             initial_retry_delay=0.05,
             retry_delay_jitter_factor=0.5,
         )
+        # One bookmark manager for all of this client's sessions: under a routed URI a read
+        # (on a secondary) waits until it has every write this client committed (on the
+        # leader), so a refresh reads what it just wrote. One server: nothing to wait for.
+        self._bookmarks = neo4j.GraphDatabase.bookmark_manager()
+        # which server-side procedures the server has (asked once each): the project's own
+        # server has graph/plugin's, a stock one (Aura, the compose image) falls back to Cypher
+        self.procedures: dict[str, bool] = {}
 
     def __enter__(self) -> GraphClient:
         return self
@@ -182,18 +204,32 @@ class GraphClient:
             return session.execute_write(work)
 
     @_patient
-    def transaction(self, work: Callable[[Transaction], T], *, name: str) -> T:
+    def transaction(
+        self,
+        work: Callable[[Transaction], T],
+        *,
+        name: str,
+        timings: dict[str, float] | None = None,
+    ) -> T:
         """Run ``work`` in one managed write transaction (retried whole on transient errors).
 
         ``work`` may run more than once, so it must not have side effects outside Neo4j.
+        ``timings``: each query's seconds by name in the attempt that committed, and
+        ``transaction``: the whole call (the rest is the commit and ``work``'s own Python).
         """
 
         @neo4j.unit_of_work(metadata={"app": "profilegraph", "version": __version__, "query": name})
         def unit(tx: neo4j.ManagedTransaction) -> T:
-            return work(Transaction(tx))
+            if timings is not None:
+                timings.clear()  # a retried attempt starts over
+            return work(Transaction(tx, timings))
 
         with mapped_errors(name), self._session("write") as session:
-            return session.execute_write(unit)
+            started = time.perf_counter()
+            result = session.execute_write(unit)
+            if timings is not None:
+                timings["transaction"] = time.perf_counter() - started
+            return result
 
     @_patient
     def run_statements(self, name: str) -> WriteSummary:
@@ -226,6 +262,14 @@ class GraphClient:
         with mapped_errors("ping"):
             self._driver.verify_connectivity()
 
+    def has_procedure(self, name: str) -> bool:
+        """Whether the server has procedure ``name`` (cached in :attr:`procedures`; tests set
+        an entry to take the other path)."""
+        if name not in self.procedures:
+            row = self.read("has_procedure", procedure=name)[0]
+            self.procedures[name] = bool(row["installed"])
+        return self.procedures[name]
+
     def server_info(self) -> ServerInfo:
         rows = self.read("server_info")
         return ServerInfo(**rows[0])
@@ -234,7 +278,11 @@ class GraphClient:
 
     def _session(self, mode: str) -> neo4j.Session:
         access = neo4j.READ_ACCESS if mode == "read" else neo4j.WRITE_ACCESS
-        return self._driver.session(database=self.settings.database, default_access_mode=access)
+        return self._driver.session(
+            database=self.settings.database,
+            default_access_mode=access,
+            bookmark_manager=self._bookmarks,
+        )
 
     @staticmethod
     def _checked(name: str | Query, mode: str) -> Query:
@@ -246,17 +294,22 @@ class GraphClient:
 
 
 class Transaction:
-    """One managed write transaction: several named queries that commit or fail together."""
+    """One managed write transaction: several named queries that commit or fail together.
+    ``timings``, when given, adds up each query's seconds by name (benches read it)."""
 
-    def __init__(self, tx: neo4j.ManagedTransaction) -> None:
+    def __init__(
+        self, tx: neo4j.ManagedTransaction, timings: dict[str, float] | None = None
+    ) -> None:
         self._tx = tx
         self.summary = WriteSummary()
+        self.timings = timings
 
     def run(self, name: str | Query, **params: Any) -> list[dict[str, Any]]:
         # Driver errors pass through unchanged: the driver retries the whole transaction on a
         # transient one (deadlock, restart) only if it sees it; GraphClient.transaction maps
         # what is left after its retries.
         query = name if isinstance(name, Query) else load_query(name)
+        started = time.perf_counter()
         try:
             result = self._tx.run(query.text, _params(params))
             rows = [dict(record) for record in result]
@@ -264,4 +317,7 @@ class Transaction:
         except Exception as exc:
             exc.add_note(f"in query {query.name} (parameters: {', '.join(sorted(params))})")
             raise
+        if self.timings is not None:
+            key = query.name.split("[")[0]
+            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - started
         return rows

@@ -214,11 +214,7 @@ def _read(
     """Users, tags and edges of ``user_nids`` through the chosen reader."""
     window: dict[str, Any] = {**_window(selection), "properties": properties}
     if reader == "auto":
-        reader = (
-            "procedure"
-            if client.read("has_procedure", procedure="profilegraph.exportEdges")[0]["installed"]
-            else "cypher"
-        )
+        reader = "procedure" if client.has_procedure("profilegraph.exportEdges") else "cypher"
     read = read_with_procedure if reader == "procedure" else read_with_cypher
     users, tags, by_type, follows = read(
         client, user_nids, params=window, progress=progress, **chunking

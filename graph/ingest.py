@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +95,7 @@ class IngestReport:
 
 
 INTERACTIONS = "ingest_interactions"  # one query text per interaction type, see _query
+ORDERS, FOLLOWS = "ingest_orders", "ingest_follows"
 
 
 def _order_row(event: InteractionEvent) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def _row(event: Event) -> tuple[str, dict[str, Any]]:
                 "target_user_id": event.target_user_id,
             }
         case FollowEvent():
-            return "ingest_follows", {
+            return FOLLOWS, {
                 "user_id": event.user_id,
                 "target_user_id": event.target_user_id,
                 "ts": event.ts_ms,
@@ -177,9 +177,9 @@ _ORDER = (
     "ingest_users",
     "ingest_items",
     *(f"{INTERACTIONS}:{rel}" for k, rel in REL_TYPES.items() if k is not InteractionKind.TAG),
-    "ingest_orders",
+    ORDERS,
     "ingest_tags",
-    "ingest_follows",
+    FOLLOWS,
     "ingest_unfollows",
 )
 _ALLOWED_TYPES = frozenset(REL_TYPES.values())
@@ -208,7 +208,7 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
         for pair, (query, row) in social.items():
             if query == "ingest_unfollows" and pair in first_follow:
                 # follow (creates both users), then unfollow: groups run follows first
-                groups.setdefault("ingest_follows", []).append(first_follow[pair])
+                groups.setdefault(FOLLOWS, []).append(first_follow[pair])
             groups.setdefault(query, []).append(row)
         # Rows touching items go in item order (stable: one pair's actions keep their order), so
         # concurrent writers take item locks in the same order and deadlock less often.
@@ -227,9 +227,9 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
             if groups or social:
                 yield flush()
             yield [(query, [row])]
-        elif query in ("ingest_follows", "ingest_unfollows"):
+        elif query in (FOLLOWS, "ingest_unfollows"):
             pair = (row["user_id"], row["target_user_id"])
-            if query == "ingest_follows":
+            if query == FOLLOWS:
                 first_follow.setdefault(pair, row)
             social.pop(pair, None)
             social[pair] = (query, row)
@@ -240,7 +240,7 @@ def _segments(events: list[Event]) -> Iterator[list[tuple[str, list[dict[str, An
                 and event.kind is InteractionKind.PURCHASE
                 and event.ts is not None  # an occasion needs its time
             ):
-                groups.setdefault("ingest_orders", []).append(_order_row(event))
+                groups.setdefault(ORDERS, []).append(_order_row(event))
     if groups or social:
         yield flush()
 
@@ -317,43 +317,91 @@ def _ranges(guard: SourceRange | SourceRanges) -> tuple[SourceRange, ...]:
     return tuple(sorted(ranges, key=lambda r: (r.source, r.partition)))
 
 
-# per client: does its server have applyInteractions?
-_PROCEDURE: weakref.WeakKeyDictionary[GraphClient, bool] = weakref.WeakKeyDictionary()
+# the project's server has it (with applyOrders and applyFollows); a stock one does not, and
+# the ingest_*.cypher queries do the same in Cypher
 INGEST_PROCEDURE = "profilegraph.applyInteractions"
 
 
-def has_ingest_procedure(client: GraphClient) -> bool:
-    """Whether interactions go through the server-side procedure (the project's own server has
-    it; a stock one does not, and ``ingest_interactions.cypher`` does the same in Cypher)."""
-    if client not in _PROCEDURE:
-        _PROCEDURE[client] = bool(
-            client.read("has_procedure", procedure=INGEST_PROCEDURE)[0]["installed"]
-        )
-    return _PROCEDURE[client]
+def _packed(key: str) -> bool:
+    """Whether a group goes through a procedure (on a server that has them)."""
+    return key.startswith(f"{INTERACTIONS}:") or key in (ORDERS, FOLLOWS)
 
 
-def _apply_interactions(
-    tx: Transaction, rel_type: str, rows: list[dict[str, Any]], seq: int
+def _ensure_nodes(tx: Transaction, groups: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Create the nodes the procedures' rows name (they only find them)."""
+    users: set[str] = set()
+    items: set[str] = set()
+    orders: dict[str, dict[str, Any]] = {}
+    for key, rows in groups:
+        users.update(row["user_id"] for row in rows)
+        if key == FOLLOWS:
+            users.update(row["target_user_id"] for row in rows)
+        else:
+            items.update(row["item_id"] for row in rows)
+        if key == ORDERS:
+            for row in rows:
+                orders.setdefault(
+                    row["order_id"],
+                    {"order_id": row["order_id"], "user_id": row["user_id"], "ts": row["ts"]},
+                )
+    tx.run(
+        "ensure_ingest_nodes",
+        users=sorted(users),
+        items=sorted(items),
+        orders=[orders[o] for o in sorted(orders)],
+    )
+
+
+def _apply_packed(
+    tx: Transaction, groups: list[tuple[str, list[dict[str, Any]]]], seq: int
 ) -> None:
-    """One interaction type's rows through ``profilegraph.applyInteractions`` (as columns)."""
-    if rel_type not in _ALLOWED_TYPES:
-        raise ValueError(f"relationship type {rel_type!r} is not an interaction kind")
-    tx.run(
-        "ensure_interaction_nodes",
-        users=sorted({row["user_id"] for row in rows}),
-        items=sorted({row["item_id"] for row in rows}),
+    """A segment's interactions, order lines and follows through the procedures, as columns:
+    nodes first, then all interaction types in one call (item order, so concurrent writers
+    lock items alike), then orders, then follows (the order of ``_ORDER``)."""
+    _ensure_nodes(tx, groups)
+    interactions = sorted(
+        (
+            (key.partition(":")[2], row)
+            for key, rows in groups
+            if key.startswith(f"{INTERACTIONS}:")
+            for row in rows
+        ),
+        key=lambda pair: pair[1]["item_id"],
     )
-    tx.run(
-        "apply_interactions",
-        type=rel_type,
-        users=[row["user_id"] for row in rows],
-        items=[row["item_id"] for row in rows],
-        ts=[row["ts"] for row in rows],
-        weights=[float(row["weight"]) for row in rows],
-        counts=[int(row["count"]) for row in rows],
-        replace=bool(rows[0]["replace"]),
-        seq=seq,
-    )
+    if interactions:
+        if not {rel for rel, _ in interactions} <= _ALLOWED_TYPES:
+            raise ValueError("a relationship type outside the interaction kinds")
+        tx.run(
+            "apply_interactions",
+            types=[rel for rel, _ in interactions],
+            users=[row["user_id"] for _, row in interactions],
+            items=[row["item_id"] for _, row in interactions],
+            ts=[row["ts"] for _, row in interactions],
+            weights=[float(row["weight"]) for _, row in interactions],
+            counts=[int(row["count"]) for _, row in interactions],
+            replace=[bool(row["replace"]) for _, row in interactions],
+            seq=seq,
+        )
+    for key, rows in groups:
+        if key == ORDERS:
+            tx.run(
+                "apply_orders",
+                users=[row["user_id"] for row in rows],
+                items=[row["item_id"] for row in rows],
+                orders=[row["order_id"] for row in rows],
+                lines=[row["line_id"] for row in rows],
+                ts=[row["ts"] for row in rows],
+                amounts=[row["amount"] for row in rows],
+                quantities=[int(row["quantity"]) for row in rows],
+            )
+        elif key == FOLLOWS:
+            tx.run(
+                "apply_follows",
+                users=[row["user_id"] for row in rows],
+                targets=[row["target_user_id"] for row in rows],
+                ts=[row["ts"] for row in rows],
+                seq=seq,
+            )
 
 
 def _fresh_events(
@@ -397,22 +445,26 @@ def apply_batch(
     events: Sequence[Event],
     rejections: Sequence[Rejection] = (),
     guard: Guard = EventLedger(),
+    timings: dict[str, float] | None = None,
 ) -> IngestReport:
-    """Apply one batch in one transaction (see the module docstring)."""
+    """Apply one batch in one transaction (see the module docstring); ``timings``: see
+    :meth:`GraphClient.transaction`."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
     in_batch_duplicates = len(events) - len(unique)
-    procedure = has_ingest_procedure(client)
+    procedure = client.has_procedure(INGEST_PROCEDURE)
 
     def work(tx: Transaction) -> IngestReport:
         epoch = int(tx.run("read_ingest_epoch")[0]["epoch"])
         fresh, replay = _fresh_events(tx, guard, unique, epoch)
         positioned = isinstance(guard, SourceRange | SourceRanges)
         for segment in _segments(fresh):
+            packed = [(key, rows) for key, rows in segment if procedure and _packed(key)]
             for key, rows in segment:
-                if procedure and key.startswith(f"{INTERACTIONS}:"):
-                    _apply_interactions(tx, key.partition(":")[2], rows, epoch)
+                if packed and _packed(key):
+                    if packed[0][0] == key:  # at the first of them, in the order of _ORDER
+                        _apply_packed(tx, packed, epoch)
                     continue
                 tx.run(_query(key), rows=rows, seq=epoch)
                 if key == "ingest_tags":
@@ -439,7 +491,7 @@ def apply_batch(
             erased=[e.user_id for e in fresh if isinstance(e, UserDeleteEvent)],
         )
 
-    return client.transaction(work, name=INGEST_TRANSACTION)
+    return client.transaction(work, name=INGEST_TRANSACTION, timings=timings)
 
 
 def close_epoch(client: GraphClient, *, wait_s: float = 300.0) -> int:

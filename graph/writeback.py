@@ -12,9 +12,12 @@ Consistency (what an analyst can rely on):
 - **Re-running converges.** Writing the same run again sets the same values.
 - **Interests as edges.** Each top interest is also a ``(:User)-[:INTERESTED_IN {rank, weight,
   items, friends, adoptions, run_id}]->(:Category)`` edge carrying its explanation, written in
-  the same statement as the properties (updated in place when the top categories are unchanged,
-  else replaced), so "who is into X" starts from the category's index instead of scanning
+  the same statement as the properties (an edge to a category still named is updated in place,
+  the others replaced), so "who is into X" starts from the category's index instead of scanning
   users, and the edges never disagree with ``profile_interests``.
+- **One procedure call per batch.** On the project's server a batch goes to
+  ``profilegraph.writeProfiles`` as packed columns (``packed_batch``; the same effect as
+  ``write_profiles.cypher``, which servers without the plugin run, and the tests run both).
 - **Recommendations as edges.** Each slot of the user's list is a ``(:User)-[:RECOMMENDED
   {rank, score, kind, reason, category, run_id}]->(:Item)`` edge, replaced in the same statement
   (``kind`` is ``exploit`` or ``explore``); ``profile_recommendations`` lists the item ids in
@@ -159,6 +162,39 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
     }
 
 
+WRITE_PROCEDURE = "profilegraph.writeProfiles"
+_EDGE_TABLES = {  # the procedure's edge tables: (the statement row's key, columns)
+    "interests": ("interests", ("name", "rank", "weight", "items", "friends", "adoptions")),
+    "recommendations": (
+        "recommendations",
+        ("item_id", "rank", "score", "kind", "reason", "category"),
+    ),
+    "next": ("next_categories", ("name", "rank", "probability")),
+}
+
+
+def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Statement rows (:func:`statement_row`, one batch of one run) as the columns
+    ``profilegraph.writeProfiles`` takes: one list per property, the embeddings as one flat
+    list, each edge table as columns with the index of its user."""
+    batch: dict[str, Any] = {
+        "users": [row["user_id"] for row in rows],
+        "watermark": rows[0]["watermark"],
+        "props": {key: [row["props"][key] for row in rows] for key in rows[0]["props"]},
+        "embeddings": [x for row in rows for x in row["embedding"]],
+        "dim": len(rows[0]["embedding"]),
+        "trails": [row["trail"] for row in rows],
+        "stage_trails": [row["stage_trail"] for row in rows],
+        "trail_key": rows[0]["trail_key"],
+    }
+    for table, (key, columns) in _EDGE_TABLES.items():
+        entries = [(u, entry) for u, row in enumerate(rows) for entry in row[key]]
+        batch[table] = {"user": [u for u, _ in entries]} | {
+            column: [entry[column] for _, entry in entries] for column in columns
+        }
+    return batch
+
+
 def _batches(rows: Iterable[ProfileRow], size: int) -> Iterator[list[ProfileRow]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
@@ -188,15 +224,15 @@ def write_profiles(
     now = int(time.time() * 1000)
     report = WriteReport()
 
+    procedure = client.has_procedure(WRITE_PROCEDURE)
+
     def write(batch: list[ProfileRow]) -> tuple[int, int]:
         rows = [statement_row(run_id, watermark, now, p) for p in batch]
-        written = client.write_rows(
-            "write_profiles",
-            rows=rows,
-            run_id=run_id,
-            trail_runs=TRAIL_RUNS,
-            consent_default=consent_default,
-        )
+        common = {"run_id": run_id, "trail_runs": TRAIL_RUNS, "consent_default": consent_default}
+        if procedure:
+            written = client.write_rows("write_profiles_packed", batch=packed_batch(rows), **common)
+        else:
+            written = client.write_rows("write_profiles", rows=rows, **common)
         return written, len(rows) - written
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

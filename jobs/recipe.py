@@ -23,6 +23,7 @@ def train_config(settings: Settings, max_epochs: int | None = None) -> TrainConf
         device=training.device,
         seed=training.seed,
         time_budget_s=training.time_budget_s or None,
+        ranks=training.ranks,
     )
 
 

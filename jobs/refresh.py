@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import PayloadError
+from core.errors import PayloadError, ProfilegraphError
 from core.profile_contract import FIELDS
 from core.settings import SENSITIVE, Settings
 from engine.pipeline import (
@@ -58,6 +58,11 @@ PERCENT = {
     "next": 75,
     "write": 80,
 }
+
+
+class LockLost(ProfilegraphError):
+    """A redelivered step's run no longer holds the refresh lock: another run started while
+    its worker was gone. The run fails; the other one goes on."""
 
 
 class StepSkipped(Exception):
@@ -178,6 +183,14 @@ def begin_step(settings: Settings, board: RunBoard, raw: object, name: str) -> S
     if info.get("state") in TERMINAL:
         raise StepSkipped(f"run {step.run_id} is already {info['state']}")
     stop_if_cancelled(settings, board, step.run_id, name)
+    # A step redelivered after its worker died finds the lock lapsed (the TTL ran out while no
+    # one renewed it) and takes it back; if another run took it meanwhile, this run ends here.
+    holder = board.acquire(step.run_id)
+    if holder is not None:
+        raise LockLost(
+            f"run {step.run_id} lost the refresh lock while no worker ran its {name} step "
+            f"(a worker died) and run {holder} holds it now"
+        )
     board.renew(step.run_id)
     # which process runs the step, and how often it started (> 1: it was redelivered)
     board.update(step.run_id, state="running", step=name, percent=PERCENT[name], pid=os.getpid())

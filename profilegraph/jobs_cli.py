@@ -283,8 +283,12 @@ def worker(
     ctx: typer.Context,
     queue: str = typer.Option("cpu", help="cpu | gpu"),
     concurrency: int = typer.Option(1, min=1),
+    name: str = typer.Option(
+        "", help="node name before @host (default: the queue); unique per worker on one host"
+    ),
 ) -> None:
-    """Run a Celery worker for one queue (gpu: one task at a time)."""
+    """Run a Celery worker for one queue (gpu: one task at a time). Any number of workers may
+    serve a queue, on one machine or many: each task goes to one of them."""
     from workers.app import QUEUES, configure
 
     app = configure(ctx.obj)
@@ -295,9 +299,8 @@ def worker(
     # No gossip or mingle: workers do not coordinate with each other (the queues do), and a
     # worker busy training answered no gossip, which was taken for hours of clock drift.
     quiet = ["--without-gossip", "--without-mingle"]
-    app.worker_main(
-        ["worker", "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO", *pool, *quiet]
-    )
+    node = f"{name or queue}@%h"
+    app.worker_main(["worker", "-Q", queue, "-n", node, "--loglevel", "INFO", *pool, *quiet])
 
 
 def flower(ctx: typer.Context) -> None:

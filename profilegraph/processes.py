@@ -31,11 +31,18 @@ def celery_processes(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
     timeout_s: float = 120,
+    replicas: int = 1,
 ) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     from workers.app import make_app
 
     environment = {**os.environ, **(env or {})}
     commands = {f"worker-{q}": ["worker", "--queue", q] for q in queues}
+    if replicas > 1:  # several workers per queue: each its own node name
+        commands = {
+            f"worker-{q}-{n}": ["worker", "--queue", q, "--name", f"{q}-{n}"]
+            for q in queues
+            for n in range(1, replicas + 1)
+        }
     if beat:
         commands["beat"] = ["beat"]
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -49,7 +56,7 @@ def celery_processes(
         app = make_app(settings)
         stack.callback(app.close)  # its broker connection: no socket left for the GC
         deadline = time.monotonic() + timeout_s
-        while len(app.control.ping(timeout=1.0) or []) < len(queues):
+        while len(app.control.ping(timeout=1.0) or []) < len(queues) * replicas:
             dead = {n: p.returncode for n, p in procs.items() if p.poll() is not None}
             if dead or time.monotonic() > deadline:
                 where = f" (logs in {log_dir})" if log_dir else ""

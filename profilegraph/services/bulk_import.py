@@ -122,7 +122,7 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
     key, ts = key[order], data.ts[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     count = np.diff(np.r_[starts, len(key)])
-    last_ts, first_ts = np.maximum.reduceat(ts, starts), np.minimum.reduceat(ts, starts)
+    last_ts = np.maximum.reduceat(ts, starts)
     uniq = key[starts]
     kinds, rest = uniq // (n_users * n_items), uniq % (n_users * n_items)
     who, what = rest // n_items, rest % n_items
@@ -137,7 +137,6 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
                 "count:long",
                 "weight:double",
                 "ts:long",
-                "first_ts:long",
             ],
             [
                 users[who[m]],
@@ -145,7 +144,6 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
                 count[m],
                 count[m].astype(np.float64),
                 last_ts[m],
-                first_ts[m],
             ],
         )
         args.append(f"--relationships={rel}={path}")

@@ -309,3 +309,23 @@ def test_the_project_server_has_the_export_procedure(graph: GraphClient) -> None
     assert graph.read("has_procedure", procedure="profilegraph.exportEdges") == [
         {"installed": True}
     ]
+
+
+def test_a_routed_uri_ingests_and_exports_the_same_graph(settings: object) -> None:
+    """``neo4j://`` (what a cluster or Aura needs): the driver fetches the routing table (the
+    local server routes to itself), writes go to the leader and reads to the readers, and the
+    client's bookmarks make the export see the ingest it just committed."""
+    from core.settings import load_settings
+
+    base = load_settings().neo4j
+    routed = base.model_copy(update={"scheme": "neo4j"})
+    assert routed.uri.startswith("neo4j://")
+    events = _events(seed=11)
+    with GraphClient(routed) as client:
+        wipe(client)
+        routing = client._driver.get_server_info()  # raises unless routing works
+        assert routing.address.port == base.bolt_port
+        assert type(client._driver).__name__ == "Neo4jDriver"  # the routing driver
+        ingest_events(client, events, source="test", batch_size=50)
+        snapshot = export_snapshot(client, WholeGraph(), chunk_size=9)
+    assert _edges(snapshot) == _expected_edges(_expected_graph(events))

@@ -469,18 +469,31 @@ PAIRS = Query(
     name="t_pairs",
     mode="read",
     text="MATCH (u:User)-[r]->(i:Item) RETURN u.user_id AS u, type(r) AS type, i.item_id AS i, "
-    "r.count AS count, r.weight AS weight, r.ts AS ts, r.first_ts AS first_ts, "
+    "r.count AS count, r.weight AS weight, r.ts AS ts, "
     "r.times AS times, u.changed_seq AS seq ORDER BY u, type, i",
 )
 
 
-def test_the_ingest_procedure_and_its_cypher_agree(clean_graph: GraphClient) -> None:
-    """profilegraph.applyInteractions (the project's server) and ingest_interactions.cypher (a
-    stock server): the same events leave the same relationships, in two batches (creating, then
-    accumulating), ratings replacing their weight, untimed events keeping the times."""
+ORDERS_AND_FOLLOWS = Query(
+    name="t_orders_follows",
+    mode="read",
+    text="CALL () { MATCH (u:User)-[:PLACED]->(o:Order)-[c:CONTAINS]->(i:Item) "
+    "RETURN collect([u.user_id, o.order_id, o.ts, o.amount, o.user_id, c.line_id, c.quantity, "
+    "c.amount, i.item_id]) AS lines } "
+    "CALL () { MATCH (a:User)-[f:FOLLOWS]->(b:User) "
+    "RETURN collect([a.user_id, b.user_id, f.ts, a.changed_seq, b.changed_seq]) AS follows } "
+    "RETURN lines, follows",
+)
+
+
+def test_the_ingest_procedures_and_their_cypher_agree(clean_graph: GraphClient) -> None:
+    """profilegraph.applyInteractions, applyOrders and applyFollows (the project's server) and
+    the ingest_*.cypher queries (a stock server): the same events leave the same graph, in two
+    batches (creating, then accumulating), ratings replacing their weight, untimed events
+    keeping the times, an order's lines arriving in both batches, a line without an amount."""
     import graph.ingest as ingest
 
-    assert ingest.has_ingest_procedure(clean_graph)  # the project's server has it
+    assert clean_graph.has_procedure(ingest.INGEST_PROCEDURE)  # the project's server has it
     events = [
         view(n, user=f"a{n % 3}", item=f"x{n % 4}", ts=f"2024-03-0{1 + n % 9}T10:00:00Z")
         for n in range(40)
@@ -490,20 +503,42 @@ def test_the_ingest_procedure_and_its_cypher_agree(clean_graph: GraphClient) -> 
         {**view(200 + n, user="a1", item="x1"), "kind": "rate", "weight": float(1 + n)}
         for n in range(3)
     ]
+    events += [  # order o1: lines in both batches, one unpriced; one order of its own
+        {
+            **view(300 + n, user="a2", item=f"x{n}", ts=f"2024-03-0{5 - n}T10:00:00Z"),
+            "kind": "purchase",
+            "order_id": "o1",
+            **({"amount": 2.5 * (n + 1), "quantity": n + 1} if n != 1 else {}),
+        }
+        for n in range(4)
+    ]
+    events += [{**view(310, user="a0", item="x2"), "kind": "purchase", "amount": 4.0}]
+    events += [follow("a0", "a1", 0), follow("a1", "b9", 0), follow("a0", "a1", 1)]
+    events += [{**follow("a2", "a0", 0), "ts": T0}]
+    order = [
+        events[k] for k in (*range(0, 47, 2), 47, 48, *range(1, 47, 2), 49, 50, *range(51, 55))
+    ]
     results = []
     for procedure in (True, False):
         wipe(clean_graph)
-        ingest._PROCEDURE[clean_graph] = procedure
+        clean_graph.procedures[ingest.INGEST_PROCEDURE] = procedure
         try:
-            ingest_events(clean_graph, events[:25], source="t")
-            ingest_events(clean_graph, events[25:], source="t")
+            ingest_events(clean_graph, order[:27], source="t")
+            ingest_events(clean_graph, order[27:], source="t")
         finally:
-            ingest._PROCEDURE.pop(clean_graph, None)
-        results.append(clean_graph.read(PAIRS))
-    assert results[0] == results[1]
-    assert len(results[0]) == 12 + 1 + 1  # 3 users x 4 items, the untimed pair, the rated pair
-    rated = next(r for r in results[0] if r["type"] == "RATED")
+            clean_graph.procedures.pop(ingest.INGEST_PROCEDURE)
+        results.append((clean_graph.read(PAIRS), clean_graph.read(ORDERS_AND_FOLLOWS)))
+    assert results[0][0] == results[1][0]
+    lines = [sorted(r["lines"]) for r in (results[0][1][0], results[1][1][0])]
+    follows = [sorted(r["follows"], key=str) for r in (results[0][1][0], results[1][1][0])]
+    assert lines[0] == lines[1] and follows[0] == follows[1]
+    # 3 users x 4 items, the untimed pair, the rated pair, a2's four buys, a0's own order
+    assert len(results[0][0]) == 12 + 1 + 1 + 4 + 1
+    rated = next(r for r in results[0][0] if r["type"] == "RATED")
     assert rated["weight"] == 3.0 and rated["count"] == 3
+    o1 = [line for line in lines[0] if line[1] == "o1"]
+    assert len(o1) == 4 and {line[3] for line in o1} == {2.5 + 7.5 + 10.0}
+    assert len(lines[0]) == 5 and len(follows[0]) == 3
 
 
 def test_a_file_ingest_killed_mid_file_loses_and_doubles_nothing(

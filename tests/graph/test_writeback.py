@@ -19,6 +19,7 @@ from graph.profiles import read_profile
 from graph.queries import Query
 from graph.writeback import (
     TRAIL_SEP,
+    WRITE_PROCEDURE,
     Interest,
     ProfileRow,
     Recommendation,
@@ -93,11 +94,15 @@ def assert_user_on(run: str, user: str, row: dict[str, Any], watermark: int) -> 
     assert row["next"] == [[f"{run}-b", 0.6, run], [f"{run}-a", 0.25, run]]
 
 
-@pytest.fixture(scope="module")
-def users(settings: object) -> Iterator[GraphClient]:
+@pytest.fixture(scope="module", params=["procedure", "cypher"])
+def users(settings: object, request: pytest.FixtureRequest) -> Iterator[GraphClient]:
+    """Every test twice: through profilegraph.writeProfiles (the project's server) and through
+    write_profiles.cypher (a server without the plugin)."""
     from core.settings import load_settings
 
     with GraphClient(load_settings().neo4j) as client:
+        assert client.has_procedure(WRITE_PROCEDURE)
+        client.procedures[WRITE_PROCEDURE] = request.param == "procedure"
         wipe(client)
         events = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in USERS]
         categories = [f"{run}-{x}" for run in RUNS for x in "ab"]
@@ -235,3 +240,38 @@ def test_a_written_profile_reads_back_as_the_contract(users: GraphClient) -> Non
 def _example(kind: str) -> object:
     examples = {"float": 0.25, "int": 7, "time": 1_700_000_000_000, "str": "s", "bool": True}
     return {**examples, "list[str]": ["a", "b"], "list[float]": [0.5, 0.25]}[kind]
+
+
+EXACT_LOOKALIKES = Query(
+    name="test_exact_lookalikes",
+    mode="read",
+    text="CALL profilegraph.lookalikes($centre, $k, $exclude) YIELD node, score "
+    "RETURN node.user_id AS user_id, score",
+)
+
+
+def test_exact_lookalikes_are_the_true_nearest(users: GraphClient) -> None:
+    """profilegraph.lookalikes (the bench's ground truth for the vector index's recall):
+    cosine over every stored embedding, scored like the index ((1 + cos) / 2)."""
+    import numpy as np
+
+    ids = [f"u{n}" for n in range(200, 260)]
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((len(ids), 64))
+    write_profiles(
+        users,
+        "run-look",
+        50,
+        [ProfileRow(u, v.tolist(), {}) for u, v in zip(ids, vectors, strict=True)],
+    )
+    centre = rng.standard_normal(64)
+    stored = {r["user_id"]: np.array(r["props"]["profile_embedding"]) for r in users.read(PROFILES)}
+    cosine = {
+        u: float(v @ centre / (np.linalg.norm(v) * np.linalg.norm(centre)))
+        for u, v in stored.items()
+        if np.linalg.norm(v) > 0
+    }
+    expected = sorted((u for u in cosine if u != ids[0]), key=lambda u: -cosine[u])[:5]
+    rows = users.read(EXACT_LOOKALIKES, centre=centre.tolist(), k=5, exclude=[ids[0]])
+    assert [r["user_id"] for r in rows] == expected
+    assert [r["score"] for r in rows] == pytest.approx([(1 + cosine[u]) / 2 for u in expected])

@@ -25,7 +25,6 @@ from profilegraph.jobs_cli import follow_evaluation, refresh_and_follow
 from profilegraph.processes import celery_processes
 from profilegraph.services import neo4j_server
 from tests.graph.conftest import wipe
-from workers.app import make_app
 
 CONSISTENT = Query(
     name="test_consistent",
@@ -46,16 +45,6 @@ PROFILED = Query(
     COUNT { (u)-[:RECOMMENDED]->() } AS recommended, COUNT { (u)-[:NEXT_CATEGORY]->() } AS next
 """,
 )
-
-
-@pytest.fixture(scope="module")
-def sender(settings: Settings) -> Celery:
-    return make_app(settings)
-
-
-@pytest.fixture(scope="module")
-def board(settings: Settings) -> RunBoard:
-    return RunBoard.connect(settings)
 
 
 @pytest.fixture(scope="module")

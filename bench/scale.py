@@ -1,0 +1,199 @@
+"""A whole refresh at growing sizes, stage by stage: seconds, peak memory, growth exponent.
+
+    python -m bench.scale                                   # 10k and 100k users, 1 epoch
+    python -m bench.scale --sizes 10000 100000 1000000      # 1M: opt-in (about an hour on CPU)
+    python -m bench.scale --sizes 100000 --epochs 60        # the usual schedule (a GPU)
+
+Per size, on the bench's own services (``bench.common``): generate the synthetic shop, bulk-load
+it, then one full refresh in this process (``jobs.refresh``: export, then train, influence,
+profile and next behaviour inside the score step, then write-back), ``--epochs`` training epochs
+(few on a CPU: the other stages do not depend on how long the model trained). Every stage
+reports its wall seconds, this process's peak RSS, Neo4j's peak RSS and, on a GPU, the peak
+device memory; between consecutive sizes each stage's growth exponent ``k`` (seconds ~
+users^k), and over the whole range. Prints a table and writes ``out/bench/scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.common import bench_services, report
+
+STAGES = ("generate", "bulk_load", "export", "train", "influence", "profile", "next", "write")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss(pid: int | str) -> int:
+    """Resident bytes of a process (0 if it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass
+class StageMeter:
+    """Wall time and peak memory per named stage, sampled every ``period_s`` in a thread."""
+
+    server_pid: int | None
+    period_s: float = 0.05
+    stage: str = ""
+    started: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    peak_server_rss: dict[str, int] = field(default_factory=dict)
+    peak_gpu: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def enter(self, stage: str) -> None:
+        """End the current stage and start ``stage`` (called again with the same name: no-op)."""
+        if stage == self.stage:
+            return
+        now = time.perf_counter()
+        if self.stage:
+            self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.started
+            if torch.cuda.is_available():
+                self.peak_gpu[self.stage] = torch.cuda.max_memory_allocated()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.stage, self.started = stage, now
+        self._sample()
+
+    def _sample(self) -> None:
+        if not self.stage:
+            return
+        s = self.stage
+        self.peak_rss[s] = max(self.peak_rss.get(s, 0), _rss("self"))
+        if self.server_pid:
+            self.peak_server_rss[s] = max(self.peak_server_rss.get(s, 0), _rss(self.server_pid))
+
+    @contextmanager
+    def running(self) -> Iterator[StageMeter]:
+        thread = threading.Thread(target=self._loop, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.enter("")
+            self._stop.set()
+            thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self._sample()
+
+
+class _TaggingBoard:
+    """The run board, also telling the meter which stage the refresh is in."""
+
+    def __init__(self, board: Any, meter: StageMeter) -> None:
+        self._board, self._meter = board, meter
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        step = str(fields.get("step", ""))
+        name = step.split()[0] if step else ""
+        if name in STAGES:
+            self._meter.enter(name)
+        self._board.update(run_id, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._board, name)
+
+
+def run_size(users: int, epochs: int) -> dict[str, Any]:
+    from graph.datasets.synthetic import SyntheticConfig, generate
+    from jobs.payloads import RefreshRequest
+    from jobs.refresh import export_step, plan_refresh, score_step, write_step
+    from jobs.runs import RunBoard
+    from profilegraph.services import neo4j_server
+    from profilegraph.services.bulk_import import bulk_import
+
+    settings = bench_services()
+    row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
+    meter = StageMeter(server_pid=None)
+    with meter.running():
+        meter.enter("generate")
+        data = generate(SyntheticConfig(n_users=users, n_items=max(100, users // 5), seed=19))
+        row["interactions"] = int(data.user.size)
+        meter.enter("bulk_load")
+        bulk_import(settings, data)
+        del data
+        meter.server_pid = neo4j_server.status(settings).pid
+        board = _TaggingBoard(RunBoard.connect(settings), meter)
+        request = RefreshRequest(mode="full", source="api", max_epochs=epochs)
+        answer, step = plan_refresh(settings, board, request)  # type: ignore[arg-type]
+        if step is None:
+            raise RuntimeError(f"refresh refused: {answer}")
+        meter.enter("export")
+        step = export_step(settings, board, step)  # type: ignore[arg-type]
+        meter.enter("train")
+        step = score_step(settings, board, step)  # type: ignore[arg-type]
+        meter.enter("write")
+        result = write_step(settings, board, step)  # type: ignore[arg-type]
+    row["profiles_written"] = result["written"]
+    for stage in STAGES:
+        row[f"{stage}_s"] = meter.seconds.get(stage)
+        row[f"{stage}_rss_gib"] = meter.peak_rss.get(stage, 0) / 2**30
+        row[f"{stage}_neo4j_rss_gib"] = meter.peak_server_rss.get(stage, 0) / 2**30 or None
+        if meter.peak_gpu:
+            row[f"{stage}_gpu_gib"] = meter.peak_gpu.get(stage, 0) / 2**30
+    row["total_s"] = sum(v for k, v in meter.seconds.items() if k in STAGES)
+    row["profiles_per_s"] = result["written"] / max(row["write_s"] or 0.0, 1e-9)
+    return row
+
+
+def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each stage's exponent k (seconds ~ users^k) between consecutive sizes and end to end."""
+    out = []
+    pairs = list(itertools.pairwise(rows))
+    if len(rows) > 2:
+        pairs.append((rows[0], rows[-1]))
+    for a, b in pairs:
+        ratio = math.log(b["users"] / a["users"])
+        entry: dict[str, Any] = {"from": a["users"], "to": b["users"]}
+        for stage in (*STAGES, "total"):
+            ta, tb = a.get(f"{stage}_s"), b.get(f"{stage}_s")
+            if ta and tb:
+                entry[f"{stage}_k"] = math.log(tb / ta) / ratio
+        out.append(entry)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--epochs", type=int, default=1, help="training epochs (fixed)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench/scale.json"))
+    args = parser.parse_args()
+    rows = []
+    for users in sorted(args.sizes):
+        rows.append(run_size(users, args.epochs))
+        print({k: v for k, v in rows[-1].items() if k.endswith("_s")}, flush=True)
+    exponents = growth(rows)
+    for entry in exponents:
+        rows.append({"users": f"k {entry['from']:,}->{entry['to']:,}", **entry})
+    metrics = ["interactions", "profiles_written", "profiles_per_s", "total_s"]
+    for stage in STAGES:
+        metrics += [f"{stage}_s", f"{stage}_rss_gib", f"{stage}_neo4j_rss_gib"]
+        if any(f"{stage}_gpu_gib" in r for r in rows):
+            metrics.append(f"{stage}_gpu_gib")
+    metrics += [f"{stage}_k" for stage in (*STAGES, "total")]
+    report(
+        "a full refresh by stage (columns = users; k: seconds ~ users^k)", rows, args.out, metrics
+    )
+
+
+if __name__ == "__main__":
+    main()

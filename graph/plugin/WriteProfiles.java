@@ -1,0 +1,242 @@
+package profilegraph;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import org.neo4j.graphdb.Direction;
+import org.neo4j.graphdb.Entity;
+import org.neo4j.graphdb.Label;
+import org.neo4j.graphdb.Node;
+import org.neo4j.graphdb.Relationship;
+import org.neo4j.graphdb.RelationshipType;
+import org.neo4j.graphdb.Transaction;
+import org.neo4j.procedure.Context;
+import org.neo4j.procedure.Description;
+import org.neo4j.procedure.Mode;
+import org.neo4j.procedure.Name;
+import org.neo4j.procedure.Procedure;
+
+/**
+ * The profile write-back (graph/writeback.py) as packed columns: the effect of
+ * cypher/write_profiles.cypher, user by user, without Cypher's per-row interpretation.
+ *
+ * {@code batch} holds parallel columns, one entry per user unless said otherwise:
+ * users, watermark (one number), props (property name to its column; null removes), embeddings
+ * (all users' vectors, one flat list, dim each), trails, stage_trails, trail_key (one string),
+ * and three edge tables whose {@code user} column indexes the users: interests (name, rank,
+ * weight, items, friends, adoptions), recommendations (item_id, rank, score, kind, reason,
+ * category) and next (name, rank, probability).
+ *
+ * A user is skipped when missing, when their stored profile is newer (profile_watermark above
+ * the batch's) or when they may not be profiled. Edges to targets the new lists still name are
+ * updated in place; the rest are replaced (what locks the dense category and item nodes).
+ */
+public class WriteProfiles {
+    private static final Label USER = Label.label("User");
+    private static final Label ITEM = Label.label("Item");
+    private static final Label CATEGORY = Label.label("Category");
+    private static final RelationshipType INTERESTED_IN = RelationshipType.withName("INTERESTED_IN");
+    private static final RelationshipType RECOMMENDED = RelationshipType.withName("RECOMMENDED");
+    private static final RelationshipType NEXT_CATEGORY = RelationshipType.withName("NEXT_CATEGORY");
+
+    @Context
+    public Transaction tx;
+
+    public static class Written {
+        public long written;
+
+        public Written(long written) {
+            this.written = written;
+        }
+    }
+
+    /** One edge table: its columns, and each user's rows (in the order given). */
+    private static final class Edges {
+        final Map<String, List<Object>> columns;
+        final Map<Integer, List<Integer>> byUser = new HashMap<>();
+
+        @SuppressWarnings("unchecked")
+        Edges(Object table) {
+            columns = table == null ? Map.of() : (Map<String, List<Object>>) table;
+            List<Object> users = columns.getOrDefault("user", List.of());
+            for (int k = 0; k < users.size(); k++) {
+                byUser.computeIfAbsent(((Number) users.get(k)).intValue(), u -> new ArrayList<>())
+                        .add(k);
+            }
+        }
+
+        List<Integer> rows(int user) {
+            return byUser.getOrDefault(user, List.of());
+        }
+
+        Object get(String column, int row) {
+            return columns.get(column).get(row);
+        }
+    }
+
+    @Procedure(name = "profilegraph.writeProfiles", mode = Mode.WRITE)
+    @Description("profilegraph.writeProfiles(batch, runId, trailRuns, consentDefault) - write "
+            + "complete profiles from packed columns (see cypher/write_profiles.cypher)")
+    @SuppressWarnings("unchecked")
+    public Stream<Written> writeProfiles(
+            @Name("batch") Map<String, Object> batch,
+            @Name("runId") String runId,
+            @Name("trailRuns") long trailRuns,
+            @Name("consentDefault") boolean consentDefault) {
+        List<String> users = (List<String>) batch.get("users");
+        long watermark = ((Number) batch.get("watermark")).longValue();
+        Map<String, List<Object>> props = (Map<String, List<Object>>) batch.get("props");
+        List<Double> embeddings = (List<Double>) batch.get("embeddings");
+        int dim = ((Number) batch.get("dim")).intValue();
+        List<String> trails = (List<String>) batch.get("trails");
+        List<String> stageTrails = (List<String>) batch.get("stage_trails");
+        String trailKey = (String) batch.get("trail_key");
+        Edges interests = new Edges(batch.get("interests"));
+        Edges recommendations = new Edges(batch.get("recommendations"));
+        Edges next = new Edges(batch.get("next"));
+        if (embeddings.size() != (long) users.size() * dim) {
+            throw new IllegalArgumentException("writeProfiles: embeddings are not users x dim");
+        }
+        Map<String, Node> categories = new HashMap<>();
+        Map<String, Node> items = new HashMap<>();
+        long written = 0;
+        for (int u = 0; u < users.size(); u++) {
+            Node user = tx.findNode(USER, "user_id", users.get(u));
+            if (user == null) {
+                continue;
+            }
+            tx.acquireWriteLock(user);
+            Object stored = user.getProperty("profile_watermark", null);
+            if (stored != null && ((Number) stored).longValue() > watermark) {
+                continue; // a newer profile: never rolled back
+            }
+            Object consent = user.getProperty("profiling_consent", null);
+            if (!(consent == null ? consentDefault : (Boolean) consent)) {
+                continue;
+            }
+            for (Map.Entry<String, List<Object>> column : props.entrySet()) {
+                setOrRemove(user, column.getKey(), column.getValue().get(u));
+            }
+            user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),
+                    trailKey, trailRuns));
+            user.setProperty("profile_stage_trail", trail(user, "profile_stage_trail",
+                    stageTrails.get(u), trailKey, trailRuns));
+            float[] vector = new float[dim];
+            for (int d = 0; d < dim; d++) {
+                vector[d] = embeddings.get(u * dim + d).floatValue();
+            }
+            user.setProperty("profile_embedding", vector);
+            replaceEdges(user, INTERESTED_IN, interests, interests.rows(u), "name", CATEGORY, "name",
+                    categories, runId, new String[] {"rank", "weight", "items", "friends",
+                            "adoptions"});
+            replaceEdges(user, RECOMMENDED, recommendations, recommendations.rows(u), "item_id",
+                    ITEM, "item_id", items, runId, new String[] {"rank", "score", "kind",
+                            "reason", "category"});
+            replaceEdges(user, NEXT_CATEGORY, next, next.rows(u), "name", CATEGORY, "name",
+                    categories, runId, new String[] {"rank", "probability"});
+            written++;
+        }
+        return Stream.of(new Written(written));
+    }
+
+    /** Set a property from a parameter value (a list as the array Neo4j stores); null removes. */
+    private static void setOrRemove(Entity entity, String key, Object value) {
+        if (value == null) {
+            entity.removeProperty(key);
+        } else if (value instanceof List<?> list) {
+            entity.setProperty(key, array(list));
+        } else {
+            entity.setProperty(key, value);
+        }
+    }
+
+    /** A list parameter as the array Neo4j stores (strings, floats, longs or booleans). */
+    private static Object array(List<?> list) {
+        Object first = list.isEmpty() ? "" : list.get(0);
+        if (first instanceof String) {
+            return list.toArray(new String[0]);
+        }
+        if (first instanceof Double) {
+            double[] out = new double[list.size()];
+            for (int k = 0; k < out.length; k++) {
+                out[k] = ((Number) list.get(k)).doubleValue();
+            }
+            return out;
+        }
+        if (first instanceof Long) {
+            long[] out = new long[list.size()];
+            for (int k = 0; k < out.length; k++) {
+                out[k] = ((Number) list.get(k)).longValue();
+            }
+            return out;
+        }
+        if (first instanceof Boolean) {
+            boolean[] out = new boolean[list.size()];
+            for (int k = 0; k < out.length; k++) {
+                out[k] = (Boolean) list.get(k);
+            }
+            return out;
+        }
+        throw new IllegalArgumentException("writeProfiles: unsupported list of " + first.getClass());
+    }
+
+    /** A stored list of strings (an empty list may be stored as another array type). */
+    private static String[] strings(Object stored) {
+        return stored instanceof String[] s ? s : new String[0];
+    }
+
+    /** This run's entry first, then the other runs' entries, at most trailRuns of them. */
+    private static String[] trail(Node user, String key, String entry, String trailKey,
+            long trailRuns) {
+        String[] old = strings(user.getProperty(key, null));
+        List<String> out = new ArrayList<>();
+        out.add(entry);
+        for (String e : old) {
+            if (!e.startsWith(trailKey)) {
+                out.add(e);
+            }
+        }
+        return out.subList(0, (int) Math.min(out.size(), trailRuns)).toArray(new String[0]);
+    }
+
+    /**
+     * Bring the user's edges of one type in line with the table's rows: an edge to a target the
+     * rows still name is updated in place (its rank too); the others are deleted, and targets
+     * new to the user get an edge. A row whose target does not exist is left out (as MATCH
+     * would). Creating and deleting edges of the dense category and item nodes is most of the
+     * write-back's cost (bench/writeback.py), so a list that keeps its items costs little.
+     */
+    @SuppressWarnings("deprecation") // internal ids key the targets cheaply
+    private void replaceEdges(Node user, RelationshipType type, Edges table, List<Integer> rows,
+            String targetColumn, Label targetLabel, String targetKey, Map<String, Node> targets,
+            String runId, String[] properties) {
+        Map<Long, Relationship> byTarget = new HashMap<>();
+        for (Relationship r : user.getRelationships(Direction.OUTGOING, type)) {
+            Relationship twin = byTarget.put(r.getEndNodeId(), r);
+            if (twin != null) {
+                twin.delete(); // two edges to one target: keep one
+            }
+        }
+        for (int row : rows) {
+            String id = (String) table.get(targetColumn, row);
+            Node target = targets.computeIfAbsent(id, k -> tx.findNode(targetLabel, targetKey, k));
+            if (target == null) {
+                continue;
+            }
+            Relationship r = byTarget.remove(target.getId());
+            if (r == null) {
+                r = user.createRelationshipTo(target, type);
+            }
+            for (String p : properties) {
+                setOrRemove(r, p, table.get(p, row));
+            }
+            r.setProperty("run_id", runId);
+        }
+        for (Relationship stale : byTarget.values()) {
+            stale.delete();
+        }
+    }
+}
