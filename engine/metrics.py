@@ -47,7 +47,10 @@ def rank_metrics(
         scores[excluded_pos[inside] - start, excluded[1, inside]] = -torch.inf
         # fewer items than k (a small catalogue, a handful of categories): rank them all
         top = torch.topk(scores, min(k, num_items), dim=1).indices
-        hit = torch.isin(batch[:, None] * num_items + top, target_keys).to(torch.float64)
+        # membership by binary search in the sorted keys (torch.isin sorts both sides anew)
+        keys = batch[:, None] * num_items + top
+        found = torch.searchsorted(target_keys, keys).clamp(max=target_keys.numel() - 1)
+        hit = (target_keys[found] == keys).to(torch.float64)
         wanted = n_target[batch]
         recall_sum += (hit.sum(1) / wanted).sum()
         ndcg_sum += ((hit * discounts[: top.size(1)]).sum(1) / ideal[wanted.clamp(max=k) - 1]).sum()

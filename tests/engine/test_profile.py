@@ -187,3 +187,24 @@ def test_purchase_intent_weighs_evidence_only_when_the_model_says_so() -> None:
     )
     assert own_interests(inputs)[0].tolist() == [1.0, 1.0]
     assert own_interests(inputs, intent=True)[0].tolist() == [1.0, 4.0]
+
+
+def test_the_interest_grid_is_scored_on_a_bounded_sample(planted) -> None:  # type: ignore[no-untyped-def]
+    """All users with a target when they are few (the chosen model's score is its plain
+    recall over everyone), a seeded sample of max_users when they are many."""
+    from engine.interest_prediction import temporal_split
+    from engine.interests import fit_interest_model
+    from engine.metrics import rank_metrics
+
+    parts = temporal_split(to_snapshot(planted), 0.8)
+    assert parts is not None
+    inputs, target, _ = parts
+    everyone = int(target[0].unique().numel())
+    model, info = fit_interest_model(inputs, target, social=(0.0, 1.0), prior=(0.1,))
+    assert info["valid_users"] == everyone
+    own = own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent)
+    identity = torch.eye(inputs.item_category.size(1))
+    plain = rank_metrics(interest_scores(own, inputs, model), identity, target, [], k=10)
+    assert info["valid_recall@10"] == pytest.approx(plain["recall@10"])
+    _, sampled = fit_interest_model(inputs, target, social=(0.0,), prior=(0.1,), max_users=50)
+    assert sampled["valid_users"] == 50 < everyone
