@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.errors import ServiceStartError
 from core.settings import Settings
@@ -110,9 +111,19 @@ def run_guide_query(
             for b in driver.find_elements(By.CSS_SELECTOR, "pre.runnable")  # type: ignore[attr-defined]
             if b.is_displayed()
         ]
+
+        def click(element: Any) -> bool:
+            """Scrolled to the middle first; a click another element still covers (the page
+            settling under load) raises, and ``_wait`` tries again."""
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)  # type: ignore[attr-defined]
+            element.click()
+            return True
+
         for block in blocks:
-            block.click()  # into the editor
-            find(By.CSS_SELECTOR, "[data-testid=editor-Run]").click()
+            _wait("a click on the query", lambda block=block: click(block))  # into the editor
+            _wait(
+                "a click on Run", lambda: click(find(By.CSS_SELECTOR, "[data-testid=editor-Run]"))
+            )
             time.sleep(0.5)
         command = blocks[-1].text.splitlines()[0]
 

@@ -6,6 +6,7 @@ Registered onto the main ``profilegraph`` app by :func:`register`.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -294,6 +295,8 @@ def worker(
     app = configure(ctx.obj)
     if queue not in QUEUES:
         raise JobError(f"queue must be one of {QUEUES} (got {queue!r})")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{0,64}", name):
+        raise JobError(f"--name must be letters, digits, '_', '.' or '-' (got {name!r})")
     # gpu: one task at a time in one child (see workers.app), said so in the banner too
     pool = ["--pool", "prefork", "-c", "1" if queue == "gpu" else str(concurrency)]
     # No gossip or mingle: workers do not coordinate with each other (the queues do), and a

@@ -171,8 +171,9 @@ def start(settings: Settings) -> ServiceStatus:
                     distribution,
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster,
+                    # one argument: an id may start with "-" (base64url), which argparse
+                    # would take for an option in "-t ID" (a 1-in-64 failure to format)
+                    f"--cluster-id={cluster}",
                     "-c",
                     str(conf),
                 ),

@@ -59,6 +59,13 @@ def test_unsupported_file_type_is_a_clear_error(empty: GraphClient, tmp_path: Pa
     assert result.exit_code != 0 and "unsupported file type '.xml'" in str(result.exception)
 
 
+@pytest.mark.parametrize("name", ["cpu 2", "cpu@other", "x" * 65])
+def test_a_bad_worker_name_is_refused_before_anything_starts(service_env: Path, name: str) -> None:
+    result = runner.invoke(app, ["worker", "--queue", "cpu", "--name", name])
+    assert result.exit_code != 0 and "--name must be" in str(result.exception)
+    assert repr(name) in str(result.exception)
+
+
 def test_consume_drains_the_stream(empty: GraphClient, settings: Settings) -> None:
     stream = "test:cli:events"
     with redis_client(settings.redis) as conn:
