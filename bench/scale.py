@@ -64,6 +64,9 @@ class StageMeter:
         now = time.perf_counter()
         if self.stage:
             self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.started
+            # a line per stage as it ends: a long run that dies still tells how far it got
+            peak = self.peak_rss.get(self.stage, 0) / 2**30
+            print(f"  {self.stage}: {now - self.started:.1f} s, peak {peak:.2f} GiB", flush=True)
             if torch.cuda.is_available():
                 self.peak_gpu[self.stage] = torch.cuda.max_memory_allocated()
         if torch.cuda.is_available():
@@ -177,12 +180,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (fixed)")
     parser.add_argument("--out", type=Path, default=Path("out/bench/scale.json"))
     args = parser.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for users in sorted(args.sizes):
+        print(f"{users:,} users", flush=True)
         rows.append(run_size(users, args.epochs))
-        print({k: v for k, v in rows[-1].items() if k.endswith("_s")}, flush=True)
-    exponents = growth(rows)
-    for entry in exponents:
+        _report(rows, args.out)  # after every size: a later size that fails keeps these
+
+
+def _report(sizes: list[dict[str, Any]], out: Path) -> None:
+    rows = list(sizes)
+    for entry in growth(sizes):
         rows.append({"users": f"k {entry['from']:,}->{entry['to']:,}", **entry})
     metrics = ["interactions", "profiles_written", "profiles_per_s", "total_s"]
     for stage in STAGES:
@@ -190,9 +197,7 @@ def main() -> None:
         if any(f"{stage}_gpu_gib" in r for r in rows):
             metrics.append(f"{stage}_gpu_gib")
     metrics += [f"{stage}_k" for stage in (*STAGES, "total")]
-    report(
-        "a full refresh by stage (columns = users; k: seconds ~ users^k)", rows, args.out, metrics
-    )
+    report("a full refresh by stage (columns = users; k: seconds ~ users^k)", rows, out, metrics)
 
 
 if __name__ == "__main__":

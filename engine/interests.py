@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from engine.metrics import rank_metrics
+from engine.metrics import VALID_USERS, rank_metrics, sample_users
 from engine.neighbours import NeighbourMean
 from engine.snapshot import Snapshot
 
@@ -213,7 +213,7 @@ def fit_interest_model(
     social: tuple[float, ...] = SOCIAL_GRID,
     prior: tuple[float, ...] = PRIOR_GRID,
     half_life_days: tuple[float | None, ...] | None = None,
-    max_users: int = 20_000,
+    max_users: int = VALID_USERS,
     seed: int = 0,
 ) -> tuple[InterestModel, dict[str, float]]:
     """The grid point with the best Recall@k on ``target`` ([2, T] (user, category column)
@@ -228,10 +228,7 @@ def fit_interest_model(
     best: tuple[float, InterestModel] | None = None
     lives = half_life_days if half_life_days is not None else half_life_grid(inputs)
     kinds = inputs.intent is not None and bool((inputs.intent != 1).any())
-    scored = target[0].unique()
-    if scored.numel() > max_users:
-        generator = torch.Generator().manual_seed(seed)
-        scored = scored[torch.randperm(scored.numel(), generator=generator)[:max_users]].sort()[0]
+    scored = sample_users(target[0].unique(), max_users, seed)
     row = torch.full((inputs.num_users,), -1, dtype=torch.long)
     row[scored] = torch.arange(scored.numel())
     kept = row[target[0]] >= 0

@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.device import pick_device
+from engine.metrics import VALID_USERS, sample_users
 from engine.sequences import Sequences
 
 # Bucket bounds (hours) of the time since the previous action: a minute, an hour, a day, ...
@@ -66,8 +67,11 @@ class SequenceConfig:
     weight_decay: float = 1e-6
     seed: int = 0
     device: str = "auto"
-    # no new epoch starts past this many seconds (the best validation state is kept)
+    # no new batch starts past this many seconds (the epoch then ends and is validated; the
+    # best validation state is kept)
     time_budget_s: float | None = None
+    # validation on at most this many users' held-out actions (seeded sample; None: all)
+    valid_users: int | None = VALID_USERS
 
     def __post_init__(self) -> None:
         counts = (
@@ -311,6 +315,10 @@ def _prefix_item_counts(
     return (hi - lo).float(), latest
 
 
+def _over(budget_s: float | None, started: float) -> bool:
+    return budget_s is not None and time.perf_counter() - started > budget_s
+
+
 def _batch_size(config: SequenceConfig, num_categories: int) -> int:
     fits = config.max_batch_floats // max(1, config.train_positions * (num_categories + 1) * 3)
     return int(max(8, min(config.batch_size, fits)))
@@ -357,14 +365,16 @@ def train_next_behaviour(
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     trained_sequences = 0
+    validated = sample_users(users, config.valid_users, config.seed).to(device)
     for epoch in range(config.max_epochs):
-        elapsed = time.perf_counter() - started
-        if config.time_budget_s is not None and elapsed > config.time_budget_s:
+        if _over(config.time_budget_s, started):
             break
         model.train()
         order = users[torch.randperm(users.numel(), generator=generator)].to(device)
         total, batches = 0.0, 0
         for start in range(0, order.numel(), batch_size):
+            if batches and _over(config.time_budget_s, started):
+                break
             b = order[start : start + batch_size]
             # predict position j + 1 from the state after j, for the last `window` positions
             # before each user's last action (which is validation's)
@@ -413,7 +423,7 @@ def train_next_behaviour(
             total += float(loss.detach())
             batches += 1
             trained_sequences += int(b.numel())
-        valid = sum(_held_out_ndcg(model, inputs, length, users.to(device), mix_d, batch_size)) / 2
+        valid = sum(_held_out_ndcg(model, inputs, length, validated, mix_d, batch_size)) / 2
         record = {"epoch": epoch, "loss": total / max(batches, 1), "valid_ndcg10": valid}
         history.append(record)
         if on_epoch is not None:
@@ -497,6 +507,7 @@ def held_out_category_ndcg(
     users = torch.nonzero(sequences.length >= 2).flatten()
     if users.numel() == 0:
         return float("nan"), float("nan")
+    users = sample_users(users, trained.config.valid_users, trained.config.seed)
     inputs = _inputs(sequences, torch.device("cpu"))
     length = sequences.length
     model_ndcg, _ = _held_out_ndcg(model.cpu(), inputs, length, users, mix, 1024, k)
@@ -625,6 +636,41 @@ def predict_next(
     return NextBehaviour(cat, kinds, hours)
 
 
+def item_vectors(model: NextBehaviourModel) -> Tensor:
+    """[I, D + 1] each item's embedding and bias: a state ``[h, 1]`` dotted with a row is the
+    item's score before the repeat terms (:func:`item_score_parts`)."""
+    return torch.cat([model.item.weight[1:], model.item_bias.unsqueeze(1)], dim=1).detach()
+
+
+@torch.no_grad()
+def item_score_parts(
+    trained: SequenceModel,
+    sequences: Sequences,
+    mix: SocialMix | None,
+    users: Tensor,
+    *,
+    batch_size: int = 512,
+) -> Iterator[tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]]:
+    """Per batch of ``users``: its rows, the query [B, D + 1] against :func:`item_vectors`, and
+    the repeat terms (row, item, value) on the distinct items of each row's sequence: the
+    next-item scores without a [B, I] block (:func:`item_scores` assembles them)."""
+    for model, rows, inputs, at, state in _final_states(trained, sequences, mix, users, batch_size):
+        item = inputs[0]
+        b, length = item.shape
+        upto = (torch.arange(length, device=item.device).unsqueeze(0) <= at.unsqueeze(1)) & (
+            item > 0
+        )
+        row = torch.arange(b, device=item.device).unsqueeze(1).expand(b, length)[upto]
+        keys, count = torch.unique(row * (model.num_items + 1) + item[upto], return_counts=True)
+        k_row, k_item = keys // (model.num_items + 1), keys % (model.num_items + 1)
+        last = item[torch.arange(b, device=item.device), at.clamp_min(0)]
+        latest = (at[k_row] >= 0) & (last[k_row] == k_item)
+        w = nn.functional.softplus(model.item_repeat(state))
+        value = w[k_row, 0] * torch.log1p(count.float()) + w[k_row, 1] * latest.float()
+        query = torch.cat([state, torch.ones(b, 1, device=state.device)], dim=1)
+        yield rows, query.cpu(), (k_row.cpu(), (k_item - 1).cpu(), value.cpu())
+
+
 @torch.no_grad()
 def item_scores(
     trained: SequenceModel,
@@ -635,8 +681,11 @@ def item_scores(
     batch_size: int = 512,
 ) -> Tensor:
     """[len(users), I] next-item scores (the user's own items count, as in training)."""
-    out = [
-        model.item_logits(state, *_counts_through(inputs[0], at, model.num_items)).cpu()
-        for model, _, inputs, at, state in _final_states(trained, sequences, mix, users, batch_size)
-    ]
+    vectors = item_vectors(trained.model).cpu()
+    out = []
+    for _, query, (row, item, value) in item_score_parts(
+        trained, sequences, mix, users, batch_size=batch_size
+    ):
+        block = query @ vectors.T
+        out.append(block.index_put_((row, item), value, accumulate=True))
     return torch.cat(out) if out else torch.zeros(0, trained.model.num_items)

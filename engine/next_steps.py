@@ -26,17 +26,19 @@ import torch
 from torch import Tensor
 
 from engine.interactions import primary_category, social_ties
+from engine.linear_scores import ItemSide, RankerBlock, standardised_scores
 from engine.next_behaviour import (
     NextBehaviourModel,
     SequenceConfig,
     SequenceModel,
     friend_category_mix,
     held_out_category_ndcg,
-    item_scores,
+    item_score_parts,
+    item_vectors,
     predict_next,
     train_next_behaviour,
 )
-from engine.recommendations import EXPLORE, EvidenceSource, RecommendConfig, reason, recommend
+from engine.recommendations import EXPLORE, EvidenceSource, RecommendConfig, reason
 from engine.sequences import Sequences, action_categories, build_sequences
 from engine.snapshot import ActionLog, Snapshot
 
@@ -349,19 +351,22 @@ def _lists(
     lists: list[list[dict[str, Any]]] = [[] for _ in range(n_users)]
     shown: list[tuple[str, str, int]] = []
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
+    known = item_map >= 0
+    sequence_items = ItemSide.of(item_vectors(trained.model)[item_map.clamp_min(0)], known)
+    ranking_items = ItemSide.of(ranking[1]) if ranking is not None else None
+    snapshot_item = torch.full((model.sizes["num_items"],), -1, dtype=torch.long)
+    snapshot_item[item_map[known]] = torch.nonzero(known).flatten()
     batch = config.recommend.rows_per_block(n_items)
-    for start in range(0, users.numel(), batch):
-        rows = users[start : start + batch]
-        seq_scores = item_scores(trained, sequences, mix, rows)  # model item space
-        known = item_map >= 0
-        mine = torch.full((rows.numel(), n_items), float("-inf"))
-        mine[:, known] = seq_scores[:, item_map[known]]
-        floor = mine[:, known].min() if bool(known.any()) else torch.tensor(0.0)
-        exploit = [torch.where(torch.isinf(mine), floor, mine)]
-        if ranking is not None:
-            exploit.append(ranking[0][rows] @ ranking[1].T)
-        evidence = source.rows(rows)
-        recs = recommend(exploit, evidence, replace_seed(config.recommend, start))
+    parts = item_score_parts(trained, sequences, mix, users, batch_size=batch)
+    for block, (rows, query, (row, item, value)) in enumerate(parts):
+        start = block * batch
+        item = snapshot_item[item]
+        kept = item >= 0
+        rankers = [RankerBlock(sequence_items, query, (row[kept], item[kept], value[kept]))]
+        if ranking is not None and ranking_items is not None:
+            rankers.append(RankerBlock(ranking_items, ranking[0][rows]))
+        cfg = replace_seed(config.recommend, start)
+        recs, evidence = source.lists(rows, standardised_scores(rankers), cfg)
         share = evidence.friend_share
         for r, u in enumerate(rows.tolist()):
             out = []

@@ -21,7 +21,13 @@ import torch
 from torch import Tensor
 
 from engine.churn_evaluation import mean_std
-from engine.recommendations import EXPLORE, EvidenceSource, RecommendConfig, recommend
+from engine.recommendations import (
+    EXPLORE,
+    EvidenceSource,
+    RecommendConfig,
+    recommend,
+    standardised_sum,
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def evaluate_lists(
                         else None
                     )
                     scores = [s[start : start + block] for s in exploit]
-                    parts.append(recommend(scores, ev, cfg, explore=forced))
+                    parts.append(recommend(standardised_sum(scores), ev, cfg, explore=forced))
                 item = torch.cat([p.item for p in parts])
                 kind = torch.cat([p.kind for p in parts])
                 category = torch.cat([p.category for p in parts])

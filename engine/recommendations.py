@@ -21,7 +21,7 @@ Everything is batched tensors on the device: one [B, I] score block per batch of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -59,13 +59,14 @@ class RecommendConfig:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the posterior and the reasons read, per user (rows) and category / item.
+    """What the posterior and the reasons read, per user (rows) and category / item column.
 
     ``actions`` [U, C]: the user's actions per category; ``friend_share`` [U, C]: the category
     mix of their followees' actions (rows sum to 1 or 0); ``shown`` [U, C]: exploration slots
-    of the category shown earlier and not acted on after; ``touched`` [U, I] bool: items the
-    user acted on; ``bought`` [U, I] bool; ``friend_items`` [U, I]: followees who acted on the
-    item; ``item_category`` [I]; ``item_popularity`` [I]."""
+    of the category shown earlier and not acted on after; ``touched`` [U, M] bool: items the
+    user acted on; ``bought`` [U, M] bool; ``friend_items`` [U, M]: followees who acted on the
+    item; ``item_category`` [I]; ``item_popularity`` [I]. ``columns`` [U, M]: the item of each
+    column (-1: none), each row's in ascending item order; None: every item, column = item."""
 
     actions: Tensor
     friend_share: Tensor
@@ -75,6 +76,14 @@ class Evidence:
     friend_items: Tensor
     item_category: Tensor
     item_popularity: Tensor
+    columns: Tensor | None = None
+
+    def items(self) -> Tensor:
+        """[U, M] the item of each column (-1: none)."""
+        if self.columns is not None:
+            return self.columns
+        n_items = self.item_category.numel()
+        return torch.arange(n_items).expand(self.actions.size(0), n_items)
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,26 @@ class _Rows:
         out.index_put_((row, value), weight, accumulate=True)
         return out
 
+    def at(self, users: Tensor, columns: Tensor) -> Tensor:
+        """[len(users), M] the summed weight of each row's pairs whose value is the column's
+        (0 where none, and for a -1 column)."""
+        return weight_at(*self.block(users), columns)
+
+
+def weight_at(row: Tensor, value: Tensor, weight: Tensor, columns: Tensor) -> Tensor:
+    """[B, M] the summed ``weight`` of the pairs (``row``, ``value``) at each row's ``columns``
+    (values >= 0; a -1 column reads 0): a sparse lookup, never a [B, values] block."""
+    out = torch.zeros(columns.shape)
+    if not row.numel():
+        return out
+    width = int(max(int(value.max()), int(columns.max()))) + 1
+    keys, inverse = torch.unique(row * width + value, return_inverse=True)
+    sums = torch.zeros(keys.numel()).index_add_(0, inverse, weight.float())
+    query = torch.arange(columns.size(0)).unsqueeze(1) * width + columns
+    at = torch.searchsorted(keys, query).clamp(max=keys.numel() - 1)
+    found = (keys[at] == query) & (columns >= 0)
+    return torch.where(found, sums[at], out)
+
 
 @dataclass(frozen=True)
 class EvidenceSource:
@@ -143,6 +172,7 @@ class EvidenceSource:
     item_category: Tensor
     item_popularity: Tensor
     num_categories: int
+    by_popularity: _Rows  # each category's items, most popular first (ties: lower id first)
 
     @classmethod
     def build(
@@ -161,6 +191,9 @@ class EvidenceSource:
         ``category_counts`` and ``shown``: (user, category, count); ``follows``: (src, dst)."""
         n_items = item_category.numel()
         ones = torch.ones(pairs.size(1))
+        popularity = torch.bincount(pairs[1], minlength=n_items).float()
+        order = torch.argsort(-popularity, stable=True)
+        categorised = order[item_category[order] >= 0]
         return cls(
             items=_Rows.of(pairs[0], pairs[1], ones, num_users),
             bought=_Rows.of(bought[0], bought[1], torch.ones(bought.size(1)), num_users),
@@ -168,34 +201,152 @@ class EvidenceSource:
             follows=_Rows.of(follows[0], follows[1], torch.ones(follows[0].numel()), num_users),
             shown=_Rows.of(*shown, num_users),
             item_category=item_category,
-            item_popularity=torch.bincount(pairs[1], minlength=n_items).float(),
+            item_popularity=popularity,
             num_categories=num_categories,
+            by_popularity=_Rows.of(
+                item_category[categorised],
+                categorised,
+                popularity[categorised],
+                num_categories,
+            ),
         )
 
-    def rows(self, users: Tensor) -> Evidence:
-        n_items, n_c = self.item_category.numel(), self.num_categories
-        actions = self.categories.dense(users, n_c)
+    def rows(self, users: Tensor, columns: Tensor | None = None) -> Evidence:
+        """The evidence of ``users``, at ``columns`` [B, M] (items, each row ascending, -1
+        none; see :meth:`candidate_columns`) or, without them, at every item ([B, I])."""
+        return self._at(*self._categories(users), users, columns)
+
+    def lists(
+        self, users: Tensor, score: Tensor, config: RecommendConfig
+    ) -> tuple[Recommendations, Evidence]:
+        """The lists of ``users`` from their exploit ``score`` [B, I] over every item (modified
+        in place: bought items set to -inf), computed on candidate columns only: the same lists
+        as :func:`recommend` on every item, without [B, I] evidence blocks; and the evidence
+        they read (on those columns)."""
+        row, item, _ = self.bought.block(users)
+        score[row, item] = float("-inf")
+        evidence, friend_pairs = self._categories(users)
+        generator = torch.Generator().manual_seed(config.seed)
+        chosen = explore_categories(evidence, config, generator)
+        columns = self.candidate_columns(users, score, chosen, config)
+        evidence = self._at(evidence, friend_pairs, users, columns)
+        picks = recommend(score.gather(1, columns.clamp_min(0)), evidence, config, explore=chosen)
+        return picks, evidence
+
+    def _categories(self, users: Tensor) -> tuple[Evidence, tuple[Tensor, Tensor, Tensor]]:
+        """The per-category evidence of ``users`` (no item columns yet), and the (row, item,
+        weight) pairs of their followees' items for :meth:`_at`."""
+        n_c = self.num_categories
         f_row, friend, _ = self.follows.block(users)
-        friend_items = torch.zeros(users.numel(), n_items)
         friend_share = torch.zeros(users.numel(), n_c)
+        friend_pairs = (f_row[:0], f_row[:0], torch.zeros(0))
         if friend.numel():
             i_row, item, w = self.items.block(friend)
-            friend_items.index_put_((f_row[i_row], item), w, accumulate=True)
+            friend_pairs = (f_row[i_row], item, w)
             c_row, cat, count = self.categories.block(friend)
             totals = torch.zeros(friend.numel()).index_add_(0, c_row, count).clamp_min(1)
             friend_share.index_put_((f_row[c_row], cat), count / totals[c_row], accumulate=True)
             degree = torch.bincount(f_row, minlength=users.numel()).clamp_min(1)
             friend_share /= degree.unsqueeze(1)
-        return Evidence(
-            actions=actions,
+        empty = torch.zeros(users.numel(), 0, dtype=torch.bool)
+        evidence = Evidence(
+            actions=self.categories.dense(users, n_c),
             friend_share=friend_share,
             shown=self.shown.dense(users, n_c),
-            touched=self.items.dense(users, n_items) > 0,
-            bought=self.bought.dense(users, n_items) > 0,
-            friend_items=friend_items,
+            touched=empty,
+            bought=empty,
+            friend_items=empty.float(),
             item_category=self.item_category,
             item_popularity=self.item_popularity,
         )
+        return evidence, friend_pairs
+
+    def _at(
+        self,
+        evidence: Evidence,
+        friend_pairs: tuple[Tensor, Tensor, Tensor],
+        users: Tensor,
+        columns: Tensor | None,
+    ) -> Evidence:
+        """``evidence`` with its item columns filled (every item without ``columns``)."""
+        n_items = self.item_category.numel()
+        f_row, f_item, f_weight = friend_pairs
+        if columns is None:
+            friend_items = torch.zeros(users.numel(), n_items)
+            friend_items.index_put_((f_row, f_item), f_weight, accumulate=True)
+            touched = self.items.dense(users, n_items) > 0
+            bought = self.bought.dense(users, n_items) > 0
+        else:
+            friend_items = weight_at(f_row, f_item, f_weight, columns)
+            touched = self.items.at(users, columns) > 0
+            bought = self.bought.at(users, columns) > 0
+        return replace(
+            evidence,
+            touched=touched,
+            bought=bought,
+            friend_items=friend_items,
+            columns=columns,
+        )
+
+    def candidate_columns(
+        self, users: Tensor, score: Tensor, chosen: Tensor, config: RecommendConfig
+    ) -> Tensor:
+        """[B, M] every item the lists of ``users`` can take, each row ascending (-1 pads):
+        the best ``n + e`` by ``score`` [B, I] (bought items already at -inf), and in each
+        explored category (``chosen`` [B, e]) every followee's item and its most popular
+        items, as many as the row can skip. :func:`recommend` on these columns gives the lists
+        it gives on every item."""
+        b = users.numel()
+        parts = [score.topk(min(config.n + chosen.size(1), score.size(1)), dim=1).indices]
+        if chosen.size(1):
+            parts += [self._popular_in(users, chosen), self._friends_in(users, chosen)]
+        columns = torch.cat(parts, dim=1).sort(dim=1).values
+        repeat = torch.zeros_like(columns, dtype=torch.bool)
+        repeat[:, 1:] = columns[:, 1:] == columns[:, :-1]
+        columns = columns.masked_fill(repeat | (columns < 0), self.item_category.numel())
+        columns = columns.sort(dim=1).values
+        width = int((columns < self.item_category.numel()).sum(1).max()) if b else 0
+        columns = columns[:, : max(width, 1)]
+        return columns.masked_fill(columns >= self.item_category.numel(), -1)
+
+    def _popular_in(self, users: Tensor, chosen: Tensor) -> Tensor:
+        """[B, e * P]: each explored category's P most popular items, P one more than the
+        items the row may have to skip there (touched, bought, picked by the other slots)."""
+        b, e = chosen.shape
+        skip = torch.zeros(b, self.num_categories)
+        for pairs in (self.items, self.bought):
+            row, item, _ = pairs.block(users)
+            cat = self.item_category[item]
+            keep = cat >= 0
+            skip.index_put_((row[keep], cat[keep]), torch.ones(int(keep.sum())), accumulate=True)
+        safe = chosen.clamp_min(0)
+        if not self.by_popularity.value.numel():
+            return torch.full((b, 0), -1, dtype=torch.long)
+        need = int(skip.gather(1, safe).max()) if b else 0
+        depth = need + e + 1
+        lo, hi = self.by_popularity.ptr[safe], self.by_popularity.ptr[safe + 1]
+        at = lo.unsqueeze(-1) + torch.arange(depth)
+        ok = (at < hi.unsqueeze(-1)) & (chosen >= 0).unsqueeze(-1)
+        items = self.by_popularity.value[at.clamp(max=self.by_popularity.value.numel() - 1)]
+        return torch.where(ok, items, -1).reshape(b, e * depth)
+
+    def _friends_in(self, users: Tensor, chosen: Tensor) -> Tensor:
+        """[B, F]: the row's followees' items in its explored categories (-1 pads)."""
+        b = users.numel()
+        f_row, friend, _ = self.follows.block(users)
+        i_row, item, _ = self.items.block(friend)
+        row = f_row[i_row]
+        cat = self.item_category[item]
+        keep = ((chosen[row] == cat.unsqueeze(1)) & (cat >= 0).unsqueeze(1)).any(1)
+        row, item = row[keep], item[keep]
+        counts = torch.bincount(row, minlength=b)
+        out = torch.full((b, int(counts.max()) if row.numel() else 0), -1, dtype=torch.long)
+        if row.numel():
+            order = torch.argsort(row, stable=True)
+            row, item = row[order], item[order]
+            start = torch.cumsum(counts, 0) - counts
+            out[row, torch.arange(row.numel()) - start[row]] = item
+        return out
 
 
 def posterior(evidence: Evidence, config: RecommendConfig) -> tuple[Tensor, Tensor]:
@@ -239,73 +390,84 @@ def _beta_sample(alpha: Tensor, beta: Tensor, generator: torch.Generator) -> Ten
     return (x / (x + y).clamp_min(1e-300)).float()
 
 
-def _zscore(scores: Tensor) -> Tensor:
-    mean = scores.mean(1, keepdim=True)
-    std = scores.std(1, keepdim=True).clamp_min(1e-9)
-    return (scores - mean) / std
+def standardised_sum(scores: list[Tensor]) -> Tensor:
+    """[U, I] the sum of each ranker's row-standardised scores (each [U, I])."""
+    total = torch.zeros_like(scores[0], dtype=torch.float32)
+    for s in scores:
+        s = s.float()
+        std, mean = torch.std_mean(s, dim=1, keepdim=True)
+        total += (s - mean) / std.clamp_min(1e-9)
+    return total
 
 
 def recommend(
-    exploit_scores: list[Tensor],
+    score: Tensor,
     evidence: Evidence,
     config: RecommendConfig = RecommendConfig(),
     *,
     repurchasable: Tensor | None = None,
     explore: Tensor | None = None,
 ) -> Recommendations:
-    """The lists for every user row (see the module docstring). ``exploit_scores``: [U, I]
-    each; ``explore`` [U, e] overrides the sampled categories (e.g. random exploration, the
-    evaluation's comparison)."""
-    n_users, n_items = evidence.touched.shape
+    """The lists for every user row (see the module docstring). ``score`` [U, M]: the exploit
+    score of each of the evidence's columns (:func:`standardised_sum` of the rankers; a
+    column without an item is never taken); ``explore`` [U, e] overrides the sampled
+    categories (e.g. random exploration, the evaluation's comparison)."""
+    items = evidence.items()
+    n_users, n_columns = items.shape
     generator = torch.Generator().manual_seed(config.seed)
     chosen = explore if explore is not None else explore_categories(evidence, config, generator)
     e, n = chosen.size(1), config.n
-    blocked = evidence.bought.clone()
+    real = items >= 0
+    safe_items = items.clamp_min(0)
+    blocked = evidence.bought | ~real
     if repurchasable is not None:
-        blocked &= ~repurchasable.unsqueeze(0)
-    score = sum((_zscore(s.float()) for s in exploit_scores), torch.zeros(n_users, n_items))
-    score = score.masked_fill(blocked, float("-inf"))
-    items = torch.full((n_users, n), -1, dtype=torch.long)
+        blocked &= ~(repurchasable[safe_items] & real)
+    score = score.float().masked_fill(blocked, float("-inf"))
+    column_category = torch.where(real, evidence.item_category[safe_items], -1)
+    pop = evidence.item_popularity.float()
+    appeal = evidence.friend_items.float() * (pop.max() + 1) + pop[safe_items]
+    slot_column = torch.full((n_users, n), -1, dtype=torch.long)
     scores = torch.full((n_users, n), float("nan"))
     kinds = torch.full((n_users, n), EXPLOIT, dtype=torch.long)
     explore_rank = [((j + 1) * n) // e - 1 for j in range(e)] if e else []
     # exploration items first (they must not repeat an exploit pick of the same list)
-    picked = torch.zeros(n_users, n_items, dtype=torch.bool)
-    pop = evidence.item_popularity.float()
+    picked = torch.zeros(n_users, n_columns, dtype=torch.bool)
     for j, rank in enumerate(explore_rank):
         cat = chosen[:, j]
-        in_cat = evidence.item_category.unsqueeze(0) == cat.unsqueeze(1)
-        candidate = in_cat & ~evidence.touched & ~blocked & ~picked & (cat >= 0).unsqueeze(1)
-        appeal = evidence.friend_items.float() * (pop.max() + 1) + pop.unsqueeze(0)
-        appeal = appeal.masked_fill(~candidate, -1.0)
-        best = appeal.max(1)
+        candidate = (column_category == cat.unsqueeze(1)) & (cat >= 0).unsqueeze(1)
+        candidate &= ~evidence.touched & ~blocked & ~picked
+        best = appeal.masked_fill(~candidate, -1.0).max(1)
         ok = best.values >= 0
         rows = torch.nonzero(ok).flatten()
-        items[rows, rank] = best.indices[ok]
+        slot_column[rows, rank] = best.indices[ok]
         scores[rows, rank] = score[rows, best.indices[ok]]
         kinds[rows, rank] = EXPLORE
         picked[rows, best.indices[ok]] = True
     free = kinds == EXPLOIT
-    free |= items < 0  # an exploration slot without a candidate goes back to exploitation
-    kinds[items < 0] = EXPLOIT
-    ranked = score.masked_fill(picked, float("-inf")).topk(n, dim=1)
-    slots = free.cumsum(1) - 1  # the k-th free slot takes the k-th best exploit item
-    take = ranked.indices.gather(1, slots.clamp_min(0))
-    take_score = ranked.values.gather(1, slots.clamp_min(0))
-    items = torch.where(free, take, items)
-    scores = torch.where(free, take_score, scores)
-    items = torch.where(torch.isinf(scores) & free, -1, items)
-    safe = items.clamp_min(0)
-    rows = torch.arange(n_users).unsqueeze(1)
-    category = torch.where(items >= 0, evidence.item_category[safe], -1)
+    free |= slot_column < 0  # an exploration slot without a candidate goes back to exploitation
+    kinds[slot_column < 0] = EXPLOIT
+    ranked = score.masked_fill(picked, float("-inf")).topk(min(n, n_columns), dim=1)
+    slots = (free.cumsum(1) - 1).clamp(0, ranked.indices.size(1) - 1)
+    # the k-th free slot takes the k-th best exploit item
+    slot_column = torch.where(free, ranked.indices.gather(1, slots), slot_column)
+    scores = torch.where(free, ranked.values.gather(1, slots), scores)
+    if n > n_columns:  # fewer columns than slots: the last free slots stay empty
+        free_rank = free.cumsum(1) - 1
+        scores = torch.where(free & (free_rank >= n_columns), float("-inf"), scores)
+    slot_column = torch.where(torch.isinf(scores) & free, -1, slot_column)
+    column = slot_column.clamp_min(0)
+    filled = slot_column >= 0
+    chosen_items = torch.where(filled, items.gather(1, column), -1)
+    category = torch.where(filled, column_category.gather(1, column), -1)
     own = torch.where(
         category >= 0, evidence.actions.gather(1, category.clamp_min(0)), torch.zeros(())
     )
+    friends = torch.where(filled, evidence.friend_items.gather(1, column), 0)
     return Recommendations(
-        item=items,
+        item=chosen_items,
         score=scores,
         kind=kinds,
-        friends=torch.where(items >= 0, evidence.friend_items[rows, safe], 0).long(),
+        friends=friends.long(),
         own=own.long(),
         category=category,
     )

@@ -21,7 +21,7 @@ from engine.device import pick_device
 from engine.distributed import RowBlocks, ShardedLightGCN, World, row_block
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
-from engine.metrics import rank_metrics
+from engine.metrics import VALID_USERS, rank_metrics
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class TrainConfig:
     # Wall-clock budget: no new epoch starts past it (the best validation state is kept), so
     # a large catalogue on a CPU ends in bounded time instead of hours. None: no budget.
     time_budget_s: float | None = None
+    # Validation Recall@k on at most this many users (a seeded sample; None: all of them):
+    # scoring every item for every user is quadratic, and a sample ranks epochs as well.
+    valid_users: int | None = VALID_USERS
     # Processes training together (engine.distributed): the adjacency split by rows, one GPU
     # each under NCCL, CPU processes under gloo. Per-epoch callbacks are not called then.
     ranks: int = 1
@@ -184,7 +187,9 @@ def train_lightgcn(
         record = {"epoch": float(epoch), "loss": float(total) / steps}  # float() syncs
         train_seconds += time.perf_counter() - tic
         if evaluating and (epoch % config.eval_every == 0 or epoch == config.max_epochs - 1):
-            metrics = held_out_metrics(model, adj, valid, [train], k=config.k)
+            metrics = held_out_metrics(
+                model, adj, valid, [train], k=config.k, max_users=config.valid_users
+            )
             record.update({f"valid_{key}": value for key, value in metrics.items()})
             if not best or metrics[f"recall@{config.k}"] > best[f"recall@{config.k}"]:
                 best, best_epoch, since_best = metrics, epoch, 0
@@ -323,7 +328,8 @@ def held_out_metrics(
     exclude: list[Tensor],
     *,
     k: int = 10,
+    max_users: int | None = None,
 ) -> dict[str, float]:
     model.eval()
     user_emb, item_emb = model.split(model.get_embedding(adj))
-    return rank_metrics(user_emb, item_emb, target, exclude, k=k)
+    return rank_metrics(user_emb, item_emb, target, exclude, k=k, max_users=max_users)

@@ -16,6 +16,7 @@ from engine.recommendations import (
     posterior,
     reason,
     recommend,
+    standardised_sum,
 )
 
 N_USERS, N_CATEGORIES, PER_CATEGORY = 6, 8, 5
@@ -45,8 +46,8 @@ def _evidence(**changes: torch.Tensor) -> Evidence:
     return replace(base, **changes)
 
 
-def _scores() -> list[torch.Tensor]:
-    return [torch.linspace(1, 0, N_ITEMS).expand(N_USERS, -1).clone()]
+def _scores() -> torch.Tensor:
+    return standardised_sum([torch.linspace(1, 0, N_ITEMS).expand(N_USERS, -1).clone()])
 
 
 def test_the_exploration_share_sets_the_number_and_place_of_explore_slots() -> None:
@@ -192,3 +193,54 @@ def test_blocks_of_users_shrink_for_a_large_catalogue() -> None:
     assert config.rows_per_block(1_000) == config.batch_size
     assert config.rows_per_block(1_000_000) * 1_000_000 <= config.max_block_floats
     assert config.rows_per_block(10**12) == 1
+
+
+def _population(seed: int) -> tuple[EvidenceSource, torch.Tensor]:
+    """Random users, items in categories, follows, buys and unanswered slots; one exploit
+    score per (user, item)."""
+    g = torch.Generator().manual_seed(seed)
+    n_users, n_items, n_categories = 40, 120, 9
+    item_category = torch.randint(-1, n_categories, (n_items,), generator=g)
+    users = torch.randint(0, n_users, (600,), generator=g)
+    # skewed item choice: popular items and popularity ties
+    items = (torch.rand(600, generator=g) ** 2 * n_items).long()
+    pairs = torch.unique(torch.stack([users, items]), dim=1)
+    bought = pairs[:, torch.rand(pairs.size(1), generator=g) < 0.3]
+    cat = item_category[pairs[1]]
+    has = cat >= 0
+    follows = torch.randint(0, n_users, (2, 120), generator=g)
+    shown = torch.randint(0, n_users, (20,), generator=g)
+    source = EvidenceSource.build(
+        pairs=pairs,
+        bought=bought,
+        category_counts=(pairs[0][has], cat[has], torch.ones(int(has.sum()))),
+        follows=(follows[0], follows[1]),
+        shown=(shown, torch.randint(0, n_categories, (20,), generator=g), torch.ones(20)),
+        item_category=item_category,
+        num_users=n_users,
+        num_categories=n_categories,
+    )
+    scores = [torch.randn(n_users, n_items, generator=g), torch.rand(n_users, n_items, generator=g)]
+    return source, standardised_sum(scores)
+
+
+def test_lists_on_candidate_columns_equal_the_lists_on_every_item() -> None:
+    """The scalable path (EvidenceSource.lists: a few candidate columns per user) gives the
+    same items, kinds and reasons' evidence as recommend over the whole catalogue."""
+    explored = 0
+    for seed in range(6):
+        source, score = _population(seed)
+        users = torch.arange(score.size(0))
+        for config in (RecommendConfig(n=5, explore_share=0.4, seed=seed), RecommendConfig()):
+            dense = recommend(score.clone(), source.rows(users), config)
+            sparse, evidence = source.lists(users, score.clone(), config)
+            assert evidence.columns is not None
+            assert evidence.columns.size(1) < score.size(1)  # fewer columns than items
+            assert torch.equal(sparse.item, dense.item)
+            assert torch.equal(sparse.kind, dense.kind)
+            assert torch.equal(sparse.friends, dense.friends)
+            assert torch.equal(sparse.own, dense.own)
+            assert torch.equal(sparse.category, dense.category)
+            assert torch.allclose(sparse.score, dense.score, equal_nan=True)
+            explored += int((dense.kind == EXPLORE).sum())
+    assert explored > 50  # the exploration branch ran, with friends' and popular items
