@@ -1,7 +1,8 @@
 """A whole refresh at growing sizes, stage by stage: seconds, peak memory, growth exponent.
 
     python -m bench.scale                                   # 10k and 100k users, 1 epoch
-    python -m bench.scale --sizes 10000 100000 1000000      # 1M: opt-in (about an hour on CPU)
+    python -m bench.scale --sizes 10000 100000 1000000      # 1M: opt-in (over an hour on CPU)
+    python -m bench.scale --sizes 1000000 --append          # add a size to the earlier ones
     python -m bench.scale --sizes 100000 --epochs 60        # the usual schedule (a GPU)
 
 Per size, on the bench's own services (``bench.common``): generate the synthetic shop, bulk-load
@@ -17,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,24 +119,39 @@ class _TaggingBoard:
         return getattr(self._board, name)
 
 
-def run_size(users: int, epochs: int) -> dict[str, Any]:
+def _generate_and_load(users: int) -> tuple[int, dict[str, float], dict[str, int]]:
+    """In a child process (its memory goes back to the system when it ends, so the refresh
+    that follows is measured alone): generate the shop and bulk-load it; the interactions, and
+    the two stages' seconds and peak RSS."""
     from graph.datasets.synthetic import SyntheticConfig, generate
-    from jobs.payloads import RefreshRequest
-    from jobs.refresh import export_step, plan_refresh, score_step, write_step
-    from jobs.runs import RunBoard
-    from profilegraph.services import neo4j_server
     from profilegraph.services.bulk_import import bulk_import
 
     settings = bench_services()
-    row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
     meter = StageMeter(server_pid=None)
     with meter.running():
         meter.enter("generate")
         data = generate(SyntheticConfig(n_users=users, n_items=max(100, users // 5), seed=19))
-        row["interactions"] = int(data.user.size)
+        interactions = int(data.user.size)
         meter.enter("bulk_load")
         bulk_import(settings, data)
-        del data
+        meter.enter("")
+    return interactions, meter.seconds, meter.peak_rss
+
+
+def run_size(users: int, epochs: int) -> dict[str, Any]:
+    from jobs.payloads import RefreshRequest
+    from jobs.refresh import export_step, plan_refresh, score_step, write_step
+    from jobs.runs import RunBoard
+    from profilegraph.services import neo4j_server
+
+    settings = bench_services()
+    row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        interactions, seconds, peaks = pool.submit(_generate_and_load, users).result()
+    row["interactions"] = interactions
+    meter = StageMeter(server_pid=None, seconds=dict(seconds), peak_rss=dict(peaks))
+    with meter.running():
         meter.server_pid = neo4j_server.status(settings).pid
         board = _TaggingBoard(RunBoard.connect(settings), meter)
         request = RefreshRequest(mode="full", source="api", max_epochs=epochs)
@@ -179,12 +198,25 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (fixed)")
     parser.add_argument("--out", type=Path, default=Path("out/bench/scale.json"))
+    parser.add_argument(
+        "--append", action="store_true", help="keep the other sizes already in --out"
+    )
     args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
+    earlier = _earlier(args.out) if args.append else []
+    rows = [r for r in earlier if r["users"] not in args.sizes]
     for users in sorted(args.sizes):
         print(f"{users:,} users", flush=True)
         rows.append(run_size(users, args.epochs))
+        rows.sort(key=lambda r: r["users"])
         _report(rows, args.out)  # after every size: a later size that fails keeps these
+
+
+def _earlier(out: Path) -> list[dict[str, Any]]:
+    """The per-size rows of an earlier run in ``out`` (none if there is no such file)."""
+    if not out.exists():
+        return []
+    rows = json.loads(out.read_text())["rows"]
+    return [r for r in rows if isinstance(r.get("users"), int)]
 
 
 def _report(sizes: list[dict[str, Any]], out: Path) -> None:

@@ -127,24 +127,23 @@ class ShardedLightGCN(nn.Module):
         self.register_buffer("alpha", torch.full((num_layers + 1,), 1.0 / (num_layers + 1)))
         self._ego: Tensor | None = None
 
-    def _gather(self, local: Tensor) -> Tensor:
-        """Every rank's block, in rank order, without the padding [N, F]."""
-        return torch.cat(dist_fn.all_gather(local))[: self.num_users + self.num_items]
-
-    def _gather_padded(self, local: Tensor) -> Tensor:
-        return torch.cat(dist_fn.all_gather(local))
+    def _gather(self, local: Tensor, *, padded: bool = False) -> Tensor:
+        """Every rank's block, in rank order [N, F] (``padded``: with the last block's padding
+        rows, which the block products read)."""
+        full = torch.cat(dist_fn.all_gather(local))
+        return full if padded else full[: self.num_users + self.num_items]
 
     def get_embedding(self, adj: tuple[Tensor, Tensor]) -> Tensor:
         block, transpose = adj
         x = self.embedding.weight
         out = x * self.alpha[0]
-        x_full = self._gather_padded(x)
+        x_full = self._gather(x, padded=True)
         self._ego = x_full[: self.num_users + self.num_items]
         for layer in range(self.num_layers):
             x = _BlockSpMM.apply(block, transpose, x_full)
             out = out + x * self.alpha[layer + 1]
             if layer + 1 < self.num_layers:
-                x_full = self._gather_padded(x)
+                x_full = self._gather(x, padded=True)
         return self._gather(out)
 
     def ego_embedding(self) -> Tensor:

@@ -61,6 +61,7 @@ def choose_influence(
     adopted: Adoptions,
     seed: int = 0,
     periods: int = 3,
+    device: torch.device | str = "cpu",
 ) -> InfluenceChoice:
     """The influence score to ship at ``at``. The validation is the mean over up to
     ``periods`` earlier horizons (one period is noisy where few users carry the signal); where
@@ -77,6 +78,7 @@ def choose_influence(
             horizon_ms=horizon_ms,
             window_ms=window_ms,
             seed=seed,
+            device=device,
         )
         for j in range(1, periods + 1)
         if at - (j + 1) * horizon_ms > earliest
@@ -101,6 +103,7 @@ def choose_influence(
             horizon_ms=horizon_ms,
             adopted=adopted,
             seed=seed,
+            device=device,
         )
     else:
         raw = baseline_scores(adopted, follow_src, follow_dst, n_users, at=at)[best]

@@ -53,6 +53,7 @@ def evaluate_influence(
     planted: Tensor | None = None,
     seed: int = 0,
     known_follows: tuple[Tensor, Tensor] | None = None,
+    device: torch.device | str = "cpu",
 ) -> dict[str, dict[str, float]]:
     """Predict the ``horizon_ms`` after ``split_ts`` from what was known at ``split_ts``, and
     score the model beside past adoptions, PageRank, ArticleRank and follower counts.
@@ -77,6 +78,7 @@ def evaluate_influence(
         horizon_ms=horizon_ms,
         adopted=seen,
         seed=seed,
+        device=device,
     )
     future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
     methods = {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}

@@ -7,8 +7,9 @@ gives, per row, the sum over rankers of each ranker's row-standardised score (wh
 :func:`engine.recommendations.standardised_sum` computes from dense blocks) with one matrix
 product for all rankers: each ranker's row mean and standard deviation come in closed form
 from its items' sum and Gram matrix (float64) and the sparse terms, so the only [B, I] work is
-the product itself. Items a ranker has no vector for (``known`` False, e.g. items newer than
-the sequence model) read its row mean: standardised 0, no opinion either way.
+the product itself, on the device the queries are on. Items a ranker has no vector for
+(``known`` False, e.g. items newer than the sequence model) read its row mean: standardised 0,
+no opinion either way.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class ItemSide:
     @property
     def count(self) -> int:
         return int(self.known.sum())
+
+    def to(self, device: torch.device) -> ItemSide:
+        return ItemSide(*(t.to(device) for t in (self.vectors, self.known, self.total, self.gram)))
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ class RankerBlock:
 def standardised_scores(blocks: list[RankerBlock]) -> Tensor:
     """[B, I] float32: per row, the sum over ``blocks`` of each ranker's standardised score."""
     queries, vectors, extras = [], [], []
-    offset = torch.zeros(blocks[0].query.size(0), dtype=torch.float64)
+    device = blocks[0].query.device
+    offset = torch.zeros(blocks[0].query.size(0), dtype=torch.float64, device=device)
     for block in blocks:
         mean, std = block.moments()
         std = std.clamp_min(1e-9)
@@ -91,7 +96,7 @@ def standardised_scores(blocks: list[RankerBlock]) -> Tensor:
             row, item, value = block.extra
             extras.append((row, item, value.double() / std[row]))
     queries.append(offset.unsqueeze(1))
-    vectors.append(torch.ones(vectors[0].size(0), 1))
+    vectors.append(torch.ones(vectors[0].size(0), 1, device=device))
     out = torch.cat(queries, dim=1).float() @ torch.cat(vectors, dim=1).T
     for row, item, value in extras:
         out.index_put_((row, item), value.float(), accumulate=True)

@@ -652,8 +652,9 @@ def item_score_parts(
     batch_size: int = 512,
 ) -> Iterator[tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]]:
     """Per batch of ``users``: its rows, the query [B, D + 1] against :func:`item_vectors`, and
-    the repeat terms (row, item, value) on the distinct items of each row's sequence: the
-    next-item scores without a [B, I] block (:func:`item_scores` assembles them)."""
+    the repeat terms (row, item, value) on the distinct items of each row's sequence, on the
+    model's device: the next-item scores without a [B, I] block (:func:`item_scores`
+    assembles them)."""
     for model, rows, inputs, at, state in _final_states(trained, sequences, mix, users, batch_size):
         item = inputs[0]
         b, length = item.shape
@@ -668,7 +669,7 @@ def item_score_parts(
         w = nn.functional.softplus(model.item_repeat(state))
         value = w[k_row, 0] * torch.log1p(count.float()) + w[k_row, 1] * latest.float()
         query = torch.cat([state, torch.ones(b, 1, device=state.device)], dim=1)
-        yield rows, query.cpu(), (k_row.cpu(), (k_item - 1).cpu(), value.cpu())
+        yield rows, query, (k_row, k_item - 1, value)
 
 
 @torch.no_grad()
@@ -681,11 +682,10 @@ def item_scores(
     batch_size: int = 512,
 ) -> Tensor:
     """[len(users), I] next-item scores (the user's own items count, as in training)."""
-    vectors = item_vectors(trained.model).cpu()
     out = []
     for _, query, (row, item, value) in item_score_parts(
         trained, sequences, mix, users, batch_size=batch_size
     ):
-        block = query @ vectors.T
-        out.append(block.index_put_((row, item), value, accumulate=True))
+        block = query @ item_vectors(trained.model).to(query.device).T
+        out.append(block.index_put_((row, item), value, accumulate=True).cpu())
     return torch.cat(out) if out else torch.zeros(0, trained.model.num_items)

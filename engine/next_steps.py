@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.device import pick_device
 from engine.interactions import primary_category, social_ties
 from engine.linear_scores import ItemSide, RankerBlock, standardised_scores
 from engine.next_behaviour import (
@@ -352,10 +353,14 @@ def _lists(
     shown: list[tuple[str, str, int]] = []
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
     known = item_map >= 0
-    sequence_items = ItemSide.of(item_vectors(trained.model)[item_map.clamp_min(0)], known)
-    ranking_items = ItemSide.of(ranking[1]) if ranking is not None else None
+    # the [B, I] scores and their top-k on the device; the lists from a few columns, here
+    device = pick_device(trained.config.device)
+    vectors = item_vectors(trained.model).cpu()[item_map.clamp_min(0)]
+    sequence_items = ItemSide.of(vectors, known).to(device)
+    ranking_items = ItemSide.of(ranking[1]).to(device) if ranking is not None else None
     snapshot_item = torch.full((model.sizes["num_items"],), -1, dtype=torch.long)
     snapshot_item[item_map[known]] = torch.nonzero(known).flatten()
+    snapshot_item = snapshot_item.to(device)
     batch = config.recommend.rows_per_block(n_items)
     parts = item_score_parts(trained, sequences, mix, users, batch_size=batch)
     for block, (rows, query, (row, item, value)) in enumerate(parts):
@@ -364,7 +369,7 @@ def _lists(
         kept = item >= 0
         rankers = [RankerBlock(sequence_items, query, (row[kept], item[kept], value[kept]))]
         if ranking is not None and ranking_items is not None:
-            rankers.append(RankerBlock(ranking_items, ranking[0][rows]))
+            rankers.append(RankerBlock(ranking_items, ranking[0][rows].to(device)))
         cfg = replace_seed(config.recommend, start)
         recs, evidence = source.lists(rows, standardised_scores(rankers), cfg)
         share = evidence.friend_share

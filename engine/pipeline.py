@@ -23,6 +23,7 @@ from torch import Tensor
 from core.profile_contract import COLUMNS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
 from engine.customer_profile import CustomerConfig, customer_columns
+from engine.device import pick_device
 from engine.influence_choice import InfluenceChoice, choose_influence
 from engine.interactions import (
     interaction_pairs,
@@ -161,6 +162,7 @@ def _influence(
         window_ms=int(config.influence_window_days * DAY_MS),
         adopted=adopted,
         seed=config.train.seed,
+        device=pick_device(config.train.device),
     )
 
 

@@ -16,7 +16,12 @@ picks the ``round(N * explore_share)`` explored categories (Thompson sampling), 
 the most popular item of the category among the user's friends (else overall) that the user has
 not touched. Exploration slots sit evenly through the list (ranks N/e, 2N/e, ...).
 
-Everything is batched tensors on the device: one [B, I] score block per batch of users.
+Everything is batched tensors. The scores over the whole catalogue are one [B, I] block per
+batch of users (one matrix product for all rankers, :mod:`engine.linear_scores`, on the device
+when there is one); the lists are then picked from a few candidate columns per user
+(:meth:`EvidenceSource.lists`: the best ``n + e`` items, and each explored category's
+followees' items and most popular items), which give the lists :func:`recommend` gives over
+every item (tested) without [B, I] blocks of evidence.
 """
 
 from __future__ import annotations
@@ -213,24 +218,25 @@ class EvidenceSource:
 
     def rows(self, users: Tensor, columns: Tensor | None = None) -> Evidence:
         """The evidence of ``users``, at ``columns`` [B, M] (items, each row ascending, -1
-        none; see :meth:`candidate_columns`) or, without them, at every item ([B, I])."""
+        none; see :meth:`lists`) or, without them, at every item ([B, I])."""
         return self._at(*self._categories(users), users, columns)
 
     def lists(
         self, users: Tensor, score: Tensor, config: RecommendConfig
     ) -> tuple[Recommendations, Evidence]:
-        """The lists of ``users`` from their exploit ``score`` [B, I] over every item (modified
-        in place: bought items set to -inf), computed on candidate columns only: the same lists
-        as :func:`recommend` on every item, without [B, I] evidence blocks; and the evidence
-        they read (on those columns)."""
+        """The lists of ``users`` from their exploit ``score`` [B, I] over every item (on any
+        device; modified in place: bought items set to -inf), computed on candidate columns
+        only: the same lists as :func:`recommend` on every item, without [B, I] evidence
+        blocks; and the evidence they read (on those columns)."""
         row, item, _ = self.bought.block(users)
-        score[row, item] = float("-inf")
+        score[row.to(score.device), item.to(score.device)] = float("-inf")
         evidence, friend_pairs = self._categories(users)
         generator = torch.Generator().manual_seed(config.seed)
         chosen = explore_categories(evidence, config, generator)
-        columns = self.candidate_columns(users, score, chosen, config)
+        columns = self._candidate_columns(users, score, chosen, config, friend_pairs[:2])
         evidence = self._at(evidence, friend_pairs, users, columns)
-        picks = recommend(score.gather(1, columns.clamp_min(0)), evidence, config, explore=chosen)
+        at_columns = score.gather(1, columns.clamp_min(0).to(score.device)).cpu()
+        picks = recommend(at_columns, evidence, config, explore=chosen)
         return picks, evidence
 
     def _categories(self, users: Tensor) -> tuple[Evidence, tuple[Tensor, Tensor, Tensor]]:
@@ -288,18 +294,23 @@ class EvidenceSource:
             columns=columns,
         )
 
-    def candidate_columns(
-        self, users: Tensor, score: Tensor, chosen: Tensor, config: RecommendConfig
+    def _candidate_columns(
+        self,
+        users: Tensor,
+        score: Tensor,
+        chosen: Tensor,
+        config: RecommendConfig,
+        friend_items: tuple[Tensor, Tensor],
     ) -> Tensor:
         """[B, M] every item the lists of ``users`` can take, each row ascending (-1 pads):
         the best ``n + e`` by ``score`` [B, I] (bought items already at -inf), and in each
-        explored category (``chosen`` [B, e]) every followee's item and its most popular
-        items, as many as the row can skip. :func:`recommend` on these columns gives the lists
-        it gives on every item."""
+        explored category (``chosen`` [B, e]) every followee's item (``friend_items``: (row,
+        item) pairs) and its most popular items, as many as the row can skip. :func:`recommend`
+        on these columns gives the lists it gives on every item."""
         b = users.numel()
-        parts = [score.topk(min(config.n + chosen.size(1), score.size(1)), dim=1).indices]
+        parts = [score.topk(min(config.n + chosen.size(1), score.size(1)), dim=1).indices.cpu()]
         if chosen.size(1):
-            parts += [self._popular_in(users, chosen), self._friends_in(users, chosen)]
+            parts += [self._popular_in(users, chosen), self._in_explored(friend_items, chosen)]
         columns = torch.cat(parts, dim=1).sort(dim=1).values
         repeat = torch.zeros_like(columns, dtype=torch.bool)
         repeat[:, 1:] = columns[:, 1:] == columns[:, :-1]
@@ -330,12 +341,11 @@ class EvidenceSource:
         items = self.by_popularity.value[at.clamp(max=self.by_popularity.value.numel() - 1)]
         return torch.where(ok, items, -1).reshape(b, e * depth)
 
-    def _friends_in(self, users: Tensor, chosen: Tensor) -> Tensor:
-        """[B, F]: the row's followees' items in its explored categories (-1 pads)."""
-        b = users.numel()
-        f_row, friend, _ = self.follows.block(users)
-        i_row, item, _ = self.items.block(friend)
-        row = f_row[i_row]
+    def _in_explored(self, pairs: tuple[Tensor, Tensor], chosen: Tensor) -> Tensor:
+        """[B, F]: the items of the (row, item) ``pairs`` in the row's explored categories
+        (-1 pads)."""
+        b = chosen.size(0)
+        row, item = pairs
         cat = self.item_category[item]
         keep = ((chosen[row] == cat.unsqueeze(1)) & (cat >= 0).unsqueeze(1)).any(1)
         row, item = row[keep], item[keep]

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from engine.metrics import rank_metrics
+from engine.metrics import rank_metrics, sample_users
 from engine.split import split_per_user
 
 
@@ -61,3 +61,21 @@ def test_rank_metrics_with_fewer_items_than_k() -> None:
     metrics = rank_metrics(users, items, target, [], k=10)
     assert metrics["recall@10"] == 1.0 and metrics["users"] == 2.0
     assert metrics["ndcg@10"] < 1.0  # user 1's item ranks second
+
+
+def test_validation_past_the_cap_is_a_seeded_sample_of_the_users() -> None:
+    g = torch.Generator().manual_seed(3)
+    users, items = torch.randn(300, 8, generator=g), torch.randn(40, 8, generator=g)
+    target = torch.stack([torch.arange(300), torch.randint(0, 40, (300,), generator=g)])
+    full = rank_metrics(users, items, target, [], k=5)
+    assert rank_metrics(users, items, target, [], k=5, max_users=300) == full
+    sampled = rank_metrics(users, items, target, [], k=5, max_users=100)
+    assert sampled["users"] == 100
+    assert sampled == rank_metrics(users, items, target, [], k=5, max_users=100)  # seeded
+    picked = sample_users(torch.arange(300), 100)
+    assert picked.numel() == 100 and bool((picked[1:] > picked[:-1]).all())
+    # the sample's recall is the full recall of exactly those users
+    keep = torch.isin(target[0], picked)
+    local = torch.stack([torch.searchsorted(picked, target[0, keep]), target[1, keep]])
+    alone = rank_metrics(users[picked], items, local, [], k=5)
+    assert sampled["recall@5"] == pytest.approx(alone["recall@5"])
