@@ -26,7 +26,7 @@ import torch
 from bench.common import report
 from engine.influence_evaluation import spearman
 from engine.next_steps import NextColumns, NextConfig, fit_next, next_columns
-from engine.pipeline import PipelineConfig, _adoptions, _influence
+from engine.pipeline import PipelineConfig, snapshot_adoptions, snapshot_influence
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
@@ -65,8 +65,8 @@ def main() -> None:
     reference: dict[str, Any] = {}
     for device in devices:
         config = replace(base, train=replace(base.train, device=device))
-        actions, adopted = _adoptions(snapshot, config)
-        choice, influence_s = _timed(_influence, snapshot, actions, adopted, config)
+        actions, adopted = snapshot_adoptions(snapshot, config)
+        choice, influence_s = _timed(snapshot_influence, snapshot, actions, adopted, config)
         model.config = {**model.config, "device": device}
         cols, next_s = _timed(next_columns, snapshot, model, config.next, users, ranking=ranking)
         probabilities = torch.tensor(

@@ -496,7 +496,6 @@ def _counts_through(column: Tensor, at: Tensor, size: int) -> tuple[Tensor, Tens
 
 
 @torch.no_grad()
-@torch.no_grad()
 def held_out_category_ndcg(
     trained: SequenceModel, sequences: Sequences, mix: SocialMix | None, k: int = 10
 ) -> tuple[float, float]:

@@ -135,7 +135,8 @@ Step = Callable[[str], None]
 Epoch = Callable[[dict[str, float]], None]
 
 
-def _adoptions(snapshot: Snapshot, config: PipelineConfig) -> tuple[Actions, Adoptions]:
+def snapshot_adoptions(snapshot: Snapshot, config: PipelineConfig) -> tuple[Actions, Adoptions]:
+    """The snapshot's timed actions and the adoptions along its follows."""
     src, dst = social_ties(snapshot)
     actions = timed_actions(snapshot)
     window = int(config.influence_window_days * DAY_MS)
@@ -143,9 +144,10 @@ def _adoptions(snapshot: Snapshot, config: PipelineConfig) -> tuple[Actions, Ado
     return actions, adoptions(actions, src, dst, n, window_ms=window)
 
 
-def _influence(
+def snapshot_influence(
     snapshot: Snapshot, actions: Actions, adopted: Adoptions, config: PipelineConfig
 ) -> InfluenceChoice:
+    """The influence score to ship (:func:`choose_influence`, on the training device)."""
     n = snapshot.num_nodes("user")
     if actions.ts.numel() == 0:
         return InfluenceChoice(torch.zeros(n), "none (no timestamped actions)", {})
@@ -202,8 +204,8 @@ def run_full(
     embedding, item_embedding = propagated[:n_users], propagated[n_users:]
     tic = time.perf_counter()
     step("influence")
-    actions, adopted = _adoptions(snapshot, config)
-    influence_choice = _influence(snapshot, actions, adopted, config)
+    actions, adopted = snapshot_adoptions(snapshot, config)
+    influence_choice = snapshot_influence(snapshot, actions, adopted, config)
     influence = influence_choice.score
     timings["influence_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
@@ -338,7 +340,7 @@ def run_incremental(
     ordered = torch.sort(state.influence.float(), descending=True).values
     rank = torch.searchsorted(-ordered, -influence, right=False) + 1
     inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
-    actions, adopted = _adoptions(snapshot, config)
+    actions, adopted = snapshot_adoptions(snapshot, config)
     profiles = build_profiles(
         inputs,
         embedding,
