@@ -243,8 +243,13 @@ class NextBehaviourModel(nn.Module):
         return self._repeat(h, torch.cat([target.unsqueeze(1), shared], 1), counts, latest)
 
     def _repeat(self, h: Tensor, scores: Tensor, counts: Tensor, latest: Tensor) -> Tensor:
+        return scores + self.repeat_bonus(h, counts, latest)
+
+    def repeat_bonus(self, h: Tensor, counts: Tensor, latest: Tensor) -> Tensor:
+        """[N, M] what an item's score gains from the user's own actions on it: ``counts`` and
+        ``latest`` (1 for the latest item) [N, M] for the states ``h`` [N, D]."""
         w = nn.functional.softplus(self.item_repeat(h))
-        return scores + w[:, :1] * torch.log1p(counts) + w[:, 1:2] * latest
+        return w[:, :1] * torch.log1p(counts) + w[:, 1:2] * latest
 
 
 @dataclass
@@ -665,8 +670,9 @@ def item_score_parts(
         k_row, k_item = keys // (model.num_items + 1), keys % (model.num_items + 1)
         last = item[torch.arange(b, device=item.device), at.clamp_min(0)]
         latest = (at[k_row] >= 0) & (last[k_row] == k_item)
-        w = nn.functional.softplus(model.item_repeat(state))
-        value = w[k_row, 0] * torch.log1p(count.float()) + w[k_row, 1] * latest.float()
+        value = model.repeat_bonus(
+            state[k_row], count.float().unsqueeze(1), latest.float().unsqueeze(1)
+        ).squeeze(1)
         query = torch.cat([state, torch.ones(b, 1, device=state.device)], dim=1)
         yield rows, query, (k_row, k_item - 1, value)
 
