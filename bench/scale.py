@@ -6,10 +6,11 @@
     python -m bench.scale --sizes 100000 --epochs 60        # the usual schedule (a GPU)
 
 Per size, on the bench's own services (``bench.common``): generate the synthetic shop, bulk-load
-it, then one full refresh in this process (``jobs.refresh``: export, then train, influence,
-profile and next behaviour inside the score step, then write-back), ``--epochs`` training epochs
+it, then one full refresh (``jobs.refresh``: export, then train, influence, profile and next
+behaviour inside the score step, then write-back), each step in its own process as the Celery
+workers run them, ``--epochs`` training epochs
 (few on a CPU: the other stages do not depend on how long the model trained). Every stage
-reports its wall seconds, this process's peak RSS, Neo4j's peak RSS and, on a GPU, the peak
+reports its wall seconds, its process's peak RSS, Neo4j's peak RSS and, on a GPU, the peak
 device memory; between consecutive sizes each stage's growth exponent ``k`` (seconds ~
 users^k), and over the whole range. Prints a table and writes ``out/bench/scale.json``.
 """
@@ -119,7 +120,7 @@ class _TaggingBoard:
         return getattr(self._board, name)
 
 
-def _generate_and_load(users: int) -> tuple[int, dict[str, float], dict[str, int]]:
+def _generate_and_load(users: int) -> tuple[int, dict[str, Any]]:
     """In a child process (its memory goes back to the system when it ends, so the refresh
     that follows is measured alone): generate the shop and bulk-load it; the interactions, and
     the two stages' seconds and peak RSS."""
@@ -135,43 +136,63 @@ def _generate_and_load(users: int) -> tuple[int, dict[str, float], dict[str, int
         meter.enter("bulk_load")
         bulk_import(settings, data)
         meter.enter("")
-    return interactions, meter.seconds, meter.peak_rss
+    return interactions, {"seconds": meter.seconds, "rss": meter.peak_rss}
 
 
-def run_size(users: int, epochs: int) -> dict[str, Any]:
-    from jobs.payloads import RefreshRequest
-    from jobs.refresh import export_step, plan_refresh, score_step, write_step
+def _refresh_step(name: str, step: Any) -> tuple[Any, dict[str, Any]]:
+    """In a child process, as a Celery worker runs it (export and write-back on a cpu worker,
+    scoring on the gpu worker, each its own process): one step of the refresh, its result and
+    its stages' seconds and peak memory (this process, Neo4j, the device)."""
+    from jobs import refresh
     from jobs.runs import RunBoard
     from profilegraph.services import neo4j_server
 
     settings = bench_services()
-    row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        interactions, seconds, peaks = pool.submit(_generate_and_load, users).result()
-    row["interactions"] = interactions
-    meter = StageMeter(server_pid=None, seconds=dict(seconds), peak_rss=dict(peaks))
+    meter = StageMeter(server_pid=neo4j_server.status(settings).pid)
     with meter.running():
-        meter.server_pid = neo4j_server.status(settings).pid
         board = _TaggingBoard(RunBoard.connect(settings), meter)
-        request = RefreshRequest(mode="full", source="api", max_epochs=epochs)
-        answer, step = plan_refresh(settings, board, request)  # type: ignore[arg-type]
-        if step is None:
-            raise RuntimeError(f"refresh refused: {answer}")
-        meter.enter("export")
-        step = export_step(settings, board, step)  # type: ignore[arg-type]
-        meter.enter("train")
-        step = score_step(settings, board, step)  # type: ignore[arg-type]
-        meter.enter("write")
-        result = write_step(settings, board, step)  # type: ignore[arg-type]
+        meter.enter({"score": "train"}.get(name, name))
+        out = getattr(refresh, f"{name}_step")(settings, board, step)
+    peaks = {"rss": meter.peak_rss, "server": meter.peak_server_rss, "gpu": meter.peak_gpu}
+    return out, {"seconds": meter.seconds, **peaks}
+
+
+def run_size(users: int, epochs: int) -> dict[str, Any]:
+    from jobs.payloads import RefreshRequest
+    from jobs.refresh import plan_refresh
+    from jobs.runs import RunBoard
+
+    settings = bench_services()
+    row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
+    seconds: dict[str, float] = {}
+    peaks: dict[str, dict[str, int]] = {"rss": {}, "server": {}, "gpu": {}}
+
+    def child(function: Any, *args: Any) -> Any:
+        # each in a fresh process: its memory goes back to the system when it ends
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            out, measured = pool.submit(function, *args).result()
+        seconds.update(measured["seconds"])
+        for kind in peaks:
+            peaks[kind].update(measured.get(kind, {}))
+        return out
+
+    row["interactions"] = child(_generate_and_load, users)
+    request = RefreshRequest(mode="full", source="api", max_epochs=epochs)
+    answer, step = plan_refresh(settings, RunBoard.connect(settings), request)
+    if step is None:
+        raise RuntimeError(f"refresh refused: {answer}")
+    for name in ("export", "score"):
+        step = child(_refresh_step, name, step)
+    result = child(_refresh_step, "write", step)
     row["profiles_written"] = result["written"]
     for stage in STAGES:
-        row[f"{stage}_s"] = meter.seconds.get(stage)
-        row[f"{stage}_rss_gib"] = meter.peak_rss.get(stage, 0) / 2**30
-        row[f"{stage}_neo4j_rss_gib"] = meter.peak_server_rss.get(stage, 0) / 2**30 or None
-        if meter.peak_gpu:
-            row[f"{stage}_gpu_gib"] = meter.peak_gpu.get(stage, 0) / 2**30
-    row["total_s"] = sum(v for k, v in meter.seconds.items() if k in STAGES)
+        row[f"{stage}_s"] = seconds.get(stage)
+        row[f"{stage}_rss_gib"] = peaks["rss"].get(stage, 0) / 2**30
+        row[f"{stage}_neo4j_rss_gib"] = peaks["server"].get(stage, 0) / 2**30 or None
+        if peaks["gpu"]:
+            row[f"{stage}_gpu_gib"] = peaks["gpu"].get(stage, 0) / 2**30
+    row["total_s"] = sum(v for k, v in seconds.items() if k in STAGES)
     row["profiles_per_s"] = result["written"] / max(row["write_s"] or 0.0, 1e-9)
     return row
 

@@ -39,7 +39,8 @@ from engine.next_behaviour import (
     predict_next,
     train_next_behaviour,
 )
-from engine.recommendations import EXPLORE, EvidenceSource, RecommendConfig, reason
+from engine.recommendation_lists import RecommendationLists
+from engine.recommendations import EXPLORE, EvidenceSource, RecommendConfig
 from engine.sequences import Sequences, action_categories, build_sequences
 from engine.snapshot import ActionLog, Snapshot
 
@@ -119,7 +120,7 @@ class NextColumns:
     purchase_probability: list[float | None]
     hours_to_next_action: list[float | None]
     next_explanation: list[str | None]
-    recommendations: list[list[dict[str, Any]]]
+    recommendations: RecommendationLists
     shown: list[tuple[str, str, int]]  # the exploration slots these lists show
     fit: dict[str, Any] = field(default_factory=dict)
 
@@ -340,7 +341,7 @@ def _lists(
     ranking: tuple[Tensor, Tensor] | None,
     categories: Tensor,
     item_map: Tensor,
-) -> tuple[list[list[dict[str, Any]]], list[tuple[str, str, int]]]:
+) -> tuple[RecommendationLists, list[tuple[str, str, int]]]:
     """Recommendation lists of ``users`` in the snapshot's item space (``categories``: each
     action's; ``item_map``: snapshot item -> model item, -1 unknown)."""
     log = snapshot.actions
@@ -349,9 +350,9 @@ def _lists(
     names = snapshot.node_ids["category"]
     now = int(log.ts.max()) if len(log) else 0
     source = _evidence_source(snapshot, log, categories, model.shown, now)
-    lists: list[list[dict[str, Any]]] = [[] for _ in range(n_users)]
-    shown: list[tuple[str, str, int]] = []
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
+    lists = RecommendationLists.empty(n_users, config.recommend.n, item_ids, names)
+    shown: list[tuple[str, str, int]] = []
     known = item_map >= 0
     # the [B, I] scores and their top-k on the device; the lists from a few columns, here
     device = pick_device(trained.config.device)
@@ -372,39 +373,11 @@ def _lists(
             rankers.append(RankerBlock(ranking_items, ranking[0][rows].to(device)))
         cfg = replace_seed(config.recommend, start)
         recs, evidence = source.lists(rows, standardised_scores(rankers), cfg)
-        share = evidence.friend_share
-        for r, u in enumerate(rows.tolist()):
-            out = []
-            for rank, (i, s, kind, friends, own, c) in enumerate(
-                zip(
-                    recs.item[r].tolist(),
-                    recs.score[r].tolist(),
-                    recs.kind[r].tolist(),
-                    recs.friends[r].tolist(),
-                    recs.own[r].tolist(),
-                    recs.category[r].tolist(),
-                    strict=True,
-                ),
-                start=1,
-            ):
-                if i < 0:
-                    continue
-                category = names[c] if c >= 0 else None
-                out.append(
-                    {
-                        "item_id": item_ids[i],
-                        "rank": rank,
-                        "score": float(s) if s == s and abs(s) != float("inf") else 0.0,
-                        "kind": "explore" if kind == EXPLORE else "exploit",
-                        "reason": reason(
-                            kind, friends, own, category, float(share[r, c]) if c >= 0 else 0.0
-                        ),
-                        "category": category,
-                    }
-                )
-                if kind == EXPLORE and category is not None:
-                    shown.append((user_ids[u], category, now))
-            lists[u] = out
+        lists.put(rows, recs, evidence.friend_share)
+        explored = (recs.kind == EXPLORE) & (recs.category >= 0) & (recs.item >= 0)
+        r, slot = torch.nonzero(explored, as_tuple=True)
+        for u, c in zip(rows[r].tolist(), recs.category[r, slot].tolist(), strict=True):
+            shown.append((user_ids[u], names[c], now))
     return lists, shown
 
 

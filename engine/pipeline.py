@@ -35,6 +35,7 @@ from engine.interest_prediction import fit_on_past
 from engine.interests import InterestModel, interest_inputs
 from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
+from engine.recommendation_lists import RecommendationLists
 from engine.snapshot import Snapshot
 from engine.split import split_per_user
 from engine.train import TrainConfig, train_lightgcn
@@ -392,6 +393,7 @@ def save_result(result: PipelineResult, path: Path) -> Path:
     saved separately)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {key: getattr(result.profiles, key) for key in COLUMNS}
+    payload["recommendations"] = result.profiles.recommendations.to_dict()
     payload.update(
         user_ids=result.user_ids,
         metrics=json.dumps(result.metrics),
@@ -415,9 +417,11 @@ class SavedResult:
 
 def load_result(path: Path) -> SavedResult:
     data = torch.load(path, weights_only=True)
+    columns = {k: data[k] for k in COLUMNS}
+    columns["recommendations"] = RecommendationLists.from_dict(columns["recommendations"])
     return SavedResult(
         data["user_ids"],
-        {k: data[k] for k in COLUMNS},
+        columns,
         json.loads(data["metrics"]),
         json.loads(data["timings"]),
     )

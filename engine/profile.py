@@ -25,6 +25,7 @@ from engine.interests import (
     social_interests,
 )
 from engine.next_steps import NextColumns
+from engine.recommendation_lists import RecommendationLists
 from engine.segments import (
     assign,
     choose_segments,
@@ -116,21 +117,24 @@ class Profiles:
     purchase_probability: list[float | None] = field(default_factory=list)
     hours_to_next_action: list[float | None] = field(default_factory=list)
     next_explanation: list[str | None] = field(default_factory=list)
-    recommendations: list[list[dict[str, Any]]] = field(default_factory=list)
+    recommendations: RecommendationLists = field(
+        default_factory=lambda: RecommendationLists.empty(0)
+    )
 
     def attach(self, columns: NextColumns | None) -> None:
         """Take each per-user column of ``columns`` (one value per snapshot user) for the
         profiled users; ``None`` (no action log) leaves every figure out."""
         users = self.user_index.tolist()
         for f in fields(NextColumns):
-            if f.name in ("shown", "fit"):
+            if f.name in ("shown", "fit", "recommendations"):
                 continue
-            if columns is None:
-                empty = [] if f.name == "recommendations" else None
-                setattr(self, f.name, [empty for _ in users])
-            else:
-                values = getattr(columns, f.name)
-                setattr(self, f.name, [values[u] for u in users])
+            values = getattr(columns, f.name) if columns is not None else None
+            setattr(self, f.name, [None if values is None else values[u] for u in users])
+        self.recommendations = (
+            columns.recommendations.select(self.user_index)
+            if columns is not None
+            else RecommendationLists.empty(len(users))
+        )
 
 
 def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:

@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -235,13 +236,23 @@ def write_profiles(
             written = client.write_rows("write_profiles", rows=rows, **common)
         return written, len(rows) - written
 
+    def done(future: Future[tuple[int, int]]) -> None:
+        written, skipped = future.result()
+        report.written += written
+        report.skipped_newer += skipped
+        report.batches += 1
+        if after_batch is not None:
+            after_batch(report.batches)
+
+    # at most one batch waiting per writer: the rows are made as the writers take them
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for written, skipped in pool.map(write, _batches(profiles, batch_size)):
-            report.written += written
-            report.skipped_newer += skipped
-            report.batches += 1
-            if after_batch is not None:
-                after_batch(report.batches)
+        pending: deque[Future[tuple[int, int]]] = deque()
+        for batch in _batches(profiles, batch_size):
+            pending.append(pool.submit(write, batch))
+            if len(pending) > 2 * workers:
+                done(pending.popleft())
+        while pending:
+            done(pending.popleft())
     report.seconds = time.perf_counter() - started
     return report
 

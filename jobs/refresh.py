@@ -14,6 +14,7 @@ whole refresh by calling them in order.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from core.profile_contract import FIELDS
 from core.settings import SENSITIVE, Settings
 from engine.pipeline import (
     ModelState,
+    SavedResult,
     load_result,
     run_full,
     run_incremental,
@@ -305,18 +307,23 @@ def _shown_before(settings: Settings, previous_run_id: str) -> list[tuple[str, s
 
 def profile_rows(
     result_path: Path, pseudonyms: Pseudonyms
-) -> tuple[list[ProfileRow], dict[str, Any], dict[str, float]]:
-    """The result file as rows for the writer: every declared field, the embedding, and the
-    interests with their evidence, with each pseudonym resolved to its id (a user erased since
-    the export is left out, and so is an item or friend named in an explanation)."""
+) -> tuple[Iterator[ProfileRow], int, dict[str, Any], dict[str, float]]:
+    """The result file as rows for the writer, made as the writer takes them (a million
+    profiles as Python objects would not fit beside the rest): every declared field, the
+    embedding, and the interests with their evidence, with each pseudonym resolved to its id
+    (a user erased since the export is left out, and so is an item or friend named in an
+    explanation). Also: how many users the file holds, its metrics and timings."""
     saved = load_result(result_path)
+    return _rows(saved, pseudonyms), len(saved.user_ids), saved.metrics, saved.timings
+
+
+def _rows(saved: SavedResult, pseudonyms: Pseudonyms) -> Iterator[ProfileRow]:
     c = saved.columns
 
     def ids(node_type: str, names: list[str]) -> list[str]:
         found = (pseudonyms.resolve(node_type, name) for name in names)
         return [ext for ext in found if ext is not None]
 
-    rows = []
     for i, pseudonym in enumerate(saved.user_ids):
         user_id = pseudonyms.resolve("user", pseudonym)
         if user_id is None:
@@ -339,8 +346,7 @@ def profile_rows(
             for slot in c["recommendations"][i]
             if (item := pseudonyms.resolve("item", slot["item_id"])) is not None
         ]
-        rows.append(ProfileRow(user_id, embedding, fields, interests, recommendations))
-    return rows, saved.metrics, saved.timings
+        yield ProfileRow(user_id, embedding, fields, interests, recommendations)
 
 
 def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[str, Any]:
@@ -349,10 +355,12 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
     pseudonyms = Pseudonyms.load(files.folder)
     if step.scored and pseudonyms is None:
         raise FileNotFoundError(f"run {step.run_id}: its pseudonym mapping is gone")
-    rows, metrics, timings = (
-        profile_rows(files.result, pseudonyms) if step.scored and pseudonyms else ([], {}, {})
+    rows, total, metrics, timings = (
+        profile_rows(files.result, pseudonyms)
+        if step.scored and pseudonyms
+        else (iter(()), 0, {}, {})
     )
-    total, size = max(1, len(rows)), settings.refresh.write_batch_size
+    total, size = max(1, total), settings.refresh.write_batch_size
 
     def after_batch(n: int) -> None:
         board.update(step.run_id, percent=80 + min(19, 19 * n * size // total))

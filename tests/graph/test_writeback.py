@@ -275,3 +275,30 @@ def test_exact_lookalikes_are_the_true_nearest(users: GraphClient) -> None:
     rows = users.read(EXACT_LOOKALIKES, centre=centre.tolist(), k=5, exclude=[ids[0]])
     assert [r["user_id"] for r in rows] == expected
     assert [r["score"] for r in rows] == pytest.approx([(1 + cosine[u]) / 2 for u in expected])
+
+
+def test_rows_are_made_as_the_writers_take_them(users: GraphClient) -> None:
+    """A million profiles as objects would not fit: the writer holds a few batches at most."""
+    made: list[int] = []
+    lazy_users = [f"lazy{n}" for n in range(300)]  # users no other test reads
+    upserts = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in lazy_users]
+    ingest_events(users, upserts, source="test")
+
+    def rows() -> Iterator[ProfileRow]:
+        for n, user in enumerate(lazy_users, start=1):
+            made.append(n)
+            yield profile("run-lazy", user)
+
+    ahead: list[int] = []
+    report = write_profiles(
+        users,
+        "run-lazy",
+        10,
+        rows(),
+        batch_size=10,
+        workers=2,
+        after_batch=lambda n: ahead.append(len(made) - 10 * n),
+    )
+    assert report.written == len(lazy_users) and report.batches == len(lazy_users) // 10
+    # when a batch is done, at most the writers' batches, one waiting each, and one being made
+    assert max(ahead) <= 10 * (2 * 2 + 1), ahead
