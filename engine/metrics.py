@@ -7,6 +7,7 @@ from torch import Tensor
 
 # validation on a seeded sample this large ranks epochs and models as the whole population
 # does, at a cost that stops growing with the population
+MAX_BLOCK = 1 << 25  # [users, items] scores a ranking block holds (128 MiB of floats)
 VALID_USERS = 20_000
 
 
@@ -54,12 +55,19 @@ def rank_metrics(
     ideal = torch.cumsum(discounts, 0)
     recall_sum = torch.zeros((), dtype=torch.float64, device=device)
     ndcg_sum = torch.zeros((), dtype=torch.float64, device=device)
+    # the excluded pairs of the ranked users, by their position: a slice per batch
     excluded_pos = position[excluded[0]]
+    kept = excluded_pos >= 0
+    excluded_pos, order = torch.sort(excluded_pos[kept], stable=True)
+    excluded_item = excluded[1, kept][order]
+    # at most MAX_BLOCK scores at once: 4,096 users x 200k items would be 3.3 GB
+    batch_size = max(1, min(batch_size, MAX_BLOCK // max(1, num_items)))
     for start in range(0, users.numel(), batch_size):
         batch = users[start : start + batch_size]
         scores = user_emb[batch] @ item_emb.T
-        inside = (excluded_pos >= start) & (excluded_pos < start + batch.numel())
-        scores[excluded_pos[inside] - start, excluded[1, inside]] = -torch.inf
+        bounds = torch.tensor([start, start + batch.numel()], device=device)
+        lo, hi = torch.searchsorted(excluded_pos, bounds).tolist()
+        scores[excluded_pos[lo:hi] - start, excluded_item[lo:hi]] = -torch.inf
         # fewer items than k (a small catalogue, a handful of categories): rank them all
         top = torch.topk(scores, min(k, num_items), dim=1).indices
         # membership by binary search in the sorted keys (torch.isin sorts both sides anew)

@@ -59,8 +59,10 @@ class RecommendationLists:
 
     def put(self, rows: Tensor, recs: Recommendations, share: Tensor) -> None:
         """Store the lists of user rows ``rows`` (``share``: [B, C] friends' category share)."""
-        c = recs.category.clamp_min(0)
-        slot_share = torch.where(recs.category >= 0, share.to(c.device).gather(1, c), 0.0)
+        # a zero column for the slots without a category (and data without categories)
+        share = torch.cat([share.to(recs.category.device), share.new_zeros(share.size(0), 1)], 1)
+        c = torch.where(recs.category >= 0, recs.category, share.size(1) - 1)
+        slot_share = share.gather(1, c)
         rows, width = rows.cpu(), recs.item.size(1)  # at most the lists' width
         for name in _SLOT:
             column = getattr(self.slots, name)

@@ -304,9 +304,7 @@ def bpr_step(
         weight = users.numel() / batch
     batch_users = user_emb[users]  # gathered once: the scores below and the hard-negative pick
     if neg.dim() == 2:
-        with torch.no_grad():
-            scores = torch.einsum("bd,bmd->bm", batch_users, item_emb[neg])
-            neg = neg.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
+        neg = hardest_negatives(batch_users, item_emb, neg)
     pos_scores = (batch_users * item_emb[pos]).sum(-1)
     neg_scores = (batch_users * item_emb[neg]).sum(-1)
     layer0 = model.ego_embedding()
@@ -318,6 +316,23 @@ def bpr_step(
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+NEGATIVE_CHUNK = 16_384  # triples whose candidates are scored at once
+
+
+@torch.no_grad()
+def hardest_negatives(
+    users: Tensor, item_emb: Tensor, candidates: Tensor, chunk: int = NEGATIVE_CHUNK
+) -> Tensor:
+    """Per triple, the candidate item the model scores highest for its user (``users`` [B, D]
+    embeddings, ``candidates`` [B, M] items). In chunks of triples: at a million users a step
+    holds ~170k triples x 64 candidates, and their embeddings at once would be ~2.8 GB."""
+    picked = [
+        c.gather(1, torch.einsum("bd,bmd->bm", u, item_emb[c]).argmax(1, keepdim=True))
+        for u, c in zip(users.split(chunk), candidates.split(chunk), strict=True)
+    ]
+    return torch.cat(picked).squeeze(1) if picked else candidates[:, 0]
 
 
 @torch.no_grad()

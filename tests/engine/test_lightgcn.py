@@ -10,7 +10,14 @@ import torch
 from engine.adjacency import normalized_adjacency
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
-from engine.train import TrainConfig, bpr_step, make_optimizer, sample_triples, train_lightgcn
+from engine.train import (
+    TrainConfig,
+    bpr_step,
+    hardest_negatives,
+    make_optimizer,
+    sample_triples,
+    train_lightgcn,
+)
 
 
 def test_shapes_and_repr() -> None:
@@ -138,6 +145,17 @@ def test_hard_negative_is_the_best_scored_candidate(monkeypatch: pytest.MonkeyPa
     # a uniform draw (one candidate) scores lower on average than the hardest of six
     uniform = torch.einsum("bd,bd->b", user_emb[users], item_emb[neg[:, 0]])
     assert float(uniform.mean()) < float(expected.mean())
+
+
+def test_hardest_negatives_in_chunks_are_the_hardest_of_all() -> None:
+    g = torch.Generator().manual_seed(4)
+    users, items = torch.randn(50, 8, generator=g), torch.randn(30, 8, generator=g)
+    candidates = torch.randint(0, 30, (50, 6), generator=g)
+    scores = torch.einsum("bd,bmd->bm", users, items[candidates])
+    expected = candidates.gather(1, scores.argmax(1, keepdim=True)).squeeze(1)
+    for chunk in (7, 50, 1000):  # ragged last chunk, one chunk, fewer triples than a chunk
+        assert torch.equal(hardest_negatives(users, items, candidates, chunk=chunk), expected)
+    assert hardest_negatives(users[:0], items, candidates[:0]).shape == (0,)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,22 @@ def test_users_without_targets_are_not_averaged() -> None:
     assert got["recall@1"] == 1.0 and got["users"] == 1
 
 
+def test_small_blocks_rank_as_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks capped by catalogue size (down to a user at a time) give the same figures."""
+    g = torch.Generator().manual_seed(8)
+    users, items = torch.randn(40, 4, generator=g), torch.randn(30, 4, generator=g)
+    pairs = torch.stack(
+        [torch.randint(0, 40, (300,), generator=g), torch.randint(0, 30, (300,), generator=g)]
+    )
+    target, exclude = pairs[:, :100], [pairs[:, 100:]]
+    whole = rank_metrics(users, items, target, exclude, k=5)
+    for cap in (30 * 7, 1):  # seven users a block; one
+        monkeypatch.setattr("engine.metrics.MAX_BLOCK", cap)
+        assert rank_metrics(users, items, target, exclude, k=5) == pytest.approx(whole)
+    # the exclusion matters here: without it the figures differ (the test can fail)
+    assert rank_metrics(users, items, target, [], k=5) != pytest.approx(whole)
+
+
 def test_split_per_user_follows_the_protocol() -> None:
     user = torch.repeat_interleave(torch.arange(3), torch.tensor([50, 4, 20]))
     item = torch.cat([torch.arange(50), torch.arange(4), torch.arange(20)])

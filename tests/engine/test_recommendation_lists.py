@@ -71,3 +71,12 @@ def test_columns_read_as_the_slots_and_survive_the_result_file(tmp_path: Path) -
     torch.save({"recommendations": picked.to_dict()}, tmp_path / "r.pt")
     back = torch.load(tmp_path / "r.pt", weights_only=True)["recommendations"]
     assert list(RecommendationLists.from_dict(back)) == list(picked)
+
+
+def test_data_without_categories_has_lists_too() -> None:
+    recs, _ = _block(2, 3, seed=3)
+    recs = Recommendations(**{**recs.__dict__, "category": torch.full((2, 3), -1)})
+    lists = RecommendationLists.empty(2, 3, [f"i{n}" for n in range(6)], [])
+    lists.put(torch.tensor([0, 1]), recs, torch.zeros(2, 0))
+    assert lists[1] == _expected(recs, torch.zeros(2, 0), 1, lists.item_ids, [])
+    assert all(slot["category"] is None for slot in lists[0] + lists[1])
