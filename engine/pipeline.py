@@ -203,6 +203,20 @@ def run_full(
     with torch.no_grad():
         propagated = model.get_embedding(trained.adjacency.cpu())
     embedding, item_embedding = propagated[:n_users], propagated[n_users:]
+    layer0 = model.embedding.weight.detach().clone()
+    training = {
+        "valid": trained.best_valid,
+        "best_epoch": trained.best_epoch,
+        "history": trained.history,
+        "epochs": len(trained.history),
+        "messages_per_s": trained.messages_per_s,
+        "batch_size": trained.batch_size,
+        "steps_per_epoch": trained.steps_per_epoch,
+    }
+    n_pairs = int(pairs.size(1))
+    # the later stages need only what is above: the model, its adjacency (63M entries at a
+    # million users) and the split go before the influence and profile stages allocate
+    del trained, model, split, pairs
     tic = time.perf_counter()
     step("influence")
     actions, adopted = snapshot_adoptions(snapshot, config)
@@ -249,7 +263,7 @@ def run_full(
     state = ModelState(
         user_ids=list(snapshot.node_ids["user"]),
         item_ids=list(snapshot.node_ids["item"]),
-        embedding=model.embedding.weight.detach().clone(),
+        embedding=layer0,
         influence=influence,
         segments=profiles.segments,
         run_id=run_id,
@@ -258,16 +272,10 @@ def run_full(
         next_model=next_model,
     )
     metrics = {
-        "valid": trained.best_valid,
-        "best_epoch": trained.best_epoch,
-        "history": trained.history,
-        "epochs": len(trained.history),
-        "messages_per_s": trained.messages_per_s,
-        "batch_size": trained.batch_size,
-        "steps_per_epoch": trained.steps_per_epoch,
+        **training,
         "users": n_users,
         "items": n_items,
-        "pairs": int(pairs.size(1)),
+        "pairs": n_pairs,
         "cold_start_users": int(profiles.cold_start.sum()),
         "segments": profiles.segments.summary,
         "segment_quality": profiles.segments.quality,

@@ -18,7 +18,7 @@ from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.ingest import ingest_events
 from jobs.payloads import RefreshRequest
 from jobs.refresh import LockLost, begin_step, fail_run, plan_refresh
-from jobs.runs import RunBoard
+from jobs.runs import TERMINAL, RunBoard
 from profilegraph.processes import celery_processes
 from tests.graph.conftest import wipe
 from tests.workers.test_refresh import CONSISTENT, _submit, _wait
@@ -52,7 +52,14 @@ def test_two_workers_per_queue_run_each_step_once(
 ) -> None:
     assert len(scaled) == 4 and all(p.poll() is None for p in scaled.values())
     first = _submit(sender, board, mode="full")
-    second = _submit(sender, board, mode="full")  # a second worker is free: still refused
+    # submitted together, either could be planned first (two workers take the cpu queue):
+    # the second comes once the first holds the lock, and a free worker must still refuse it
+    deadline = time.monotonic() + 60
+    while (state := board.get(first).get("state")) == "submitted":
+        assert time.monotonic() < deadline, "the first run was never planned"
+        time.sleep(0.01)
+    assert state not in TERMINAL, state  # planned, holding the lock: not refused, not done
+    second = _submit(sender, board, mode="full")
     assert _wait(board, second)["state"] == "refused"
     info = _wait(board, first)
     assert info["state"] == "complete", info
