@@ -53,6 +53,14 @@ class Summary:
     def to(self, device: torch.device | str) -> Summary:
         return Summary(*(v.to(device=device, dtype=DTYPE) for v in (self.x, self.t_x, self.T)))
 
+    def distinct(self) -> tuple[Summary, Tensor, Tensor]:
+        """(the distinct summaries, how many customers share each, the row of each customer's):
+        customers with the same (x, t_x, T) have the same likelihood and predictions, and a
+        large shop has far fewer distinct summaries than customers (18k of 94k at 100k users)."""
+        rows = torch.stack([self.x, self.t_x, self.T], dim=1)
+        unique, inverse, counts = torch.unique(rows, dim=0, return_inverse=True, return_counts=True)
+        return Summary(unique[:, 0], unique[:, 1], unique[:, 2]), counts.to(DTYPE), inverse
+
 
 def hyp2f1(a: Tensor, b: Tensor, c: Tensor, z: Tensor, max_terms: int = 4000) -> Tensor:
     """Gauss's hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 and a, b, c > 0, by its
@@ -84,6 +92,13 @@ def _legendre(device: torch.device, k: int = 64) -> tuple[Tensor, Tensor]:
             torch.tensor(weights, dtype=DTYPE, device=device).log(),
         )
     return _LEGENDRE[key]
+
+
+def per_customer(s: Summary, predict: Callable[[Summary], Tensor]) -> Tensor:
+    """``predict`` on the distinct summaries of ``s``, spread back to every customer: the same
+    figures, computed once per distinct (x, t_x, T)."""
+    distinct, _, inverse = s.distinct()
+    return predict(distinct)[inverse]
 
 
 # --- BG/NBD -------------------------------------------------------------------------------
@@ -300,15 +315,31 @@ def _maximise(
     return params, value
 
 
-def fit_bgnbd(s: Summary, start: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)) -> BGNBD:
-    s = s.to(s.x.device)
-    p, ll = _maximise(lambda q: -BGNBD.log_likelihood_of(q, s).sum(), list(start), s.x.device)
+def _weighted(s: Summary, weight: Tensor | None) -> tuple[Summary, Tensor]:
+    """The distinct summaries and their counts (``weight`` None), or ``s`` with ``weight``."""
+    if weight is None:
+        s, weight, _ = s.distinct()
+    return s.to(s.x.device), weight.to(DTYPE)
+
+
+def fit_bgnbd(
+    s: Summary, start: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0), weight: Tensor | None = None
+) -> BGNBD:
+    """Maximum likelihood over the customers of ``s`` (each counted ``weight`` times; by
+    default fitted on the distinct summaries, weighted by how many customers share each)."""
+    s, w = _weighted(s, weight)
+    p, ll = _maximise(lambda q: -(w * BGNBD.log_likelihood_of(q, s)).sum(), list(start), s.x.device)
     return BGNBD(*(float(v) for v in p), log_likelihood=ll)
 
 
-def fit_pareto_nbd(s: Summary, start: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)) -> ParetoNBD:
-    s = s.to(s.x.device)
-    p, ll = _maximise(lambda q: -ParetoNBD.log_likelihood_of(q, s).sum(), list(start), s.x.device)
+def fit_pareto_nbd(
+    s: Summary, start: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0), weight: Tensor | None = None
+) -> ParetoNBD:
+    """As :func:`fit_bgnbd`, for the Pareto/NBD."""
+    s, w = _weighted(s, weight)
+    p, ll = _maximise(
+        lambda q: -(w * ParetoNBD.log_likelihood_of(q, s)).sum(), list(start), s.x.device
+    )
     return ParetoNBD(*(float(v) for v in p), log_likelihood=ll)
 
 

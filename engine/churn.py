@@ -21,13 +21,14 @@ evaluation shows the reliability curve rather than assuming it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from engine.adoptions import DAY_MS, Actions, Adoptions
-from engine.btyd import fit_bgnbd
+from engine.btyd import fit_bgnbd, per_customer
 from engine.neighbours import NeighbourMean
 from engine.probability_metrics import auc
 from engine.repeat_purchases import calibrate, occasions
@@ -141,9 +142,9 @@ def churn_features(
         try:
             model = fit_bgnbd(sub)
             fitted = (
-                model.probability_alive(sub),
-                model.probability_quiet(sub, ahead),
-                model.expected_purchases(sub, ahead),
+                per_customer(sub, model.probability_alive),
+                per_customer(sub, partial(model.probability_quiet, t=ahead)),
+                per_customer(sub, partial(model.expected_purchases, t=ahead)),
             )
         except (ValueError, RuntimeError):
             fitted = None

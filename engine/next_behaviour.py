@@ -46,6 +46,9 @@ from engine.sequences import Sequences
 GAP_BOUNDS_HOURS = (1 / 60, 0.25, 1.0, 3.0, 12.0, 24.0, 72.0, 168.0, 720.0)
 
 
+ITEM_BLOCK_FLOATS = 1 << 24  # [rows, items] next-item scores ranked at once (64 MiB)
+
+
 @dataclass(frozen=True)
 class SequenceConfig:
     length: int = 50
@@ -226,12 +229,6 @@ class NextBehaviourModel(nn.Module):
         if self.social and friends is not None:
             out = out + w[..., 2:3] * friends * 10.0
         return out
-
-    def item_logits(self, h: Tensor, counts: Tensor, latest: Tensor) -> Tensor:
-        """[N, I] every item's score, with the user's item counts so far and latest-item
-        indicator [N, I]."""
-        out = h @ self.item.weight[1:].T + self.item_bias
-        return self._repeat(h, out, counts, latest)
 
     def sampled_item_logits(
         self, h: Tensor, targets: Tensor, negatives: Tensor, counts: Tensor, latest: Tensor
@@ -530,6 +527,7 @@ def held_out_category_ndcg(
     return model_ndcg, gains / max(n, 1)
 
 
+@torch.no_grad()
 def _held_out_ndcg(
     model: NextBehaviourModel,
     inputs: tuple[Tensor, ...],
@@ -556,14 +554,30 @@ def _held_out_ndcg(
         top = logits.topk(min(k, model.num_categories), dim=1).indices
         hits += float((_gain(top, target) * known).sum())
         n += int(known.sum())
-        item_counts, item_latest = _counts_through(item[b], at, model.num_items)
-        top_items = model.item_logits(state, item_counts, item_latest).topk(
-            min(k, model.num_items), dim=1
-        )
         item_target = item[b, length[b] - 1] - 1
-        item_hits += float(_gain(top_items.indices, item_target).sum())
+        item_hits += float(_gain(_top_items(model, state, item[b], at, k), item_target).sum())
     model.train()
     return hits / max(n, 1), item_hits / max(users.numel(), 1)
+
+
+def _top_items(
+    model: NextBehaviourModel, state: Tensor, item: Tensor, at: Tensor, k: int
+) -> Tensor:
+    """[B, k] the best-scoring next items (ids, no shift) over every item, the user's own
+    repeats included, from the states [B, D] after position ``at`` of ``item`` [B, L]: scored
+    a slice of rows at a time, so a block stays under ``ITEM_BLOCK_FLOATS`` however many items
+    there are."""
+    vectors = item_vectors(model).to(state.device)
+    query = torch.cat([state, torch.ones(state.size(0), 1, device=state.device)], dim=1)
+    row, column, value = repeat_terms(model, item, at, state)
+    step = max(1, ITEM_BLOCK_FLOATS // max(1, model.num_items))
+    out = []
+    for lo in range(0, state.size(0), step):
+        block = query[lo : lo + step] @ vectors.T
+        mine = (row >= lo) & (row < lo + step)
+        block.index_put_((row[mine] - lo, column[mine]), value[mine], accumulate=True)
+        out.append(block.topk(min(k, model.num_items), dim=1).indices)
+    return torch.cat(out) if out else torch.zeros(0, k, dtype=torch.long, device=state.device)
 
 
 def _gain(top: Tensor, target: Tensor) -> Tensor:
@@ -660,21 +674,28 @@ def item_score_parts(
     model's device: the next-item scores without a [B, I] block (:func:`item_scores`
     assembles them)."""
     for model, rows, inputs, at, state in _final_states(trained, sequences, mix, users, batch_size):
-        item = inputs[0]
-        b, length = item.shape
-        upto = (torch.arange(length, device=item.device).unsqueeze(0) <= at.unsqueeze(1)) & (
-            item > 0
-        )
-        row = torch.arange(b, device=item.device).unsqueeze(1).expand(b, length)[upto]
-        keys, count = torch.unique(row * (model.num_items + 1) + item[upto], return_counts=True)
-        k_row, k_item = keys // (model.num_items + 1), keys % (model.num_items + 1)
-        last = item[torch.arange(b, device=item.device), at.clamp_min(0)]
-        latest = (at[k_row] >= 0) & (last[k_row] == k_item)
-        value = model.repeat_bonus(
-            state[k_row], count.float().unsqueeze(1), latest.float().unsqueeze(1)
-        ).squeeze(1)
-        query = torch.cat([state, torch.ones(b, 1, device=state.device)], dim=1)
-        yield rows, query, (k_row, k_item - 1, value)
+        query = torch.cat([state, torch.ones(rows.numel(), 1, device=state.device)], dim=1)
+        yield rows, query, repeat_terms(model, inputs[0], at, state)
+
+
+def repeat_terms(
+    model: NextBehaviourModel, item: Tensor, at: Tensor, state: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The repeat terms of the next-item scores of rows ``item`` [B, L] (shifted ids, 0 =
+    padding) after position ``at`` [B] (-1: none), from their states [B, D]: (row, item id
+    without the shift, value) for each distinct item a row has up to ``at``; every other
+    item's term is zero."""
+    b, length = item.shape
+    upto = (torch.arange(length, device=item.device).unsqueeze(0) <= at.unsqueeze(1)) & (item > 0)
+    row = torch.arange(b, device=item.device).unsqueeze(1).expand(b, length)[upto]
+    keys, count = torch.unique(row * (model.num_items + 1) + item[upto], return_counts=True)
+    k_row, k_item = keys // (model.num_items + 1), keys % (model.num_items + 1)
+    last = item[torch.arange(b, device=item.device), at.clamp_min(0)]
+    latest = (at[k_row] >= 0) & (last[k_row] == k_item)
+    value = model.repeat_bonus(
+        state[k_row], count.float().unsqueeze(1), latest.float().unsqueeze(1)
+    ).squeeze(1)
+    return k_row, k_item - 1, value
 
 
 @torch.no_grad()

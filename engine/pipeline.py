@@ -243,6 +243,10 @@ def run_full(
         interest_model=interest_model,
         customers=customers,
     )
+    customer_fit = customers.fit
+    # the next stage reads the snapshot and the profiles only: what the profile stage made
+    # for itself goes first (~3 GiB at a million users)
+    del actions, adopted, inputs, customers
     timings["profile_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("next")
@@ -268,7 +272,7 @@ def run_full(
         segments=profiles.segments,
         run_id=run_id,
         interest_model=interest_model,
-        customer_fit=customers.fit,
+        customer_fit=customer_fit,
         next_model=next_model,
     )
     metrics = {
@@ -281,7 +285,7 @@ def run_full(
         "segment_quality": profiles.segments.quality,
         "interest_model": interest_fit,
         "influence": influence_choice.describe(),
-        "customer": customers.fit,
+        "customer": customer_fit,
         "next": next_cols.fit if next_cols is not None else {},
     }
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)

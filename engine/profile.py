@@ -7,6 +7,7 @@ contribution), not in a per-user loop, so a million users stay a matter of secon
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -33,6 +34,8 @@ from engine.segments import (
     lift_labels,
     projection_basis,
 )
+
+EVIDENCE_BLOCK = 65_536  # users whose explanations are picked at once
 
 
 @dataclass(frozen=True)
@@ -148,17 +151,27 @@ def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:
 
 
 def _evidence(
-    owner: Tensor, thing: Tensor, weight: Tensor, top: Tensor, k: int
+    owner: Tensor, thing: Tensor, table: Tensor, scale: Tensor, top: Tensor, k: int
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """For every (user, j-th top interest): the ``k`` things contributing most.
-    ``weight`` [E, K] is each edge's contribution per category. Returns (user, j, thing)."""
+    """For every (user, j-th top interest): the ``k`` things contributing most, where thing
+    ``e`` of user ``owner[e]`` adds ``table[thing[e], c] * scale[e]`` to category ``c``.
+    ``owner`` is sorted; users go in blocks, so memory stays bounded however many edges there
+    are. Returns (user, j, thing)."""
     j = top.size(1)
-    contrib = torch.gather(weight, 1, top[owner])  # [E, j]
-    owners = owner.repeat_interleave(j)
-    slot = torch.arange(j).repeat(owner.numel())
-    things = thing.repeat_interleave(j)
-    keep = _top_per_group(owners * j + slot, contrib.flatten(), k)
-    return owners[keep], slot[keep], things[keep]
+    edges = torch.searchsorted(owner, torch.arange(0, top.size(0) + EVIDENCE_BLOCK, EVIDENCE_BLOCK))
+    parts: list[tuple[Tensor, Tensor, Tensor]] = []
+    for lo, hi in itertools.pairwise(edges.tolist()):
+        o, t = owner[lo:hi], thing[lo:hi]
+        contrib = table[t[:, None], top[o]] * scale[lo:hi, None]  # [edges, j]
+        owners = o.repeat_interleave(j)
+        slot = torch.arange(j).repeat(o.numel())
+        keep = _top_per_group(owners * j + slot, contrib.flatten(), k)
+        parts.append((owners[keep], slot[keep], t.repeat_interleave(j)[keep]))
+    if not parts:
+        empty = torch.empty(0, dtype=torch.long)
+        return empty, empty, empty
+    u, s, x = (torch.cat(p) for p in zip(*parts, strict=True))
+    return u, s, x
 
 
 def build_profiles(
@@ -207,12 +220,19 @@ def build_profiles(
     strength = torch.zeros(pair.numel()).index_add_(
         0, where, evidence_strength(inputs, half_life, interest_model.intent)
     )
-    pair_user, pair_item = pair // n_items, pair % n_items
-    item_w = inputs.item_category[pair_item] * strength[:, None]
-    iu, islot, iitem = _evidence(pair_user, pair_item, item_w, explained, config.evidence_k)
-    friend_w = own_share[inputs.follow_dst] * (interest_model.social > 0)
+    pair_user, pair_item = pair // n_items, pair % n_items  # sorted by user
+    iu, islot, iitem = _evidence(
+        pair_user, pair_item, inputs.item_category, strength, explained, config.evidence_k
+    )
+    by_follower = torch.argsort(inputs.follow_src, stable=True)
+    social_on = torch.full((by_follower.numel(),), float(interest_model.social > 0))
     fu, fslot, ffriend = _evidence(
-        inputs.follow_src, inputs.follow_dst, friend_w, explained, config.evidence_k
+        inputs.follow_src[by_follower],
+        inputs.follow_dst[by_follower],
+        own_share,
+        social_on,
+        explained,
+        config.evidence_k,
     )
     wanted = torch.zeros(n, dtype=torch.bool)
     wanted[users] = True

@@ -35,10 +35,12 @@ def occasions(user: Tensor, ts_ms: Tensor, amount: Tensor | None = None) -> Occa
     if user.numel() == 0:
         empty = torch.empty(0, dtype=torch.long)
         return Occasions(empty, empty, torch.empty(0, dtype=DTYPE))
-    key = torch.stack([user, day], dim=1)
-    unique, inverse = torch.unique(key, dim=0, return_inverse=True)  # sorted: user, then day
-    spend = torch.zeros(unique.size(0), dtype=DTYPE).index_add_(0, inverse, value)
-    return Occasions(unique[:, 0], unique[:, 1], spend)
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    key = user * span + (day - first)  # one integer per (customer, day), ordered the same way
+    unique, inverse = torch.unique(key, return_inverse=True)
+    spend = torch.zeros(unique.numel(), dtype=DTYPE).index_add_(0, inverse, value)
+    return Occasions(torch.div(unique, span, rounding_mode="floor"), unique % span + first, spend)
 
 
 @dataclass(frozen=True)

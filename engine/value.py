@@ -23,6 +23,7 @@ From purchase occasions (:mod:`engine.repeat_purchases`) up to ``end_day``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -36,6 +37,7 @@ from engine.btyd import (
     fit_bgnbd,
     fit_gamma_gamma,
     fit_pareto_nbd,
+    per_customer,
 )
 from engine.repeat_purchases import Calibration, Occasions, calibrate, holdout_counts
 
@@ -109,7 +111,8 @@ def choose_count_model(
         for name in ("bg/nbd", "pareto/nbd", "naive"):
             try:
                 model = _fit(name, early)
-                guess = model.expected_purchases(seen, valid_days / config.unit_days)
+                horizon = valid_days / config.unit_days
+                guess = per_customer(seen, partial(model.expected_purchases, t=horizon))
                 table[name] = float((guess - actual).abs().mean())
             except (ValueError, RuntimeError):  # a fit that fails on this data cannot ship
                 continue
@@ -225,9 +228,11 @@ def compute_value(
         spend = torch.where(buyer & (monetary > 0), monetary, torch.full_like(monetary, population))
         fit["gamma_gamma"] = None
     fit["count_model"] = model.params()
-    alive = torch.where(buyer, model.probability_alive(s), nan)
-    expected = torch.where(buyer, model.expected_purchases(s, config.horizon), nan)
-    clv = torch.where(buyer, _discounted_purchases(model, s, config) * spend, nan)
+    alive = torch.where(buyer, per_customer(s, model.probability_alive), nan)
+    expected = per_customer(s, lambda d: model.expected_purchases(d, config.horizon))
+    expected = torch.where(buyer, expected, nan)
+    discounted = per_customer(s, lambda d: _discounted_purchases(model, d, config))
+    clv = torch.where(buyer, discounted * spend, nan)
     gap = torch.where(s.x > 0, s.t_x / s.x.clamp(min=1) * config.unit_days, nan)
     if fitted is not None:
         median_gap = float(fitted["median_gap_days"])

@@ -127,3 +127,16 @@ def test_bgnbd_recovers_the_parameters_it_simulated() -> None:
     fit = fit_bgnbd(_simulate_bgnbd(6000, *truth, T=52.0))
     for got, want in zip((fit.r, fit.alpha, fit.a, fit.b), truth, strict=True):
         assert got == pytest.approx(want, rel=0.25)
+
+
+def test_fitting_on_distinct_summaries_is_fitting_on_every_customer(cdnow) -> None:  # type: ignore[no-untyped-def]
+    s = cdnow[2].summary
+    distinct, counts, inverse = s.distinct()
+    assert distinct.x.numel() < s.x.numel() and int(counts.sum()) == s.x.numel()
+    for column in ("x", "t_x", "T"):
+        assert torch.equal(getattr(distinct, column)[inverse], getattr(s, column))
+    every = torch.ones(s.x.numel(), dtype=torch.float64)
+    for fit in (fit_bgnbd, fit_pareto_nbd):
+        once, each = fit(s), fit(s, weight=every)
+        assert once.log_likelihood == pytest.approx(each.log_likelihood, rel=1e-9)
+        assert once.params() == pytest.approx(each.params(), rel=1e-5)

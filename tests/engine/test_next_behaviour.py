@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine import next_behaviour
 from engine.next_behaviour import (
     SequenceConfig,
+    _counts_through,
+    _last_state,
+    _top_items,
     friend_category_mix,
+    gap_buckets,
     item_scores,
     predict_next,
     train_next_behaviour,
@@ -167,3 +172,27 @@ def test_training_needs_a_user_with_two_actions() -> None:
     seq = build_sequences(_log([(0, 0, 0, 1, 0)]), torch.tensor([0]), 1, 5)
     with pytest.raises(ValueError, match="at least two actions"):
         train_next_behaviour(seq, None, num_items=1, num_categories=1, num_kinds=2, config=FAST)
+
+
+def test_held_out_item_ranking_matches_the_dense_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The held-out next-item top 10 is ranked in slices of rows with the repeat terms added
+    sparsely: it must equal ranking the dense [users, items] scores (every item's dot product
+    and bias, plus the repeat bonus from dense counts and latest-item columns)."""
+    log = _cycling_users(30, 5, 9)
+    seq = build_sequences(log, log.category, 30, 10)
+    trained = train_next_behaviour(
+        seq, None, num_items=15, num_categories=5, num_kinds=2, config=replace(FAST, max_epochs=2)
+    )
+    model = trained.model.eval()
+    rows = torch.arange(30)
+    at = seq.length - 2
+    inputs = (seq.item, seq.category, seq.kind, gap_buckets(seq))
+    with torch.no_grad():
+        state = _last_state(model, inputs, rows, at)
+        counts, latest = _counts_through(seq.item, at, model.num_items)
+        dense = state @ model.item.weight[1:].T + model.item_bias
+        dense = dense + model.repeat_bonus(state, counts, latest)
+        assert float(model.repeat_bonus(state, counts, latest).abs().sum()) > 0  # repeats count
+        monkeypatch.setattr(next_behaviour, "ITEM_BLOCK_FLOATS", 15 * 4)  # slices of 4 rows
+        sliced = _top_items(model, state, seq.item, at, 10)
+    assert torch.equal(sliced, dense.topk(10, dim=1).indices)

@@ -8,12 +8,20 @@ import networkx as nx
 import pytest
 import torch
 
+from engine import profile
 from engine.adoptions import DAY_MS, Actions, adoptions
 from engine.centrality import pagerank
 from engine.influence_evaluation import evaluate_influence
 from engine.interest_prediction import evaluate_interest_prediction, time_cut
-from engine.interests import InterestInputs, InterestModel, interest_scores, own_interests
+from engine.interests import (
+    InterestInputs,
+    InterestModel,
+    interest_inputs,
+    interest_scores,
+    own_interests,
+)
 from engine.pipeline import ModelState, PipelineConfig, run_full, run_incremental
+from engine.profile import build_profiles
 from engine.segments import kmeans
 from engine.snapshot import EdgeSet
 from engine.train import TrainConfig
@@ -208,3 +216,26 @@ def test_the_interest_grid_is_scored_on_a_bounded_sample(planted) -> None:  # ty
     assert info["valid_recall@10"] == pytest.approx(plain["recall@10"])
     _, sampled = fit_interest_model(inputs, target, social=(0.0,), prior=(0.1,), max_users=50)
     assert sampled["valid_users"] == 50 < everyone
+
+
+def test_explanations_do_not_depend_on_the_block_of_users(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Evidence is picked a block of users at a time (memory stays bounded at a million
+    users): blocks of 7 users must name the same items and friends as one block of all."""
+    snapshot = to_snapshot(planted)
+    config = PipelineConfig()
+    inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
+    n = snapshot.num_nodes("user")
+
+    def explanations() -> list[list[dict[str, list[str]]]]:
+        return build_profiles(
+            inputs,
+            torch.zeros(n, 8),
+            torch.zeros(n),
+            user_ids=snapshot.node_ids["user"],
+            item_ids=snapshot.node_ids["item"],
+        ).explanation
+
+    whole = explanations()
+    assert sum(bool(e["items"]) and bool(e["friends"]) for user in whole for e in user) > n
+    monkeypatch.setattr(profile, "EVIDENCE_BLOCK", 7)
+    assert explanations() == whole
