@@ -30,6 +30,7 @@ validation epoch are kept), deterministic under a seed on the CPU.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ from engine.sequences import Sequences
 GAP_BOUNDS_HOURS = (1 / 60, 0.25, 1.0, 3.0, 12.0, 24.0, 72.0, 168.0, 720.0)
 
 
+MIX_BLOCK = 131_072  # followers whose friends' category mix is computed at once
 ITEM_BLOCK_FLOATS = 1 << 24  # [rows, items] next-item scores ranked at once (64 MiB)
 
 
@@ -116,40 +118,47 @@ class SocialMix:
 def friend_category_mix(
     sequences: Sequences, follows: tuple[Tensor, Tensor], num_categories: int, k: int
 ) -> SocialMix:
-    """The category mix of each user's followees' actions in ``sequences``."""
+    """The category mix of each user's followees' actions in ``sequences``, a block of
+    ``MIX_BLOCK`` followers at a time (the product's transient stays bounded)."""
     n_users = sequences.num_users
+    c = max(num_categories, 1)
     real = sequences.category > 0
     users = torch.arange(n_users).unsqueeze(1).expand_as(real)[real]
-    own = torch.sparse_coo_tensor(
-        torch.stack([users, sequences.category[real] - 1]),
-        torch.ones(int(real.sum()), dtype=torch.float32),
-        (n_users, max(num_categories, 1)),
-    ).coalesce()
-    totals = torch.sparse.sum(own, dim=1).to_dense() if own._nnz() else torch.zeros(n_users)
-    src, dst = follows
-    degree = torch.bincount(src, minlength=n_users).clamp_min(1).float()
-    # row-normalise each followee's histogram, average over the followees
-    follow = torch.sparse_coo_tensor(
-        torch.stack([src, dst]), 1.0 / degree[src], (n_users, n_users)
-    ).coalesce()
+    pair, count = torch.unique(users * c + sequences.category[real] - 1, return_counts=True)
+    del users, real
+    owner = pair // c
+    totals = torch.bincount(owner, weights=count.float(), minlength=n_users).float()
+    # each followee's histogram, row-normalised
     own_norm = torch.sparse_coo_tensor(
-        own.indices(), own.values() / totals.clamp_min(1)[own.indices()[0]], own.shape
+        torch.stack([owner, pair % c]), count.float() / totals[owner], (n_users, c)
     ).coalesce()
-    mix = torch.sparse.mm(follow, own_norm).coalesce()
+    del pair, count, owner
+    src, dst = follows
+    order = torch.argsort(src, stable=True)
+    src, dst = src[order], dst[order]
+    degree = torch.bincount(src, minlength=n_users).clamp_min(1).float()
     category = torch.zeros(n_users, k, dtype=torch.long)
     share = torch.zeros(n_users, k)
-    if mix._nnz():
+    edges = torch.searchsorted(src, torch.arange(0, n_users + MIX_BLOCK, MIX_BLOCK)).tolist()
+    for lo, (a, b) in zip(range(0, n_users, MIX_BLOCK), itertools.pairwise(edges), strict=False):
+        size = min(MIX_BLOCK, n_users - lo)
+        follow = torch.sparse_coo_tensor(
+            torch.stack([src[a:b] - lo, dst[a:b]]), 1.0 / degree[src[a:b]], (size, n_users)
+        ).coalesce()
+        mix = torch.sparse.mm(follow, own_norm).coalesce()  # [block, C], average over followees
+        if not mix._nnz():
+            continue
         rows, cols, values = mix.indices()[0], mix.indices()[1], mix.values()
         # per row, the k largest: sort by (row, -value) and keep each row's first k
-        order = torch.argsort(-values, stable=True)
-        order = order[torch.argsort(rows[order], stable=True)]
-        rows, cols, values = rows[order], cols[order], values[order]
-        counts = torch.bincount(rows, minlength=n_users)
+        by = torch.argsort(-values, stable=True)
+        by = by[torch.argsort(rows[by], stable=True)]
+        rows, cols, values = rows[by], cols[by], values[by]
+        counts = torch.bincount(rows, minlength=size)
         rank = torch.arange(rows.numel()) - (torch.cumsum(counts, 0) - counts)[rows]
         top = rank < k
-        category[rows[top], rank[top]] = cols[top] + 1
-        share[rows[top], rank[top]] = values[top]
-        share = share / share.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        category[rows[top] + lo, rank[top]] = cols[top] + 1
+        share[rows[top] + lo, rank[top]] = values[top]
+    share = share / share.sum(dim=1, keepdim=True).clamp_min(1e-12)
     return SocialMix(category, share)
 
 

@@ -31,6 +31,7 @@ from engine.interactions import (
     social_ties,
     timed_actions,
 )
+from engine.interest_evidence import InterestEvidence
 from engine.interest_prediction import fit_on_past
 from engine.interests import InterestModel, interest_inputs
 from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
@@ -406,6 +407,7 @@ def save_result(result: PipelineResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {key: getattr(result.profiles, key) for key in COLUMNS}
     payload["recommendations"] = result.profiles.recommendations.to_dict()
+    payload["explanation"] = result.profiles.explanation.to_dict()
     payload.update(
         user_ids=result.user_ids,
         metrics=json.dumps(result.metrics),
@@ -431,6 +433,7 @@ def load_result(path: Path) -> SavedResult:
     data = torch.load(path, weights_only=True)
     columns = {k: data[k] for k in COLUMNS}
     columns["recommendations"] = RecommendationLists.from_dict(columns["recommendations"])
+    columns["explanation"] = InterestEvidence.from_dict(columns["explanation"])
     return SavedResult(
         data["user_ids"],
         columns,

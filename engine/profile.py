@@ -16,6 +16,7 @@ from torch import Tensor
 
 from engine.adoptions import Adoptions
 from engine.customer_profile import CustomerColumns
+from engine.interest_evidence import InterestEvidence, Named
 from engine.interests import (
     InterestInputs,
     InterestModel,
@@ -84,9 +85,7 @@ class Profiles:
     segment_label: list[str]
     uncertainty: Tensor
     explore: list[list[str]]
-    explanation: list[
-        list[dict[str, list[str]]]
-    ]  # per interest: {"items": [...], "friends": [...]}
+    explanation: InterestEvidence  # [u]: per interest, {"items": [...], "friends": [...]}
     interest_adoptions: list[list[int]]  # per interest: follower adoptions of its items triggered
     adoptions: Tensor  # follower adoptions triggered, all categories
     cold_start: Tensor
@@ -234,16 +233,18 @@ def build_profiles(
         explained,
         config.evidence_k,
     )
-    wanted = torch.zeros(n, dtype=torch.bool)
-    wanted[users] = True
-    detail = {u: [{"items": [], "friends": []} for _ in range(k)] for u in users.tolist()}
-    for u, slot, idx, kind, ids in (
-        (iu, islot, iitem, "items", item_ids),
-        (fu, fslot, ffriend, "friends", user_ids),
-    ):
-        keep = wanted[u]
-        for a, b, c in zip(u[keep].tolist(), slot[keep].tolist(), idx[keep].tolist(), strict=True):
-            detail[a][b][kind].append(ids[c])
+    position = torch.full((n,), -1, dtype=torch.long)  # user -> row of the profiles
+    position[users] = torch.arange(users.numel())
+
+    def named(user: Tensor, slot: Tensor, thing: Tensor, names: list[str]) -> Named:
+        row = position[user]
+        mine = row >= 0
+        return Named.of(row[mine], slot[mine], thing[mine], names)
+
+    kept_t = (weights > 0).sum(1)  # no evidence, no interest: zero weights are dropped
+    explanation = InterestEvidence(
+        named(iu, islot, iitem, item_ids), named(fu, fslot, ffriend, user_ids), kept_t[users]
+    )
     adoptions, interest_adoptions = adoption_evidence(adopted, inputs.item_category, top, n)
 
     evidence = (own > 0).sum(1)
@@ -283,7 +284,7 @@ def build_profiles(
     else:
         rank = influence_rank
     sel = users.tolist()
-    kept = (weights > 0).sum(1).tolist()  # no evidence, no interest: zero weights are dropped
+    kept = kept_t.tolist()
     # Whole tensors to lists once: indexing a tensor per user and value costs ~10 s at 100k.
     top_l, weights_l, adoptions_l = top.tolist(), weights.tolist(), interest_adoptions.tolist()
     explore_l, explore_on = explore.tolist(), (explore_w > 0).tolist()
@@ -301,7 +302,7 @@ def build_profiles(
         segment_label=[labels.get(segment_l[u], "") for u in sel],
         uncertainty=uncertainty[users],
         explore=[[names[i] for i, on in zip(ex, on_, strict=True) if on] for ex, on_ in picked],
-        explanation=[detail[u][: kept[u]] for u in sel],
+        explanation=explanation,
         interest_adoptions=[adoptions_l[u][: kept[u]] for u in sel],
         adoptions=adoptions[users],
         cold_start=(interactions < config.cold_threshold)[users],

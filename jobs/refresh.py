@@ -324,14 +324,16 @@ def _rows(saved: SavedResult, pseudonyms: Pseudonyms) -> Iterator[ProfileRow]:
         found = (pseudonyms.resolve(node_type, name) for name in names)
         return [ext for ext in found if ext is not None]
 
-    for i, pseudonym in enumerate(saved.user_ids):
+    # the explanations are made a block of users at a time, read in order
+    explained = zip(saved.user_ids, c["explanation"], strict=True)
+    for i, (pseudonym, explanation) in enumerate(explained):
         user_id = pseudonyms.resolve("user", pseudonym)
         if user_id is None:
             continue
         evidence = zip(
             c["interests"][i],
             c["interest_weights"][i],
-            c["explanation"][i],
+            explanation,
             c["interest_adoptions"][i],
             strict=True,
         )

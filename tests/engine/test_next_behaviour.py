@@ -196,3 +196,20 @@ def test_held_out_item_ranking_matches_the_dense_scores(monkeypatch: pytest.Monk
         monkeypatch.setattr(next_behaviour, "ITEM_BLOCK_FLOATS", 15 * 4)  # slices of 4 rows
         sliced = _top_items(model, state, seq.item, at, 10)
     assert torch.equal(sliced, dense.topk(10, dim=1).indices)
+
+
+def test_the_friends_mix_is_the_same_in_blocks_of_followers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mix is computed a block of followers at a time (a million users' product would not
+    fit at once): blocks of 7 must give each user what one block of all gives."""
+    log = _cycling_users(60, 6, 8)
+    seq = build_sequences(log, log.category, 60, 10)
+    g = torch.Generator().manual_seed(3)
+    src, dst = torch.randint(60, (400,), generator=g), torch.randint(60, (400,), generator=g)
+    whole = friend_category_mix(seq, (src, dst), 6, k=3)
+    assert int((whole.category > 0).sum()) > 60 and bool((whole.share.sum(1) > 0.99).any())
+    monkeypatch.setattr(next_behaviour, "MIX_BLOCK", 7)
+    blocks = friend_category_mix(seq, (src, dst), 6, k=3)
+    assert torch.equal(blocks.category, whole.category)
+    assert torch.allclose(blocks.share, whole.share, atol=1e-7)

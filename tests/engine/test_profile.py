@@ -227,13 +227,15 @@ def test_explanations_do_not_depend_on_the_block_of_users(planted, monkeypatch) 
     n = snapshot.num_nodes("user")
 
     def explanations() -> list[list[dict[str, list[str]]]]:
-        return build_profiles(
-            inputs,
-            torch.zeros(n, 8),
-            torch.zeros(n),
-            user_ids=snapshot.node_ids["user"],
-            item_ids=snapshot.node_ids["item"],
-        ).explanation
+        return list(
+            build_profiles(
+                inputs,
+                torch.zeros(n, 8),
+                torch.zeros(n),
+                user_ids=snapshot.node_ids["user"],
+                item_ids=snapshot.node_ids["item"],
+            ).explanation
+        )
 
     whole = explanations()
     assert sum(bool(e["items"]) and bool(e["friends"]) for user in whole for e in user) > n

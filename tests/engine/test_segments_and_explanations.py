@@ -3,8 +3,13 @@ faithful to the interest weights they explain."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
+from engine import interest_evidence
+from engine.interest_evidence import InterestEvidence
 from engine.interests import InterestInputs, InterestModel, interest_scores, own_interests
 from engine.profile import ProfileConfig, build_profiles
 from engine.segments import choose_segments, interest_features, lift_labels, silhouette
@@ -130,3 +135,34 @@ def test_the_past_at_a_cut_holds_no_later_follows_or_interactions() -> None:
     follows = past.edges[("user", "FOLLOWS", "user")]
     assert follows.src.tolist() == [0, 2]  # the follow made at 50 is not known at 10
     assert past.edges[("user", "VIEWED", "item")].src.tolist() == [0]
+
+
+def test_explanations_of_some_users_in_any_order_survive_the_result_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The explanations are kept as columns (engine.interest_evidence): profiling users 3, 0
+    and 2 must explain each as profiling everyone does, read one by one, block by block, and
+    after a round trip through a file that loads with ``weights_only``."""
+    inputs = _inputs()
+
+    def profile(users: torch.Tensor | None) -> InterestEvidence:
+        return build_profiles(
+            inputs,
+            torch.zeros(4, 8),
+            torch.zeros(4),
+            user_ids=[f"u{i}" for i in range(4)],
+            item_ids=[f"i{i}" for i in range(4)],
+            users=users,
+            config=ProfileConfig(evidence_k=2),
+        ).explanation
+
+    everyone = [profile(None)[u] for u in range(4)]
+    assert any(why["items"] for user in everyone for why in user)
+    assert any(why["friends"] for user in everyone for why in user)
+    some = profile(torch.tensor([3, 0, 2]))
+    assert [some[r] for r in range(3)] == [everyone[3], everyone[0], everyone[2]]
+    monkeypatch.setattr(interest_evidence, "BLOCK", 2)
+    assert list(some) == [everyone[3], everyone[0], everyone[2]]
+    torch.save(some.to_dict(), tmp_path / "evidence.pt")
+    back = InterestEvidence.from_dict(torch.load(tmp_path / "evidence.pt", weights_only=True))
+    assert list(back) == list(some)
