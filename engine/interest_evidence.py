@@ -2,9 +2,9 @@
 
 :func:`engine.profile.build_profiles` picks, for every (user, top interest), the items and
 friends contributing most to it. As Python lists of ``{"items": [...], "friends": [...]}``
-dicts that is ~1.7 KiB a user (~2 GiB at a million users, and as much again while the result
-file is pickled); kept as the index tensors they are picked in, it is 24 bytes a named thing
-(~0.5 KiB a user with five interests and two items and two friends each). A user's dicts are
+dicts that is ~1.7 KiB a user by ``sys.getsizeof`` (~2 GiB at a million users); kept as the
+index tensors they are picked in, it is 24 bytes a named thing by their dtypes (~0.5 KiB a user
+with five interests and two items and two friends each). A user's dicts are
 made when their explanation is read (the writer's batch, a test); the result file stores the
 tensors and the two name tables.
 """
@@ -12,7 +12,7 @@ tensors and the two name tables.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -41,6 +41,9 @@ class Named:
         )
         used, index = torch.unique(thing[order], return_inverse=True)
         return cls(row[order], slot[order], index, [names[i] for i in used.tolist()])
+
+
+_NAMED = tuple(f.name for f in fields(Named))  # row, slot, thing, names
 
 
 @dataclass
@@ -76,15 +79,10 @@ class InterestEvidence:
         """Tensors and name lists only (the result file loads with ``weights_only``)."""
         out: dict[str, Any] = {"kept": self.kept}
         for kind, named in zip(KINDS, (self.items, self.friends), strict=True):
-            out.update(
-                {f"{kind}_{k}": getattr(named, k) for k in ("row", "slot", "thing", "names")}
-            )
+            out.update({f"{kind}_{k}": getattr(named, k) for k in _NAMED})
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InterestEvidence:
-        items, friends = (
-            Named(*(data[f"{kind}_{k}"] for k in ("row", "slot", "thing", "names")))
-            for kind in KINDS
-        )
+        items, friends = (Named(*(data[f"{kind}_{k}"] for k in _NAMED)) for kind in KINDS)
         return cls(items, friends, data["kept"])
