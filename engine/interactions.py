@@ -20,7 +20,19 @@ def interaction_pairs(snapshot: Snapshot, relations: Sequence[str] | None = None
     ]
     if not parts:
         return torch.empty(2, 0, dtype=torch.long)
-    return torch.unique(torch.cat(parts, dim=1), dim=1)
+    both = torch.cat(parts, dim=1)
+    return unique_pairs(both[0], both[1])
+
+
+def unique_pairs(row: Tensor, col: Tensor) -> Tensor:
+    """[2, P] the distinct (row, col) pairs of non-negative indices, sorted by row then col, as
+    ``torch.unique(torch.stack([row, col]), dim=1)`` gives them, through one int64 key a pair
+    (a fraction of the memory and time of ``unique(dim=1)``'s sort: 22M actions at 1M users)."""
+    if not row.numel():
+        return torch.empty(2, 0, dtype=torch.long)
+    width = int(col.max()) + 1
+    key = torch.unique(row.long() * width + col.long())
+    return torch.stack([torch.div(key, width, rounding_mode="floor"), key % width])
 
 
 def social_ties(snapshot: Snapshot) -> tuple[Tensor, Tensor]:

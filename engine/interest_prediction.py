@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.interactions import unique_pairs
 from engine.interests import (
     InterestInputs,
     InterestModel,
@@ -108,7 +109,7 @@ def _future_categories(
         hit = torch.nonzero(inputs.item_category[item] > 0)
         users, cols = user[hit[:, 0]], hit[:, 1]
     keep = cols >= 0
-    return torch.unique(torch.stack([users[keep], cols[keep]]), dim=1)
+    return unique_pairs(users[keep], cols[keep])
 
 
 def _scores(inputs: InterestInputs, model: InterestModel) -> dict[str, Tensor]:

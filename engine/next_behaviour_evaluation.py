@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from engine.churn_evaluation import mean_std
-from engine.interactions import primary_category, social_ties
+from engine.interactions import primary_category, social_ties, unique_pairs
 from engine.next_behaviour import (
     SequenceConfig,
     friend_category_mix,
@@ -186,7 +186,7 @@ def _lightgcn_scores(
 ) -> dict[str, Tensor]:
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
     n_categories = snapshot.num_nodes("category")
-    pairs = torch.unique(torch.stack([c.past.user, c.past.item]), dim=1)
+    pairs = unique_pairs(c.past.user, c.past.item)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.seed)
     trained = train_lightgcn(
         split.train, split.valid, n_users, n_items, social=social_ties(snapshot), config=config
@@ -320,7 +320,7 @@ def _list_rows(
     past = c.past
     known = c.past_categories >= 0
     bought = past.kind == log.kinds.index("PURCHASED") if "PURCHASED" in log.kinds else None
-    pairs = torch.unique(torch.stack([past.user, past.item]), dim=1)
+    pairs = unique_pairs(past.user, past.item)
     source = EvidenceSource.build(
         pairs=pairs,
         bought=torch.stack([past.user[bought], past.item[bought]])
@@ -345,10 +345,10 @@ def _list_rows(
     has_cat = cat_after >= 0
     mine = row_of[past.user] >= 0
     future = Future(
-        item_pairs=torch.unique(torch.stack([rows_after, log.item[after]]), dim=1),
-        category_pairs=torch.unique(torch.stack([rows_after[has_cat], cat_after[has_cat]]), dim=1),
-        past_categories=torch.unique(
-            torch.stack([row_of[past.user[mine & known]], c.past_categories[mine & known]]), dim=1
+        item_pairs=unique_pairs(rows_after, log.item[after]),
+        category_pairs=unique_pairs(rows_after[has_cat], cat_after[has_cat]),
+        past_categories=unique_pairs(
+            row_of[past.user[mine & known]], c.past_categories[mine & known]
         ),
         past_actions=c.sequences.length[c.users],
     )

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from engine.device import pick_device
-from engine.interactions import primary_category, social_ties
+from engine.interactions import primary_category, social_ties, unique_pairs
 from engine.linear_scores import ItemSide, RankerBlock, standardised_scores
 from engine.next_behaviour import (
     NextBehaviourModel,
@@ -394,7 +394,7 @@ def _evidence_source(
     now: int,
 ) -> EvidenceSource:
     n_users = snapshot.num_nodes("user")
-    pairs = torch.unique(torch.stack([log.user, log.item]), dim=1)
+    pairs = unique_pairs(log.user, log.item)
     bought = snapshot.edges.get(("user", "PURCHASED", "item"))
     known = categories >= 0
     failures = _unanswered(snapshot, log, categories, shown)

@@ -34,6 +34,7 @@ from engine.interactions import (
 from engine.interest_evidence import InterestEvidence
 from engine.interest_prediction import fit_on_past
 from engine.interests import InterestModel, interest_inputs
+from engine.memory import release_freed_memory
 from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
 from engine.recommendation_lists import RecommendationLists
@@ -218,6 +219,7 @@ def run_full(
     # the later stages need only what is above: the model, its adjacency (63M entries at a
     # million users) and the split go before the influence and profile stages allocate
     del trained, model, split, pairs
+    release_freed_memory()
     tic = time.perf_counter()
     step("influence")
     actions, adopted = snapshot_adoptions(snapshot, config)
@@ -248,10 +250,12 @@ def run_full(
     # the next stage reads the snapshot and the profiles only: what the profile stage made
     # for itself goes first (~3 GiB at a million users)
     del actions, adopted, inputs, customers
+    release_freed_memory()
     timings["profile_s"] = time.perf_counter() - tic
     tic = time.perf_counter()
     step("next")
     next_model = fit_next(snapshot, config.next)
+    release_freed_memory()  # the sequence model's training
     next_cols = None
     if next_model is not None:
         next_model.shown = list(shown or [])

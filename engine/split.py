@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from engine.interactions import unique_pairs
+
 
 @dataclass
 class Split:
@@ -23,7 +25,7 @@ def split_per_user(
     """Shuffle each user's distinct items; ``round(n*test)`` to test, ``round(n*valid)`` to
     validation, the rest to training (a 50-item user gets 40/5/5; one with 1-4 items keeps all
     of them in training)."""
-    pairs = torch.unique(torch.stack([user, item]), dim=1)
+    pairs = unique_pairs(user, item)
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(pairs.size(1), generator=generator)
     pairs = pairs[:, order]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.interactions import interaction_pairs, social_ties
+from engine.interactions import interaction_pairs, social_ties, unique_pairs
 from engine.snapshot import EdgeSet, Snapshot
 
 
@@ -41,3 +41,13 @@ def test_pairs_are_distinct_and_filtered_by_relation() -> None:
 def test_social_ties() -> None:
     src, dst = social_ties(SNAP)
     assert (src.tolist(), dst.tolist()) == ([0], [1])
+
+
+def test_unique_pairs_are_those_of_unique_over_columns() -> None:
+    generator = torch.Generator().manual_seed(0)
+    row = torch.randint(0, 50, (5_000,), generator=generator)
+    col = torch.randint(0, 70, (5_000,), generator=generator)  # wider than the rows, repeats
+    expected = torch.unique(torch.stack([row, col]), dim=1)
+    assert expected.size(1) < row.numel()
+    assert torch.equal(unique_pairs(row, col), expected)
+    assert unique_pairs(row[:0], col[:0]).shape == (2, 0)
