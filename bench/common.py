@@ -32,6 +32,7 @@ def bench_services(*, with_kafka: bool = False) -> Settings:
     """
     from profilegraph import services
 
+    os.umask(0o077)  # the run files written under the bench's state are the user's alone
     for key, value in BENCH_ENV.items():
         os.environ.setdefault(key, value)
     settings = services.settings_with_secrets()

@@ -8,11 +8,11 @@
 Per size, on the bench's own services (``bench.common``): generate the synthetic shop, bulk-load
 it, then one full refresh (``jobs.refresh``: export, then train, influence, profile and next
 behaviour inside the score step, then write-back), each step in its own process as the Celery
-workers run them, ``--epochs`` training epochs
-(few on a CPU: the other stages do not depend on how long the model trained). Every stage
-reports its wall seconds, its process's peak RSS, Neo4j's peak RSS and, on a GPU, the peak
-device memory; between consecutive sizes each stage's growth exponent ``k`` (seconds ~
-users^k), and over the whole range. Prints a table and writes ``out/bench/scale.json``.
+workers run them, ``--epochs`` training epochs (few on a CPU: the other stages do not depend on
+how long the model trained). Every stage reports its wall seconds, its process's RSS as it
+starts and at its peak, Neo4j's peak RSS and, on a GPU, the peak device memory; between
+consecutive sizes each stage's growth exponent ``k`` (seconds ~ users^k), and over the whole
+range. Prints a table and writes ``out/bench/scale.json``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class StageMeter:
     stage: str = ""
     started: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
+    start_rss: dict[str, int] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     peak_server_rss: dict[str, int] = field(default_factory=dict)
     peak_gpu: dict[str, int] = field(default_factory=dict)
@@ -77,6 +78,9 @@ class StageMeter:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         self.stage, self.started = stage, now
+        if stage:
+            # what the earlier stages left behind as this one begins
+            self.start_rss.setdefault(stage, _rss("self"))
         self._sample()
 
     def _sample(self) -> None:
@@ -136,7 +140,8 @@ def _generate_and_load(users: int) -> tuple[int, dict[str, Any]]:
         meter.enter("bulk_load")
         bulk_import(settings, data)
         meter.enter("")
-    return interactions, {"seconds": meter.seconds, "rss": meter.peak_rss}
+    peaks = {"rss": meter.peak_rss, "start_rss": meter.start_rss}
+    return interactions, {"seconds": meter.seconds, **peaks}
 
 
 def _refresh_step(name: str, step: Any) -> tuple[Any, dict[str, Any]]:
@@ -154,7 +159,7 @@ def _refresh_step(name: str, step: Any) -> tuple[Any, dict[str, Any]]:
         meter.enter({"score": "train"}.get(name, name))
         out = getattr(refresh, f"{name}_step")(settings, board, step)
     peaks = {"rss": meter.peak_rss, "server": meter.peak_server_rss, "gpu": meter.peak_gpu}
-    return out, {"seconds": meter.seconds, **peaks}
+    return out, {"seconds": meter.seconds, "start_rss": meter.start_rss, **peaks}
 
 
 def run_size(users: int, epochs: int) -> dict[str, Any]:
@@ -165,7 +170,7 @@ def run_size(users: int, epochs: int) -> dict[str, Any]:
     settings = bench_services()
     row: dict[str, Any] = {"users": users, "epochs": epochs, "cpus": os.cpu_count()}
     seconds: dict[str, float] = {}
-    peaks: dict[str, dict[str, int]] = {"rss": {}, "server": {}, "gpu": {}}
+    peaks: dict[str, dict[str, int]] = {"start_rss": {}, "rss": {}, "server": {}, "gpu": {}}
 
     def child(function: Any, *args: Any) -> Any:
         # each in a fresh process: its memory goes back to the system when it ends
@@ -188,6 +193,7 @@ def run_size(users: int, epochs: int) -> dict[str, Any]:
     row["profiles_written"] = result["written"]
     for stage in STAGES:
         row[f"{stage}_s"] = seconds.get(stage)
+        row[f"{stage}_start_rss_gib"] = peaks["start_rss"].get(stage, 0) / 2**30
         row[f"{stage}_rss_gib"] = peaks["rss"].get(stage, 0) / 2**30
         row[f"{stage}_neo4j_rss_gib"] = peaks["server"].get(stage, 0) / 2**30 or None
         if peaks["gpu"]:
@@ -246,7 +252,8 @@ def _report(sizes: list[dict[str, Any]], out: Path) -> None:
         rows.append({"users": f"k {entry['from']:,}->{entry['to']:,}", **entry})
     metrics = ["interactions", "profiles_written", "profiles_per_s", "total_s"]
     for stage in STAGES:
-        metrics += [f"{stage}_s", f"{stage}_rss_gib", f"{stage}_neo4j_rss_gib"]
+        metrics += [f"{stage}_s", f"{stage}_start_rss_gib", f"{stage}_rss_gib"]
+        metrics.append(f"{stage}_neo4j_rss_gib")
         if any(f"{stage}_gpu_gib" in r for r in rows):
             metrics.append(f"{stage}_gpu_gib")
     metrics += [f"{stage}_k" for stage in (*STAGES, "total")]

@@ -19,8 +19,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if name is None:
         return None
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)  # glibc only (not musl or macOS)
-    return trim
+    return getattr(ctypes.CDLL(name), "malloc_trim", None)  # glibc only (not musl or macOS)
 
 
 def release_freed_memory() -> bool:
