@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,30 @@ def _rss(pid: int | str) -> int:
         return 0
 
 
+def _peak_rss() -> int:
+    """This process's highest resident bytes since :func:`_reset_peak_rss` (the kernel's
+    VmHWM: exact, where sampling ``_rss`` misses what lives between two samples; 0 without
+    it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _reset_peak_rss() -> None:
+    """Start this process's high-water mark again from its current RSS (Linux 4.0+)."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 @dataclass
 class StageMeter:
-    """Wall time and peak memory per named stage, sampled every ``period_s`` in a thread."""
+    """Wall time and memory per named stage: this process's RSS as the stage starts and its
+    peak (the kernel's high-water mark, reset at each stage), Neo4j's peak RSS sampled every
+    ``period_s`` in a thread, and the device's peak."""
 
     server_pid: int | None
     period_s: float = 0.05
@@ -69,6 +90,7 @@ class StageMeter:
             return
         now = time.perf_counter()
         if self.stage:
+            self._sample()
             self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.started
             # a line per stage as it ends: a long run that dies still tells how far it got
             peak = self.peak_rss.get(self.stage, 0) / 2**30
@@ -77,6 +99,7 @@ class StageMeter:
                 self.peak_gpu[self.stage] = torch.cuda.max_memory_allocated()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
+        _reset_peak_rss()  # before the new name: a sample between the two goes to the old stage
         self.stage, self.started = stage, now
         if stage:
             # what the earlier stages left behind as this one begins
@@ -87,7 +110,7 @@ class StageMeter:
         if not self.stage:
             return
         s = self.stage
-        self.peak_rss[s] = max(self.peak_rss.get(s, 0), _rss("self"))
+        self.peak_rss[s] = max(self.peak_rss.get(s, 0), _rss("self"), _peak_rss())
         if self.server_pid:
             self.peak_server_rss[s] = max(self.peak_server_rss.get(s, 0), _rss(self.server_pid))
 
