@@ -163,8 +163,11 @@ def _generate_and_load(users: int) -> tuple[int, dict[str, Any]]:
         meter.enter("bulk_load")
         bulk_import(settings, data)
         meter.enter("")
-    peaks = {"rss": meter.peak_rss, "start_rss": meter.start_rss}
-    return interactions, {"seconds": meter.seconds, **peaks}
+    return interactions, {
+        "seconds": meter.seconds,
+        "rss": meter.peak_rss,
+        "start_rss": meter.start_rss,
+    }
 
 
 def _refresh_step(name: str, step: Any) -> tuple[Any, dict[str, Any]]:
