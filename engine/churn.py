@@ -310,18 +310,19 @@ def _learnable(label: Tensor) -> bool:
 
 
 def choose_columns(timeline: FeatureTimeline, at: int) -> tuple[list[int], dict[str, float]]:
-    """Behaviour alone, or behaviour and the graph: whichever has the higher AUC one horizon
-    earlier (trained on the horizon before that), so the graph is used only where it helps."""
+    """Behaviour alone, or behaviour and the graph: the graph only where it has the higher AUC
+    one horizon earlier (trained on the horizon before that). Where that cannot be checked (too
+    little history) or the two tie, the simpler model, behaviour alone, is used."""
     early, late = at - 2 * timeline.horizon_ms, at - timeline.horizon_ms
     train, test = timeline.outcomes(early), timeline.outcomes(late)
     if not (_learnable(train) and _learnable(test)):
-        return WITH_GRAPH, {}
+        return BEHAVIOUR_ONLY, {}
     fit_on, score_on = timeline.at(early), timeline.at(late)
     scores = {}
     for name, columns in (("behaviour", BEHAVIOUR_ONLY), ("behaviour+graph", WITH_GRAPH)):
         model = fit_churn(fit_on.values[fit_on.at_risk], train, columns)
         scores[name] = auc(model.predict(score_on.values)[score_on.at_risk], test)
-    best = WITH_GRAPH if scores["behaviour+graph"] >= scores["behaviour"] else BEHAVIOUR_ONLY
+    best = WITH_GRAPH if scores["behaviour+graph"] > scores["behaviour"] else BEHAVIOUR_ONLY
     return best, scores
 
 

@@ -15,7 +15,7 @@ The explanations are sentences built from the same figures the fields hold.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -31,6 +31,11 @@ from engine.value import ValueConfig, compute_value
 ORDERS = ("user", "PLACED", "order")
 
 
+def weekly_rate(annual: float) -> float:
+    """The weekly discount rate that compounds to ``annual`` over 52 weeks."""
+    return (1 + annual) ** (1 / 52) - 1
+
+
 @dataclass(frozen=True)
 class CustomerConfig:
     horizon_weeks: float = 13.0
@@ -41,7 +46,7 @@ class CustomerConfig:
         return ValueConfig(
             horizon=self.horizon_weeks,
             clv_horizon=self.clv_weeks,
-            discount_per_unit=self.annual_discount / 52,
+            discount_per_unit=weekly_rate(self.annual_discount),
         )
 
 
@@ -69,6 +74,27 @@ class CustomerColumns:
     price_level: Tensor
     behaviour_explanation: list[str]
     fit: dict[str, Any] = field(default_factory=dict)
+
+
+def _forecast_support(
+    actions: Actions,
+    placed: tuple[Tensor, Tensor, Tensor] | None,
+    now: int,
+    horizon_weeks: float,
+) -> dict[str, Any]:
+    """Whether the data's span supports forecasts over ``horizon_weeks`` (expected purchases,
+    CLV): at least that long a history, else null with the reason."""
+    starts = [int(actions.ts.min())] if actions.ts.numel() else []
+    if placed is not None:
+        starts.append(int(placed[1].min()))
+    weeks = (now - min(starts)) / (7 * DAY_MS) if starts else 0.0
+    if weeks >= horizon_weeks:
+        return {"supported": True, "history_weeks": weeks}
+    return {
+        "supported": False,
+        "history_weeks": weeks,
+        "reason": f"{weeks:.1f} weeks of history cannot support a {horizon_weeks:g}-week forecast",
+    }
 
 
 def _orders(snapshot: Snapshot) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -122,6 +148,14 @@ def customer_columns(
         fitted = None  # fitted on orders, now activity (or the reverse): fit afresh
     value = compute_value(o, n, end_day, config.value_config(), (fitted or {}).get("value"))
     money = placed is not None and bool((placed[2] > 0).any())
+    # Forecasts need history at least as long as the horizon they speak of: a year's CLV from a
+    # few days of data is an extrapolation, not a figure. A full run decides; an incremental
+    # one (a neighbourhood, not the population's span) keeps its decision.
+    forecasts = (fitted or {}).get("forecasts") or _forecast_support(
+        actions, placed, now, config.horizon_weeks
+    )
+    if not forecasts["supported"]:
+        value = replace(value, expected_purchases=nan.clone(), clv=nan.clone())
     horizon_ms = int(config.horizon_weeks * 7 * DAY_MS)
     follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
     src = follows.src if follows is not None else torch.empty(0, dtype=torch.long)
@@ -143,8 +177,11 @@ def customer_columns(
         )
         risk = features.at_risk
         churn[risk] = probability[risk]
+        if model is None:  # nothing to learn from (under two horizons, or no variety)
+            churn = nan.clone()
         churn_fit = {
-            "model": "base rate"
+            "model": "none (no churn to learn from: under two horizons of history, or every "
+            "at-risk user went the same way)"
             if model is None
             else "logistic, behaviour + graph"
             if len(model.columns) > len(BEHAVIOUR)
@@ -169,7 +206,13 @@ def customer_columns(
         value_explanation=_value_sentences(value, basis, money, config),
         churn_explanation=explanations,
         **habits,
-        fit={"basis": basis, "as_of_ms": now, "value": value.fit, "churn": churn_fit},
+        fit={
+            "basis": basis,
+            "as_of_ms": now,
+            "value": value.fit,
+            "churn": churn_fit,
+            "forecasts": forecasts,
+        },
     )
 
 
@@ -194,13 +237,19 @@ def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig
         if not buyer:
             out.append("")
             continue
+        forecast = (
+            f"{expected:.1f} {units[1]} expected in the next {config.horizon_weeks:g} weeks"
+            if not math.isnan(expected)
+            else "no forecast (too short a history)"
+        )
         text = (
             f"{stage}: {int(freq)} {units[int(freq) != 1]}, the last {recency:.0f} days ago "
-            f"(usual gap {gap:.0f} days); RFM {segment}; P(still active) {alive:.0%}, "
-            f"{expected:.1f} {units[1]} expected in the next {config.horizon_weeks:g} weeks"
+            f"(usual gap {gap:.0f} days); RFM {segment}; P(still active) {alive:.0%}, {forecast}"
         )
         if money and not math.isnan(monetary):
-            text += f"; {monetary:.2f} per order, CLV {clv:.2f} over {config.clv_weeks:g} weeks"
+            text += f"; {monetary:.2f} per order"
+            if not math.isnan(clv):
+                text += f", CLV {clv:.2f} over {config.clv_weeks:g} weeks"
         out.append(text)
     return out
 

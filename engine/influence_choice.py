@@ -2,9 +2,12 @@
 
 The choice is made on validation data the run can see: the same question asked one, two and
 three horizons earlier (predict the adoptions of ``(at - j h, at - (j - 1) h]`` from what was
-known at ``at - j h``), averaged. The model
-and each baseline (past adoptions, PageRank, ArticleRank, follower counts) are scored by
-Spearman correlation with those adoptions; the best one is then computed at ``at`` and shipped.
+known at ``at - j h``), averaged. The model and each baseline (past adoptions, PageRank,
+ArticleRank, follower counts) are scored by Spearman correlation with those adoptions. The
+model ships only where it *beats* the best baseline: the paired bootstrap interval of the
+difference (users resampled, the same samples for both) lies above zero. Otherwise the two tie
+and the simpler method, the baseline, ships. Where the data cannot say anything (no follows,
+or no adoption along any follow in the validation periods) influence is null, with the reason.
 A baseline's raw score (a rank mass, a follower count) is put on the model's scale - expected
 adoptions over the next horizon - by quantile mapping onto the adoptions counted in the latest
 horizon, so ``profile_influence`` means the same whichever method won.
@@ -22,9 +25,17 @@ from torch import Tensor
 
 from engine.adoptions import Actions, Adoptions, influence_counts
 from engine.influence import predict_influence
-from engine.influence_evaluation import baseline_scores, evaluate_influence
+from engine.influence_evaluation import (
+    baseline_scores,
+    influence_scores,
+    precision_at_k,
+    spearman,
+    spearman_draws,
+)
+from engine.significance import interval
 
 MODEL = "model"
+PRECISION_K = 50
 
 
 @dataclass(frozen=True)
@@ -32,9 +43,24 @@ class InfluenceChoice:
     score: Tensor  # [U] expected adoptions over the next horizon
     shipped: str  # "model" or the name of the baseline that won on validation
     validation: dict[str, dict[str, float]]  # method -> figures on the validation period
+    # the model against the best baseline: difference of Spearman and its interval
+    comparison: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"shipped": self.shipped, "validation": self.validation}
+        out: dict[str, Any] = {"shipped": self.shipped, "validation": self.validation}
+        if self.comparison is not None:
+            out["comparison"] = self.comparison
+        return out
+
+    @property
+    def applies(self) -> bool:
+        """False where the data could not support an influence score (it is null)."""
+        return bool(torch.isfinite(self.score).any()) if self.score.numel() else False
+
+
+def not_supported(n_users: int, reason: str) -> InfluenceChoice:
+    """Influence null for every user, with the reason the data cannot support it."""
+    return InfluenceChoice(torch.full((n_users,), float("nan")), f"none ({reason})", {})
 
 
 def on_count_scale(score: Tensor, reference: Tensor) -> Tensor:
@@ -66,10 +92,12 @@ def choose_influence(
     """The influence score to ship at ``at``. The validation is the mean over up to
     ``periods`` earlier horizons (one period is noisy where few users carry the signal); where
     the data is too short for any (less than two horizons of actions), the model ships and
-    ``validation`` is empty."""
+    says it was not validated."""
+    if follow_src.numel() == 0:
+        return not_supported(n_users, "no follows: nobody can influence anybody here")
     earliest = int(actions.ts.min()) if actions.ts.numel() else at
-    tables = [
-        evaluate_influence(
+    periods_run = [
+        influence_scores(
             actions.before(at - (j - 1) * horizon_ms),
             follow_src,
             follow_dst,
@@ -83,29 +111,79 @@ def choose_influence(
         for j in range(1, periods + 1)
         if at - (j + 1) * horizon_ms > earliest
     ]
+    if not periods_run:  # under two horizons of data: nothing to validate on
+        return _model_choice(
+            actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted, seed, device,
+            validation={}, shipped=f"{MODEL} (not validated: under two horizons of data)",
+        )  # fmt: skip
+    tables = [
+        {
+            name: {
+                "spearman": spearman(value, future),
+                f"precision@{PRECISION_K}": precision_at_k(value, future, PRECISION_K),
+                "users_with_future": float((future > 0).sum()),
+            }
+            for name, value in methods.items()
+        }
+        for methods, future in periods_run
+    ]
     validation = {
         name: {key: sum(t[name][key] for t in tables) / len(tables) for key in tables[0][name]}
-        for name in (tables[0] if tables else {})
+        for name in tables[0]
     }
-    if validation:
-        validation[MODEL]["periods"] = float(len(tables))
-    best = MODEL
-    for name, figures in validation.items():  # the model wins ties
-        if figures["spearman"] > validation[best]["spearman"]:
-            best = name
-    if best == MODEL:
-        score = predict_influence(
-            actions,
-            follow_src,
-            follow_dst,
-            n_users,
-            at=at,
-            horizon_ms=horizon_ms,
-            adopted=adopted,
-            seed=seed,
-            device=device,
+    validation[MODEL]["periods"] = float(len(tables))
+    if all(t[MODEL]["users_with_future"] == 0 for t in tables):
+        return InfluenceChoice(
+            torch.full((n_users,), float("nan")),
+            "none (no adoption along any follow in the validation periods)",
+            validation,
         )
-    else:
-        raw = baseline_scores(adopted, follow_src, follow_dst, n_users, at=at)[best]
-        score = on_count_scale(raw, influence_counts(adopted, n_users, at - horizon_ms, at))
-    return InfluenceChoice(score, best, validation)
+    baseline = max((n for n in validation if n != MODEL), key=lambda n: validation[n]["spearman"])
+    draws = [spearman_draws(methods, future, seed=seed) for methods, future in periods_run]
+    difference = sum(d[MODEL] - d[baseline] for d in draws) / len(draws)
+    low, high = interval(difference)
+    comparison = {
+        "baseline": baseline,
+        "difference": validation[MODEL]["spearman"] - validation[baseline]["spearman"],
+        "low": low,
+        "high": high,
+        "verdict": "beats" if low > 0 else "loses to" if high < 0 else "ties with",
+    }
+    if low > 0:
+        return _model_choice(
+            actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted, seed, device,
+            validation=validation, shipped=MODEL, comparison=comparison,
+        )  # fmt: skip
+    # a tie or a loss: the simpler method ships
+    raw = baseline_scores(adopted, follow_src, follow_dst, n_users, at=at)[baseline]
+    score = on_count_scale(raw, influence_counts(adopted, n_users, at - horizon_ms, at))
+    return InfluenceChoice(score, baseline, validation, comparison)
+
+
+def _model_choice(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    at: int,
+    horizon_ms: int,
+    adopted: Adoptions,
+    seed: int,
+    device: torch.device | str,
+    *,
+    validation: dict[str, dict[str, float]],
+    shipped: str,
+    comparison: dict[str, Any] | None = None,
+) -> InfluenceChoice:
+    score = predict_influence(
+        actions,
+        follow_src,
+        follow_dst,
+        n_users,
+        at=at,
+        horizon_ms=horizon_ms,
+        adopted=adopted,
+        seed=seed,
+        device=device,
+    )
+    return InfluenceChoice(score, shipped, validation, comparison)

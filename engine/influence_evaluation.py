@@ -40,7 +40,7 @@ def baseline_scores(
     }
 
 
-def evaluate_influence(
+def influence_scores(
     actions: Actions,
     follow_src: Tensor,
     follow_dst: Tensor,
@@ -49,17 +49,15 @@ def evaluate_influence(
     split_ts: int,
     horizon_ms: int,
     window_ms: int,
-    k: int = 50,
-    planted: Tensor | None = None,
     seed: int = 0,
     known_follows: tuple[Tensor, Tensor] | None = None,
     device: torch.device | str = "cpu",
-) -> dict[str, dict[str, float]]:
-    """Predict the ``horizon_ms`` after ``split_ts`` from what was known at ``split_ts``, and
-    score the model beside past adoptions, PageRank, ArticleRank and follower counts.
-    ``known_follows``: the follows known at the cut (default: all), which the model and the
-    baselines see; the truth counts adoptions along every follow. Each row also gives the
-    number of users who trigger adoptions after the cut (``users_with_future``)."""
+) -> tuple[dict[str, Tensor], Tensor]:
+    """Each method's scores from what was known at ``split_ts`` (the model, past adoptions,
+    PageRank, ArticleRank, follower counts) and the truth: the adoptions each user triggers in
+    the ``horizon_ms`` after it. ``known_follows``: the follows known at the cut (default:
+    all), which the model and the baselines see; the truth counts adoptions along every
+    follow."""
     adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
     known = actions.before(split_ts)
     src, dst = known_follows if known_follows is not None else (follow_src, follow_dst)
@@ -81,7 +79,40 @@ def evaluate_influence(
         device=device,
     )
     future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
-    methods = {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}
+    return {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}, future
+
+
+def evaluate_influence(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    split_ts: int,
+    horizon_ms: int,
+    window_ms: int,
+    k: int = 50,
+    planted: Tensor | None = None,
+    seed: int = 0,
+    known_follows: tuple[Tensor, Tensor] | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, dict[str, float]]:
+    """Predict the ``horizon_ms`` after ``split_ts`` from what was known at ``split_ts``, and
+    score the model beside past adoptions, PageRank, ArticleRank and follower counts
+    (:func:`influence_scores`). Each row also gives the number of users who trigger adoptions
+    after the cut (``users_with_future``)."""
+    methods, future = influence_scores(
+        actions,
+        follow_src,
+        follow_dst,
+        n_users,
+        split_ts=split_ts,
+        horizon_ms=horizon_ms,
+        window_ms=window_ms,
+        seed=seed,
+        known_follows=known_follows,
+        device=device,
+    )
     with_future = float((future > 0).sum())
     metrics: dict[str, dict[str, float]] = {}
     for name, value in methods.items():
@@ -94,6 +125,28 @@ def evaluate_influence(
             metrics[name]["spearman_planted"] = spearman(value, planted)
             metrics[name][f"precision@{k}_planted"] = precision_at_k(value, planted, k)
     return metrics
+
+
+def spearman_draws(
+    methods: dict[str, Tensor],
+    future: Tensor,
+    *,
+    resamples: int = 200,
+    max_users: int = 20_000,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Each method's Spearman correlation with ``future`` on ``resamples`` bootstrap samples of
+    the users (at most ``max_users`` drawn per sample), the same samples for every method: the
+    paired draws a comparison of two methods reads."""
+    n = future.numel()
+    generator = torch.Generator().manual_seed(seed)
+    samples = [
+        torch.randint(0, n, (min(n, max_users),), generator=generator) for _ in range(resamples)
+    ]
+    return {
+        name: torch.tensor([spearman(value[s], future[s]) for s in samples], dtype=torch.float64)
+        for name, value in methods.items()
+    }
 
 
 def _scored(

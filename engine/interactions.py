@@ -44,18 +44,44 @@ def social_ties(snapshot: Snapshot) -> tuple[Tensor, Tensor]:
 
 
 def timed_actions(snapshot: Snapshot) -> Actions:
-    """Every user-item interaction that has a timestamp (the adoptions influence is read from)."""
+    """Every known time of a user-item action: each edge's first and latest time, and each row
+    of the action log, one row per distinct (user, item, time), sorted by user, item, time.
+
+    An edge aggregates all events of one user, item and kind, so its ``ts`` alone is the *last*
+    touch: read alone, a follower who took an item up before the leader and again after would
+    count as adopting it, and a daily visitor would be active on one day. The first time says
+    when the item was taken up; the log (each user's latest actions) says on which days."""
     users, items, ts = [], [], []
+
+    def add(user: Tensor, item: Tensor, times: Tensor) -> None:
+        known = times >= 0
+        users.append(user[known])
+        items.append(item[known])
+        ts.append(times[known])
+
     for (src, _rel, dst), edges in snapshot.edges.items():
         if src == "user" and dst == "item":
-            known = edges.ts >= 0
-            users.append(edges.src[known])
-            items.append(edges.dst[known])
-            ts.append(edges.ts[known])
+            add(edges.src, edges.dst, edges.ts)
+            if edges.first_ts is not None:
+                earlier = edges.first_ts != edges.ts  # one event: its first time is its last
+                add(edges.src[earlier], edges.dst[earlier], edges.first_ts[earlier])
+    if snapshot.actions is not None:
+        add(snapshot.actions.user, snapshot.actions.item, snapshot.actions.ts)
     empty = torch.empty(0, dtype=torch.long)
     if not users:
         return Actions(empty, empty, empty)
-    return Actions(torch.cat(users), torch.cat(items), torch.cat(ts))
+    user, item, time = torch.cat(users), torch.cat(items), torch.cat(ts)
+    if not user.numel():
+        return Actions(empty, empty, empty)
+    # distinct (user, item, time): sort by time, then stably by the (user, item) key
+    pair = user * (int(item.max()) + 1) + item
+    order = torch.argsort(time, stable=True)
+    order = order[torch.argsort(pair[order], stable=True)]
+    pair, time = pair[order], time[order]
+    new = torch.ones_like(pair, dtype=torch.bool)
+    new[1:] = (pair[1:] != pair[:-1]) | (time[1:] != time[:-1])
+    order = order[new]
+    return Actions(user[order], item[order], time[new])
 
 
 def last_action_times(actions: Actions, num_users: int) -> Tensor:

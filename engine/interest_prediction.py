@@ -42,23 +42,27 @@ from engine.interests import (
     popularity,
     social_interests,
 )
-from engine.metrics import rank_metrics
+from engine.metrics import rank_metrics, user_rank_metrics
+from engine.significance import paired_bootstrap
 from engine.snapshot import EdgeSet, Snapshot
 
 TAGGED = ("user", "TAGGED", "item")
+IN_CATEGORY = ("item", "IN_CATEGORY", "category")
 
 
 def _before(edges: EdgeSet, cut: int) -> EdgeSet:
-    keep = (edges.ts >= 0) & (edges.ts <= cut)
-    category = edges.category[keep] if edges.category is not None else None
-    return EdgeSet(
-        edges.src[keep],
-        edges.dst[keep],
-        edges.weight[keep],
-        edges.ts[keep],
-        edges.count[keep],
-        category,
-    )
+    """The edges as they stood at ``cut``: those first touched by then. An edge touched again
+    after the cut keeps only what is known of its first event (its time, one event, the mean
+    weight of one): its later times, counts and weights are the future."""
+    first = edges.first
+    keep = (first >= 0) & (first <= cut)
+    part = edges.select(keep)
+    later = part.ts > cut
+    if bool(later.any()):
+        part.ts = torch.where(later, part.first, part.ts)
+        part.weight = torch.where(later, part.weight / part.count.clamp_min(1), part.weight)
+        part.count = torch.where(later, torch.ones_like(part.count), part.count)
+    return part
 
 
 def time_cut(ts: Tensor, quantile: float) -> int:
@@ -71,15 +75,38 @@ FOLLOWS = ("user", "FOLLOWS", "user")
 
 def _known_by(edges: EdgeSet, cut: int) -> EdgeSet:
     """Follows made up to ``cut``; a follow without a time is kept (the report warns)."""
-    keep = edges.ts <= cut  # ts -1: unknown
-    return EdgeSet(
-        edges.src[keep], edges.dst[keep], edges.weight[keep], edges.ts[keep], edges.count[keep]
-    )
+    return edges.select(edges.ts <= cut)  # ts -1: unknown
+
+
+def _categories_at(snapshot: Snapshot, cut: int) -> EdgeSet | None:
+    """Item categories as known at ``cut``. A tag given to an item adds one to the item's
+    weight in that category (cypher/ingest_tag_categories), so the tags given after the cut are
+    taken off again; a category no tag had given the item by then is gone."""
+    links = snapshot.edges.get(IN_CATEGORY)
+    tags = snapshot.edges.get(TAGGED)
+    if links is None or tags is None or tags.category is None or not len(links):
+        return links
+    # tag events after the cut on each (item, category): all of an edge first tagged after
+    # it; the repeats of one first tagged before it
+    first = tags.first
+    late = torch.where(first > cut, tags.count, torch.where(tags.ts > cut, tags.count - 1, 0))
+    n_cat = snapshot.num_nodes("category")
+    key = links.src * n_cat + links.dst
+    order = torch.argsort(key)
+    tag_key = tags.dst * n_cat + tags.category
+    at = torch.searchsorted(key[order], tag_key).clamp_max(key.numel() - 1)
+    found = key[order][at] == tag_key
+    taken = torch.zeros(key.numel(), dtype=links.weight.dtype)
+    taken.index_add_(0, order[at[found]], late[found].to(links.weight.dtype))
+    part = links.select(torch.ones(key.numel(), dtype=torch.bool))
+    part.weight = links.weight - taken
+    return part.select(part.weight > 0)
 
 
 def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
-    """The snapshot as known at ``cut``: user-item interactions timestamped up to it, and the
-    follows made up to it (where follows carry times)."""
+    """The snapshot as known at ``cut``: user-item interactions first made by then (as they
+    stood then), the follows made by then (where follows carry times), the item categories the
+    tags given by then imply, and the action log up to the cut."""
     edges = {
         key: _before(e, cut)
         if key[0] == "user" and key[2] == "item"
@@ -88,7 +115,12 @@ def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
         else e
         for key, e in snapshot.edges.items()
     }
-    return replace(snapshot, edges=edges)
+    categories = _categories_at(snapshot, cut)
+    if categories is not None:
+        edges[IN_CATEGORY] = categories
+    log = snapshot.actions
+    past_log = None if log is None else log.select((log.ts >= 0) & (log.ts <= cut))
+    return replace(snapshot, edges=edges, actions=past_log)
 
 
 def _future_categories(
@@ -100,10 +132,10 @@ def _future_categories(
         column = {name: i for i, name in enumerate(inputs.categories)}
         names = snapshot.node_ids["category"]
         to_column = torch.tensor([column.get(name, -1) for name in names], dtype=torch.long)
-        future = tags.ts > cut
+        future = tags.first > cut  # tags first given after the cut
         users, cols = tags.src[future], to_column[tags.category[future]]
     else:
-        parts = [(e.src[e.ts > cut], e.dst[e.ts > cut]) for e in timed.values()]
+        parts = [(e.src[e.first > cut], e.dst[e.first > cut]) for e in timed.values()]
         user = torch.cat([u for u, _ in parts])
         item = torch.cat([i for _, i in parts])
         hit = torch.nonzero(inputs.item_category[item] > 0)
@@ -180,6 +212,7 @@ def evaluate_interest_prediction(
         raise ValueError("interest prediction needs timestamped user-item interactions")
     truth = "tags" if TAGGED in timed and timed[TAGGED].category is not None else "item categories"
     cuts = []
+    per_user: dict[str, list[Tensor]] = {}  # each method's Recall@k per (cut, user), paired
     for split in splits:
         parts = temporal_split(snapshot, split, **options)
         assert parts is not None
@@ -191,6 +224,8 @@ def evaluate_interest_prediction(
         identity = torch.eye(len(inputs.categories))
         methods: dict[str, dict[str, float]] = {}
         for method, score in _scores(inputs, model).items():
+            _, recall, _ = user_rank_metrics(score, identity, target, [], k=k)
+            per_user.setdefault(method, []).append(recall)
             overall = rank_metrics(score, identity, target, [], k=k)
             of_cold = rank_metrics(score, identity, target[:, cold[target[0]]], [], k=k)
             methods[method] = {
@@ -202,7 +237,31 @@ def evaluate_interest_prediction(
                 "cold_users": of_cold["users"],
             }
         cuts.append({"split": split, "cut": cut, "model": fitted, "methods": methods})
-    return {"truth": truth, "k": k, "cuts": cuts, "summary": _summary(cuts)}
+    summary = _summary(cuts)
+    return {
+        "truth": truth,
+        "k": k,
+        "cuts": cuts,
+        "summary": summary,
+        "comparison": compare_with_best_baseline(summary, per_user, f"recall@{k}"),
+    }
+
+
+def compare_with_best_baseline(
+    summary: dict[str, dict[str, float]], per_user: dict[str, list[Tensor]], key: str
+) -> dict[str, Any]:
+    """The profile against the baseline with the best mean ``key``, paired over every (cut,
+    user) both were scored on: the difference, its interval and the verdict (``beats`` only
+    when the interval lies above zero). Where it does not beat it, the baseline is the simpler
+    method and the one to ship."""
+    best = max((name for name in summary if name != "profile"), key=lambda n: summary[n][key])
+    comparison = paired_bootstrap(torch.cat(per_user["profile"]), torch.cat(per_user[best]))
+    return {
+        "baseline": best,
+        "metric": key,
+        **comparison.describe(),
+        "ships": "profile" if comparison.verdict == "beats" else best,
+    }
 
 
 def _summary(cuts: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

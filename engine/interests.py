@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from engine.metrics import VALID_USERS, rank_metrics, sample_users
+from engine.metrics import VALID_USERS, sample_users, user_rank_metrics
 from engine.neighbours import NeighbourMean
 from engine.snapshot import Snapshot
 
@@ -216,8 +216,13 @@ def fit_interest_model(
     max_users: int = VALID_USERS,
     seed: int = 0,
 ) -> tuple[InterestModel, dict[str, float]]:
-    """The grid point with the best Recall@k on ``target`` ([2, T] (user, category column)
-    pairs taken up after the time of ``inputs``): the model, and its validation Recall@k.
+    """The simplest grid point whose Recall@k on ``target`` ([2, T] (user, category column)
+    pairs taken up after the time of ``inputs``) is within one standard error of the best
+    point's (the one-standard-error rule; the error is that of the paired per-user difference):
+    the model, and its validation Recall@k. The best point alone is whichever the noise of one
+    validation split favoured (on held-out data it jumped between social 0.25 and 4.0 from cut
+    to cut); the simplest near it is stable. Simpler: no purchase-intent weighting, no recency
+    weighting, less weight on friends, less on popularity (:func:`_complexity`).
 
     The grid is scored on at most ``max_users`` of the users with a target (a seeded sample
     beyond that): choosing among the grid's points needs no more, and the search then costs
@@ -225,7 +230,7 @@ def fit_interest_model(
     computed once per half-life and intent, for everyone; each point only mixes them).
     """
     identity = torch.eye(inputs.item_category.size(1))
-    best: tuple[float, InterestModel] | None = None
+    points: list[tuple[InterestModel, Tensor]] = []  # each point's per-user Recall@k
     lives = half_life_days if half_life_days is not None else half_life_grid(inputs)
     kinds = inputs.intent is not None and bool((inputs.intent != 1).any())
     scored = sample_users(target[0].unique(), max_users, seed)
@@ -242,8 +247,28 @@ def fit_interest_model(
             for a in prior:
                 model = InterestModel(social=s, prior=a, half_life_days=half_life, intent=intent)
                 score = normalise(mine + s * friends + a * common)  # interest_scores, sampled
-                recall = rank_metrics(score, identity, local_target, [], k=k)[f"recall@{k}"]
-                if best is None or recall > best[0] + 1e-9:
-                    best = (recall, model)
-    assert best is not None
-    return best[1], {f"valid_recall@{k}": best[0], "valid_users": float(scored.numel())}
+                _, recall, _ = user_rank_metrics(score, identity, local_target, [], k=k)
+                points.append((model, recall))
+    means = torch.stack([recall.mean() for _, recall in points])
+    top = int(torch.argmax(means))  # the first best point, as the grid is ordered
+    best_recall = points[top][1]
+    n = best_recall.numel()
+    near = [
+        (model, float(recall.mean()))
+        for model, recall in points
+        if float(best_recall.mean() - recall.mean())
+        <= float((best_recall - recall).std()) / max(n, 1) ** 0.5 + 1e-12
+    ]
+    model, recall_mean = min(near, key=lambda point: _complexity(point[0]))
+    return model, {
+        f"valid_recall@{k}": recall_mean,
+        f"best_valid_recall@{k}": float(means[top]),
+        "valid_users": float(scored.numel()),
+    }
+
+
+def _complexity(model: InterestModel) -> tuple[bool, bool, float, float, float]:
+    """The order of simplicity the one-standard-error rule picks by: fewer ingredients first,
+    then less weight on friends and on popularity, then a longer memory."""
+    life = model.half_life_days
+    return (model.intent, life is not None, model.social, model.prior, -(life or 0.0))

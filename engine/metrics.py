@@ -20,7 +20,7 @@ def sample_users(users: Tensor, cap: int | None, seed: int = 0) -> Tensor:
     return users[pick].sort().values
 
 
-def rank_metrics(
+def user_rank_metrics(
     user_emb: Tensor,
     item_emb: Tensor,
     target: Tensor,
@@ -29,9 +29,10 @@ def rank_metrics(
     k: int = 10,
     batch_size: int = 4096,
     max_users: int | None = None,
-) -> dict[str, float]:
-    """Mean Recall@k and NDCG@k over users with at least one target item (at most
-    ``max_users`` of them: a seeded sample, :func:`sample_users`).
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Each user's Recall@k and NDCG@k, for the users with at least one target item (at most
+    ``max_users`` of them: a seeded sample, :func:`sample_users`): (users, recall, ndcg), [N]
+    each, what :func:`rank_metrics` averages and a paired comparison resamples.
 
     Args:
         user_emb (Tensor): [U, F]. item_emb (Tensor): [I, F].
@@ -53,8 +54,8 @@ def rank_metrics(
     position[users] = torch.arange(users.numel(), device=device)
     discounts = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64, device=device))
     ideal = torch.cumsum(discounts, 0)
-    recall_sum = torch.zeros((), dtype=torch.float64, device=device)
-    ndcg_sum = torch.zeros((), dtype=torch.float64, device=device)
+    recall = torch.zeros(users.numel(), dtype=torch.float64, device=device)
+    ndcg = torch.zeros(users.numel(), dtype=torch.float64, device=device)
     # the excluded pairs of the ranked users, by their position: a slice per batch
     excluded_pos = position[excluded[0]]
     kept = excluded_pos >= 0
@@ -75,8 +76,28 @@ def rank_metrics(
         found = torch.searchsorted(target_keys, keys).clamp(max=target_keys.numel() - 1)
         hit = (target_keys[found] == keys).to(torch.float64)
         wanted = n_target[batch]
-        recall_sum += (hit.sum(1) / wanted).sum()
-        ndcg_sum += ((hit * discounts[: top.size(1)]).sum(1) / ideal[wanted.clamp(max=k) - 1]).sum()
+        rows = slice(start, start + batch.numel())
+        recall[rows] = hit.sum(1) / wanted
+        ndcg[rows] = (hit * discounts[: top.size(1)]).sum(1) / ideal[wanted.clamp(max=k) - 1]
+    return users, recall, ndcg
+
+
+def rank_metrics(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Tensor,
+    exclude: list[Tensor],
+    *,
+    k: int = 10,
+    batch_size: int = 4096,
+    max_users: int | None = None,
+) -> dict[str, float]:
+    """Mean Recall@k and NDCG@k over users with at least one target item (see
+    :func:`user_rank_metrics`)."""
+    users, recall, ndcg = user_rank_metrics(
+        user_emb, item_emb, target, exclude, k=k, batch_size=batch_size, max_users=max_users
+    )
+    recall_sum, ndcg_sum = recall.sum(), ndcg.sum()
     n = max(int(users.numel()), 1)
     return {
         f"recall@{k}": float(recall_sum) / n,

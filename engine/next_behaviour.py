@@ -63,7 +63,7 @@ class SequenceConfig:
     # a batch's category scores ([B, L, C]) stay under this many floats: B shrinks for a
     # large category set
     max_batch_floats: int = 1 << 25
-    max_epochs: int = 40
+    max_epochs: int = 20  # the refresh's (core.settings NextSettings), as every default here
     patience: int = 4
     item_negatives: int = 256
     social: bool = True
@@ -74,7 +74,7 @@ class SequenceConfig:
     device: str = "auto"
     # no new batch starts past this many seconds (the epoch then ends and is validated; the
     # best validation state is kept)
-    time_budget_s: float | None = None
+    time_budget_s: float | None = 90.0
     # validation on at most this many users' held-out actions (seeded sample; None: all)
     valid_users: int | None = VALID_USERS
 
@@ -345,8 +345,9 @@ def train_next_behaviour(
     config: SequenceConfig = SequenceConfig(),
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> SequenceModel:
-    """Train on every user with two or more actions; each user's last action is held out for
-    early stopping (the kept parameters never saw it)."""
+    """Train on every user with two or more actions; each user's last action is held out (the
+    kept parameters never saw it), and half of those users choose the early-stopping epoch
+    (:func:`validation_halves`; the other half decide whether the model ships)."""
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
@@ -376,7 +377,8 @@ def train_next_behaviour(
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     trained_sequences = 0
-    validated = sample_users(users, config.valid_users, config.seed).to(device)
+    stopping, _ = validation_halves(users, config.seed)
+    validated = sample_users(stopping, config.valid_users, config.seed).to(device)
     for epoch in range(config.max_epochs):
         if _over(config.time_budget_s, started):
             break
@@ -506,18 +508,30 @@ def _counts_through(column: Tensor, at: Tensor, size: int) -> tuple[Tensor, Tens
     return counts[:, 1:], latest[:, 1:]
 
 
+def validation_halves(users: Tensor, seed: int) -> tuple[Tensor, Tensor]:
+    """Two disjoint halves of the users whose last action is held out (a seeded shuffle, each
+    half ascending): the first chooses training's early-stopping epoch, the second decides
+    whether the model ships. Judged on the users that chose its epoch, the model would look
+    better than it is."""
+    order = torch.randperm(users.numel(), generator=torch.Generator().manual_seed(seed))
+    shuffled = users[order.to(users.device)]
+    return shuffled[0::2].sort().values, shuffled[1::2].sort().values
+
+
 @torch.no_grad()
 def held_out_category_ndcg(
     trained: SequenceModel, sequences: Sequences, mix: SocialMix | None, k: int = 10
 ) -> tuple[float, float]:
-    """Next-category NDCG@k of each user's last action (users with two or more), from the
-    model and from the user's own counts before it (popularity breaking ties): the check a
-    run makes before it ships the model's next categories."""
+    """Next-category NDCG@k of each user's last action (the checking half of the users with
+    two or more, :func:`validation_halves`: not those that chose the epoch), from the model
+    and from the user's own counts before it (popularity breaking ties): the check a run makes
+    before it ships the model's next categories."""
     model = trained.model.eval()
     users = torch.nonzero(sequences.length >= 2).flatten()
     if users.numel() == 0:
         return float("nan"), float("nan")
-    users = sample_users(users, trained.config.valid_users, trained.config.seed)
+    _, checking = validation_halves(users, trained.config.seed)
+    users = sample_users(checking, trained.config.valid_users, trained.config.seed)
     inputs = _inputs(sequences, torch.device("cpu"))
     length = sequences.length
     model_ndcg, _ = _held_out_ndcg(model.cpu(), inputs, length, users, mix, 1024, k)

@@ -47,9 +47,7 @@ from engine.snapshot import ActionLog, Snapshot
 
 @dataclass(frozen=True)
 class NextConfig:
-    sequence: SequenceConfig = field(
-        default_factory=lambda: SequenceConfig(max_epochs=20, time_budget_s=90.0)
-    )
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     top_categories: int = 3
 

@@ -24,7 +24,7 @@ from core.profile_contract import COLUMNS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
 from engine.customer_profile import CustomerConfig, customer_columns
 from engine.device import pick_device
-from engine.influence_choice import InfluenceChoice, choose_influence
+from engine.influence_choice import InfluenceChoice, choose_influence, not_supported
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
@@ -36,7 +36,7 @@ from engine.interest_prediction import fit_on_past
 from engine.interests import InterestModel, interest_inputs
 from engine.memory import release_freed_memory
 from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
-from engine.profile import ProfileConfig, Profiles, Segments, build_profiles
+from engine.profile import ProfileConfig, Profiles, Segments, build_profiles, competition_rank
 from engine.recommendation_lists import RecommendationLists
 from engine.snapshot import Snapshot
 from engine.split import split_per_user
@@ -153,7 +153,7 @@ def snapshot_influence(
     """The influence score to ship (:func:`choose_influence`, on the training device)."""
     n = snapshot.num_nodes("user")
     if actions.ts.numel() == 0:
-        return InfluenceChoice(torch.zeros(n), "none (no timestamped actions)", {})
+        return not_supported(n, "no timestamped actions: adoptions cannot be counted")
     src, dst = social_ties(snapshot)
     span = int(actions.ts.max() - actions.ts.min())
     horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
@@ -355,8 +355,9 @@ def run_incremental(
     # influence and its rank stay on the full run's population-wide scale
     influence = torch.zeros(n_users)
     influence[known_users] = state.influence[their_users].float()
-    ordered = torch.sort(state.influence.float(), descending=True).values
-    rank = torch.searchsorted(-ordered, -influence, right=False) + 1
+    rank = competition_rank(influence, state.influence)
+    if not bool(torch.isfinite(state.influence).any()):  # the full run had no influence
+        influence, rank = torch.full((n_users,), float("nan")), torch.full((n_users,), float("nan"))
     inputs = interest_inputs(snapshot, config.max_categories, min_rating=config.min_rating)
     actions, adopted = snapshot_adoptions(snapshot, config)
     profiles = build_profiles(

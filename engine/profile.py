@@ -278,9 +278,10 @@ def build_profiles(
     if segments.basis is not None:
         embedding = features @ segments.basis
     summary, labels = segments.summary, segments.labels
-    if influence_rank is None:
-        rank = torch.empty(n, dtype=torch.long)
-        rank[torch.argsort(influence, descending=True, stable=True)] = torch.arange(1, n + 1)
+    if influence_rank is None and not bool(torch.isfinite(influence).any()):
+        rank = torch.full((n,), float("nan"))  # influence does not apply here: no rank either
+    elif influence_rank is None:
+        rank = competition_rank(influence, influence)
     else:
         rank = influence_rank
     sel = users.tolist()
@@ -350,6 +351,18 @@ def adoption_evidence(
     return total, per_interest
 
 
+def competition_rank(values: Tensor, population: Tensor) -> Tensor:
+    """1 + how many of ``population`` score higher than each value: equal scores share a rank
+    (a baseline on the count scale has many ties), and a value placed against another run's
+    population gets the rank it would have had there."""
+    ordered = torch.sort(population.float(), descending=True).values
+    return torch.searchsorted(-ordered, -values.float(), right=False) + 1
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value else None
+
+
 def segment_summaries(
     segment: Tensor,
     influence: Tensor,
@@ -370,7 +383,7 @@ def segment_summaries(
                 "top_interests": [name for name, _, _ in terms[s]],
                 "lift": {name: round(lift, 3) for name, _, lift in terms[s]},
                 "share": {name: round(share, 4) for name, share, _ in terms[s]},
-                "mean_influence": float(influence[members].float().mean()),
+                "mean_influence": _finite(float(influence[members].float().mean())),
                 "mean_evidence": float(evidence[members].float().mean()),
             }
         )

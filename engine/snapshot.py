@@ -6,8 +6,11 @@ training can run on another machine that has only the file.
 
 Node indices are contiguous per node type; ``node_ids[type][i]`` is the external id of node
 ``i``. Edge sets are COO (``src``, ``dst``) with per-edge weight, count and timestamp (epoch
-ms, ``-1`` when unknown). Edge types are ``(src_type, relation, dst_type)`` triples, e.g.
-``("user", "LISTENED", "item")``; ``TAGGED`` edges also carry the category index per edge.
+ms, ``-1`` when unknown): ``ts`` is the *latest* time of the edge's events and ``first_ts`` the
+*earliest* (an edge aggregates every event of one user, item and kind), so "when was it first
+taken up" and "when was it last touched" are both answered. Edge types are ``(src_type,
+relation, dst_type)`` triples, e.g. ``("user", "LISTENED", "item")``; ``TAGGED`` edges also
+carry the category index per edge.
 
 Edges aggregate (one per user, item and kind), so they lose the order of a user's actions; the
 optional :class:`ActionLog` keeps it: one row per timed action (the graph keeps the latest few
@@ -36,14 +39,28 @@ class EdgeSet:
     ts: Tensor
     count: Tensor
     category: Tensor | None = None
+    # the earliest event's time (epoch ms, -1 unknown); None: every edge is one event (first = ts)
+    first_ts: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.src.numel())
 
+    @property
+    def first(self) -> Tensor:
+        """The earliest time of each edge's events (``ts`` where only one time is known)."""
+        return self.ts if self.first_ts is None else self.first_ts
+
+    def select(self, keep: Tensor) -> EdgeSet:
+        """The edges at ``keep`` (a mask or indices), every column alike."""
+        return EdgeSet(
+            **{k: v[keep] for k, v in self.to_dict().items()},  # type: ignore[arg-type]
+        )
+
     def to_dict(self) -> dict[str, Tensor]:
         out = {k: getattr(self, k) for k in ("src", "dst", "weight", "ts", "count")}
-        if self.category is not None:
-            out["category"] = self.category
+        for optional in ("category", "first_ts"):
+            if getattr(self, optional) is not None:
+                out[optional] = getattr(self, optional)
         return out
 
 
@@ -139,6 +156,13 @@ class Snapshot:
                         f"edge type {(src_type, rel, dst_type)}: '{name}' must be 1-d with {n} "
                         f"entries (found shape {tuple(tensor.shape)})"
                     )
+            if edges.first_ts is not None and bool(
+                ((edges.first_ts > edges.ts) & (edges.ts >= 0)).any()
+            ):
+                raise ValueError(
+                    f"edge type {(src_type, rel, dst_type)}: 'first_ts' must not come after 'ts' "
+                    "(first_ts is the earliest event's time, ts the latest)"
+                )
             for end, node_type, ids in (("src", src_type, edges.src), ("dst", dst_type, edges.dst)):
                 bound = self.num_nodes(node_type)
                 if n and (int(ids.min()) < 0 or int(ids.max()) >= bound):

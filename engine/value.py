@@ -63,7 +63,9 @@ class ValueConfig:
     unit_days: float = 7.0  # the models' time unit
     horizon: float = 13.0  # units ahead for "expected purchases" and churn (a quarter)
     clv_horizon: float = 52.0  # units of CLV (a year)
-    discount_per_unit: float = 0.10 / 52  # 10 % a year, weekly
+    # 10 % a year as a weekly rate that compounds to exactly 10 % over 52 weeks (0.10 / 52 would
+    # compound to 10.5 %)
+    discount_per_unit: float = 1.10 ** (1 / 52) - 1
     new_units: float = 4.0
     validation_fraction: float = 1 / 3
 

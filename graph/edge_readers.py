@@ -26,19 +26,27 @@ from graph.kinds import REL_TYPES
 INTERACTION_TYPES = tuple(rel for rel in REL_TYPES.values() if rel != "TAGGED")
 _KIND_CODE = {rel: code for code, rel in enumerate(INTERACTION_TYPES)}
 # Column layouts of profilegraph.exportEdges (graph/plugin/ExportEdges.java): little-endian.
-_PACKED = {"src": "<i8", "dst": "<i8", "weight": "<f4", "ts": "<i8", "count": "<i8"}
+_PACKED = {
+    "src": "<i8",
+    "dst": "<i8",
+    "weight": "<f4",
+    "ts": "<i8",
+    "first_ts": "<i8",
+    "count": "<i8",
+}
 Reader = Literal["auto", "procedure", "cypher"]
 
 
 @dataclass
-@dataclass
 class EdgeColumns:
-    """Edges of one relationship type as arrays; ends are internal ids."""
+    """Edges of one relationship type as arrays; ends are internal ids; ``ts`` is the latest
+    event's time, ``first_ts`` the earliest."""
 
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
     ts: np.ndarray
+    first_ts: np.ndarray
     count: np.ndarray
 
     def select(self, mask: np.ndarray) -> EdgeColumns:
@@ -159,13 +167,16 @@ def read_with_cypher(
         dst=inter.array("dst", np.int64),
         weight=inter.array("weights", np.float32, like="dst", default=1),
         ts=inter.array("ts", np.int64, like="dst", default=-1),
+        first_ts=inter.array("first_ts", np.int64, like="dst", default=-1),
         count=inter.array("counts", np.int64, like="dst", default=1),
     )
+    follow_ts = follows.array("ts", np.int64, like="dst", default=-1)
     social = EdgeColumns(
         src=follows.array("src", np.int64),
         dst=follows.array("dst", np.int64),
         weight=np.ones(m, np.float32),
-        ts=follows.array("ts", np.int64, like="dst", default=-1),
+        ts=follow_ts,
+        first_ts=follow_ts,
         count=np.ones(m, np.int64),
     )
     by_type = {rel: interactions.select(kinds == code) for rel, code in _KIND_CODE.items()}

@@ -39,6 +39,9 @@ MAX_LINE_BYTES = 64 * 1024
 DEFAULT_CURRENCY = "USD"  # settings.value.currency; ingest passes the deployment's
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
+_INTEGER = re.compile(r"[0-9]+")
+_DIGITS = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?")
+_OFFSET = re.compile(r"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})$")
 FUTURE_SLACK = timedelta(days=1)
 
 _KW = (
@@ -87,20 +90,36 @@ class EventBase(BaseModel):
 
     @field_validator("ts", "signup_ts", mode="before", check_fields=False)
     @classmethod
-    def _epoch_ms(cls, value: Any) -> Any:
-        """RFC 3339 text or integer epoch milliseconds, nothing else (no digits as text, no
-        floats, no booleans)."""
+    def _epoch_ms(cls, value: Any, info: ValidationInfo) -> Any:
+        """RFC 3339 text with its UTC offset, or integer epoch milliseconds; nothing else. No
+        digits as text (``"1700000000"``: seconds or milliseconds? a parser would guess), no
+        time without an offset (local time where? it would be taken as UTC silently), no
+        floats, no booleans. A CSV cell is text whatever it holds: there (``lax``), digits
+        are the integer they spell, epoch milliseconds, never a guess at the unit."""
+        lax = bool((info.context or {}).get("lax"))
+        if isinstance(value, str) and lax and _INTEGER.fullmatch(value.strip()):
+            value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             if not 0 <= value < 2**53:
                 raise ValueError("an integer timestamp is epoch milliseconds, 0 to 2**53")
             return datetime.fromtimestamp(value / 1000, UTC)
         if isinstance(value, str):
+            if _DIGITS.fullmatch(value.strip()):
+                raise ValueError(
+                    "digits as text are not a timestamp (seconds or milliseconds?): send an "
+                    "integer of epoch milliseconds or RFC 3339 text"
+                )
             try:  # JSON's rules: RFC 3339 only
-                return _DATETIME.validate_json(json.dumps(value), strict=True)
+                parsed = _DATETIME.validate_json(json.dumps(value), strict=True)
             except ValidationError:
                 raise ValueError(
                     "Input should be a valid datetime (RFC 3339 text or epoch milliseconds)"
                 ) from None
+            if parsed.tzinfo is None or not _OFFSET.search(value.strip()):
+                raise ValueError(
+                    "a timestamp needs its UTC offset ('Z' or '+hh:mm'): local time of which zone?"
+                )
+            return parsed
         return value
 
     @field_validator("ts", "signup_ts", check_fields=False)
@@ -380,7 +399,7 @@ def parse_event(
                 value=_clip(raw, 200),
             )
     try:
-        context = {"currency": currency}
+        context = {"currency": currency, "lax": lax}
         if text is not None:
             return EVENT_ADAPTER.validate_json(text, strict=True, context=context)
         return EVENT_ADAPTER.validate_python(raw, strict=not lax, context=context)

@@ -367,6 +367,7 @@ def _edge_sets(
             part.weight,
             part.ts,
             part.count,
+            first_ts=part.first_ts,
         )
     if len(users.tag_src):
         tags = read.tags
@@ -378,6 +379,7 @@ def _edge_sets(
             tags.array("ts", np.int64, like="dst", default=-1),
             tag_counts,
             category=items.category_of_tag,
+            first_ts=tags.array("first_ts", np.int64, like="dst", default=-1),
         )
     n_follows = len(users.follow_src)
     edges[("user", "FOLLOWS", "user")] = _edge_set(
@@ -402,6 +404,7 @@ def _edge_set(
     ts: np.ndarray,
     count: np.ndarray,
     category: np.ndarray | None = None,
+    first_ts: np.ndarray | None = None,
 ) -> EdgeSet:
     return EdgeSet(
         src=torch.from_numpy(np.ascontiguousarray(src, dtype=np.int64)),
@@ -410,4 +413,7 @@ def _edge_set(
         ts=torch.from_numpy(np.ascontiguousarray(ts, dtype=np.int64)),
         count=torch.from_numpy(np.ascontiguousarray(count, dtype=np.int64)),
         category=None if category is None else torch.from_numpy(category),
+        first_ts=None
+        if first_ts is None
+        else torch.from_numpy(np.ascontiguousarray(first_ts, dtype=np.int64)),
     )

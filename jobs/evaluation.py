@@ -20,11 +20,16 @@ from jobs.runs import RunBoard
 
 
 def evaluate_run(
-    settings: Settings, request: EvaluateRequest, board: RunBoard | None = None
+    settings: Settings,
+    request: EvaluateRequest,
+    board: RunBoard | None = None,
+    *,
+    out: Path | None = None,
 ) -> dict[str, Any]:
-    """``{"run_id", "files", "evaluation"}``; the report goes to ``request.out_dir`` (default:
-    the run's ``evaluation/`` folder). With a ``board`` the stages are reported on the run's
-    progress (``evaluation``, ``evaluation_percent``) as they start."""
+    """``{"run_id", "files", "evaluation"}``; the report goes to the run's ``evaluation/``
+    folder, or to ``out``: a caller's own choice (the CLI's ``--out``), never a message's.
+    With a ``board`` the stages are reported on the run's progress (``evaluation``,
+    ``evaluation_percent``) as they start."""
     from jobs.report import write_report  # matplotlib: only where reports are written
 
     files = run_files(settings, request.run_id)
@@ -60,8 +65,7 @@ def evaluate_run(
     )
     if board is not None:
         board.update(request.run_id, evaluation="done", evaluation_percent=100)
-    out = Path(request.out_dir) if request.out_dir else files.evaluation
-    written = write_report(evaluation, result, out)
+    written = write_report(evaluation, result, out or files.evaluation)
     with GraphClient(settings.neo4j) as client:
         client.write(
             "record_run_evaluation",

@@ -73,14 +73,12 @@ class StepPayload(_Payload):
 
 class EvaluateRequest(_Payload):
     """Evaluate a completed run from its files; item ranking only when seeds are given, since
-    it trains one model per seed and variant."""
+    it trains one model per seed and variant. The report goes to the run's own folder: a
+    message names no path (a sender could otherwise make a worker write anywhere it may)."""
 
     run_id: str = Field(pattern=RUN_ID)
     item_ranking_seeds: list[int] = Field(default_factory=list, max_length=10)
     max_epochs: int = Field(100, ge=1, le=100_000)
-    out_dir: str = Field(
-        "", max_length=1024, pattern=r"^[^\x00-\x1f]*$"
-    )  # default: the run's folder
 
     @field_validator("item_ranking_seeds")
     @classmethod

@@ -147,12 +147,22 @@ def privatise(
     return out, suppressed
 
 
+# A query's ε: below MIN_EPSILON the Laplace scale on a count (1/ε per noisy column) passes
+# 10^4 and grows without bound (1e-300 released counts of 2^63; 5e-324 divided by zero).
+MIN_EPSILON = 1e-3
+MAX_EPSILON = 100.0
+
+
 class BudgetLedger:
-    """Per data set: every DP query's ε, appended to a private JSON-lines file under a lock."""
+    """Per data set: every DP query's ε, appended to a private JSON-lines file under a lock.
+
+    A data set is a Neo4j database, and Neo4j's database names are case-insensitive: the
+    ledger is keyed by the name case-folded, so ``NEO4J`` and ``neo4j`` spend one budget."""
 
     def __init__(self, folder: Path, dataset: str, total: float) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", dataset):
             raise QueryParameterError(f"dataset: {dataset!r} is not a data set name")
+        dataset = dataset.casefold()
         self.path = folder / f"dp-budget-{dataset}.jsonl"
         self.dataset = dataset
         self.total = total
@@ -194,8 +204,11 @@ def release(
 ) -> Release:
     """Check the query has a DP form and the budget allows ``epsilon``, charge it, then run the
     query (``run()`` returns its exact rows) and privatise them."""
-    if not 0 < epsilon <= 100:
-        raise QueryParameterError(f"--dp-epsilon must lie in (0, 100] (found {epsilon!r})")
+    if not MIN_EPSILON <= epsilon <= MAX_EPSILON:  # also refuses NaN
+        raise QueryParameterError(
+            f"--dp-epsilon must lie in [{MIN_EPSILON:g}, {MAX_EPSILON:g}] (found {epsilon!r}): "
+            "smaller, the noise on a count outgrows any integer and the release means nothing"
+        )
     spec = dp_spec(query)
     spent = ledger.charge(epsilon, query.name)
     rows, suppressed = privatise(run(), spec, epsilon, min_group)

@@ -67,5 +67,6 @@ def evaluation_config(
         item_ranking_seeds=item_ranking_seeds,
         influence_window_days=settings.training.influence_window_days,
         min_rating=settings.training.min_rating,
+        churn_horizon_days=settings.value.horizon_weeks * 7,  # the horizon churn ships with
         train=train_config(settings, max_epochs),
     )

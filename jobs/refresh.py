@@ -14,6 +14,7 @@ whole refresh by calling them in order.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from graph.writeback import (
     Recommendation,
     clear_unconsented,
     finish_run,
+    read_run,
     start_run,
     write_profiles,
 )
@@ -109,10 +111,15 @@ def run_files(settings: Settings, run_id: str, *, create: bool = False) -> RunFi
 
 
 def plan_refresh(
-    settings: Settings, board: RunBoard, request: RefreshRequest
+    settings: Settings, board: RunBoard, request: RefreshRequest, *, claim: str | None = None
 ) -> tuple[dict[str, Any], StepPayload | None]:
-    """Take the lock and plan the run: ``(answer, first step)``; no step when refused."""
+    """Take the lock and plan the run: ``(answer, first step)``; no step when refused.
+    ``claim``: what identifies this request (the task's id, the same when Celery retries it):
+    a run id another request used already is refused, and that run is left alone."""
     req = request.with_run_id()
+    claimed = board.claim(req.run_id, claim or uuid.uuid4().hex)
+    if claimed == "taken":
+        return _reused(req.run_id), None
     board.count(req.run_id, "refresh_attempts")  # > 1: retried (e.g. Neo4j was unreachable)
     holder = board.acquire(req.run_id)
     if holder is not None:
@@ -127,6 +134,9 @@ def plan_refresh(
     try:
         mode, base, since, previous = req.mode, "", None, ""
         with GraphClient(settings.neo4j) as client:
+            if claimed == "new" and read_run(client, req.run_id) is not None:
+                board.release(req.run_id)  # a run of old (its claim expired): never again
+                return _reused(req.run_id), None
             watermark = close_epoch(client)
             full = client.read("latest_complete_run", kinds=["full"])
             if mode == "incremental" and not full:
@@ -170,6 +180,15 @@ def plan_refresh(
         board.release(req.run_id)
         raise
     return {"run_id": req.run_id, "state": "started", "mode": mode}, step
+
+
+def _reused(run_id: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "state": "refused",
+        "reason": f"run_id {run_id!r} was already used by another request: a run id names one "
+        "run (leave it out and one is chosen)",
+    }
 
 
 def begin_step(settings: Settings, board: RunBoard, raw: object, name: str) -> StepPayload:

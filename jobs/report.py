@@ -186,6 +186,28 @@ def _lookalike_section(lookalikes: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _verdict(interest: dict[str, Any], summary: dict[str, Any], k: int) -> str:
+    """The profile against its best baseline, said with the paired interval: a difference
+    whose interval holds zero is a tie, and a tie ships the baseline."""
+    c = interest.get("comparison")
+    if c is None:  # a report file written before comparisons were kept
+        return "No paired comparison was kept for this run: no claim is made."
+    best = c["baseline"]
+    profile, baseline = summary["profile"][f"recall@{k}"], summary[best][f"recall@{k}"]
+    verdict = {"beats": "beats", "loses to": "loses to", "ties with": "ties with"}[c["verdict"]]
+    return (
+        f"The profile {verdict} its best baseline ({best}): Recall@{k} {profile:.4f} against "
+        f"{baseline:.4f}, difference {c['difference']:+.4f} "
+        f"[{c['low']:+.4f}, {c['high']:+.4f}] ({c['level']:.0%} paired bootstrap over "
+        f"{int(c['units'])} user-cuts); "
+        + (
+            "the profile's interests ship."
+            if c["verdict"] == "beats"
+            else f"not a significant win, so the simpler method ({best}) is the one to ship."
+        )
+    )
+
+
 def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
     """The methods side by side, mean ± std over the cuts, with the users behind each figure,
     what the truth is, and the model fitted at each cut."""
@@ -199,16 +221,7 @@ def _interest_section(interest: dict[str, Any], k: int) -> list[str]:
         ["method", f"Recall@{k}", f"NDCG@{k}", f"cold Recall@{k}", f"cold NDCG@{k}"],
         [[name, *(_figure(m, key) for key in keys)] for name, m in summary.items()],
     )
-    best_baseline = max(
-        (name for name in summary if name != "profile"), key=lambda n: summary[n][keys[0]]
-    )
-    profile, best = summary["profile"][keys[0]], summary[best_baseline][keys[0]]
-    verdict = "beats" if profile > best else "does NOT beat"
-    lines += [
-        "",
-        f"The profile {verdict} its best baseline ({best_baseline}): Recall@{k} "
-        f"{profile:.4f} against {best:.4f}.",
-    ]
+    lines += ["", _verdict(interest, summary, k)]
     for cut in cuts:
         some = cut["methods"]["profile"]
         model = cut["model"]

@@ -27,6 +27,9 @@ return 0
 """
 
 
+CLAIM_TTL_S = 400 * 24 * 3600  # past it, the run's record in Neo4j still refuses the id
+
+
 def _key(run_id: str) -> str:
     return f"profilegraph:run:{run_id}"
 
@@ -48,6 +51,17 @@ class RunBoard:
         holder = self.conn.get(LOCK)
         holder_id = holder.decode() if holder else None
         return None if holder_id == run_id else holder_id or "unknown"
+
+    def claim(self, run_id: str, by: str) -> str:
+        """Take ``run_id`` for one request, ``by`` (its task id): ``"new"`` if it is now this
+        request's, ``"retry"`` if it already was (the same task, retried), ``"taken"`` if
+        another request had it. A run id names one run, once: a second request with the
+        same id must not run beside the first, nor redo a finished run under its record."""
+        key = f"{_key(run_id)}:claim"
+        if self.conn.set(key, by, nx=True, ex=CLAIM_TTL_S):
+            return "new"
+        held = self.conn.get(key)
+        return "retry" if held is not None and held.decode() == by else "taken"
 
     def renew(self, run_id: str) -> None:
         if self.holder() == run_id:

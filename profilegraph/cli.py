@@ -449,13 +449,12 @@ def evaluate_cmd(
             "run_id": run_id,
             "item_ranking_seeds": seed,
             "max_epochs": epochs,
-            "out_dir": str(out.resolve()),
         },
     )
     # runs here, in a daemon thread, reporting on the run's board like the worker's task, so
     # the same bar shows each stage, model, seed and epoch; Ctrl+C ends the process at once
     board = RunBoard.connect(settings)
-    work = InThread(lambda: evaluate_run(settings, request, board))
+    work = InThread(lambda: evaluate_run(settings, request, board, out=out.resolve()))
     result = jobs_cli.follow_evaluation(board, run_id, work)
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)
     console.print(f"written {', '.join(Path(f).name for f in result['files'])} to {out}")

@@ -11,6 +11,7 @@ the profiles it changed are shown.
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -116,16 +117,13 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
         )
         full = _refresh(settings, "full")
         console.print("evaluating the run against its baselines ...")
-        request = {
-            "run_id": full,
-            "item_ranking_seeds": [0],
-            "max_epochs": epochs,
-            "out_dir": str(out.resolve()),
-        }
+        request = {"run_id": full, "item_ranking_seeds": [0], "max_epochs": epochs}
         sent = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
         report = follow_evaluation(RunBoard.connect(settings), full, sent)
+        # the worker wrote the report into the run's folder; the demo keeps a copy in out
+        copies = [Path(shutil.copy2(f, out / Path(f).name)) for f in report["files"]]
         page = _summary(console, settings, full, out)
-        page.plots = [Path(f) for f in report["files"] if str(f).endswith(".png")]
+        page.plots = [f for f in copies if f.suffix == ".png"]
         console.print(f"the summary as a page: {write_page(page, out / 'report.html')}")
         with console.status("Neo4j Browser: logging in and running a query from the guide ..."):
             shot = run_guide_query(

@@ -318,8 +318,23 @@ def flower(ctx: typer.Context) -> None:
     # through the environment, never the command line (/proc/*/cmdline is world-readable)
     os.environ["FLOWER_BASIC_AUTH"] = f"{f.user}:{f.password.get_secret_value()}"
     os.environ["FLOWER_UNIX_SOCKET"] = ""
+    _metrics_behind_the_password()
     console.print(f"Flower at {f.url} (user {f.user}; password in {settings.env_file})")
     app.start(["flower", f"--address={f.host}", f"--port={f.port}", "--persistent=False"])
+
+
+def _metrics_behind_the_password() -> None:
+    """Flower answers ``/metrics`` (task names, worker names, counts) to anyone: its basic
+    auth guards the pages and the API only. Here it asks for the password too."""
+    from flower.views import monitor
+
+    answer = monitor.Metrics.get
+
+    async def get(self: Any) -> None:
+        self.get_current_user()  # raises HTTP 401 without the right basic-auth header
+        await answer(self)
+
+    monitor.Metrics.get = get
 
 
 def beat(ctx: typer.Context) -> None:

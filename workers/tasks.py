@@ -94,7 +94,10 @@ def refresh(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     """Start a refresh unless one is running: returns ``{"run_id", "state"}``."""
     settings = worker_settings()
     req = validate(RefreshRequest, request)
-    answer, step = jobs.refresh.plan_refresh(settings, RunBoard.connect(settings), req)
+    # the task id claims the run id: a retry of this task is this request, another is not
+    answer, step = jobs.refresh.plan_refresh(
+        settings, RunBoard.connect(settings), req, claim=self.request.id
+    )
     if step is not None:
         payload = step.model_dump()
         (export_step.s(payload) | score_step.s() | write_step.s()).apply_async()

@@ -6,11 +6,19 @@ the worker ("Unrecoverable error"), leaving every queued task to wait for a manu
 Here such a message is logged, kept in the dead-letter list :data:`DEAD_MESSAGES` (capped,
 newest first) and dropped; the worker goes on with the next message. The app selects this
 transport with the ``profilegraph-redis://`` broker URL (see ``workers.app``).
+
+A message can also be a well-formed envelope that names a real task but carries a body Celery
+cannot unpack (a JSON string, number, object or null instead of ``[args, kwargs, embed]``).
+That fails later, in the consumer, after the message was taken into the unacknowledged set:
+left there, it held the worker's one prefetch slot for good (and came back on a restart). Such
+a message is acknowledged, so it never comes back, and dead-lettered whole (headers and body).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES
@@ -38,9 +46,49 @@ def _raw(error: BaseException) -> bytes:
     return raw.encode("utf-8", "replace") if isinstance(raw, str) else bytes(raw)
 
 
+def _whole(message: Any) -> bytes:
+    """A delivered message as it came: its headers and its body, as JSON."""
+    body = message.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return json.dumps(
+        {"headers": message.headers, "body": body}, default=repr, ensure_ascii=False
+    ).encode("utf-8")
+
+
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
-    def _dead_letter(self, error: BaseException, queue: str | None) -> None:
-        raw = _raw(error)
+    def basic_consume(
+        self, queue: str, no_ack: bool, callback: Callable[[Any], Any], consumer_tag: str, **kw: Any
+    ) -> Any:
+        """As kombu's, except that a message the consumer cannot take (a body that is not a
+        task's) is acknowledged and dead-lettered instead of staying unacknowledged."""
+
+        def guarded(message: Any) -> Any:
+            try:
+                return callback(message)
+            except MALFORMED as error:
+                self._dead_letter(error, queue, raw=_whole(message))
+                if not no_ack:
+                    message.ack()  # out of the unacknowledged set: the slot is free again
+                return None
+
+        tag = super().basic_consume(queue, no_ack, guarded, consumer_tag, **kw)
+        take = self.connection._callbacks[queue]
+
+        def taking(raw_message: Any) -> Any:
+            try:
+                return take(raw_message)
+            except MALFORMED as error:  # JSON, but no envelope (a list, a number): kept whole
+                self._dead_letter(error, queue, raw=json.dumps(raw_message).encode("utf-8"))
+                return None
+
+        self.connection._callbacks[queue] = taking
+        return tag
+
+    def _dead_letter(
+        self, error: BaseException, queue: str | None, *, raw: bytes | None = None
+    ) -> None:
+        raw = raw if raw is not None else _raw(error)
         log.error(
             "malformed message on queue %s dropped into %s (%s: %s; %d bytes)",
             queue,

@@ -372,7 +372,9 @@ def synthetic_user_events(ds: SyntheticDataset) -> Iterator[dict[str, Any]]:
 def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
     """The snapshot a whole-graph export of this data set yields, built without a database:
     for engine tests and benches that need planted truth at sizes a load would take long for.
-    Each interaction is its own edge (a repeat stays a repeat: the export sums them).
+    As the export does, one edge per (user, item, kind) holds all its events: their count and
+    summed weight, the earliest time (``first_ts``) and the latest (``ts``); the action log
+    keeps every event.
     ``sensitive``: with the users' age bands and genders, as an export enabled for the
     fairness report carries them (``engine.fairness``)."""
 
@@ -384,7 +386,7 @@ def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
         pick = ds.kind == k
         rel = REL_TYPES[InteractionKind(name)]
         action_kind[pick] = kinds.index(rel)
-        edges[("user", rel, "item")] = _edge_set(ds.user[pick], ds.item[pick], ds.ts[pick])
+        edges[("user", rel, "item")] = _aggregated(ds.user[pick], ds.item[pick], ds.ts[pick])
     edges[("user", "FOLLOWS", "user")] = _edge_set(ds.follow_src, ds.follow_dst, ds.follow_ts)
     edges[("item", "IN_CATEGORY", "category")] = _edge_set(
         np.arange(n_i), ds.item_category, np.full(n_i, -1)
@@ -419,6 +421,23 @@ def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
     for attribute, values in (user_attributes(ds) if sensitive else {}).items():
         fairness.attach(snapshot, attribute, values)
     return snapshot
+
+
+def _aggregated(src: np.ndarray, dst: np.ndarray, ts: np.ndarray) -> EdgeSet:
+    """One edge per distinct (src, dst), as the ingest keeps them: events counted, weights
+    summed, the earliest and the latest time."""
+    width = int(dst.max()) + 1 if len(dst) else 1
+    key = src.astype(np.int64) * width + dst
+    pairs, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    first = np.full(len(pairs), np.iinfo(np.int64).max, np.int64)
+    last = np.full(len(pairs), -1, np.int64)
+    np.minimum.at(first, inverse, ts)
+    np.maximum.at(last, inverse, ts)
+    edges = _edge_set(pairs // width, pairs % width, last)
+    edges.count = torch.from_numpy(count.astype(np.int64))
+    edges.weight = edges.count.float()
+    edges.first_ts = torch.from_numpy(first)
+    return edges
 
 
 def _edge_set(src: np.ndarray, dst: np.ndarray, ts: np.ndarray) -> EdgeSet:

@@ -45,8 +45,10 @@ public class ExportEdges {
         public byte[] dst;
         /** float32: weight (1.0 when absent or not requested). */
         public byte[] weight;
-        /** int64: ts in epoch ms (-1 when absent or not requested). */
+        /** int64: ts (the latest event's time) in epoch ms (-1 when absent or not requested). */
         public byte[] ts;
+        /** int64: first_ts (the earliest event's time; ts where not recorded). */
+        public byte[] first_ts;
         /** int64: count (1 when absent or not requested). */
         public byte[] count;
         /** int64: types.size() + 1 row offsets. */
@@ -83,9 +85,12 @@ public class ExportEdges {
             }
             for (Relationship r : node.getRelationships(Direction.OUTGOING, wanted)) {
                 long ts = -1;
+                long first = -1;
                 if (properties || windowed) {
                     Object value = r.getProperty("ts", null);
                     ts = value instanceof Number n ? n.longValue() : -1;
+                    Object earliest = r.getProperty("first_ts", null);
+                    first = earliest instanceof Number n ? n.longValue() : ts;
                 }
                 if (windowed && (ts == -1 || ts < start || ts >= end)) {
                     continue;
@@ -99,7 +104,7 @@ public class ExportEdges {
                     count = c instanceof Number n ? n.longValue() : 1;
                 }
                 out[code.get(r.getType().name())].add(id, r.getEndNode().getId(), weight,
-                        properties ? ts : -1, count);
+                        properties ? ts : -1, properties ? first : -1, count);
             }
         }
         return Stream.of(Growing.columns(out));
@@ -107,7 +112,7 @@ public class ExportEdges {
 
     /** Primitive columns that grow by doubling (no boxing per edge). */
     private static final class Growing {
-        long[] src, dst, ts, count;
+        long[] src, dst, ts, first, count;
         float[] weight;
         int size;
 
@@ -116,16 +121,18 @@ public class ExportEdges {
             src = new long[capacity];
             dst = new long[capacity];
             ts = new long[capacity];
+            first = new long[capacity];
             count = new long[capacity];
             weight = new float[capacity];
         }
 
-        void add(long s, long d, double w, long t, long c) {
+        void add(long s, long d, double w, long t, long f, long c) {
             if (size == src.length) {
                 int grown = size * 2;
                 src = Arrays.copyOf(src, grown);
                 dst = Arrays.copyOf(dst, grown);
                 ts = Arrays.copyOf(ts, grown);
+                first = Arrays.copyOf(first, grown);
                 count = Arrays.copyOf(count, grown);
                 weight = Arrays.copyOf(weight, grown);
             }
@@ -133,6 +140,7 @@ public class ExportEdges {
             dst[size] = d;
             weight[size] = (float) w;
             ts[size] = t;
+            first[size] = f;
             count[size] = c;
             size++;
         }
@@ -142,6 +150,7 @@ public class ExportEdges {
             long total = 0;
             for (Growing g : groups) total += g.size;
             ByteBuffer src = buffer(total * 8), dst = buffer(total * 8), ts = buffer(total * 8);
+            ByteBuffer first = buffer(total * 8);
             ByteBuffer count = buffer(total * 8), weight = buffer(total * 4);
             ByteBuffer offsets = buffer((groups.length + 1) * 8L);
             long at = 0;
@@ -151,6 +160,7 @@ public class ExportEdges {
                     src.putLong(g.src[i]);
                     dst.putLong(g.dst[i]);
                     ts.putLong(g.ts[i]);
+                    first.putLong(g.first[i]);
                     count.putLong(g.count[i]);
                     weight.putFloat(g.weight[i]);
                 }
@@ -161,6 +171,7 @@ public class ExportEdges {
             out.src = src.array();
             out.dst = dst.array();
             out.ts = ts.array();
+            out.first_ts = first.array();
             out.count = count.array();
             out.weight = weight.array();
             out.offsets = offsets.array();

@@ -79,6 +79,7 @@ public class IngestBatch {
                 r.setProperty("weight", weight);
                 if (time != null) {
                     r.setProperty("ts", time);
+                    r.setProperty("first_ts", time);
                     r.setProperty("times", new long[] {time});
                 }
             } else {
@@ -87,6 +88,13 @@ public class IngestBatch {
                         ? weight : ((Number) r.getProperty("weight", 0.0)).doubleValue() + weight);
                 if (time != null) {
                     Object last = r.getProperty("ts", null);
+                    // the earliest time; an edge from before first_ts was kept starts from ts
+                    Object first = r.getProperty("first_ts", last);
+                    if (first == null || time < ((Number) first).longValue()) {
+                        r.setProperty("first_ts", time);
+                    } else if (!r.hasProperty("first_ts")) {
+                        r.setProperty("first_ts", ((Number) first).longValue());
+                    }
                     if (last == null || time > ((Number) last).longValue()) {
                         r.setProperty("ts", time);
                     }

@@ -116,13 +116,15 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
         f"{flag}={_write(directory / f'{name}.csv', header, cols)}"
         for flag, name, header, cols in files
     ]
-    # Aggregate interactions per (kind, user, item) like the online MERGE does.
+    # Aggregate interactions per (kind, user, item) like the online MERGE does: count, the
+    # latest time (ts) and the earliest (first_ts).
     key = (data.kind.astype(np.int64) * n_users + data.user) * n_items + data.item
     order = np.argsort(key, kind="stable")
     key, ts = key[order], data.ts[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     count = np.diff(np.r_[starts, len(key)])
     last_ts = np.maximum.reduceat(ts, starts)
+    first_ts = np.minimum.reduceat(ts, starts)
     uniq = key[starts]
     kinds, rest = uniq // (n_users * n_items), uniq % (n_users * n_items)
     who, what = rest // n_items, rest % n_items
@@ -137,6 +139,7 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
                 "count:long",
                 "weight:double",
                 "ts:long",
+                "first_ts:long",
             ],
             [
                 users[who[m]],
@@ -144,6 +147,7 @@ def write_import_csvs(data: SyntheticDataset, directory: Path) -> list[str]:
                 count[m],
                 count[m].astype(np.float64),
                 last_ts[m],
+                first_ts[m],
             ],
         )
         args.append(f"--relationships={rel}={path}")

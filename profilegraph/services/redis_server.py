@@ -6,7 +6,10 @@ evict a key (``noeviction``) and must survive a restart (append-only file in the
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -18,9 +21,9 @@ from profilegraph.services.process import make_private, pid_alive, port_open, re
 from profilegraph.services.status import ServiceStatus, died_detail
 
 # Commands the application never needs and an intruder would want: configuration, debugging,
-# modules, users, replication, raw dumps and wiping. The service manager stops Redis with
-# SHUTDOWN, which stays allowed; so do BGREWRITEAOF and BGSAVE, with which an erasure makes
-# deleted data leave Redis' files (jobs.erasure).
+# modules, users, replication, raw dumps, wiping and stopping the server (the service manager
+# stops Redis with a signal, not SHUTDOWN). BGREWRITEAOF and BGSAVE stay allowed: with them an
+# erasure makes deleted data leave Redis' files (jobs.erasure).
 DENIED_COMMANDS = (
     "config",
     "debug",
@@ -38,11 +41,18 @@ DENIED_COMMANDS = (
     "flushall",
     "flushdb",
     "swapdb",
+    "shutdown",
 )
 
 
 def instance_dir(settings: Settings) -> Path:
     return settings.state / "redis"
+
+
+def _started_mark(settings: Settings) -> Path:
+    """Present from a start to a stop: a server gone while it is there ended unasked, even
+    cleanly (Redis removes its pid file on any orderly exit)."""
+    return instance_dir(settings) / "started"
 
 
 def render_config(settings: Settings) -> str:
@@ -135,6 +145,7 @@ def start(settings: Settings) -> ServiceStatus:
         )
         if done.returncode != 0:
             raise ServiceStartError(f"redis-server failed: {done.stdout}{done.stderr}")
+        _started_mark(settings).touch(mode=0o600)
 
     def answers() -> bool:
         try:
@@ -155,16 +166,13 @@ def start(settings: Settings) -> ServiceStatus:
 
 
 def stop(settings: Settings) -> None:
+    """SIGTERM: Redis saves and exits in order (the application's user may not SHUTDOWN)."""
     pid = running_pid(settings)
+    _started_mark(settings).unlink(missing_ok=True)
     if pid is None:
         return
-    try:
-        with client(settings.redis) as conn:
-            conn.shutdown()
-    except redis.ConnectionError:
-        pass  # shutdown closes the connection under us
-    except redis.RedisError:
-        subprocess.run(["kill", str(pid)], check=False)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not pid_alive(pid), timeout_s=30, what="Redis shutdown", interval_s=0.1)
 
 
@@ -177,6 +185,8 @@ def status(settings: Settings) -> ServiceStatus:
     stale = read_pid(instance_dir(settings) / "redis.pid") if pid is None else None
     if stale is not None:
         result.died, result.pid, result.detail = True, stale, died_detail("Redis", stale)
+    elif pid is None and _started_mark(settings).exists():  # gone in order, but not by stop
+        result.died, result.detail = True, died_detail("Redis", None)
     if pid is not None:
         try:
             result.version = ping(r)

@@ -213,3 +213,29 @@ def test_the_friends_mix_is_the_same_in_blocks_of_followers(
     blocks = friend_category_mix(seq, (src, dst), 6, k=3)
     assert torch.equal(blocks.category, whole.category)
     assert torch.allclose(blocks.share, whole.share, atol=1e-7)
+
+
+def test_the_ship_check_is_judged_on_users_that_did_not_choose_the_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Early stopping picks the epoch on held-out last actions; the check that decides whether
+    the model's next categories ship must score other users' last actions, or the epoch chosen
+    for those very users makes the model look better than it is."""
+    log = _cycling_users(40, 5, 6)
+    seq = build_sequences(log, log.category, 40, 10)
+    judged: list[set[int]] = []
+    real = next_behaviour._held_out_ndcg
+
+    def recording(model, inputs, length, users, *args, **kwargs):  # type: ignore[no-untyped-def]
+        judged.append(set(users.tolist()))
+        return real(model, inputs, length, users, *args, **kwargs)
+
+    monkeypatch.setattr(next_behaviour, "_held_out_ndcg", recording)
+    trained = train_next_behaviour(
+        seq, None, num_items=15, num_categories=5, num_kinds=2, config=replace(FAST, max_epochs=2)
+    )
+    stopping = judged[-1]
+    next_behaviour.held_out_category_ndcg(trained, seq, None)
+    checking = judged[-1]
+    assert stopping and checking and not stopping & checking
+    assert stopping | checking == set(torch.nonzero(seq.length >= 2).flatten().tolist())

@@ -166,3 +166,43 @@ def test_explanations_of_some_users_in_any_order_survive_the_result_file(
     torch.save(some.to_dict(), tmp_path / "evidence.pt")
     back = InterestEvidence.from_dict(torch.load(tmp_path / "evidence.pt", weights_only=True))
     assert list(back) == list(some)
+
+
+def test_the_fit_keeps_the_simplest_point_the_validation_cannot_tell_from_the_best() -> None:
+    """Friends help two users and hurt one: every point with friends scores one user in 60
+    better than the points without, a difference well inside its standard error. The best
+    point alone (social 0.25) is what the noise of one split favoured; the fit must keep the
+    simplest point within one standard error: no friends, the least popularity."""
+    from engine.interests import fit_interest_model
+
+    n, k_cats = 60, 12
+    x, y, z = 10, 0, 11  # X: only user 3 has it; Z: only user 4
+    user, item, strength = [], [], []
+    category_of_item = []
+    targets = []
+    for u in range(3, n):  # users with strong evidence of their own, who follow nobody
+        c = x if u == 3 else z if u == 4 else u % 10
+        user.append(u), item.append(len(category_of_item)), strength.append(3.0)
+        category_of_item.append(c)
+        targets.append((u, c))
+    user.append(2), item.append(len(category_of_item)), strength.append(0.1)  # weak Y
+    category_of_item.append(y)
+    targets += [(0, x), (1, x), (2, y)]
+    item_category = torch.zeros(len(category_of_item), k_cats)
+    item_category[torch.arange(len(category_of_item)), torch.tensor(category_of_item)] = 1.0
+    inputs = InterestInputs(
+        user=torch.tensor(user),
+        item=torch.tensor(item),
+        strength=torch.tensor(strength),
+        ts=torch.full((len(user),), -1),
+        item_category=item_category,
+        categories=[f"c{c}" for c in range(k_cats)],
+        follow_src=torch.tensor([0, 1, 2]),  # 0 and 1 follow X's user; 2 follows Z's
+        follow_dst=torch.tensor([3, 3, 4]),
+        num_users=n,
+    )
+    target = torch.tensor(targets).T
+    model, info = fit_interest_model(inputs, target, k=1)
+    assert info["best_valid_recall@1"] == pytest.approx(59 / 60)  # a point with friends
+    assert (model.social, model.prior) == (0.0, 0.01)
+    assert info["valid_recall@1"] == pytest.approx(58 / 60)

@@ -62,6 +62,14 @@ def test_json_text_and_dicts_are_the_same_event() -> None:
         ({"ts": "2999-01-01T00:00:00Z"}, "ts", "2999-01-01T00:00:00Z", "in the future"),
         ({"ts": "1956-06-01T00:00:00Z"}, "ts", "1956-06-01T00:00:00Z", "before 1990"),
         ({"ts": "yesterday"}, "ts", "yesterday", "valid datetime"),
+        # digits as text: a parser guessed seconds or milliseconds and both landed in 2023
+        ({"ts": "1700000000000"}, "ts", "1700000000000", "digits as text"),
+        ({"ts": "1700000000"}, "ts", "1700000000", "digits as text"),
+        ({"ts": "946684800"}, "ts", "946684800", "digits as text"),
+        ({"ts": "1.7e9"}, "ts", "1.7e9", "digits as text"),
+        # no offset: local time of an unknown zone, silently taken as UTC before
+        ({"ts": "2024-05-01T10:00:00"}, "ts", "2024-05-01T10:00:00", "UTC offset"),
+        ({"ts": "2024-05-01"}, "ts", "2024-05-01", "valid datetime"),
         ({"type": "purchase"}, "type", "purchase", "does not match any of the expected tags"),
         ({"colour": "red"}, "colour", "red", "Extra inputs are not permitted"),
         ({"kind": "tag"}, "category", "None", "category is required for kind 'tag'"),
@@ -107,12 +115,24 @@ def test_oversized_input_is_rejected_before_parsing() -> None:
     assert len(rejection.raw) <= 2000
 
 
+def test_a_csv_cell_of_digits_is_epoch_milliseconds_never_a_guess() -> None:
+    """A CSV cell is text whatever it holds: there digits are the integer they spell, epoch
+    milliseconds, as an integer in JSON is (946684800 ms is in January 1970: rejected as
+    implausible, not read as seconds)."""
+    row = {k: str(v) for k, v in GOOD.items()}
+    ok = parse_event({**row, "ts": "1700000000000"}, source="test", lax=True)
+    assert not isinstance(ok, Rejection) and ok.ts_ms == 1_700_000_000_000
+    seconds = parse_event({**row, "ts": "946684800"}, source="test", lax=True)
+    assert isinstance(seconds, Rejection) and "before 1990" in seconds.reason
+    assert isinstance(parse_event({**GOOD, "ts": 946684800}, source="test"), Rejection)
+
+
 def test_malformed_json_is_rejected() -> None:
     rejection = parse_event('{"type": "interaction", ', source="test")
     assert isinstance(rejection, Rejection) and "JSON" in rejection.reason
 
 
-def test_self_follow_is_rejected_and_naive_times_are_utc() -> None:
+def test_self_follow_is_rejected_and_naive_times_are_refused() -> None:
     rejection = parse_event(
         {"type": "follow", "event_id": "f1", "user_id": "a", "target_user_id": "a"}, source="t"
     )
@@ -122,7 +142,13 @@ def test_self_follow_is_rejected_and_naive_times_are_utc() -> None:
         {"type": "follow", "event_id": "f2", "user_id": "a", "target_user_id": "b", "ts": naive},
         source="t",
     )
-    assert isinstance(event, FollowEvent) and event.ts is not None and event.ts.tzinfo is not None
+    assert isinstance(event, Rejection) and event.field == "ts" and "UTC offset" in event.reason
+    aware = parse_event(
+        {"type": "follow", "event_id": "f3", "user_id": "a", "target_user_id": "b",
+         "ts": naive + "+02:00"},
+        source="t",
+    )  # fmt: skip
+    assert isinstance(aware, FollowEvent) and aware.ts is not None and aware.ts.tzinfo is not None
 
 
 def test_categories_are_normalised() -> None:

@@ -92,9 +92,16 @@ def _expected_graph(events: list[dict[str, Any]]) -> nx.MultiDiGraph:
                 data["count"] += 1
                 data["weight"] += e.get("weight", 1.0)
                 data["ts"] = max(data["ts"], ts)
+                data["first"] = min(data["first"], ts)  # events arrive out of time order
             else:
                 g.add_edge(
-                    e["user_id"], e["item_id"], key, count=1, weight=e.get("weight", 1.0), ts=ts
+                    e["user_id"],
+                    e["item_id"],
+                    key,
+                    count=1,
+                    weight=e.get("weight", 1.0),
+                    ts=ts,
+                    first=ts,
                 )
             if e["kind"] == "purchase":  # each timed purchase is an order of its own
                 g.add_edge(e["user_id"], f"event:{e['event_id']}", ("PLACED", None), ts=ts)
@@ -105,7 +112,7 @@ def _expected_graph(events: list[dict[str, Any]]) -> nx.MultiDiGraph:
 
 
 def _edges(snapshot: Snapshot) -> set[tuple[Any, ...]]:
-    """Snapshot edges as external-id tuples (rel, category, src, dst, count, ts)."""
+    """Snapshot edges as external-id tuples (rel, category, src, dst, count, first, ts)."""
     out = set()
     for (src_type, rel, dst_type), es in snapshot.edges.items():
         if rel == "IN_CATEGORY":
@@ -121,6 +128,7 @@ def _edges(snapshot: Snapshot) -> set[tuple[Any, ...]]:
                     snapshot.node_ids[src_type][int(es.src[k])],
                     snapshot.node_ids[dst_type][int(es.dst[k])],
                     int(es.count[k]) if rel != "FOLLOWS" else 1,
+                    int(es.first[k]),
                     int(es.ts[k]),
                 )
             )
@@ -132,7 +140,9 @@ def _expected_edges(g: nx.MultiDiGraph, users: set[str] | None = None) -> set[tu
     for u, v, (rel, category), data in g.edges(keys=True, data=True):
         if users is not None and (u not in users or (rel == "FOLLOWS" and v not in users)):
             continue
-        out.add((rel, category, u, v, data.get("count", 1), data["ts"]))
+        out.add(
+            (rel, category, u, v, data.get("count", 1), data.get("first", data["ts"]), data["ts"])
+        )
     return out
 
 

@@ -88,6 +88,39 @@ def test_an_exhausted_budget_refuses_and_names_it(tmp_path: Path) -> None:
     assert ledger.spent() == pytest.approx(1.0)
 
 
+def test_one_database_has_one_budget_however_its_name_is_spelt(tmp_path: Path) -> None:
+    """Neo4j's database names are case-insensitive: NEO4J, Neo4j and neo4j are one data set,
+    and spend one budget (each spelling got a fresh one)."""
+    query = load_query("segment_summary")
+    release(query, _rows, epsilon=1.0, ledger=BudgetLedger(tmp_path, "neo4j", 1.0), min_group=1)
+    for spelling in ("NEO4J", "Neo4j", "nEo4J"):
+        with pytest.raises(BudgetExhausted, match="'neo4j'"):
+            release(
+                query, _rows, epsilon=0.5, ledger=BudgetLedger(tmp_path, spelling, 1.0), min_group=1
+            )
+    assert BudgetLedger(tmp_path, "NEO4J", 1.0).spent() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("epsilon", [1e-300, 5e-324, 1e-4, float("nan"), float("inf"), -1.0])
+def test_an_epsilon_too_small_to_mean_anything_is_refused_before_it_is_charged(
+    tmp_path: Path, epsilon: float
+) -> None:
+    """ε = 1e-300 released counts of 2^63; 5e-324 charged the ledger and then divided by
+    zero. Both are refused, naming the range, and nothing is charged."""
+    ledger = BudgetLedger(tmp_path, "shop", total=10.0)
+    with pytest.raises(QueryParameterError, match=r"dp-epsilon must lie in \[0\.001, 100\]"):
+        release(load_query("segment_summary"), _rows, epsilon=epsilon, ledger=ledger, min_group=1)
+    assert ledger.spent() == 0.0
+
+
+def test_the_smallest_epsilon_allowed_releases_counts_on_a_sane_scale(tmp_path: Path) -> None:
+    ledger = BudgetLedger(tmp_path, "shop", total=10.0)
+    released = release(
+        load_query("segment_summary"), _rows, epsilon=1e-3, ledger=ledger, min_group=1
+    )
+    assert all(abs(row["users"]) < 10**7 for row in released.rows)
+
+
 def test_only_queries_with_a_dp_form_run_privately(tmp_path: Path) -> None:
     ledger = BudgetLedger(tmp_path, "shop", total=10.0)
     with pytest.raises(QueryParameterError, match=r"top_influencers.*no differentially private"):

@@ -147,6 +147,11 @@ def test_private_aggregates_from_the_cli(
     assert refused.exit_code != 0  # main() prints library errors; here they surface whole
     assert isinstance(refused.exception, BudgetExhausted)
     assert "privacy budget of data set 'neo4j'" in str(refused.exception)
+    # the same database by another spelling (Neo4j's names are case-insensitive): one budget
+    monkeypatch.setenv("PROFILEGRAPH_NEO4J__DATABASE", settings.neo4j.database.upper())
+    respelt = runner.invoke(app, args)
+    assert isinstance(respelt.exception, BudgetExhausted), respelt.output
+    monkeypatch.delenv("PROFILEGRAPH_NEO4J__DATABASE")
     exact = runner.invoke(app, ["query", "segment_summary", "--format", "json"])
     assert exact.exit_code == 0 and '"users": 5' in exact.output  # exact: the team's own view
 

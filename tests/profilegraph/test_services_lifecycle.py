@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from core.settings import Settings
 from profilegraph import services
 from profilegraph.cli import app
+from profilegraph.services import redis_server
 from profilegraph.services.process import pid_alive, port_open, wait_until
 from tests.conftest import OWN_PORTS
 
@@ -68,6 +70,23 @@ def test_up_twice_is_a_no_op_and_down_stops_both(own_instance: Settings) -> None
     assert restarted.exit_code == 0, restarted.output
     assert [s.running for s in services.status(own_instance)] == [True, True]
 
+    # The application's Redis user could SHUTDOWN the server, and `services status` then said
+    # "stopped" (Redis removes its pid file on an orderly exit), so `--restart` left it down.
+    with (
+        redis_server.client(own_instance.redis) as conn,
+        pytest.raises(redis.ResponseError, match="no permissions"),
+    ):
+        conn.shutdown()
+    (row,) = [s for s in services.status(own_instance) if s.name == "redis"]
+    assert row.running and row.pid is not None
+    os.kill(row.pid, signal.SIGTERM)  # an orderly exit nobody asked for
+    wait_until(lambda: not pid_alive(row.pid), timeout_s=30, what="redis to exit")
+    (gone,) = [s for s in services.status(own_instance) if s.name == "redis"]
+    assert gone.died and not gone.running, gone
+    restarted = runner.invoke(app, ["services", "status", "--restart"], env={"COLUMNS": "200"})
+    assert restarted.exit_code == 0, restarted.output
+    assert [s.running for s in services.status(own_instance)] == [True, True]
+
 
 def test_a_foreign_process_on_the_port_is_reported(
     own_instance: Settings, settings: Settings
@@ -77,7 +96,6 @@ def test_a_foreign_process_on_the_port_is_reported(
         update={"redis": own_instance.redis.model_copy(update={"port": settings.redis.port})}
     )
     from core.errors import ServiceStartError
-    from profilegraph.services import redis_server
 
     with pytest.raises(ServiceStartError, match="taken by a process that is not this instance"):
         redis_server.start(clash)

@@ -89,6 +89,16 @@ def test_flower_needs_its_password_and_listens_on_loopback(settings: Settings, f
     with pytest.raises(urllib.error.HTTPError) as refused:
         _get(settings, "api/workers", auth=False)
     assert refused.value.code == 401
+    # /metrics too (Flower leaves it open): task and worker names are not for anyone
+    with pytest.raises(urllib.error.HTTPError) as metrics_refused:
+        _get(settings, "metrics", auth=False)
+    assert metrics_refused.value.code == 401
+    f = settings.flower
+    assert f.password is not None
+    token = base64.b64encode(f"{f.user}:{f.password.get_secret_value()}".encode()).decode()
+    asked = urllib.request.Request(f"{f.url}metrics", headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(asked, timeout=10) as reply:  # with it, the metrics answer
+        assert b"flower_" in reply.read()
     addresses = _listening(flower)
     assert addresses and all(
         a.startswith(("127.0.0.1:", "::ffff:7f00:1:", "::1:")) for a in addresses

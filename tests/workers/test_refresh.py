@@ -206,11 +206,22 @@ def test_worker_killed_during_write_back_is_redelivered(
 
 
 def test_evaluate_a_run(
-    workers: None, sender: Celery, board: RunBoard, graph: GraphClient, tmp_path: Path
+    workers: None,
+    sender: Celery,
+    board: RunBoard,
+    graph: GraphClient,
+    tmp_path: Path,
+    settings: Settings,
 ) -> None:
     run_id = _submit(sender, board, mode="full")
     assert _wait(board, run_id)["state"] == "complete"
-    request = {"run_id": run_id, "out_dir": str(tmp_path)}
+    # a message names no folder: one that tries is refused, naming the field, and writes none
+    forged = {"run_id": run_id, "out_dir": str(tmp_path / "elsewhere")}
+    refused = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": forged})
+    with pytest.raises(Exception, match=r"out_dir: Extra inputs are not permitted"):
+        refused.get(timeout=60)
+    assert not (tmp_path / "elsewhere").exists()
+    request = {"run_id": run_id}
     done = sender.send_task("workers.tasks.evaluate_run", kwargs={"request": request})
     result = follow_evaluation(board, run_id, done, timeout_s=240)  # what the demo shows
     progress = board.get(run_id)
@@ -224,13 +235,21 @@ def test_evaluate_a_run(
         "training_curve.png",
     }
     assert all(Path(f).stat().st_size > 0 for f in result["files"])
+    folder = {Path(f).parent for f in result["files"]}
+    assert folder == {(settings.state / "runs" / run_id / "evaluation").resolve()}
     run = read_run(graph, run_id)
     assert run is not None
     # the run's provenance says which influence score it shipped, and the report repeats it
     choice = run["metrics"]["influence"]
     valid = choice["validation"]
-    assert valid[choice["shipped"]]["spearman"] == max(m["spearman"] for m in valid.values())
-    report = (tmp_path / "evaluation.md").read_text()
+    baselines = {name: m["spearman"] for name, m in valid.items() if name != "model"}
+    # the model only where it significantly beats the best baseline; else that baseline
+    assert choice["comparison"]["baseline"] == max(baselines, key=baselines.__getitem__)
+    expected = (
+        "model" if choice["comparison"]["verdict"] == "beats" else choice["comparison"]["baseline"]
+    )
+    assert choice["shipped"] == expected
+    report = next(Path(f) for f in result["files"] if f.endswith("evaluation.md")).read_text()
     assert f"the run ships **{choice['shipped']}** as `profile_influence`" in report
     stored = graph.read(
         Query(
@@ -343,7 +362,84 @@ def test_a_malformed_message_is_dead_lettered_and_the_worker_goes_on(
     sent = sender.send_task("workers.tasks.ingest_batch", args=([event],))
     assert sent.get(timeout=60)["applied"] == 1
     assert conn.llen(DEAD_MESSAGES) - before == 5
-    assert b"not json" in conn.lrange(DEAD_MESSAGES, 0, -1)
+    kept = conn.lrange(DEAD_MESSAGES, 0, -1)
+    assert b"not json" in kept
+    assert {b"[1, 2]", b"42", b"{}"} <= set(kept)  # JSON that is no envelope: kept as it came
+
+
+@pytest.mark.parametrize("body", ["a string", 42, {"an": "object"}, None, [["args"], {}]])
+def test_a_task_body_celery_cannot_unpack_is_acknowledged_and_dead_lettered(
+    workers: None, sender: Celery, settings: Settings, body: object
+) -> None:
+    """A well-formed envelope naming a real task, whose body is not ``[args, kwargs, embed]``:
+    it stayed unacknowledged, held each cpu worker's one prefetch slot, and came back after a
+    restart. Now it is acknowledged and kept whole as a dead letter; later work runs."""
+    from kombu import uuid
+
+    from workers.transport import DEAD_MESSAGES
+
+    conn = redis.Redis.from_url(settings.redis.url())
+    before = conn.llen(DEAD_MESSAGES)
+    marker = f"poison-{uuid()}"
+    envelope = sender.amqp.as_task_v2(marker, "workers.tasks.ingest_batch", args=([],))
+    with sender.producer_or_acquire() as producer:
+        for _ in range(4):  # more than the cpu workers' prefetch slots together
+            producer.publish(
+                body,
+                exchange="",
+                routing_key="cpu",
+                headers=envelope.headers,
+                serializer="json",
+                retry=True,
+            )
+    event = {
+        "type": "interaction",
+        "event_id": f"after-poison-{time.monotonic_ns()}",
+        "user_id": "u8",
+        "item_id": "i6",
+        "kind": "view",
+    }
+    sent = sender.send_task("workers.tasks.ingest_batch", args=([event],))
+    assert sent.get(timeout=60)["applied"] == 1
+    deadline = time.monotonic() + 30
+    while conn.llen(DEAD_MESSAGES) - before < 4:
+        assert time.monotonic() < deadline, conn.llen(DEAD_MESSAGES) - before
+        time.sleep(0.2)
+    kept = [json.loads(m) for m in conn.lrange(DEAD_MESSAGES, 0, 3)]
+    assert all(m["headers"]["id"] == marker for m in kept)  # the message, not an error's text
+    # nothing of it waits unacknowledged for a restart to bring it back
+    unacked = conn.hgetall("unacked")
+    assert not any(marker.encode() in raw for raw in unacked.values())
+
+
+def test_a_run_id_names_one_run_however_often_it_is_sent(
+    workers: None, sender: Celery, board: RunBoard, graph: GraphClient
+) -> None:
+    """The same run id sent twice ran two refreshes side by side (the lock took the id as its
+    own holder), and a finished run's id sent again redid it under the old record. A run id is
+    claimed by the first request that names it; every other request naming it is refused and
+    the run is left alone."""
+    deadline = time.monotonic() + 240
+    while board.holder() is not None:  # an earlier test's run: wait for the lock to be free
+        assert time.monotonic() < deadline, board.holder()
+        time.sleep(0.5)
+    run_id = f"t-reused-{time.monotonic_ns()}"
+    request = {"mode": "full", "run_id": run_id, "source": "test"}
+    sent = [sender.send_task("workers.tasks.refresh", kwargs={"request": request}) for _ in "ab"]
+    answers = [s.get(timeout=60) for s in sent]
+    assert sorted(a["state"] for a in answers) == ["refused", "started"], answers
+    refused = next(a for a in answers if a["state"] == "refused")
+    assert "already used" in refused["reason"]
+    assert _wait(board, run_id)["state"] == "complete"
+    done = read_run(graph, run_id)
+    assert done is not None and done["status"] == "complete"
+    again = sender.send_task("workers.tasks.refresh", kwargs={"request": request}).get(timeout=60)
+    assert again["state"] == "refused" and "already used" in again["reason"]
+    time.sleep(2)  # a second run would have started by now
+    assert board.holder() is None
+    after = read_run(graph, run_id)
+    assert after is not None and after["finished_at"] == done["finished_at"]
+    assert after["watermark"] == done["watermark"]
 
 
 def test_a_refresh_that_does_not_complete_exits_non_zero(
