@@ -40,6 +40,28 @@ def bench_services(*, with_kafka: bool = False) -> Settings:
     return settings
 
 
+BULK_FROM_USERS = 5_000  # below this many users a shop loads faster through the online ingest
+
+
+def load_shop(settings: Settings, data: Any) -> None:
+    """Replace the bench's database with a synthetic shop (``graph.datasets.synthetic``): by
+    bulk import (which stops and restarts Neo4j: ~25 s fixed, then millions of events a
+    minute) or, under :data:`BULK_FROM_USERS` users, through the online ingest into the
+    emptied database (a tiny run takes seconds instead of a restart)."""
+    from graph.client import GraphClient
+    from graph.datasets.synthetic import synthetic_events
+    from graph.ingest import ingest_events
+    from profilegraph.services.bulk_import import bulk_import
+
+    if len(data.community) >= BULK_FROM_USERS:
+        bulk_import(settings, data)
+        return
+    with GraphClient(settings.neo4j) as client:
+        while client.write_rows("empty_database", limit=20_000):
+            pass
+        ingest_events(client, synthetic_events(data), source="synthetic")
+
+
 def report(name: str, rows: list[dict[str, Any]], out: Path, metrics: list[str]) -> None:
     """Print one column per run (metrics down the side, so wide figures stay readable)."""
     table = Table(title=name)

@@ -113,14 +113,13 @@ def measure(settings: Any, draws: int, top: int) -> list[dict[str, Any]]:
 
 def _synthetic(users: int) -> Any:
     """The bench instance with the synthetic shop (bulk-imported) and one full refresh."""
-    from bench.common import bench_services
+    from bench.common import bench_services, load_shop
     from graph.datasets.synthetic import SyntheticConfig, generate
     from jobs.payloads import RefreshRequest
     from jobs.refresh import refresh_here
-    from profilegraph.services.bulk_import import bulk_import
 
     settings = bench_services()
-    bulk_import(settings, generate(SyntheticConfig(n_users=users, n_items=max(200, users // 10))))
+    load_shop(settings, generate(SyntheticConfig(n_users=users, n_items=max(200, users // 10))))
     refresh_here(settings, RefreshRequest(mode="full", source="cli", max_epochs=20))
     return settings
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from bench.common import bench_services, report
+from bench.common import bench_services, load_shop, report
 from engine.adoptions import DAY_MS, adoptions, influence_counts
 from engine.centrality import articlerank, follower_count, pagerank
 from engine.influence import predict_influence
@@ -30,7 +30,6 @@ from engine.interest_prediction import time_cut
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import Query
-from profilegraph.services.bulk_import import bulk_import
 
 PROJECT = Query(
     name="bench_influence_project",
@@ -74,7 +73,7 @@ def _gds_scores(
 def run_size(n_users: int) -> dict[str, Any]:
     settings = bench_services()
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=5))
-    bulk_import(settings, data)
+    load_shop(settings, data)
     snapshot = to_snapshot(data)
     index = snapshot.index_of("user")
     src, dst = social_ties(snapshot)

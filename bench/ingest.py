@@ -290,15 +290,14 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.common import bench_services
+    from bench.common import bench_services, load_shop
     from graph.datasets.synthetic import SyntheticConfig, generate
-    from profilegraph.services.bulk_import import bulk_import
 
     rows, latencies = [], []
     for users in args.users:
         settings = bench_services(with_kafka=True)
         n_items = max(1_000, users // 10)
-        bulk_import(settings, generate(SyntheticConfig(n_users=users, n_items=n_items, seed=0)))
+        load_shop(settings, generate(SyntheticConfig(n_users=users, n_items=n_items, seed=0)))
         # a pass that is not recorded: the restarted server's page cache and JIT warm up
         sources = tuple(args.sources)
         throughput(settings, users, n_items, 1, min(args.events, 50_000), sources)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from bench.common import bench_services, report
+from bench.common import bench_services, load_shop, report
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
@@ -32,7 +32,6 @@ from graph.queries import Query
 from jobs.runs import TERMINAL, RunBoard
 from profilegraph.jobs_cli import task_sender
 from profilegraph.processes import celery_processes
-from profilegraph.services.bulk_import import bulk_import
 
 PROFILES = Query(
     name="bench_profiles",
@@ -89,7 +88,7 @@ def _agreement(inc: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]]) 
 def run_size(n_users: int, changed: float, epochs: int) -> dict[str, Any]:
     settings = bench_services()
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=11))
-    bulk_import(settings, data)
+    load_shop(settings, data)
     board = RunBoard.connect(settings)
     env = {
         "PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs),

@@ -159,13 +159,16 @@ PARTS = {  # what one batch carries, cumulatively
 def _parts(
     client: GraphClient, users: list[str], categories: list[str], n_items: int
 ) -> dict[str, float]:
-    """ms for one batch of 2,000 refreshed profiles through the procedure, carrying more of a
-    profile each time (fresh users per row, new values, a third with new top interests)."""
+    """ms for one batch of 2,000 refreshed profiles (fewer where fewer users were written)
+    through the procedure, carrying more of a profile each time (fresh users per row, new
+    values, a third with new top interests)."""
     from graph.writeback import TRAIL_RUNS, packed_batch, statement_row
 
     out = {}
+    size = max(1, min(2_000, len(users) // len(PARTS)))
+    out["batch_profiles"] = float(size)
     for k, (name, tables) in enumerate(PARTS.items()):
-        some = users[2_000 * k : 2_000 * (k + 1)]
+        some = users[size * k : size * (k + 1)]
         rows = [
             statement_row("bench-parts", 1, 0, p)
             for p in _profiles(some, categories, n_items, 50 + k, 0.3)
@@ -189,12 +192,12 @@ def _parts(
 def run_size(
     n_users: int, n_profiles: int, queries: int, designs: tuple[str, ...] = DESIGNS
 ) -> dict[str, Any]:
+    from bench.common import load_shop
     from graph.datasets.synthetic import SyntheticConfig, generate
-    from profilegraph.services.bulk_import import bulk_import
 
     settings = bench_services()
     n_items = max(100, n_users // 5)
-    bulk_import(settings, generate(SyntheticConfig(n_users=n_users, n_items=n_items, seed=7)))
+    load_shop(settings, generate(SyntheticConfig(n_users=n_users, n_items=n_items, seed=7)))
     row: dict[str, Any] = {"users": n_users, "profiles": min(n_users, n_profiles)}
     users = [f"u{k}" for k in range(row["profiles"])]
     with GraphClient(settings.neo4j) as client:

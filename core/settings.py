@@ -169,7 +169,9 @@ class TrainingSettings(_Section):
     # No training epoch starts after this many seconds (the best state so far is kept): a big
     # catalogue on a CPU ends in bounded time. 0: no budget.
     time_budget_s: float = Field(1800.0, ge=0)
-    min_rating: float = Field(3.0, ge=0)  # a rating below this is no interest (data's scale)
+    # a rating below this is no interest, on the data's own scale; unset: the middle of the
+    # ratings the data holds (1-5: 3, 1-10: 5.5, 0-1: 0.5), never a fixed 3 on any scale
+    min_rating: float | None = Field(None, ge=0)
 
 
 class RefreshSettings(_Section):
@@ -177,7 +179,9 @@ class RefreshSettings(_Section):
 
     incremental_every_min: float = Field(15.0, gt=0)
     full_at_hour: int = Field(3, ge=0, le=23)  # nightly full retrain, server-local time
-    hops: int = Field(1, ge=0, le=4)  # neighbourhood exported around changed users
+    # the neighbourhood exported around changed users: two hops at least, since the churn
+    # features read the followees' followees (one hop gave other figures than a full run)
+    hops: int = Field(2, ge=2, le=4)
     max_epochs: int = Field(60, ge=1)
     finetune_epochs: int = Field(5, ge=0)
     lock_ttl_s: int = Field(3600, ge=10)  # a refresh's lock outlives no crashed holder longer

@@ -8,8 +8,8 @@
 UNWIND $rows AS row
 CALL (row) {
   MATCH (r:RejectedEvent)
-  WHERE r.value = row.user_id OR r.raw CONTAINS ('"' + row.user_id + '"')
-        OR r.raw CONTAINS ("'" + row.user_id + "'")
+  WHERE r.value = row.user_id OR row.user_id IN coalesce(r.mentions, [])
+        OR r.raw CONTAINS ('"' + row.user_id + '"') OR r.raw CONTAINS ("'" + row.user_id + "'")
   DELETE r
 }
 WITH row

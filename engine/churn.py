@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from engine.adoptions import DAY_MS, Actions, Adoptions
-from engine.btyd import fit_bgnbd, per_customer
+from engine.btyd import BGNBD, fit_bgnbd, per_customer
 from engine.neighbours import NeighbourMean
 from engine.probability_metrics import auc
 from engine.repeat_purchases import calibrate, occasions
@@ -95,6 +95,7 @@ class ChurnFeatures:
     values: Tensor  # [U, F] float64
     names: tuple[str, ...]
     at_risk: Tensor  # [U] bool: active in (t - H, t]
+    bgnbd: dict[str, float] | None = None  # the BG/NBD parameters its columns came from
 
 
 def _active_between(actions: Actions, n: int, lo: int, hi: int) -> Tensor:
@@ -121,9 +122,12 @@ def churn_features(
     horizon_ms: int,
     adopted: Adoptions | None = None,
     unit_days: float = 7.0,
+    bgnbd: dict[str, float] | None = None,
 ) -> ChurnFeatures:
     """Features of every user from what is known at ``at`` (actions up to it; the follows are
-    the caller's: pass only those known at ``at``)."""
+    the caller's: pass only those known at ``at``). ``bgnbd``: the population's BG/NBD
+    parameters (a full run's), evaluated instead of a fit on these users: an incremental run's
+    few users and their neighbourhood are not the population."""
     past = actions.before(at)
     day_at = at // DAY_MS
     o = occasions(past.user, past.ts)
@@ -136,11 +140,13 @@ def churn_features(
     p_active = torch.zeros(n_users, dtype=torch.float64)
     p_quiet = torch.ones(n_users, dtype=torch.float64)
     expected = torch.zeros(n_users, dtype=torch.float64)
-    if int((s.x > 0).sum()) >= 10:
+    fitted_params: dict[str, float] | None = None
+    if bgnbd is not None or int((s.x > 0).sum()) >= 10:
         sub = type(s)(s.x[born], s.t_x[born], s.T[born])
         ahead = horizon_ms / DAY_MS / unit_days
         try:
-            model = fit_bgnbd(sub)
+            model = BGNBD(**bgnbd) if bgnbd is not None else fit_bgnbd(sub)
+            fitted_params = model.params()
             fitted = (
                 per_customer(sub, model.probability_alive),
                 per_customer(sub, partial(model.probability_quiet, t=ahead)),
@@ -198,7 +204,9 @@ def churn_features(
     values = torch.cat(
         [own, torch.stack(social, dim=1), hop1.double(), hop2.double(), embedded], dim=1
     )
-    return ChurnFeatures(values, BEHAVIOUR + SOCIAL + PROPAGATED + EMBEDDING, active_now)
+    return ChurnFeatures(
+        values, BEHAVIOUR + SOCIAL + PROPAGATED + EMBEDDING, active_now, fitted_params
+    )
 
 
 def churned_after(actions: Actions, n_users: int, at: int, horizon_ms: int) -> Tensor:
@@ -284,6 +292,7 @@ class FeatureTimeline:
     n_users: int
     horizon_ms: int
     adopted: Adoptions | None = None
+    bgnbd: dict[str, float] | None = None  # the population's (see churn_features)
     _seen: dict[int, ChurnFeatures] = field(default_factory=dict)
 
     def at(self, t: int) -> ChurnFeatures:
@@ -296,6 +305,7 @@ class FeatureTimeline:
                 at=t,
                 horizon_ms=self.horizon_ms,
                 adopted=self.adopted,
+                bgnbd=self.bgnbd,
             )
         return self._seen[t]
 
@@ -339,17 +349,19 @@ def predict_churn(
     embedding: bool = False,
     model: ChurnModel | None = None,
     timeline: FeatureTimeline | None = None,
+    bgnbd: dict[str, float] | None = None,
 ) -> tuple[Tensor, ChurnFeatures, ChurnModel | None]:
     """Churn probability over ``(at, at + horizon_ms]`` for every user (meaningful for the
     at-risk ones), learnt on the period before; None as the model when that period has no
     at-risk users or no churn variety (then the probability is the base rate, or 0.5).
     ``social``: use the graph features (True; with ``embedding`` the interaction embedding
     too), not (False), or as validation says (None).
-    ``model``: one learnt before (a full run's), applied as it is. ``timeline``: features
-    already computed for these actions (up to ``at``), follows and adoptions."""
+    ``model``: one learnt before (a full run's), applied as it is, with ``bgnbd`` the full
+    run's BG/NBD parameters behind its features. ``timeline``: features already computed for
+    these actions (up to ``at``), follows and adoptions."""
     if timeline is None:
         timeline = FeatureTimeline(
-            actions.before(at), follow_src, follow_dst, n_users, horizon_ms, adopted
+            actions.before(at), follow_src, follow_dst, n_users, horizon_ms, adopted, bgnbd
         )
     now = timeline.at(at)
     if model is not None:

@@ -140,7 +140,9 @@ def customer_columns(
         none = torch.zeros(n, dtype=torch.long)
         figures = (nan, none, nan, nan, blank, blank, nan, nan, nan, blank, nan, blank, blank)
         return CustomerColumns(*figures, **habits, fit={"basis": "none"})
-    now = max(latest)
+    # "now" is the population's: a neighbourhood's latest action may be older than the full
+    # run's (an incremental run takes the later of the two)
+    now = max([*latest, int((fitted or {}).get("as_of_ms", -1))])
     end_day = now // DAY_MS
     basis = "orders" if placed is not None else "activity"
     o = occasions(*placed) if placed is not None else occasions(actions.user, actions.ts)
@@ -174,6 +176,7 @@ def customer_columns(
             horizon_ms=horizon_ms,
             adopted=adopted,
             model=ChurnModel.from_dict(known) if known else None,
+            bgnbd=(fitted or {}).get("churn", {}).get("bgnbd") if known else None,
         )
         risk = features.at_risk
         churn[risk] = probability[risk]
@@ -188,6 +191,7 @@ def customer_columns(
             else "logistic, behaviour (the graph did not validate)",
             "at_risk": int(risk.sum()),
             "weights": model.to_dict() if model is not None else None,
+            "bgnbd": features.bgnbd,
         }
         explanations = _churn_sentences(churn, features.values, risk, src, n, config)
     money_or_nan = (lambda t: t) if money else (lambda t: nan.clone())
@@ -203,7 +207,14 @@ def customer_columns(
         clv=money_or_nan(value.clv),
         lifecycle_stage=value.stage,
         churn_probability=churn,
-        value_explanation=_value_sentences(value, basis, money, config),
+        value_explanation=[
+            text + (f"; {note}" if note else "")
+            for text, note in zip(
+                _value_sentences(value, basis, money, config),
+                stage_notes(value, churn),
+                strict=True,
+            )
+        ],
         churn_explanation=explanations,
         **habits,
         fit={
@@ -252,6 +263,47 @@ def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig
                 text += f", CLV {clv:.2f} over {config.clv_weeks:g} weeks"
         out.append(text)
     return out
+
+
+def stage_note(stage: str, p_active: float, churn: float, recency: float, usual: float) -> str:
+    """Why the lifecycle stage and the churn probability say different things, where they do
+    ("" where they agree or one is missing). The stage is a rule on this customer's own rhythm
+    and P(still active); the churn probability a model that also reads the population and the
+    followees: they may disagree, and the profile says so instead of leaving both standing."""
+    if churn != churn or not stage:
+        return ""
+    if stage == "at risk" and churn < 0.3:
+        why = (
+            f"quiet {recency:.0f} days, over twice their usual gap of {usual:.0f}"
+            if p_active >= 0.7
+            else f"P(still active) {p_active:.0%} is under 70 %"
+        )
+        return (
+            f"the stage says at risk by its rule ({why}), while the churn model, which also "
+            f"reads the population and the followees, gives only {churn:.0%}"
+        )
+    if stage in ("active", "new") and churn > 0.7:
+        return (
+            f"the stage says {stage} by its rule (P(still active) {p_active:.0%}), while the "
+            f"churn model gives {churn:.0%}: it reads the population's and the followees' "
+            "recent behaviour too"
+        )
+    return ""
+
+
+def stage_notes(value: Any, churn: Tensor) -> list[str]:
+    """:func:`stage_note` for every user."""
+    return [
+        stage_note(stage, p, c, r, g)
+        for stage, p, c, r, g in zip(
+            value.stage,
+            value.probability_active.tolist(),
+            churn.tolist(),
+            value.recency_days.tolist(),
+            value.usual_gap_days.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _churn_sentences(

@@ -91,11 +91,20 @@ def last_action_times(actions: Actions, num_users: int) -> Tensor:
 
 
 def primary_category(snapshot: Snapshot) -> Tensor:
-    """[I] each item's first category (-1 if none)."""
+    """[I] each item's primary category (-1 if none): its heaviest, ties to the first name in
+    alphabetical order - never the order Neo4j happens to return its edges in."""
     n_items = snapshot.num_nodes("item")
     primary = torch.full((n_items,), -1, dtype=torch.long)
     links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
-    if links is not None and len(links):
-        order = torch.argsort(links.src, stable=True).flip(0)  # the first edge is written last
-        primary[links.src[order]] = links.dst[order]
+    if links is None or not len(links):
+        return primary
+    names = snapshot.node_ids.get("category", [])
+    by_name = torch.empty(len(names), dtype=torch.long)
+    by_name[torch.tensor(sorted(range(len(names)), key=names.__getitem__), dtype=torch.long)] = (
+        torch.arange(len(names))
+    )
+    # the last written wins: sort so that the heaviest, then the first name, comes last
+    order = torch.argsort(-by_name[links.dst], stable=True)
+    order = order[torch.argsort(links.weight[order].double(), stable=True)]
+    primary[links.src[order]] = links.dst[order]
     return primary

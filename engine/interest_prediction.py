@@ -31,6 +31,7 @@ from torch import Tensor
 
 from engine.interactions import unique_pairs
 from engine.interests import (
+    RATINGS,
     InterestInputs,
     InterestModel,
     backoff,
@@ -50,12 +51,16 @@ TAGGED = ("user", "TAGGED", "item")
 IN_CATEGORY = ("item", "IN_CATEGORY", "category")
 
 
-def _before(edges: EdgeSet, cut: int) -> EdgeSet:
+def _before(edges: EdgeSet, cut: int, *, rating: bool = False) -> EdgeSet:
     """The edges as they stood at ``cut``: those first touched by then. An edge touched again
     after the cut keeps only what is known of its first event (its time, one event, the mean
-    weight of one): its later times, counts and weights are the future."""
+    weight of one): its later times, counts and weights are the future. A rating is replaced,
+    not summed: one given again after the cut holds only the later value, so it is left out
+    (its value at the cut is not known)."""
     first = edges.first
     keep = (first >= 0) & (first <= cut)
+    if rating:
+        keep &= edges.ts <= cut
     part = edges.select(keep)
     later = part.ts > cut
     if bool(later.any()):
@@ -108,7 +113,7 @@ def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
     stood then), the follows made by then (where follows carry times), the item categories the
     tags given by then imply, and the action log up to the cut."""
     edges = {
-        key: _before(e, cut)
+        key: _before(e, cut, rating=key[1] in RATINGS)
         if key[0] == "user" and key[2] == "item"
         else _known_by(e, cut)
         if key == FOLLOWS
@@ -168,7 +173,7 @@ def _timed(snapshot: Snapshot) -> dict[Any, EdgeSet]:
 
 
 def temporal_split(
-    snapshot: Snapshot, split: float, *, max_categories: int = 256, min_rating: float = 3.0
+    snapshot: Snapshot, split: float, *, max_categories: int = 256, min_rating: float | None = None
 ) -> tuple[InterestInputs, Tensor, int] | None:
     """(inputs from before the cut, [2, T] (user, category column) taken up after it, cut);
     None when the data has no timestamped interactions."""
@@ -201,7 +206,7 @@ def evaluate_interest_prediction(
     splits: tuple[float, ...] = (0.7, 0.8, 0.9),
     k: int = 10,
     max_categories: int = 256,
-    min_rating: float = 3.0,
+    min_rating: float | None = None,
     cold_threshold: int = 3,
 ) -> dict[str, Any]:
     """Per cut and summarised over cuts (mean, std): metrics per method, for all users with

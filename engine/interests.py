@@ -71,11 +71,25 @@ class InterestInputs:
     intent: Tensor | None = None  # [E] INTENT weight of each interaction's kind (1: other kinds)
 
 
+def rating_threshold(snapshot: Snapshot) -> float | None:
+    """The rating below which a rating is no interest, inferred from the data's own scale: the
+    middle of the ratings seen (1-5: 3; 1-10: 5.5; 0-1: 0.5). None where the data has no
+    ratings (implicit feedback only: every interaction is evidence)."""
+    seen = [e.weight for (_, rel, _), e in snapshot.edges.items() if rel in RATINGS and len(e)]
+    if not seen:
+        return None
+    weights = torch.cat(seen).double()
+    return float(weights.min() + (weights.max() - weights.min()) / 2)
+
+
 def interest_inputs(
-    snapshot: Snapshot, max_categories: int = 256, *, min_rating: float = 3.0
+    snapshot: Snapshot, max_categories: int = 256, *, min_rating: float | None = None
 ) -> InterestInputs:
     """The interactions as interest evidence; a rating (``RATINGS``) below ``min_rating`` (on
-    the data's own scale; 3 of 5 by default) is not an interest."""
+    the data's own scale; None: inferred from it, :func:`rating_threshold`) is not an
+    interest."""
+    if min_rating is None:
+        min_rating = rating_threshold(snapshot)
     n_items = snapshot.num_nodes("item")
     names = snapshot.node_ids.get("category", [])
     links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
@@ -100,7 +114,7 @@ def interest_inputs(
             users.append(edges.src)
             items.append(edges.dst)
             weight = edges.weight.float().clamp(min=0)
-            if rel in RATINGS:
+            if rel in RATINGS and min_rating is not None:
                 weight = torch.where(weight >= min_rating, weight, torch.zeros_like(weight))
             strength.append(weight.log1p())
             times.append(edges.ts)

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from engine.churn_evaluation import mean_std
 from engine.interactions import primary_category, social_ties, unique_pairs
+from engine.interest_prediction import past_snapshot
 from engine.next_behaviour import (
     SequenceConfig,
     friend_category_mix,
@@ -110,11 +111,16 @@ class _Cut:
     cut_ms: int
 
 
-def _cut(snapshot: Snapshot, log: ActionLog, categories: Tensor, t: int, length: int) -> _Cut:
+def _cut(
+    snapshot: Snapshot, log: ActionLog, known: Tensor, categories: Tensor, t: int, length: int
+) -> _Cut:
+    """The past before ``t`` (its actions' categories as known at ``t``: ``known``) and each
+    user's first action after it (its category by ``categories``, all that is known: the truth
+    may read the future, the inputs may not)."""
     n_users = snapshot.num_nodes("user")
     before = log.ts < t
     past = log.select(before)
-    sequences = build_sequences(past, categories[before], n_users, length)
+    sequences = build_sequences(past, known[before], n_users, length)
     after = torch.nonzero(~before & (categories >= 0)).flatten()
     # the first action after the cut per user (the log is sorted by user, then time)
     first = torch.full((n_users,), -1, dtype=torch.long)
@@ -127,7 +133,7 @@ def _cut(snapshot: Snapshot, log: ActionLog, categories: Tensor, t: int, length:
     return _Cut(
         sequences,
         past,
-        categories[before],
+        known[before],
         users,
         warm,
         categories[rows],
@@ -244,14 +250,16 @@ def evaluate_next_behaviour(
     known_ts = log.ts[log.ts >= 0].double()
     for q in cuts:
         t = int(torch.quantile(known_ts, q))
-        c = _cut(snapshot, log, categories, t, config.length)
+        # what the inputs may read: the follows and item categories as known at the cut
+        then = past_snapshot(snapshot, t - 1)
+        c = _cut(snapshot, log, action_categories(log, then), categories, t, config.length)
         if c.users.numel() == 0:
             continue
         warm = c.warm
         scores = _baselines(c, n_users, n_items, n_categories)
         if lightgcn is not None:
-            scores["lightgcn"] = _lightgcn_scores(snapshot, c, primary_category(snapshot), lightgcn)
-        mix = friend_category_mix(c.sequences, follows, n_categories, config.social_topk)
+            scores["lightgcn"] = _lightgcn_scores(then, c, primary_category(then), lightgcn)
+        mix = friend_category_mix(c.sequences, social_ties(then), n_categories, config.social_topk)
         fixed = {name: _evaluate(s, c, k) for name, s in scores.items()}
         kind_counts = _scores_by_rows(
             c.past.user, c.past.kind, torch.ones(len(c.past)), n_users, len(log.kinds)
@@ -290,7 +298,7 @@ def evaluate_next_behaviour(
                     if "lightgcn" in scores:
                         exploit.append(scores["lightgcn"]["item"])
                     for row in _list_rows(
-                        snapshot, log, categories, c, exploit, recommendations, shares
+                        then, log, categories, c, exploit, recommendations, shares
                     ):
                         report.lists.append({**row, "cut": q})
             own_kind = kind_counts.argmax(1)
@@ -308,7 +316,7 @@ def evaluate_next_behaviour(
 
 
 def _list_rows(
-    snapshot: Snapshot,
+    snapshot: Snapshot,  # as known at the cut (past_snapshot): its follows and categories
     log: ActionLog,
     categories: Tensor,
     c: _Cut,

@@ -23,6 +23,7 @@ from torch import Tensor
 from core.profile_contract import COLUMNS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
 from engine.customer_profile import CustomerConfig, customer_columns
+from engine.data_support import run_support
 from engine.device import pick_device
 from engine.influence_choice import InfluenceChoice, choose_influence, not_supported
 from engine.interactions import (
@@ -53,7 +54,9 @@ class PipelineConfig:
     max_categories: int = 256
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     influence_horizon_fraction: float = 0.2  # of the data's time span
-    min_rating: float = 3.0  # a rating below this (on the data's scale) is not an interest
+    # a rating below this (on the data's scale) is not an interest; None: the middle of the
+    # ratings seen (engine.interests.rating_threshold)
+    min_rating: float | None = None
     customer: CustomerConfig = field(default_factory=CustomerConfig)
     next: NextConfig = field(default_factory=NextConfig)
 
@@ -293,6 +296,7 @@ def run_full(
         "customer": customer_fit,
         "next": next_cols.fit if next_cols is not None else {},
     }
+    metrics["support"] = run_support(snapshot, metrics)
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
 
 

@@ -19,7 +19,7 @@ from engine.churn_evaluation import churn_cuts, evaluate_churn
 from engine.fairness import sensitive_groups
 from engine.influence_evaluation import evaluate_influence, evaluate_influence_by_category
 from engine.interactions import interaction_pairs, social_ties, timed_actions
-from engine.interest_prediction import evaluate_interest_prediction, time_cut
+from engine.interest_prediction import evaluate_interest_prediction, past_snapshot, time_cut
 from engine.interests import interest_inputs
 from engine.item_ranking import evaluate_item_ranking
 from engine.lookalikes import evaluate_lookalikes
@@ -34,7 +34,7 @@ from engine.train import TrainConfig
 class EvaluationConfig:
     split: float = 0.8  # time quantile separating past from future (influence)
     interest_splits: tuple[float, ...] = (0.7, 0.8, 0.9)  # the cuts interests are scored at
-    min_rating: float = 3.0
+    min_rating: float | None = None  # None: inferred from the data (rating_threshold)
     k: int = 10
     influence_k: int = 50
     influence_window_days: float = DEFAULT_WINDOW_DAYS
@@ -128,7 +128,8 @@ def evaluate_snapshot(
             snapshot, split=config.split, k=config.k, embedding=embedding
         )
         cut = time_cut(actions.ts, config.split)
-        inputs = interest_inputs(snapshot, min_rating=config.min_rating)
+        # item categories as known at the cut (tags given later would leak: past_snapshot)
+        inputs = interest_inputs(past_snapshot(snapshot, cut), min_rating=config.min_rating)
         stage(STAGES[2], 2)
         out["influence_by_category"] = evaluate_influence_by_category(
             actions,

@@ -6,12 +6,15 @@ the reason (see :mod:`graph.dead_letters`), and the valid events of the same bat
 
 Identifiers are restricted to a conservative alphabet (letters, digits, ``_.:@-``) so they are
 safe in logs, file names and URLs; free text (names, categories) may hold anything printable
-except text shaped like a Cypher statement. Values only ever reach Neo4j as ``$parameters``,
-so the check is defence in depth and a data-quality signal, not the injection barrier.
+(no control or direction-override characters) and is stored as the text it is. Values only
+ever reach Neo4j as ``$parameters``, never as query text: that is the injection barrier. (A
+filter of "text shaped like Cypher" stood here; it missed whole statements such as ``LOAD CSV
+FROM ... RETURN l`` and refused real names, so it claimed a protection it did not give.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -44,26 +47,6 @@ _DIGITS = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?")
 _OFFSET = re.compile(r"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})$")
 FUTURE_SLACK = timedelta(days=1)
 
-_KW = (
-    r"(?:match|merge|create|delete|detach|set|remove|call|unwind|foreach|load\s+csv"
-    r"|return|drop|with)"
-)
-_CYPHER_SHAPED = re.compile(
-    rf"(?i)['\"`]\s*[\)\}}\]]"  # a quote closing a literal, then a bracket: x'}) ...
-    r"|\}\s*\)"  # a map closing inside a pattern: ... })
-    rf"|;\s*{_KW}\b"  # a second statement
-    r"|\bdetach\s+delete\b"
-    r"|\bcall\s+(?:db|dbms|gds|apoc)\."
-    r"|\b(?:optional\s+match|match|merge|create)\s*\([^)]*\)[\s\S]*"
-    r"\b(?:return|delete|set|remove|with|merge|create)\b"
-)
-
-
-def _not_cypher(value: str) -> str:
-    if _CYPHER_SHAPED.search(value):
-        raise ValueError("text shaped like a Cypher statement is not accepted")
-    return value
-
 
 def _safe_characters(value: str) -> str:
     if found := unsafe_characters(value):
@@ -78,7 +61,6 @@ Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
     AfterValidator(_safe_characters),
-    AfterValidator(_not_cypher),
 ]
 
 
@@ -292,6 +274,7 @@ class Rejection(BaseModel):
     digest: str = ""  # SHA-1 of the whole input: inputs that differ past the clip stay apart
     line: int | None = None  # line of the file it came from, where there is one
     event_id: str | None = None
+    mentions: list[str] = []  # identifier-shaped strings it names (erasure matches on them)
 
 
 @dataclass(frozen=True)
@@ -323,8 +306,50 @@ def _digest(raw: Any) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+_ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+MAX_MENTIONS = 256
+
+
+def mentions(raw: Any) -> list[str]:
+    """Every identifier-shaped string an input names (at most :data:`MAX_MENTIONS`): its
+    strings as decoded (JSON escapes resolved: ``"zq\\u0076ictim"`` names ``zqvictim``), and
+    the identifier-shaped runs of its text (a malformed input names an id without quotes).
+    What erasure matches a dead letter or a queued message against."""
+    found: dict[str, None] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            for token in _ID_TOKEN.findall(value):
+                found.setdefault(token)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            walk(json.loads(raw))
+        walk(_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw))
+    else:
+        walk(raw)
+    return list(found)[:MAX_MENTIONS]
+
+
 def make_rejection(raw: Any, source: str, line: int | None, **why: Any) -> Rejection:
-    return Rejection(source=source, raw=_clip(raw, RAW_KEPT), digest=_digest(raw), line=line, **why)
+    return Rejection(
+        source=source,
+        raw=_clip(raw, RAW_KEPT),
+        digest=_digest(raw),
+        line=line,
+        mentions=mentions(raw),
+        **why,
+    )
 
 
 def parse_event(

@@ -21,6 +21,10 @@ Guards, cheapest first:
 * :class:`EventLedger` - submissions with no position (tasks, data sets): one digest per event
   id, kept for the de-duplication window (``ingest.dedup_window_days``).
 
+Whatever the guard, the fresh batch's event ids are then claimed in that ledger too: an event
+*is* its ``event_id`` across sources, so the same event sent through two doors (two files, a
+file and the stream) is applied once, its interactions and its order lines alike.
+
 "Changed since the watermark" stays exact without serialising writers: an export closes the
 epoch (:func:`close_epoch`), then waits for the ingest transactions that may still stamp the
 closed one; the closed epoch is its watermark.
@@ -408,7 +412,12 @@ def _fresh_events(
     tx: Transaction, guard: Guard, unique: dict[str, Event], epoch: int
 ) -> tuple[list[Event], bool]:
     """The events of the batch not applied before (under the guard's lock), and whether the
-    whole batch is a replay (its rejections are recorded already)."""
+    whole batch is a replay (its rejections are recorded already).
+
+    An event is its ``event_id``, whatever door it came through: a position or a delivery says
+    cheaply that a batch is a replay of the same source, and the ledger says which events
+    another source (another file, the stream, a task) applied already. So an event sent twice,
+    through two doors, is applied once, its interactions and its order line alike."""
     match guard:
         case SourceRange() | SourceRanges():
             done: list[tuple[SourceRange, int]] = []
@@ -424,17 +433,22 @@ def _fresh_events(
                 return [], True
             if done:  # some ranges committed, some not (a rebalance in flight)
                 raise PositionConflict(*done[0])
-            return list(unique.values()), False
+            return _unclaimed(tx, unique, epoch), False
         case DeliveredBatch():
             fresh = tx.run("claim_batch", key=guard.key, source=guard.source, seq=epoch)
-            return (list(unique.values()), False) if fresh[0]["fresh"] else ([], True)
+            return (_unclaimed(tx, unique, epoch), False) if fresh[0]["fresh"] else ([], True)
         case EventLedger():
-            keys = {ledger_key(event_id): event for event_id, event in unique.items()}
-            if not keys:
-                return [], False
-            claimed = set(tx.run("claim_events", keys=list(keys), seq=epoch)[0]["fresh"])
-            return [event for key, event in keys.items() if key in claimed], False
+            return _unclaimed(tx, unique, epoch), False
     raise TypeError(f"unknown guard {guard!r}")
+
+
+def _unclaimed(tx: Transaction, unique: dict[str, Event], epoch: int) -> list[Event]:
+    """The events whose ids the ledger had not seen, now claimed in it."""
+    keys = {ledger_key(event_id): event for event_id, event in unique.items()}
+    if not keys:
+        return []
+    claimed = set(tx.run("claim_events", keys=list(keys), seq=epoch)[0]["fresh"])
+    return [event for key, event in keys.items() if key in claimed]
 
 
 INGEST_TRANSACTION = "ingest_batch"  # the metadata close_epoch finds ingest transactions by

@@ -19,7 +19,6 @@ bytes until the store reuses the space and the logs rotate (README, "Privacy").
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,10 +27,9 @@ import redis
 
 from core.redis_keys import DEAD_MESSAGES, EVENT_STREAM
 from core.settings import Settings
+from graph.events import mentions
 from jobs.pseudonyms import forget_everywhere
 
-# the event fields that name a user (graph.events)
-USER_FIELDS = ("user_id", "target_user_id")
 SCAN = 1_000  # stream messages per read
 
 
@@ -43,16 +41,10 @@ class ErasureReport:
 
 
 def names_user(payload: bytes, ids: set[str]) -> bool:
-    """Whether a raw event (JSON, or anything else) names one of ``ids``: as a user field of
-    an event, or anywhere as a quoted string."""
-    text = payload.decode("utf-8", "replace")
-    try:
-        event = json.loads(text)
-    except ValueError:
-        event = None
-    if isinstance(event, dict) and any(event.get(f) in ids for f in USER_FIELDS):
-        return True
-    return any(f'"{i}"' in text or f"'{i}'" in text for i in ids)
+    """Whether a raw message (JSON, or anything else) names one of ``ids``: as any string in
+    it once decoded (``"zq\\u0076ictim"`` is ``zqvictim``), or as an identifier-shaped run of
+    its text (quoted or not) - :func:`graph.events.mentions`."""
+    return not ids.isdisjoint(mentions(payload))
 
 
 def erase_stream(conn: redis.Redis, ids: set[str], stream: str = EVENT_STREAM) -> int:

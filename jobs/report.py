@@ -30,7 +30,7 @@ def to_markdown(
     evaluation: dict[str, Any], k: int = 10, run_metrics: dict[str, Any] | None = None
 ) -> str:
     """``run_metrics``: the evaluated run's own metrics (which influence score it shipped)."""
-    lines: list[str] = []
+    lines: list[str] = support_section((run_metrics or {}).get("support"))
     if warnings := evaluation.get("warnings"):
         lines += ["### About the data", "", *(f"- {w}" for w in warnings), ""]
     if interest := evaluation.get("interest_prediction"):
@@ -128,10 +128,31 @@ def _shipped_influence(choice: dict[str, Any] | None) -> list[str]:
     line = f"- the run ships **{choice['shipped']}** as `profile_influence`"
     if valid := choice.get("validation"):
         figures = ", ".join(f"{name} {m['spearman']:.3f}" for name, m in valid.items())
-        line += f" (best Spearman on the run's own validation period: {figures})"
+        line += f" (Spearman on the run's own validation periods: {figures})"
     else:
         line += " (no validation period: the data spans less than two horizons)"
+    if c := choice.get("comparison"):
+        line += (
+            f"; the model {c['verdict']} the best baseline ({c['baseline']}): difference "
+            f"{c['difference']:+.3f}, 95% interval [{c['low']:+.3f}, {c['high']:+.3f}] (users "
+            "resampled); the model ships only where the interval lies above zero"
+        )
     return [line]
+
+
+def support_section(support: dict[str, dict[str, Any]] | None) -> list[str]:
+    """What this data set supports, per dimension, and why not where it does not."""
+    if not support:
+        return []
+    lines = ["### What this data supports", ""]
+    lines += table(
+        ["dimension", "supported", "why"],
+        [
+            [name, "yes" if row["supported"] else "no (null)", row["reason"]]
+            for name, row in support.items()
+        ],
+    )
+    return [*lines, ""]
 
 
 def _days(value: float | None) -> str:

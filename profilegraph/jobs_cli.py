@@ -28,6 +28,7 @@ from core.profile_contract import FIELDS
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.profiles import read_profile
+from graph.writeback import read_run
 from jobs.markdown import cell_text
 from jobs.payloads import RefreshRequest, new_run_id, validate
 from jobs.runs import TERMINAL, RunBoard, duration_text
@@ -205,11 +206,19 @@ def profile(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
         p = read_profile(client, user_id)
         why = client.read("explain_user", user_id=user_id)
         recs = client.read("recommendations_for_user", user_id=user_id)
+        run = read_run(client, p["run_id"]) if p and p.get("run_id") else None
     if p is None:
         raise JobError(f"no user {user_id!r}")
     if p.get("run_id") is None:
         raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
-    console.print(Panel(render_profile(p, why, recs), title=f"user {user_id}", expand=False))
+    text = render_profile(p, why, recs)
+    support = ((run or {}).get("metrics") or {}).get("support") or {}
+    missing = [
+        f"  {name}: {row['reason']}" for name, row in support.items() if not row["supported"]
+    ]
+    if missing:  # why some fields are empty: the data cannot support them
+        text += "\nnot supported by this data (null):\n" + "\n".join(missing)
+    console.print(Panel(text, title=f"user {user_id}", expand=False))
 
 
 def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:

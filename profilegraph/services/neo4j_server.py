@@ -99,6 +99,11 @@ def render_config(settings: Settings, distribution: Path) -> str:
         f"db.memory.transaction.max={_share_mb(n.heap, 0.5)}m",
         "db.transaction.timeout=15m",
         "dbms.security.auth_enabled=true",
+        # No lock after failed logins: anyone who reaches the Bolt port could otherwise keep
+        # the application's own user locked out (each lock ~5 s, renewed by more wrong tries),
+        # i.e. stop the service. The generated passwords are 192-bit random (profilegraph.
+        # secrets): guessing them, lock or no lock, is not a way in.
+        "dbms.security.auth_max_failed_attempts=0",
         "dbms.security.procedures.unrestricted=gds.*",
         "dbms.usage_report.enabled=false",
         # the analyst guide (graph/plugin/AnalystGuide.java): the Browser plays it after login;

@@ -51,3 +51,30 @@ def test_unique_pairs_are_those_of_unique_over_columns() -> None:
     assert expected.size(1) < row.numel()
     assert torch.equal(unique_pairs(row, col), expected)
     assert unique_pairs(row[:0], col[:0]).shape == (2, 0)
+
+
+def test_an_items_primary_category_is_its_heaviest_whatever_the_edge_order() -> None:
+    """It was the first edge Neo4j returned; now the heaviest category, ties to the first name:
+    the same in any edge order."""
+    from engine.interactions import primary_category
+
+    def with_links(order: list[int]) -> Snapshot:
+        src, dst, weight = [0, 0, 0, 1, 1], [2, 0, 1, 1, 0], [1.0, 3.0, 3.0, 2.0, 1.0]
+        links = EdgeSet(
+            torch.tensor([src[k] for k in order]),
+            torch.tensor([dst[k] for k in order]),
+            torch.tensor([weight[k] for k in order]),
+            torch.full((5,), -1),
+            torch.ones(5, dtype=torch.long),
+        )
+        return Snapshot(
+            node_ids={"item": ["x", "y"], "category": ["rock", "jazz", "pop"]},
+            edges={("item", "IN_CATEGORY", "category"): links},
+            watermark=0,
+            taken_at=0.0,
+            selection={},
+        )
+
+    # item x: rock 3 and jazz 3 tie (jazz comes first by name), pop 1; item y: jazz 2, rock 1
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 4, 0, 3, 1]):
+        assert primary_category(with_links(order)).tolist() == [1, 1]

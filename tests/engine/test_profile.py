@@ -20,6 +20,8 @@ from engine.interests import (
     interest_scores,
     own_interests,
 )
+from engine.next_behaviour import SequenceConfig
+from engine.next_steps import NextConfig
 from engine.pipeline import ModelState, PipelineConfig, run_full, run_incremental
 from engine.profile import build_profiles
 from engine.segments import kmeans
@@ -162,6 +164,55 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
         assert not theirs & {r["item_id"] for r in recs}
         assert all(r["reason"] for r in recs)
     assert state.next_model is not None and state.next_model.shown
+
+
+def test_an_incremental_run_on_a_neighbourhood_scores_churn_and_value_on_the_population_scale() -> (
+    None
+):
+    """The incremental snapshot is what the export gives: a few users and their neighbourhood,
+    not the whole graph (passing the whole graph made the two runs equal by construction). Its
+    churn features used a BG/NBD refitted on the neighbourhood and its "now" was the
+    neighbourhood's latest action; on the same data the seeds' churn and value must equal the
+    full run's. Two hops: the churn features read the followees' followees."""
+    from tests.engine.neighbourhood import neighbourhood
+
+    shop = SyntheticConfig(
+        n_users=1500, n_items=300, mean_follows=4, horizon_days=400, churn_per_year=0.8, seed=3
+    )  # long enough and with churners: the full run learns a churn model
+    snapshot = to_snapshot(generate(shop))
+    config = PipelineConfig(
+        train=TrainConfig(embedding_dim=8, num_layers=1, max_epochs=1, device="cpu"),
+        finetune_epochs=1,
+        next=NextConfig(sequence=SequenceConfig(max_epochs=1, device="cpu")),
+    )
+    full = run_full(snapshot, config, run_id="r1")
+    assert full.state is not None
+    assert full.state.customer_fit["churn"]["model"].startswith("logistic")
+    at_risk = [u for u, v in enumerate(full.profiles.churn_probability) if v is not None]
+    seeds = at_risk[:4]
+    around = neighbourhood(snapshot, seeds, hops=2)
+    assert len(seeds) == 4 and around.num_nodes("user") < snapshot.num_nodes("user") // 2
+    inc = run_incremental(around, full.state, config)
+    order = sorted(seeds)
+    assert inc.user_ids == [snapshot.node_ids["user"][u] for u in order]
+    p = full.profiles
+    for name in (
+        "churn_probability",
+        "probability_active",
+        "expected_purchases",
+        "clv",
+        "recency_days",
+        "rfm_score",
+        "lifecycle_stage",
+    ):
+        expected = [getattr(p, name)[u] for u in order]
+        got = getattr(inc.profiles, name)
+        for a, b in zip(got, expected, strict=True):
+            if isinstance(b, float) and b == b:
+                assert a == pytest.approx(b, rel=1e-6, abs=1e-9), (name, got, expected)
+            else:
+                assert a == b or (a != a and b != b), (name, got, expected)
+    assert all(isinstance(v, float) for v in inc.profiles.churn_probability)  # figures, not nulls
 
 
 def test_interest_prediction_beats_its_baselines_and_helps_cold_users(planted) -> None:  # type: ignore[no-untyped-def]

@@ -212,6 +212,37 @@ def test_item_upserts_name_items_and_add_categories(clean_graph: GraphClient) ->
     assert row["name"] == "Lamp" and sorted(row["cats"]) == ["home", "lighting"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x'}) DETACH DELETE n //",
+        "MATCH (n) DETACH DELETE n",
+        "LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l",
+        "UNWIND range(1,10) AS x CREATE (:Pwned)",
+        "rock; DROP CONSTRAINT user_id",
+    ],
+)
+def test_text_shaped_like_cypher_is_stored_as_text_and_runs_nothing(
+    clean_graph: GraphClient, text: str
+) -> None:
+    """Values reach Neo4j as parameters, never as query text: a name that reads like a
+    statement is kept verbatim, and nothing it says happens."""
+    constraints = Query(name="t_constraints", mode="read", text="SHOW CONSTRAINTS YIELD name")
+    before = {row["name"] for row in clean_graph.read(constraints)}
+    item = {"type": "item_upsert", "event_id": "it9", "item_id": "i9", "name": text}
+    ingest_events(clean_graph, [item, {**item, "event_id": "it10", "item_id": "i10"}], source="t")
+    query = Query(
+        name="test_item_names",
+        mode="read",
+        text="MATCH (i:Item) RETURN collect(i.name) AS names, "
+        "COUNT { MATCH (p:Pwned) RETURN p } AS pwned",
+    )
+    row = clean_graph.read(query)[0]
+    assert row["names"] == [text, text] and row["pwned"] == 0
+    assert clean_graph.read("count_users")[0]["users"] == 0
+    assert {row["name"] for row in clean_graph.read(constraints)} == before
+
+
 USERS = Query(
     name="test_users", mode="read", text="MATCH (u:User) RETURN u.user_id AS u ORDER BY u"
 )
@@ -449,6 +480,32 @@ def test_a_file_resumes_after_its_committed_line(clean_graph: GraphClient, tmp_p
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps(view(100)) + "\n")
     assert position_name(other) != name
+
+
+def test_an_event_is_its_id_whatever_door_it_comes_through(
+    clean_graph: GraphClient, tmp_path: Path
+) -> None:
+    """The same events re-sent in another file were applied again (relationships doubled)
+    while their order lines were not (keyed by event id): purchase counts and orders then
+    disagreed. An event is its event_id across sources: a second file, a task or the stream
+    carrying it applies nothing."""
+    events = [purchase(n, user=f"d{n % 3}", item=f"i{n % 4}", amount=2.0) for n in range(1, 13)]
+    events += [view(n, user=f"d{n % 3}") for n in range(1, 7)]
+    first, second = tmp_path / "monday.jsonl", tmp_path / "resent.jsonl"
+    first.write_text("".join(json.dumps(e) + "\n" for e in events))
+    second.write_text("".join(json.dumps(e) + "\n" for e in reversed(events)))
+    for path in (first, second):
+        ingest_events(
+            clean_graph, read_events(path), source="f", batch_size=5, position=position_name(path)
+        )
+    again = ingest_events(clean_graph, events[:4], source="task")  # and through a task
+    assert again.applied == 0
+    bought = Query(
+        name="t_bought", mode="read", text="MATCH ()-[r:PURCHASED]->() RETURN sum(r.count) AS n"
+    )
+    assert clean_graph.read(bought)[0]["n"] == 12
+    assert sum(r["count"] for r in clean_graph.read(VIEW_COUNTS)) == 6
+    assert sum(row["lines"] for row in clean_graph.read(ORDERS)) == 12  # counts and orders agree
 
 
 def test_the_ledger_forgets_after_its_window(clean_graph: GraphClient) -> None:

@@ -13,7 +13,7 @@ from graph.queries import CYPHER_DIR, load_query, query_names
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     p
-    for pkg in ("core", "graph", "engine", "jobs", "workers", "profilegraph")
+    for pkg in ("core", "graph", "engine", "jobs", "workers", "profilegraph", "bench")
     for p in (ROOT / pkg).rglob("*.py")
 ]
 CALL = re.compile(r"\.(?:read|write|write_rows|stream|run|run_statements)\(\s*\"([a-z_0-9]+)\"")

@@ -3,6 +3,7 @@ consent, erasure that reaches every copy, retention, and sensitive attributes.""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,9 +249,14 @@ def test_erasure_reaches_every_copy(settings: Settings, shop: GraphClient) -> No
         "item_id": item(1),
         "kind": "teleport",
     }
-    ingest_events(shop, [bad], source="test")
+    # the same id spelt with a JSON escape: only decoding finds it (raw text matching did not)
+    escaped = victim[:-1] + f"\\u{ord(victim[-1]):04x}"
+    spelt = json.dumps({**bad, "event_id": "bad-escaped"}).replace(f'"{victim}"', f'"{escaped}"')
+    assert victim not in spelt
+    ingest_events(shop, [bad, spelt], source="test")
     with redis.Redis.from_url(config.redis.url()) as conn:
         conn.lpush("profilegraph:dead-messages", f'{{"user_id": "{victim}"'.encode())
+        conn.lpush("profilegraph:dead-messages", f"[{victim}, 2".encode())  # no quotes
         stream = f"test-erasure-{time.monotonic_ns()}"
         delete = {"type": "user_delete", "event_id": "erase-7", "user_id": victim}
         later = {
@@ -260,7 +266,7 @@ def test_erasure_reaches_every_copy(settings: Settings, shop: GraphClient) -> No
             "item_id": item(3),
             "kind": "view",
         }
-        publish(conn, [delete, later], stream=stream)
+        publish(conn, [delete, later, f"{{user_id: {victim}}}"], stream=stream)  # no quotes
         erased: list[str] = []
         consumer = StreamConsumer(
             shop,
@@ -287,6 +293,15 @@ def test_erasure_reaches_every_copy(settings: Settings, shop: GraphClient) -> No
         if victim in str(r["props"]) or name(7) in str(r["props"])
     ]
     assert not in_neo4j, in_neo4j
+    kept = shop.read(
+        Query(
+            name="test_escaped",
+            mode="read",
+            text="MATCH (r:RejectedEvent) WHERE r.raw CONTAINS $s RETURN count(r) AS n",
+        ),
+        s=escaped,
+    )
+    assert kept == [{"n": 0}]  # the escaped spelling went too
     # every file under the state directory; Neo4j's store is searched through its properties
     # above (its files keep deleted records' bytes until reused: README, "Privacy")
     state = config.state

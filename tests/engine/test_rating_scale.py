@@ -1,0 +1,63 @@
+"""What counts as a positive rating is read off the data's own scale, never a fixed 3."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.interests import interest_inputs, rating_threshold
+from engine.snapshot import EdgeSet, Snapshot
+
+
+def _rated(ratings: list[float]) -> Snapshot:
+    n = len(ratings)
+    return Snapshot(
+        node_ids={"user": ["u"], "item": [f"i{k}" for k in range(n)], "category": ["c"]},
+        edges={
+            ("user", "RATED", "item"): EdgeSet(
+                torch.zeros(n, dtype=torch.long),
+                torch.arange(n),
+                torch.tensor(ratings),
+                torch.full((n,), -1),
+                torch.ones(n, dtype=torch.long),
+            ),
+            ("item", "IN_CATEGORY", "category"): EdgeSet(
+                torch.arange(n),
+                torch.zeros(n, dtype=torch.long),
+                torch.ones(n),
+                torch.full((n,), -1),
+                torch.ones(n, dtype=torch.long),
+            ),
+        },
+        watermark=0,
+        taken_at=0.0,
+        selection={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("ratings", "threshold", "interests"),
+    [
+        ([1.0, 2.0, 4.0, 5.0], 3.0, [False, False, True, True]),  # stars: as before
+        ([1.0, 4.0, 8.0, 10.0], 5.5, [False, False, True, True]),  # 4 of 10 is no interest
+        ([0.0, 0.2, 0.9, 1.0], 0.5, [False, False, True, True]),  # a fixed 3 kept none of them
+    ],
+)
+def test_a_rating_counts_as_interest_from_the_middle_of_its_own_scale(
+    ratings: list[float], threshold: float, interests: list[bool]
+) -> None:
+    snapshot = _rated(ratings)
+    assert rating_threshold(snapshot) == pytest.approx(threshold)
+    inputs = interest_inputs(snapshot)
+    assert (inputs.strength > 0).tolist() == interests
+    # a configured threshold still wins
+    assert (interest_inputs(snapshot, min_rating=0.0).strength > 0).sum() == sum(
+        r > 0 for r in ratings
+    )
+
+
+def test_implicit_data_has_no_threshold_and_every_interaction_counts() -> None:
+    snapshot = _rated([1.0])
+    snapshot.edges[("user", "VIEWED", "item")] = snapshot.edges.pop(("user", "RATED", "item"))
+    assert rating_threshold(snapshot) is None
+    assert bool((interest_inputs(snapshot).strength > 0).all())
