@@ -78,6 +78,10 @@ class Neo4jSettings(_Section):
     write_workers: int = Field(2, ge=1, le=64)  # parallel write-back sessions
     analyst_timeout_s: float = Field(60.0, gt=0, le=3600)  # an analyst query's transaction
     auth_retry_s: float = Field(30.0, ge=0, le=600)  # waiting out a login lock (rate limit)
+    # how long a write transaction is retried through transient errors and an unreachable
+    # server: longer than a restart of a loaded server here (measured by
+    # tests/profilegraph/test_services_lifecycle.py), so a restart mid-ingest costs a pause
+    retry_s: float = Field(120.0, gt=0, le=3600)
 
     @property
     def uri(self) -> str:

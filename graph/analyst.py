@@ -137,9 +137,10 @@ def run_analyst_query(
     client: GraphClient, name: str, pairs: list[str], *, timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """Run an analyst query with validated, bounded parameters in a read-only transaction that
-    the server ends after ``timeout_s`` (a query cannot hold the database)."""
+    the server ends after ``timeout_s`` (a query cannot hold the database). Run once, never
+    retried: a query that runs out of time or memory says so instead of running again."""
     query = load_query(name)
     if query.header.get("analyst") != "yes":
         names = [q.name for q in analyst_queries()]
         raise QueryParameterError(f"{name!r} is not an analyst query (analyst queries: {names})")
-    return client.read(query, timeout_s=timeout_s, **parse_params(query, pairs))
+    return list(client.stream(query, timeout_s=timeout_s, **parse_params(query, pairs)))

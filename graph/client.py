@@ -120,6 +120,7 @@ class GraphClient:
             # retry, not a second of an online writer's time.
             initial_retry_delay=0.05,
             retry_delay_jitter_factor=0.5,
+            max_transaction_retry_time=settings.retry_s,
         )
         # One bookmark manager for all of this client's sessions: under a routed URI a read
         # (on a secondary) waits until it has every write this client committed (on the
@@ -128,6 +129,7 @@ class GraphClient:
         # which server-side procedures the server has (asked once each): the project's own
         # server has graph/plugin's, a stock one (Aura, the compose image) falls back to Cypher
         self.procedures: dict[str, bool] = {}
+        self._reached = False  # a read has answered: later reads retry through a restart
 
     def __enter__(self) -> GraphClient:
         return self
@@ -159,8 +161,23 @@ class GraphClient:
     def read(
         self, name: str | Query, *, timeout_s: float | None = None, **params: Any
     ) -> list[dict[str, Any]]:
-        """Run a read query and return its rows as dicts (for small results)."""
-        return list(self.stream(name, timeout_s=timeout_s, **params))
+        """Run a read query and return its rows as dicts (for small results).
+
+        Once this client has reached its server, a read rides out a restart as writes do (a
+        managed transaction, retried for ``settings.retry_s``); before that it fails at once,
+        so a command pointed at a server that is not there says so without waiting."""
+        if not self._reached:
+            rows = list(self.stream(name, timeout_s=timeout_s, **params))
+            self._reached = True
+            return rows
+        query = self._checked(name, "read")
+
+        @neo4j.unit_of_work(metadata=self._metadata(query), timeout=timeout_s)
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            return [dict(record) for record in tx.run(query.text, _params(params))]
+
+        with mapped_errors(query.name, params), self._session("read") as session:
+            return session.execute_read(work)
 
     def stream(
         self, name: str | Query, *, timeout_s: float | None = None, **params: Any

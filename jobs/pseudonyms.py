@@ -22,9 +22,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.snapshot import Snapshot
+if TYPE_CHECKING:  # erasure imports this module: it must not pull in torch
+    from engine.snapshot import Snapshot
 
 FILE = "pseudonyms.json"
 # "#" never starts an ingested id (graph.events.Identifier), so a pseudonym is never an id

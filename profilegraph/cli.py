@@ -25,13 +25,10 @@ from core.errors import ProfilegraphError
 from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
-from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
 from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
-from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.datasets.taobao import FILE as TAOBAO_FILE
 from graph.datasets.taobao import TAOBAO_DIR, taobao_events
 from graph.datasets.taobao import count_events as count_taobao_events
-from graph.export import export_snapshot
 from graph.ingest import IngestReport, ingest_events
 from graph.kafka_source import KafkaConsumer
 from graph.schema import apply_schema
@@ -40,7 +37,6 @@ from graph.sources import position_name, read_events
 from graph.stream import STREAM, StreamConsumer
 from jobs import retention
 from jobs.erasure import erase_copies
-from jobs.evaluation import evaluate_run
 from jobs.ingest_lag import kafka_lag, measure
 from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, validate
 from jobs.private_aggregates import private_query
@@ -58,6 +54,8 @@ services_app = typer.Typer(
 schema_app = typer.Typer(help="The Neo4j schema in cypher/schema.cypher.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(schema_app, name="schema")
+# Commands that train or export import torch inside themselves: ingest, consume, query and
+# the rest stay light (tests/profilegraph/test_cli_weight.py)
 console = Console()
 notes = Console(stderr=True)  # what must not mix with --format json/csv on stdout
 
@@ -195,6 +193,8 @@ def load_cdnow(
     path: Path = typer.Option(None, help="CDNOW_sample.txt or CDNOW_master.txt"),
 ) -> None:
     """Load CDNOW purchases (the repeat-purchase benchmark; research use) from ../shared."""
+    from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
+
     file = path or ctx.obj.datasets_dir / CDNOW_DIR / SAMPLE
     total = sum(1 for _ in file.open(encoding="ascii"))
     ingest_with_progress(ctx.obj, cdnow_events(file), source="cdnow", total=total)
@@ -220,6 +220,8 @@ def load_synthetic(
     out: Path = typer.Option(Path("out/synthetic"), help="where data and ground truth go"),
 ) -> None:
     """Generate the seeded synthetic shop, save it with its ground truth, and ingest it."""
+    from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
+
     data = generate(SyntheticConfig(n_users=users, n_items=items, seed=seed))
     data.save(out)
     total = len(data.item_category) + len(data.follow_src) + len(data.user)
@@ -345,6 +347,8 @@ def export(
 
     The file holds pseudonyms, not ids; the mapping is written under the state directory
     (``exports/``, private to you), never beside the file."""
+    from graph.export import export_snapshot
+
     selection: Selection = WholeGraph()
     if user:
         selection = Neighbourhood(user_ids=user, hops=hops)
@@ -434,6 +438,8 @@ def evaluate_cmd(
 ) -> None:
     """Interest prediction, influence and (with --seed) item ranking of a run, beside their
     baselines: markdown, JSON and plots in --out. Runs here, as the worker's task would."""
+    from jobs.evaluation import evaluate_run
+
     settings: Settings = ctx.obj
     if not run_id:
         with GraphClient(settings.neo4j) as client:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,11 +17,29 @@ import redis
 from typer.testing import CliRunner
 
 from core.settings import Settings
+from graph.client import GraphClient
+from graph.ingest import IngestReport, ingest_events
+from graph.queries import Query
 from profilegraph import services
 from profilegraph.cli import app
 from profilegraph.services import redis_server
 from profilegraph.services.process import pid_alive, port_open, wait_until
 from tests.conftest import OWN_PORTS
+
+VIEWS = Query(
+    name="test_views", mode="read", text="MATCH ()-[v:VIEWED]->() RETURN sum(v.count) AS views"
+)
+
+
+def _view(n: int) -> dict[str, object]:
+    return {
+        "type": "interaction",
+        "event_id": f"restart-{n}",
+        "user_id": "u1",
+        "item_id": f"i{n}",
+        "kind": "view",
+        "ts": "2024-03-01T12:00:00Z",
+    }
 
 
 @pytest.fixture
@@ -58,17 +77,48 @@ def test_up_twice_is_a_no_op_and_down_stops_both(own_instance: Settings) -> None
     assert [s.running for s in again] == [True, True]
 
     # A server that dies (kill -9: out of memory, say) is reported as died, and restarted on
-    # request only.
-    os.kill(again[1].pid or 0, signal.SIGKILL)
-    wait_until(lambda: not pid_alive(again[1].pid), timeout_s=30, what="neo4j to die")
-    wait_until(lambda: not port_open("127.0.0.1", OWN_PORTS["bolt"]), timeout_s=30, what="its port")
-    runner = CliRunner()
-    shown = runner.invoke(app, ["services", "status"], env={"COLUMNS": "200"})
-    assert shown.exit_code == 1 and "died" in shown.output, shown.output
-    assert "ended without being stopped" in shown.output
-    restarted = runner.invoke(app, ["services", "status", "--restart"], env={"COLUMNS": "200"})
-    assert restarted.exit_code == 0, restarted.output
-    assert [s.running for s in services.status(own_instance)] == [True, True]
+    # request only. It dies here in the middle of an ingest, which waits it out: the driver
+    # retries a batch for settings.neo4j.retry_s, and a restart must take less (it gave up
+    # after 30 s, ~13 s before a loaded server was back).
+    killed = threading.Event()
+
+    def events() -> Iterator[dict[str, object]]:
+        yield _view(1)
+        os.kill(again[1].pid or 0, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(again[1].pid), timeout_s=30, what="neo4j to die")
+        killed.set()
+        yield from (_view(n) for n in (2, 3))
+
+    reports: list[IngestReport | BaseException] = []
+
+    def run_ingest(client: GraphClient) -> None:
+        try:
+            reports.append(ingest_events(client, events(), source="restart", batch_size=1))
+        except BaseException as exc:  # the assertion below shows it
+            reports.append(exc)
+
+    with GraphClient(own_instance.neo4j) as client:
+        ingest = threading.Thread(target=run_ingest, args=(client,))
+        ingest.start()
+        assert killed.wait(timeout=60)
+        wait_until(lambda: not port_open("127.0.0.1", OWN_PORTS["bolt"]), timeout_s=30, what="port")
+        runner = CliRunner()
+        shown = runner.invoke(app, ["services", "status"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 1 and "died" in shown.output, shown.output
+        assert "ended without being stopped" in shown.output
+        down_for = time.monotonic()
+        restarted = runner.invoke(app, ["services", "status", "--restart"], env={"COLUMNS": "200"})
+        down_for = time.monotonic() - down_for
+        assert restarted.exit_code == 0, restarted.output
+        assert [s.running for s in services.status(own_instance)] == [True, True]
+        ingest.join(timeout=own_instance.neo4j.retry_s)
+        assert not ingest.is_alive()
+        print(f"restart took {down_for:.1f} s; retry window {own_instance.neo4j.retry_s:.0f} s")
+        assert down_for < own_instance.neo4j.retry_s / 2  # the window has room to spare
+        (report,) = reports
+        assert isinstance(report, IngestReport), repr(report)
+        assert (report.applied, report.rejected) == (3, 0), report
+        assert client.read(VIEWS)[0]["views"] == 3
 
     # The application's Redis user could SHUTDOWN the server, and `services status` then said
     # "stopped" (Redis removes its pid file on an orderly exit), so `--restart` left it down.
