@@ -21,19 +21,21 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.settings import Settings
 from engine.next_behaviour import SequenceConfig
 from engine.next_behaviour_evaluation import evaluate_next_behaviour, to_markdown
 from engine.next_steps import NextConfig, fit_next, next_columns
 from engine.recommendation_evaluation import summarise
 from engine.recommendations import RecommendConfig
 from engine.snapshot import Snapshot
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+from jobs.recipe import next_config, train_config
 
 
 def lists_markdown(rows: list[dict[str, Any]]) -> str:
@@ -53,9 +55,24 @@ def lists_markdown(rows: list[dict[str, Any]]) -> str:
 
 def evaluate(name: str, snapshot: Snapshot, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    config = SequenceConfig(device=args.device, max_epochs=args.epochs)
+    # the refresh's recipe (jobs.recipe), without its wall-clock budget: a figure must not
+    # depend on how fast the machine is; --epochs / --lightgcn-epochs override the epochs
+    settings = Settings()
+    sequence = next_config(settings).sequence
+    config = replace(
+        sequence,
+        device=args.device,
+        max_epochs=args.epochs or sequence.max_epochs,
+        time_budget_s=None,
+    )
+    recipe = train_config(settings)
     lightgcn = (
-        TrainConfig(device=args.device, max_epochs=args.lightgcn_epochs, patience=10)
+        replace(
+            recipe,
+            device=args.device,
+            max_epochs=args.lightgcn_epochs or recipe.max_epochs,
+            time_budget_s=None,
+        )
         if args.lightgcn
         else None
     )
@@ -159,10 +176,10 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, help="users for the throughput run")
     parser.add_argument("--cuts", type=float, nargs="+", default=[0.7, 0.8, 0.9])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=0, help="0: the refresh's")
     parser.add_argument("--scale-epochs", type=int, default=3)
     parser.add_argument("--lightgcn", action="store_true")
-    parser.add_argument("--lightgcn-epochs", type=int, default=200)
+    parser.add_argument("--lightgcn-epochs", type=int, default=0, help="0: the refresh's")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("out/bench"))
     args = parser.parse_args()

@@ -57,6 +57,48 @@ def _known_follows(
     return follow_src[keep], follow_dst[keep]
 
 
+def churn_predictions_at(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    at: int,
+    horizon_ms: int,
+    window_ms: int,
+    follow_ts: Tensor | None = None,
+) -> tuple[dict[str, Tensor], Tensor, Tensor] | None:
+    """Each method's churn scores at ``at`` from the actions and follows known then, the users
+    at risk (active in the horizon before) and the known follows' sources; None where the
+    model cannot be fitted."""
+    ts = None if follow_ts is None else torch.where(follow_ts < 0, at, follow_ts)
+    src, dst = _known_follows(follow_src, follow_dst, ts, at)
+    known = actions.before(at)
+    adopted = adoptions(known, src, dst, n_users, window_ms=window_ms)
+    timeline = FeatureTimeline(known, src, dst, n_users, horizon_ms, adopted)
+    common = {"at": at, "horizon_ms": horizon_ms, "timeline": timeline}
+    full, now, model = predict_churn(known, src, dst, n_users, social=True, **common)
+    if model is None:
+        return None
+    embedded, _, _ = predict_churn(known, src, dst, n_users, social=True, embedding=True, **common)
+    shipped, _, _ = predict_churn(known, src, dst, n_users, **common)
+    alone, _, _ = predict_churn(known, src, dst, n_users, social=False, **common)
+    before = timeline.at(at - horizon_ms)
+    recency_column = BEHAVIOUR.index("log_recency_days")
+    recency_model = fit_churn(
+        before.values[before.at_risk], timeline.outcomes(at - horizon_ms), [recency_column]
+    )
+    scores = {
+        "recency": recency_model.predict(now.values),
+        "bgnbd": now.values[:, BEHAVIOUR.index("bgnbd_p_quiet")],
+        "behaviour": alone,
+        "behaviour+graph": full,
+        "behaviour+graph+embedding": embedded,
+        "shipped": shipped,
+    }
+    return scores, now.at_risk, src
+
+
 def evaluate_churn(
     actions: Actions,
     follow_src: Tensor,
@@ -75,34 +117,15 @@ def evaluate_churn(
     ``groups``: sensitive groups (``engine.fairness``), scored one by one (``by_group``)."""
     rows: list[dict[str, Any]] = []
     pooled_p, pooled_y = [], []
-    recency_column = BEHAVIOUR.index("log_recency_days")
     for at in cuts:
-        ts = None if follow_ts is None else torch.where(follow_ts < 0, at, follow_ts)
-        src, dst = _known_follows(follow_src, follow_dst, ts, at)
-        adopted = adoptions(actions.before(at), src, dst, n_users, window_ms=window_ms)
-        timeline = FeatureTimeline(actions.before(at), src, dst, n_users, horizon_ms, adopted)
-        common = {"at": at, "horizon_ms": horizon_ms, "timeline": timeline}
-        full, now, model = predict_churn(actions, src, dst, n_users, social=True, **common)
-        if model is None:
+        predicted = churn_predictions_at(
+            actions, follow_src, follow_dst, n_users, at=at, horizon_ms=horizon_ms,
+            window_ms=window_ms, follow_ts=follow_ts,
+        )  # fmt: skip
+        if predicted is None:
             continue
-        embedded, _, _ = predict_churn(
-            actions, src, dst, n_users, social=True, embedding=True, **common
-        )
-        shipped, _, _ = predict_churn(actions, src, dst, n_users, **common)
-        alone, _, _ = predict_churn(actions, src, dst, n_users, social=False, **common)
-        before = timeline.at(at - horizon_ms)
-        recency_model = fit_churn(
-            before.values[before.at_risk], timeline.outcomes(at - horizon_ms), [recency_column]
-        )
-        scores = {
-            "recency": recency_model.predict(now.values),
-            "bgnbd": now.values[:, BEHAVIOUR.index("bgnbd_p_quiet")],
-            "behaviour": alone,
-            "behaviour+graph": full,
-            "behaviour+graph+embedding": embedded,
-            "shipped": shipped,
-        }
-        risk = now.at_risk
+        scores, risk, src = predicted
+        shipped = scores["shipped"]
         truth = churned_after(actions, n_users, at, horizon_ms)[risk]
         row: dict[str, Any] = {
             "cut": at,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.interests import RATINGS, rating_threshold
+from engine.interactions import RATINGS, rating_threshold
 from engine.snapshot import Snapshot
 
 ORDERS = ("user", "PLACED", "order")

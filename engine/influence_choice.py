@@ -23,7 +23,7 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor
 
-from engine.adoptions import Actions, Adoptions, influence_counts
+from engine.adoptions import DAY_MS, Actions, Adoptions, influence_counts
 from engine.influence import predict_influence
 from engine.influence_evaluation import (
     baseline_scores,
@@ -36,6 +36,13 @@ from engine.significance import interval
 
 MODEL = "model"
 PRECISION_K = 50
+HORIZON_FRACTION = 0.2  # the influence question's horizon, as a share of the data's time span
+
+
+def influence_horizon_ms(span_ms: int, fraction: float = HORIZON_FRACTION) -> int:
+    """The horizon the influence question is asked over, in a refresh and in its evaluation
+    alike: ``fraction`` of the data's time span, at least a day."""
+    return max(int(span_ms * fraction), DAY_MS)
 
 
 @dataclass(frozen=True)

@@ -58,19 +58,35 @@ def influence_scores(
     the ``horizon_ms`` after it. ``known_follows``: the follows known at the cut (default:
     all), which the model and the baselines see; the truth counts adoptions along every
     follow."""
-    adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
-    known = actions.before(split_ts)
     src, dst = known_follows if known_follows is not None else (follow_src, follow_dst)
-    # what the scores may see: adoptions along the follows known at the cut
-    seen = (
-        adopted
-        if known_follows is None
-        else adoptions(actions, src, dst, n_users, window_ms=window_ms)
-    )
+    methods = influence_predictions(
+        actions, src, dst, n_users, split_ts=split_ts, horizon_ms=horizon_ms,
+        window_ms=window_ms, seed=seed, device=device,
+    )  # fmt: skip
+    adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
+    return methods, influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
+
+
+def influence_predictions(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    *,
+    split_ts: int,
+    horizon_ms: int,
+    window_ms: int,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict[str, Tensor]:
+    """Each method's scores at ``split_ts`` from the actions up to it and the follows given
+    (those known then): the model, past adoptions, PageRank, ArticleRank, follower counts."""
+    known = actions.before(split_ts)
+    seen = adoptions(known, follow_src, follow_dst, n_users, window_ms=window_ms)
     score = predict_influence(
         known,
-        src,
-        dst,
+        follow_src,
+        follow_dst,
         n_users,
         at=split_ts,
         horizon_ms=horizon_ms,
@@ -78,8 +94,7 @@ def influence_scores(
         seed=seed,
         device=device,
     )
-    future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
-    return {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}, future
+    return {"model": score, **baseline_scores(seen, follow_src, follow_dst, n_users, at=split_ts)}
 
 
 def evaluate_influence(
@@ -162,6 +177,76 @@ def _scored(
     }
 
 
+def category_influence_predictions(
+    actions: Actions,
+    follow_src: Tensor,
+    follow_dst: Tensor,
+    n_users: int,
+    item_category: Tensor,
+    *,
+    split_ts: int,
+    horizon_ms: int,
+    window_ms: int,
+    categories: int = 5,
+    seed: int = 0,
+) -> dict[int, tuple[dict[str, Tensor], Tensor]]:
+    """For the ``categories`` categories with the most in-category adoptions up to
+    ``split_ts``: each method's scores then and the users active in the category by then,
+    from the actions up to it, the follows given (those known then) and ``item_category`` (as
+    known then)."""
+    known = actions.before(split_ts)
+    hits = item_category[known.item] > 0  # [A, K] which categories each past action is in
+    seen_all = adoptions(known, follow_src, follow_dst, n_users, window_ms=window_ms)
+    weight = (item_category[seen_all.item] > 0).sum(0)
+    order = torch.argsort(weight, descending=True)[:categories].tolist()
+    global_score = predict_influence(
+        known,
+        follow_src,
+        follow_dst,
+        n_users,
+        at=split_ts,
+        horizon_ms=horizon_ms,
+        adopted=seen_all,
+        seed=seed,
+    )
+    out: dict[int, tuple[dict[str, Tensor], Tensor]] = {}
+    for c in order:
+        if int(weight[c]) == 0:
+            continue
+        in_c = item_category[known.item, c] > 0
+        acts = Actions(known.user[in_c], known.item[in_c], known.ts[in_c])
+        seen = adoptions(acts, follow_src, follow_dst, n_users, window_ms=window_ms)
+        active = torch.zeros(n_users, dtype=torch.bool)
+        active[known.user[hits[:, c]]] = True
+        inside = active[follow_src] & active[follow_dst]
+        src, dst = follow_src[inside], follow_dst[inside]
+        methods = {
+            "model_global": global_score,
+            "model_in_category": predict_influence(
+                acts,
+                follow_src,
+                follow_dst,
+                n_users,
+                at=split_ts,
+                horizon_ms=horizon_ms,
+                adopted=seen,
+                seed=seed,
+            ),
+            "past_adoptions_in_category": (
+                past := influence_counts(seen, n_users, -(2**62), split_ts)
+            ),
+            # what top_influencers_in_category.cypher ranks by: past in-category adoptions,
+            # then the global score (a rank in [0, 1) breaks the ties)
+            "query_ranking": past.double()
+            + torch.argsort(torch.argsort(global_score)).double() / (n_users + 1),
+            "followers_in_category": follower_count(dst, n_users),
+            "pagerank_in_category": pagerank(src, dst, n_users),
+            "articlerank_in_category": articlerank(src, dst, n_users),
+        }
+        out[c] = (methods, active)
+    return out
+
+
 def evaluate_influence_by_category(
     actions: Actions,
     follow_src: Tensor,
@@ -183,54 +268,17 @@ def evaluate_influence_by_category(
     ``categories`` categories with the most adoptions, beside the per-category version of each
     baseline (past adoptions, followers active in the category, PageRank and ArticleRank on the
     follow graph among them) and the global model's score; mean over the categories."""
-    known = actions.before(split_ts)
     known_src, known_dst = known_follows if known_follows is not None else (follow_src, follow_dst)
-    hits = item_category[known.item] > 0  # [A, K] which categories each past action is in
-    # the categories with the most past in-category adoptions (counted on the whole graph)
-    adopted_all = adoptions(actions, known_src, known_dst, n_users, window_ms=window_ms)
-    past = adopted_all.ts <= split_ts
-    weight = (item_category[adopted_all.item[past]] > 0).sum(0)
-    order = torch.argsort(weight, descending=True)[:categories].tolist()
-    global_score = predict_influence(
-        known,
-        known_src,
-        known_dst,
-        n_users,
-        at=split_ts,
-        horizon_ms=horizon_ms,
-        adopted=adopted_all,
-        seed=seed,
-    )
+    predicted = category_influence_predictions(
+        actions, known_src, known_dst, n_users, item_category, split_ts=split_ts,
+        horizon_ms=horizon_ms, window_ms=window_ms, categories=categories, seed=seed,
+    )  # fmt: skip
     per_category: dict[str, dict[str, dict[str, float]]] = {}
-    for c in order:
-        if int(weight[c]) == 0:
-            continue
+    for c, (methods, active) in predicted.items():
         in_c = item_category[actions.item, c] > 0
         acts = Actions(actions.user[in_c], actions.item[in_c], actions.ts[in_c])
         adopted = adoptions(acts, follow_src, follow_dst, n_users, window_ms=window_ms)
-        seen = adoptions(acts, known_src, known_dst, n_users, window_ms=window_ms)
         future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
-        active = torch.zeros(n_users, dtype=torch.bool)
-        active[known.user[hits[:, c]]] = True
-        inside = active[known_src] & active[known_dst]
-        src, dst = known_src[inside], known_dst[inside]
-        methods = {
-            "model_global": global_score,
-            "model_in_category": predict_influence(
-                acts.before(split_ts),
-                known_src,
-                known_dst,
-                n_users,
-                at=split_ts,
-                horizon_ms=horizon_ms,
-                adopted=seen,
-                seed=seed,
-            ),
-            "past_adoptions_in_category": influence_counts(seen, n_users, -(2**62), split_ts),
-            "followers_in_category": follower_count(dst, n_users),
-            "pagerank_in_category": pagerank(src, dst, n_users),
-            "articlerank_in_category": articlerank(src, dst, n_users),
-        }
         per_category[names[c]] = _scored(methods, future, k, active)
         per_category[names[c]]["_users"] = {
             "active": float(active.sum()),
@@ -241,6 +289,7 @@ def evaluate_influence_by_category(
         "model_global",
         "model_in_category",
         "past_adoptions_in_category",
+        "query_ranking",
         "followers_in_category",
         "pagerank_in_category",
         "articlerank_in_category",

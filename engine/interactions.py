@@ -10,11 +10,35 @@ from torch import Tensor
 from engine.adoptions import Actions
 from engine.snapshot import Snapshot
 
+RATINGS = ("RATED", "REVIEWED")  # relations whose weight is a rating, not an amount
 
-def interaction_pairs(snapshot: Snapshot, relations: Sequence[str] | None = None) -> Tensor:
-    """Distinct (user, item) pairs [2, E] over the given interaction relations (default: all)."""
+
+def rating_threshold(snapshot: Snapshot) -> float | None:
+    """The rating below which a rating is no interest, inferred from the data's own scale: the
+    middle of the ratings seen (1-5: 3; 1-10: 5.5; 0-1: 0.5). None where the data has no
+    ratings (implicit feedback only: every interaction is evidence)."""
+    seen = [e.weight for (_, rel, _), e in snapshot.edges.items() if rel in RATINGS and len(e)]
+    if not seen:
+        return None
+    weights = torch.cat(seen).double()
+    return float(weights.min() + (weights.max() - weights.min()) / 2)
+
+
+def interaction_pairs(
+    snapshot: Snapshot,
+    relations: Sequence[str] | None = None,
+    *,
+    min_rating: float | None = None,
+) -> Tensor:
+    """Distinct (user, item) pairs [2, E] over the given interaction relations (default: all),
+    the positive ones: a rating below ``min_rating`` (None: the data's own middle,
+    :func:`rating_threshold`) is no interest, so no pair, as in the interests."""
+    threshold = rating_threshold(snapshot) if min_rating is None else min_rating
     parts = [
-        torch.stack([edges.src, edges.dst])
+        torch.stack([edges.src, edges.dst])[
+            :,
+            edges.weight >= threshold if rel in RATINGS and threshold is not None else slice(None),
+        ]
         for (src, rel, dst), edges in snapshot.edges.items()
         if src == "user" and dst == "item" and (relations is None or rel in relations)
     ]

@@ -24,14 +24,14 @@ separately: they are where the social neighbourhood should matter.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from engine.interactions import unique_pairs
+from engine.as_of import predicts_at_cut
+from engine.interactions import RATINGS, unique_pairs
 from engine.interests import (
-    RATINGS,
     InterestInputs,
     InterestModel,
     backoff,
@@ -45,28 +45,79 @@ from engine.interests import (
 )
 from engine.metrics import rank_metrics, user_rank_metrics
 from engine.significance import paired_bootstrap
-from engine.snapshot import EdgeSet, Snapshot
+from engine.snapshot import ActionLog, EdgeSet, Snapshot
+
+if TYPE_CHECKING:
+    from engine.snapshot_evaluation import EvaluationConfig
 
 TAGGED = ("user", "TAGGED", "item")
 IN_CATEGORY = ("item", "IN_CATEGORY", "category")
 
 
-def _before(edges: EdgeSet, cut: int, *, rating: bool = False) -> EdgeSet:
-    """The edges as they stood at ``cut``: those first touched by then. An edge touched again
-    after the cut keeps only what is known of its first event (its time, one event, the mean
-    weight of one): its later times, counts and weights are the future. A rating is replaced,
-    not summed: one given again after the cut holds only the later value, so it is left out
-    (its value at the cut is not known)."""
+def _events_after(
+    edges: EdgeSet, cut: int, log: ActionLog | None, rel: str, shape: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """Per edge: how many of its events came after ``cut``, and the time of its last event by
+    then (-1: none). An edge first touched after the cut is all future; one last touched by
+    then, all past. One touched on both sides is split by the action log: the log keeps an
+    edge's latest times, so once it holds one time at or before the cut every event after it
+    is there too. Where it holds none (more events after the cut than it keeps, or no log),
+    only the first event is known to be past. ``shape``: (items, categories), for the keys."""
+    first, ts, count = edges.first, edges.ts, edges.count
+    after = torch.where(first > cut, count, torch.zeros_like(count))
+    last = torch.where(first > cut, torch.full_like(ts, -1), ts)
+    straddles = (first <= cut) & (ts > cut)
+    if not bool(straddles.any()):
+        return after, last
+    after = torch.where(straddles, count - 1, after)  # what is known without a log
+    last = torch.where(straddles, first, last)
+    if log is None or rel not in log.kinds or not len(edges):
+        return after, last
+    n_items, n_categories = shape
+    rows = log.kind == log.kinds.index(rel)
+
+    def key(user: Tensor, item: Tensor, category: Tensor | None) -> Tensor:
+        k = user * n_items + item
+        return k if category is None else k * (n_categories + 1) + category + 1
+
+    tagged = edges.category is not None
+    edge_key = key(edges.src, edges.dst, edges.category if tagged else None)
+    log_key = key(log.user[rows], log.item[rows], log.category[rows] if tagged else None)
+    order = torch.argsort(edge_key)
+    at = torch.searchsorted(edge_key[order], log_key).clamp_max(edge_key.numel() - 1)
+    found = edge_key[order][at] == log_key
+    edge, when = order[at[found]], log.ts[rows][found]
+    logged_after = torch.zeros_like(count).index_add_(0, edge, (when > cut).to(count.dtype))
+    mine = (when >= 0) & (when <= cut)
+    logged_last = torch.full_like(ts, -1).scatter_reduce_(0, edge[mine], when[mine], "amax")
+    exact = straddles & (logged_last >= 0)
+    return torch.where(exact, logged_after, after), torch.where(exact, logged_last, last)
+
+
+def _before(
+    edges: EdgeSet,
+    cut: int,
+    *,
+    rating: bool = False,
+    log: ActionLog | None = None,
+    rel: str = "",
+    shape: tuple[int, int] = (0, 0),
+) -> EdgeSet:
+    """The edges as they stood at ``cut``: those first touched by then, with the events by
+    then (:func:`_events_after`): their count, their weight in proportion, their last time.
+    A rating is replaced, not summed: one given again after the cut holds only the later
+    value, so it is left out (its value at the cut is not known)."""
     first = edges.first
     keep = (first >= 0) & (first <= cut)
     if rating:
         keep &= edges.ts <= cut
     part = edges.select(keep)
-    later = part.ts > cut
-    if bool(later.any()):
-        part.ts = torch.where(later, part.first, part.ts)
-        part.weight = torch.where(later, part.weight / part.count.clamp_min(1), part.weight)
-        part.count = torch.where(later, torch.ones_like(part.count), part.count)
+    after, last = _events_after(part, cut, log, rel, shape)
+    if bool((after > 0).any()):
+        past = part.count - after
+        part.weight = part.weight * past / part.count.clamp_min(1)
+        part.count = past
+        part.ts = last
     return part
 
 
@@ -91,11 +142,10 @@ def _categories_at(snapshot: Snapshot, cut: int) -> EdgeSet | None:
     tags = snapshot.edges.get(TAGGED)
     if links is None or tags is None or tags.category is None or not len(links):
         return links
-    # tag events after the cut on each (item, category): all of an edge first tagged after
-    # it; the repeats of one first tagged before it
-    first = tags.first
-    late = torch.where(first > cut, tags.count, torch.where(tags.ts > cut, tags.count - 1, 0))
+    # tag events after the cut on each (item, category)
     n_cat = snapshot.num_nodes("category")
+    shape = (snapshot.num_nodes("item"), n_cat)
+    late, _ = _events_after(tags, cut, snapshot.actions, TAGGED[1], shape)
     key = links.src * n_cat + links.dst
     order = torch.argsort(key)
     tag_key = tags.dst * n_cat + tags.category
@@ -112,8 +162,10 @@ def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
     """The snapshot as known at ``cut``: user-item interactions first made by then (as they
     stood then), the follows made by then (where follows carry times), the item categories the
     tags given by then imply, and the action log up to the cut."""
+    log = snapshot.actions
+    shape = (snapshot.num_nodes("item"), snapshot.num_nodes("category"))
     edges = {
-        key: _before(e, cut, rating=key[1] in RATINGS)
+        key: _before(e, cut, rating=key[1] in RATINGS, log=log, rel=key[1], shape=shape)
         if key[0] == "user" and key[2] == "item"
         else _known_by(e, cut)
         if key == FOLLOWS
@@ -123,7 +175,6 @@ def past_snapshot(snapshot: Snapshot, cut: int) -> Snapshot:
     categories = _categories_at(snapshot, cut)
     if categories is not None:
         edges[IN_CATEGORY] = categories
-    log = snapshot.actions
     past_log = None if log is None else log.select((log.ts >= 0) & (log.ts <= cut))
     return replace(snapshot, edges=edges, actions=past_log)
 
@@ -172,19 +223,45 @@ def _timed(snapshot: Snapshot) -> dict[Any, EdgeSet]:
     }
 
 
+def split_cut(snapshot: Snapshot, split: float) -> int | None:
+    """The cut at the ``split`` quantile of the timestamped interactions' times (None: none)."""
+    timed = _timed(snapshot)
+    if not timed:
+        return None
+    return time_cut(torch.cat([e.ts[e.ts >= 0] for e in timed.values()]), split)
+
+
 def temporal_split(
     snapshot: Snapshot, split: float, *, max_categories: int = 256, min_rating: float | None = None
 ) -> tuple[InterestInputs, Tensor, int] | None:
     """(inputs from before the cut, [2, T] (user, category column) taken up after it, cut);
     None when the data has no timestamped interactions."""
-    timed = _timed(snapshot)
-    if not timed:
+    cut = split_cut(snapshot, split)
+    if cut is None:
         return None
-    all_ts = torch.cat([e.ts[e.ts >= 0] for e in timed.values()])
-    cut = time_cut(all_ts, split)
+    inputs = interest_inputs(past_snapshot(snapshot, cut), max_categories, min_rating=min_rating)
+    return inputs, _future_categories(snapshot, inputs, _timed(snapshot), cut), cut
+
+
+def interest_predictions_at(
+    snapshot: Snapshot,
+    cut: int,
+    *,
+    k: int = 10,
+    max_categories: int = 256,
+    min_rating: float | None = None,
+) -> tuple[InterestInputs, dict[str, Tensor], dict[str, Any]]:
+    """Each method's scores at ``cut`` from the past alone (the model fitted on an inner split
+    of it), with the inputs they read and the fitted model's description."""
     past = past_snapshot(snapshot, cut)
     inputs = interest_inputs(past, max_categories, min_rating=min_rating)
-    return inputs, _future_categories(snapshot, inputs, timed, cut), cut
+    model, fitted = fit_on_past(past, k=k, max_categories=max_categories, min_rating=min_rating)
+    return inputs, _scores(inputs, model), fitted
+
+
+@predicts_at_cut("interests")
+def _interests_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    return interest_predictions_at(snapshot, cut, k=config.k, min_rating=config.min_rating)[1]
 
 
 def fit_on_past(
@@ -219,16 +296,16 @@ def evaluate_interest_prediction(
     cuts = []
     per_user: dict[str, list[Tensor]] = {}  # each method's Recall@k per (cut, user), paired
     for split in splits:
-        parts = temporal_split(snapshot, split, **options)
-        assert parts is not None
-        inputs, target, cut = parts
+        cut = split_cut(snapshot, split)
+        assert cut is not None
         # the model sees the past only: fitted on an inner split of it
-        model, fitted = fit_on_past(past_snapshot(snapshot, cut), k=k, **options)
+        inputs, scores, fitted = interest_predictions_at(snapshot, cut, k=k, **options)
+        target = _future_categories(snapshot, inputs, timed, cut)
         evidence = torch.bincount(inputs.user, minlength=inputs.num_users)
         cold = evidence < cold_threshold
         identity = torch.eye(len(inputs.categories))
         methods: dict[str, dict[str, float]] = {}
-        for method, score in _scores(inputs, model).items():
+        for method, score in scores.items():
             _, recall, _ = user_rank_metrics(score, identity, target, [], k=k)
             per_user.setdefault(method, []).append(recall)
             overall = rank_metrics(score, identity, target, [], k=k)

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from engine.interactions import RATINGS, rating_threshold
 from engine.metrics import VALID_USERS, sample_users, user_rank_metrics
 from engine.neighbours import NeighbourMean
 from engine.snapshot import Snapshot
 
-RATINGS = ("RATED", "REVIEWED")  # relations whose weight is a rating, not an amount
 # How much more an action says about a shopper's interest than a view; the model uses these
 # only where its validation split says they help (InterestModel.intent).
 INTENT = {"FAVOURITED": 2.0, "CARTED": 3.0, "PURCHASED": 4.0}
@@ -69,17 +69,6 @@ class InterestInputs:
     follow_dst: Tensor
     num_users: int
     intent: Tensor | None = None  # [E] INTENT weight of each interaction's kind (1: other kinds)
-
-
-def rating_threshold(snapshot: Snapshot) -> float | None:
-    """The rating below which a rating is no interest, inferred from the data's own scale: the
-    middle of the ratings seen (1-5: 3; 1-10: 5.5; 0-1: 0.5). None where the data has no
-    ratings (implicit feedback only: every interaction is evidence)."""
-    seen = [e.weight for (_, rel, _), e in snapshot.edges.items() if rel in RATINGS and len(e)]
-    if not seen:
-        return None
-    weights = torch.cat(seen).double()
-    return float(weights.min() + (weights.max() - weights.min()) / 2)
 
 
 def interest_inputs(

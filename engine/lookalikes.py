@@ -18,21 +18,27 @@ takes up, averaged over the neighbours with future activity and then over the se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from engine.as_of import predicts_at_cut
 from engine.interest_prediction import fit_on_past, past_snapshot, temporal_split
-from engine.interests import interest_scores, own_interests
+from engine.interests import InterestInputs, interest_inputs, interest_scores, own_interests
 from engine.propagation import trusted_sparse
 from engine.segments import interest_features, projection_basis
+from engine.significance import paired_bootstrap
 from engine.snapshot import Snapshot
 
+if TYPE_CHECKING:
+    from engine.snapshot_evaluation import EvaluationConfig
 
-def _precision(neighbours: Tensor, seeds: Tensor, future: Tensor) -> float:
-    """Mean over seeds of the share of neighbours' future categories the seed also takes up."""
+
+def _precision(neighbours: Tensor, seeds: Tensor, future: Tensor) -> Tensor:
+    """[S] per seed, the mean share of its neighbours' future categories the seed also takes
+    up (over the neighbours with a future; NaN where none has one)."""
     scores = []
     for seed, row in zip(seeds.tolist(), neighbours.tolist(), strict=True):
         mine = future[seed]
@@ -41,9 +47,16 @@ def _precision(neighbours: Tensor, seeds: Tensor, future: Tensor) -> float:
             for v in row
             if bool(future[v].any())
         ]
-        if shares:
-            scores.append(sum(shares) / len(shares))
-    return sum(scores) / len(scores) if scores else 0.0
+        scores.append(sum(shares) / len(shares) if shares else float("nan"))
+    return torch.tensor(scores, dtype=torch.float64)
+
+
+def _mean(values: Tensor) -> float:
+    known = values[~values.isnan()]
+    return float(known.mean()) if known.numel() else 0.0
+
+
+SHIPPED, BASELINES = "interest_projection", ("item_jaccard", "random")
 
 
 def _nearest(x: Tensor, seeds: Tensor, candidates: Tensor, k: int) -> Tensor:
@@ -73,6 +86,26 @@ def _jaccard(
     return candidates[torch.topk(jac, min(k, candidates.numel() - 1), dim=1).indices]
 
 
+def lookalike_features_at(snapshot: Snapshot, cut: int, *, k: int) -> tuple[InterestInputs, Tensor]:
+    """The past's interest inputs (item overlap reads its pairs) and each user's interest
+    features, from the model fitted on the past alone."""
+    past = past_snapshot(snapshot, cut)
+    inputs = interest_inputs(past)
+    model, _ = fit_on_past(past, k=k)
+    p = interest_scores(
+        own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent),
+        inputs,
+        model,
+    )
+    return inputs, interest_features(p)
+
+
+@predicts_at_cut("lookalikes")
+def _lookalikes_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    inputs, features = lookalike_features_at(snapshot, cut, k=config.k)
+    return {"user": inputs.user, "item": inputs.item, "interest_features": features}
+
+
 def evaluate_lookalikes(
     snapshot: Snapshot,
     *,
@@ -87,7 +120,8 @@ def evaluate_lookalikes(
     parts = temporal_split(snapshot, split)
     if parts is None:
         raise ValueError("look-alikes are scored on timestamped interactions")
-    inputs, target, cut = parts
+    _, target, cut = parts
+    inputs, features = lookalike_features_at(snapshot, cut, k=k)
     n = inputs.num_users
     future = torch.zeros(n, max(1, len(inputs.categories)), dtype=torch.bool)
     future[target[0], target[1]] = True
@@ -98,30 +132,28 @@ def evaluate_lookalikes(
     seeds = with_future[torch.randperm(with_future.numel(), generator=g)[:max_seeds]]
     if seeds.numel() == 0 or candidates.numel() < 2:
         return {"seeds": 0, "candidates": int(candidates.numel()), "methods": {}}
-    model, _ = fit_on_past(past_snapshot(snapshot, cut), k=k)
-    p = interest_scores(
-        own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent),
-        inputs,
-        model,
-    )
     neighbours = {
         "random": candidates[torch.randint(0, candidates.numel(), (seeds.numel(), k), generator=g)],
         "item_jaccard": _jaccard(inputs.user, inputs.item, n, seeds, candidates, k),
-        "interest_cosine": _nearest(interest_features(p), seeds, candidates, k),
+        "interest_cosine": _nearest(features, seeds, candidates, k),
         # what the vector index serves: the same features projected to 64 dimensions
         "interest_projection": _nearest(
-            interest_features(p) @ projection_basis(interest_features(p)), seeds, candidates, k
+            features @ projection_basis(features), seeds, candidates, k
         ),
     }
     if embedding is not None and embedding.size(0) == n:
         neighbours["embedding"] = _nearest(embedding, seeds, candidates, k)
-    methods = {
-        name: {f"precision@{k}": _precision(nb, seeds, future)} for name, nb in neighbours.items()
-    }
+    per_seed = {name: _precision(nb, seeds, future) for name, nb in neighbours.items()}
+    methods = {name: {f"precision@{k}": _mean(p)} for name, p in per_seed.items()}
+    # what the vector index serves against the best baseline, paired over the seeds
+    best = max(BASELINES, key=lambda name: methods[name][f"precision@{k}"])
+    both = ~(per_seed[SHIPPED].isnan() | per_seed[best].isnan())
+    comparison = paired_bootstrap(per_seed[SHIPPED][both], per_seed[best][both])
     return {
         "seeds": int(seeds.numel()),
         "candidates": int(candidates.numel()),
         "k": k,
         "methods": methods,
+        "comparison": {"method": SHIPPED, "baseline": best, **comparison.describe()},
         "embedding_sees_the_future": embedding is not None,
     }

@@ -21,12 +21,13 @@ error of the hours to the next action (log1p hours, against the user's median ga
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from engine.as_of import predicts_at_cut
 from engine.churn_evaluation import mean_std
 from engine.interactions import primary_category, social_ties, unique_pairs
 from engine.interest_prediction import past_snapshot
@@ -43,6 +44,9 @@ from engine.sequences import Sequences, action_categories, build_sequences
 from engine.snapshot import ActionLog, Snapshot
 from engine.split import split_per_user
 from engine.train import TrainConfig, train_lightgcn
+
+if TYPE_CHECKING:
+    from engine.snapshot_evaluation import EvaluationConfig
 
 BASELINES = ("popularity", "repeat_last", "own_frequent")
 MODELS = ("sequence", "sequence_social")
@@ -111,16 +115,34 @@ class _Cut:
     cut_ms: int
 
 
-def _cut(
-    snapshot: Snapshot, log: ActionLog, known: Tensor, categories: Tensor, t: int, length: int
-) -> _Cut:
-    """The past before ``t`` (its actions' categories as known at ``t``: ``known``) and each
-    user's first action after it (its category by ``categories``, all that is known: the truth
-    may read the future, the inputs may not)."""
-    n_users = snapshot.num_nodes("user")
+@dataclass(frozen=True)
+class _Past:
+    """What every method at a cut reads: the graph as known just before it (follows, item
+    categories), the actions before it with their categories as known then, and the
+    sequences built from them."""
+
+    then: Snapshot
+    log: ActionLog
+    categories: Tensor
+    sequences: Sequences
+
+
+def _past_at(snapshot: Snapshot, log: ActionLog, t: int, length: int) -> _Past:
+    then = past_snapshot(snapshot, t - 1)
     before = log.ts < t
     past = log.select(before)
-    sequences = build_sequences(past, known[before], n_users, length)
+    known = action_categories(log, then)[before]
+    return _Past(
+        then, past, known, build_sequences(past, known, snapshot.num_nodes("user"), length)
+    )
+
+
+def _cut(snapshot: Snapshot, log: ActionLog, p: _Past, categories: Tensor, t: int) -> _Cut:
+    """The past at ``t`` and each user's first action after it (its category by
+    ``categories``, all that is known: the truth may read the future, the inputs may not)."""
+    n_users = snapshot.num_nodes("user")
+    before = log.ts < t
+    sequences = p.sequences
     after = torch.nonzero(~before & (categories >= 0)).flatten()
     # the first action after the cut per user (the log is sorted by user, then time)
     first = torch.full((n_users,), -1, dtype=torch.long)
@@ -132,8 +154,8 @@ def _cut(
     hours = torch.where(warm, (log.ts[rows].double() - last_ts) / 3_600_000.0, float("nan"))
     return _Cut(
         sequences,
-        past,
-        known[before],
+        p.log,
+        p.categories,
         users,
         warm,
         categories[rows],
@@ -142,6 +164,66 @@ def _cut(
         hours,
         t,
     )
+
+
+@predicts_at_cut("next_behaviour")
+def _next_behaviour_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    """Every input the baselines, LightGCN and the sequence models train and predict from."""
+    log = snapshot.actions
+    if log is None or not len(log):
+        return {}
+    sequence = SequenceConfig()
+    p = _past_at(snapshot, log, cut + 1, sequence.length)
+    src, dst = social_ties(p.then)
+    mix = friend_category_mix(
+        p.sequences, (src, dst), snapshot.num_nodes("category"), sequence.social_topk
+    )
+    return {
+        **{f"sequences/{f.name}": getattr(p.sequences, f.name) for f in fields(p.sequences)},
+        "past/user": p.log.user, "past/item": p.log.item, "past/kind": p.log.kind,
+        "past/ts": p.log.ts, "past/category": p.categories, "friends_mix/category": mix.category,
+        "friends_mix/share": mix.share,
+        "follows/src": src, "follows/dst": dst, "primary_category": primary_category(p.then),
+    }  # fmt: skip
+
+
+def _evidence_at(p: _Past) -> EvidenceSource:
+    """The lists' evidence at the cut: the past's items, purchases, category counts and the
+    follows and item categories as known then."""
+    log, then = p.log, p.then
+    known = p.categories >= 0
+    bought = log.kind == log.kinds.index("PURCHASED") if "PURCHASED" in log.kinds else None
+    return EvidenceSource.build(
+        pairs=unique_pairs(log.user, log.item),
+        bought=torch.stack([log.user[bought], log.item[bought]])
+        if bought is not None
+        else torch.zeros(2, 0, dtype=torch.long),
+        category_counts=(log.user[known], p.categories[known], torch.ones(int(known.sum()))),
+        follows=social_ties(then),
+        shown=(torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),),
+        item_category=primary_category(then),
+        num_users=then.num_nodes("user"),
+        num_categories=then.num_nodes("category"),
+    )
+
+
+@predicts_at_cut("lists")
+def _lists_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    """The lists' evidence (their exploit scores are the next-behaviour models')."""
+    log = snapshot.actions
+    if log is None or not len(log):
+        return {}
+    source = _evidence_at(_past_at(snapshot, log, cut + 1, SequenceConfig().length))
+    out: dict[str, Tensor] = {}
+    for f in fields(source):
+        value = getattr(source, f.name)
+        if isinstance(value, Tensor):
+            out[f.name] = value
+        elif hasattr(value, "ptr"):
+            out.update(
+                {f"{f.name}/{part}": getattr(value, part) for part in ("ptr", "value", "weight")}
+            )
+    return out
 
 
 def _baselines(
@@ -251,8 +333,9 @@ def evaluate_next_behaviour(
     for q in cuts:
         t = int(torch.quantile(known_ts, q))
         # what the inputs may read: the follows and item categories as known at the cut
-        then = past_snapshot(snapshot, t - 1)
-        c = _cut(snapshot, log, action_categories(log, then), categories, t, config.length)
+        p = _past_at(snapshot, log, t, config.length)
+        then = p.then
+        c = _cut(snapshot, log, p, categories, t)
         if c.users.numel() == 0:
             continue
         warm = c.warm
@@ -297,9 +380,7 @@ def evaluate_next_behaviour(
                     exploit = [model_scores["item"]]
                     if "lightgcn" in scores:
                         exploit.append(scores["lightgcn"]["item"])
-                    for row in _list_rows(
-                        then, log, categories, c, exploit, recommendations, shares
-                    ):
+                    for row in _list_rows(p, log, categories, c, exploit, recommendations, shares):
                         report.lists.append({**row, "cut": q})
             own_kind = kind_counts.argmax(1)
             run["scores"]["own_frequent"] = {
@@ -316,7 +397,7 @@ def evaluate_next_behaviour(
 
 
 def _list_rows(
-    snapshot: Snapshot,  # as known at the cut (past_snapshot): its follows and categories
+    p: _Past,
     log: ActionLog,
     categories: Tensor,
     c: _Cut,
@@ -324,27 +405,10 @@ def _list_rows(
     config: RecommendConfig,
     shares: tuple[float, ...],
 ) -> list[dict[str, float]]:
-    n_users = snapshot.num_nodes("user")
+    n_users = p.then.num_nodes("user")
     past = c.past
     known = c.past_categories >= 0
-    bought = past.kind == log.kinds.index("PURCHASED") if "PURCHASED" in log.kinds else None
-    pairs = unique_pairs(past.user, past.item)
-    source = EvidenceSource.build(
-        pairs=pairs,
-        bought=torch.stack([past.user[bought], past.item[bought]])
-        if bought is not None
-        else torch.zeros(2, 0, dtype=torch.long),
-        category_counts=(
-            past.user[known],
-            c.past_categories[known],
-            torch.ones(int(known.sum())),
-        ),
-        follows=social_ties(snapshot),
-        shown=(torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),),
-        item_category=primary_category(snapshot),
-        num_users=n_users,
-        num_categories=snapshot.num_nodes("category"),
-    )
+    source = _evidence_at(p)
     row_of = torch.full((n_users,), -1, dtype=torch.long)
     row_of[c.users] = torch.arange(c.users.numel())
     after = (log.ts >= int(c.cut_ms)) & (row_of[log.user] >= 0)

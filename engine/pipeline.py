@@ -25,7 +25,13 @@ from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, ad
 from engine.customer_profile import CustomerConfig, customer_columns
 from engine.data_support import run_support
 from engine.device import pick_device
-from engine.influence_choice import InfluenceChoice, choose_influence, not_supported
+from engine.influence_choice import (
+    HORIZON_FRACTION,
+    InfluenceChoice,
+    choose_influence,
+    influence_horizon_ms,
+    not_supported,
+)
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
@@ -53,7 +59,7 @@ class PipelineConfig:
     finetune_epochs: int = 5
     max_categories: int = 256
     influence_window_days: float = DEFAULT_WINDOW_DAYS
-    influence_horizon_fraction: float = 0.2  # of the data's time span
+    influence_horizon_fraction: float = HORIZON_FRACTION  # of the data's time span
     # a rating below this (on the data's scale) is not an interest; None: the middle of the
     # ratings seen (engine.interests.rating_threshold)
     min_rating: float | None = None
@@ -159,7 +165,7 @@ def snapshot_influence(
         return not_supported(n, "no timestamped actions: adoptions cannot be counted")
     src, dst = social_ties(snapshot)
     span = int(actions.ts.max() - actions.ts.min())
-    horizon = max(int(span * config.influence_horizon_fraction), DAY_MS)
+    horizon = influence_horizon_ms(span, config.influence_horizon_fraction)
     return choose_influence(
         actions,
         src,
@@ -190,7 +196,7 @@ def run_full(
     timings: dict[str, float] = {}
     tic = time.perf_counter()
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
-    pairs = interaction_pairs(snapshot)
+    pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
     step("train")
     trained = train_lightgcn(
@@ -340,7 +346,7 @@ def run_incremental(
     mine, theirs = _known_rows(item_ids, state.item_ids, len(state.user_ids))
     init[n_users + mine] = state.embedding[theirs]
     step("finetune")
-    pairs = interaction_pairs(snapshot)
+    pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
     tuned = train_lightgcn(
         pairs,
         pairs[:, :0],

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from torch import Tensor
 from engine.adoptions import DAY_MS
 from engine.churn import fit_churn
 from engine.churn_evaluation import mean_std
+from engine.interest_prediction import past_snapshot
 from engine.probability_metrics import auc
 from engine.sequences import action_categories
 from engine.snapshot import Snapshot
@@ -171,37 +173,50 @@ def _fit_profile(b: Behaviours, t: int, k: int) -> tuple[tuple[float, ...], floa
     return best
 
 
-def evaluate_propensity(b: Behaviours, target_days: list[int], k: int = 10) -> dict[str, Any]:
+def propensity_predictions_at(
+    b: Behaviours, t: int, k: int
+) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any]]:
+    """Who buys on the day starting at ``t`` and in which categories, each method's scores
+    from the behaviours before it (the model trained on the day before), and the fitted kind
+    weights and half-life. ``b`` holds what is known at ``t``: its categories as of then."""
+    past = b.before(t)
+    before = b.before(t - DAY_MS)
+    train_x, train_y = features(b, t - DAY_MS), buyers_on(b, t - DAY_MS)
+    active_before = _count(before, torch.ones_like(before.user, dtype=torch.bool)) > 0
+    model = fit_churn(train_x[active_before], train_y[active_before], list(range(train_x.size(1))))
+    who = {
+        "activity": _count(past, torch.ones_like(past.user, dtype=torch.bool)),
+        "own_history": _count(past, past.kind == BUY),
+        "model": model.predict(features(b, t)),
+    }
+    popularity = _popularity(b, t)
+    weights, half_life = _fit_profile(b, t, k)
+    what = {
+        "popularity": popularity.expand(b.n_users, -1),
+        "own_history": _with_backoff(_category_scores(b, t, (1, 1, 1, 1), None), popularity),
+        "profile": _with_backoff(_category_scores(b, t, weights, half_life), popularity),
+    }
+    return who, what, {"kind_weights": list(weights), "half_life_days": half_life}
+
+
+def evaluate_propensity(
+    b: Behaviours,
+    target_days: list[int],
+    k: int = 10,
+    *,
+    known_at: Callable[[int], Behaviours] | None = None,
+) -> dict[str, Any]:
     """Per target day (ms at its start): who-buys AUC and which-categories Recall@k, each
-    beside its baselines; mean ± std over the days."""
+    beside its baselines; mean ± std over the days. ``known_at(t)``: the behaviours as known
+    at ``t`` (their categories as of then) that the predictions read; default ``b`` (its
+    categories fixed, a catalogue's)."""
     rows = []
     for t in target_days:
-        train_x, train_y = features(b, t - DAY_MS), buyers_on(b, t - DAY_MS)
-        active_before = (
-            _count(
-                b.before(t - DAY_MS), torch.ones_like(b.before(t - DAY_MS).user, dtype=torch.bool)
-            )
-            > 0
-        )
-        x, y = features(b, t), buyers_on(b, t)
-        known = _count(b.before(t), torch.ones_like(b.before(t).user, dtype=torch.bool)) > 0
-        model = fit_churn(
-            train_x[active_before], train_y[active_before], list(range(train_x.size(1)))
-        )
+        who, what, fit = propensity_predictions_at(known_at(t) if known_at else b, t, k)
         past = b.before(t)
-        who = {
-            "activity": _count(past, torch.ones_like(past.user, dtype=torch.bool)),
-            "own_history": _count(past, past.kind == BUY),
-            "model": model.predict(x),
-        }
+        y = buyers_on(b, t)
+        known = _count(past, torch.ones_like(past.user, dtype=torch.bool)) > 0
         buyers = torch.nonzero(y & known).flatten()
-        popularity = _popularity(b, t)
-        weights, half_life = _fit_profile(b, t, k)
-        what = {
-            "popularity": popularity.expand(b.n_users, -1),
-            "own_history": _with_backoff(_category_scores(b, t, (1, 1, 1, 1), None), popularity),
-            "profile": _with_backoff(_category_scores(b, t, weights, half_life), popularity),
-        }
         rows.append(
             {
                 "day": t,
@@ -211,7 +226,7 @@ def evaluate_propensity(b: Behaviours, target_days: list[int], k: int = 10) -> d
                 f"categories_recall@{k}": {
                     name: _recall(s, b, t, buyers, k) for name, s in what.items()
                 },
-                "profile_fit": {"kind_weights": list(weights), "half_life_days": half_life},
+                "profile_fit": fit,
             }
         )
     summary: dict[str, dict[str, float]] = {}
@@ -249,6 +264,19 @@ def behaviours_from_log(snapshot: Snapshot) -> Behaviours | None:
         snapshot.num_nodes("user"),
         n_categories + 1,
     )
+
+
+def behaviours_at(snapshot: Snapshot, t: int) -> Behaviours | None:
+    """The log's behaviours before ``t`` with their categories as known then (an item's
+    category from the tags given by then; none known: the "unknown" category)."""
+    b = behaviours_from_log(snapshot)
+    if b is None:
+        return None
+    known = behaviours_from_log(past_snapshot(snapshot, t - 1))
+    if known is not None:
+        return known
+    past = b.before(t)
+    return replace(past, category=torch.full_like(past.category, b.n_categories - 1))
 
 
 def last_days(b: Behaviours, n: int = 3) -> list[int]:

@@ -9,13 +9,77 @@ cumulative repeat occasions of the cohort, actual against each model's unconditi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from engine.btyd import DTYPE, fit_bgnbd, fit_gamma_gamma, fit_pareto_nbd
-from engine.repeat_purchases import Occasions, calibrate, holdout_counts, weekly_cumulative
-from engine.value import NaiveRate, ValueConfig, choose_count_model
+from engine.btyd import (
+    BGNBD,
+    DTYPE,
+    GammaGamma,
+    ParetoNBD,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    fit_pareto_nbd,
+)
+from engine.repeat_purchases import (
+    Calibration,
+    Occasions,
+    calibrate,
+    holdout_counts,
+    weekly_cumulative,
+)
+from engine.value import CountModel, NaiveRate, ValueConfig, choose_count_model
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """The models fitted on the calibration period (the occasions up to its end)."""
+
+    cal: Calibration
+    bg: BGNBD
+    pn: ParetoNBD
+    gg: GammaGamma
+    shipped: CountModel
+    choice: dict[str, Any]
+
+    def predictions(self, t: float) -> dict[str, Tensor]:
+        """Each method's expected repeat occasions over ``t`` units, per born customer."""
+        s, born = self.cal.summary, self.cal.born
+        seen = type(s)(s.x[born], s.t_x[born], s.T[born])
+        methods: dict[str, CountModel] = {
+            "naive": NaiveRate(),
+            "bg/nbd": self.bg,
+            "pareto/nbd": self.pn,
+        }
+        methods["shipped"] = self.shipped
+        return {name: model.expected_purchases(seen, t) for name, model in methods.items()}
+
+
+def _fitted(o: Occasions, n_users: int, end_day: int, unit_days: float) -> _Fitted:
+    cal = calibrate(o, n_users, end_day, unit_days)
+    s = cal.summary
+    seen = type(s)(s.x[cal.born], s.t_x[cal.born], s.T[cal.born])
+    shipped, choice = choose_count_model(o, n_users, end_day, ValueConfig(unit_days=unit_days))
+    return _Fitted(
+        cal,
+        fit_bgnbd(seen),
+        fit_pareto_nbd(seen),
+        fit_gamma_gamma(s.x, cal.mean_repeat_value),
+        shipped,
+        choice,
+    )
+
+
+def repeat_purchase_predictions(
+    o: Occasions, n_users: int, *, calibration_end_day: int, holdout_days: int, unit_days: float
+) -> dict[str, Tensor]:
+    """Each method's expected repeat occasions per born customer over ``holdout_days`` after
+    ``calibration_end_day``, fitted on the occasions up to it."""
+    fitted = _fitted(o, n_users, calibration_end_day, unit_days)
+    return fitted.predictions(holdout_days / unit_days)
 
 
 def evaluate_repeat_purchases(
@@ -27,23 +91,15 @@ def evaluate_repeat_purchases(
     holdout_days: int,
     unit_days: float = 7.0,
 ) -> dict[str, Any]:
-    cal = calibrate(o, n_users, calibration_end_day, unit_days)
+    fitted = _fitted(o, n_users, calibration_end_day, unit_days)
+    cal, bg, pn, gg, choice = fitted.cal, fitted.bg, fitted.pn, fitted.gg, fitted.choice
     born = cal.born
     s = cal.summary
-    seen = type(s)(s.x[born], s.t_x[born], s.T[born])
-    bg, pn = fit_bgnbd(seen), fit_pareto_nbd(seen)
-    gg = fit_gamma_gamma(s.x, cal.mean_repeat_value)
-    shipped, choice = choose_count_model(
-        o, n_users, calibration_end_day, ValueConfig(unit_days=unit_days)
-    )
     actual = holdout_counts(o, n_users, calibration_end_day, calibration_end_day + holdout_days)[
         born
     ]
-    t = holdout_days / unit_days
-    methods = {"naive": NaiveRate(), "bg/nbd": bg, "pareto/nbd": pn, "shipped": shipped}
     rows = {}
-    for name, model in methods.items():
-        guess = model.expected_purchases(seen, t)
+    for name, guess in fitted.predictions(holdout_days / unit_days).items():
         rows[name] = {
             "mae": float((guess - actual).abs().mean()),
             "predicted_total": float(guess.sum()),

@@ -13,26 +13,45 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS
-from engine.churn_evaluation import churn_cuts, evaluate_churn
+from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions
+from engine.as_of import predicts_at_cut
+from engine.churn_evaluation import churn_cuts, churn_predictions_at, evaluate_churn
 from engine.fairness import sensitive_groups
-from engine.influence_evaluation import evaluate_influence, evaluate_influence_by_category
+from engine.influence_choice import HORIZON_FRACTION, influence_horizon_ms
+from engine.influence_evaluation import (
+    category_influence_predictions,
+    evaluate_influence,
+    evaluate_influence_by_category,
+    influence_predictions,
+)
 from engine.interactions import interaction_pairs, social_ties, timed_actions
-from engine.interest_prediction import evaluate_interest_prediction, past_snapshot, time_cut
+from engine.interest_prediction import evaluate_interest_prediction, past_snapshot
 from engine.interests import interest_inputs
 from engine.item_ranking import evaluate_item_ranking
 from engine.lookalikes import evaluate_lookalikes
-from engine.purchase_propensity import behaviours_from_log, evaluate_propensity, last_days
-from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
-from engine.repeat_purchases import occasions
+from engine.purchase_propensity import (
+    behaviours_at,
+    behaviours_from_log,
+    evaluate_propensity,
+    last_days,
+    propensity_predictions_at,
+)
+from engine.repeat_purchase_evaluation import (
+    evaluate_repeat_purchases,
+    repeat_purchase_predictions,
+)
+from engine.repeat_purchases import Occasions, occasions
 from engine.snapshot import Snapshot
 from engine.train import TrainConfig
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    split: float = 0.8  # time quantile separating past from future (influence)
+    split: float = 0.8  # time quantile separating past from future (look-alikes)
+    # influence is asked as a refresh asks it: over the last horizon (this share of the span)
+    influence_horizon_fraction: float = HORIZON_FRACTION
     interest_splits: tuple[float, ...] = (0.7, 0.8, 0.9)  # the cuts interests are scored at
     min_rating: float | None = None  # None: inferred from the data (rating_threshold)
     k: int = 10
@@ -101,6 +120,82 @@ def _follows_known_at(snapshot: Snapshot, cut: int) -> tuple[torch.Tensor, torch
     return follows.src[keep], follows.dst[keep]
 
 
+def _influence_question(
+    snapshot: Snapshot, cut: int, config: EvaluationConfig, horizon_ms: int
+) -> dict[str, Any]:
+    """What influence is predicted from at ``cut``: the follows known then, the window."""
+    return {
+        "known_follows": _follows_known_at(snapshot, cut),
+        "split_ts": cut,
+        "horizon_ms": horizon_ms,
+        "window_ms": int(config.influence_window_days * DAY_MS),
+        "seed": config.train.seed,
+    }
+
+
+def _category_influence_question(
+    snapshot: Snapshot, cut: int, config: EvaluationConfig, horizon_ms: int
+) -> dict[str, Any]:
+    """The same, and the item categories as known at the cut (tags given later would leak)."""
+    inputs = interest_inputs(past_snapshot(snapshot, cut), min_rating=config.min_rating)
+    return {
+        **_influence_question(snapshot, cut, config, horizon_ms),
+        "item_category": inputs.item_category,
+        "names": inputs.categories,
+    }
+
+
+def _horizon_at(actions: Actions, cut: int, config: EvaluationConfig) -> int:
+    """The leakage guard's horizon: the same share of the span known at the cut."""
+    known = actions.ts[actions.ts <= cut]
+    span = int(cut - known.min()) if known.numel() else 0
+    return influence_horizon_ms(span, config.influence_horizon_fraction)
+
+
+@predicts_at_cut("influence")
+def _influence_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    actions = timed_actions(snapshot)
+    question = _influence_question(snapshot, cut, config, _horizon_at(actions, cut, config))
+    src, dst = question.pop("known_follows")
+    return influence_predictions(actions, src, dst, snapshot.num_nodes("user"), **question)
+
+
+@predicts_at_cut("influence_by_category")
+def _influence_by_category_at(
+    snapshot: Snapshot, cut: int, config: EvaluationConfig
+) -> dict[str, Tensor]:
+    actions = timed_actions(snapshot)
+    question = _category_influence_question(
+        snapshot, cut, config, _horizon_at(actions, cut, config)
+    )
+    src, dst = question.pop("known_follows")
+    names = question.pop("names")
+    predicted = category_influence_predictions(
+        actions, src, dst, snapshot.num_nodes("user"), **question
+    )
+    out: dict[str, Tensor] = {}
+    for c, (methods, active) in predicted.items():
+        out[f"{names[c]}/active"] = active
+        out.update({f"{names[c]}/{name}": score for name, score in methods.items()})
+    return out
+
+
+@predicts_at_cut("churn")
+def _churn_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    if follows is None:
+        return {}
+    predicted = churn_predictions_at(
+        timed_actions(snapshot), follows.src, follows.dst, snapshot.num_nodes("user"), at=cut,
+        horizon_ms=int(config.churn_horizon_days * DAY_MS),
+        window_ms=int(config.influence_window_days * DAY_MS), follow_ts=follows.ts,
+    )  # fmt: skip
+    if predicted is None:
+        return {}
+    scores, at_risk, _ = predicted
+    return {**scores, "at_risk": at_risk}
+
+
 def evaluate_snapshot(
     snapshot: Snapshot,
     config: EvaluationConfig,
@@ -127,34 +222,20 @@ def evaluate_snapshot(
         out["lookalikes"] = evaluate_lookalikes(
             snapshot, split=config.split, k=config.k, embedding=embedding
         )
-        cut = time_cut(actions.ts, config.split)
-        # item categories as known at the cut (tags given later would leak: past_snapshot)
-        inputs = interest_inputs(past_snapshot(snapshot, cut), min_rating=config.min_rating)
+        # influence: the question a refresh asks (engine.influence_choice), one horizon back
+        span = int(actions.ts.max() - actions.ts.min())
+        horizon = influence_horizon_ms(span, config.influence_horizon_fraction)
+        cut = int(actions.ts.max()) - horizon
         stage(STAGES[2], 2)
         out["influence_by_category"] = evaluate_influence_by_category(
-            actions,
-            *ties,
-            snapshot.num_nodes("user"),
-            inputs.item_category,
-            inputs.categories,
-            known_follows=_follows_known_at(snapshot, cut),
-            split_ts=cut,
-            horizon_ms=int(actions.ts.max()) - cut,
-            window_ms=int(config.influence_window_days * DAY_MS),
-            seed=config.train.seed,
-        )
+            actions, *ties, snapshot.num_nodes("user"),
+            **_category_influence_question(snapshot, cut, config, horizon),
+        )  # fmt: skip
         stage(STAGES[3], 3)
         out["influence"] = evaluate_influence(
-            actions,
-            *ties,
-            snapshot.num_nodes("user"),
-            known_follows=_follows_known_at(snapshot, cut),
-            split_ts=cut,
-            horizon_ms=int(actions.ts.max()) - cut,
-            k=config.influence_k,
-            window_ms=int(config.influence_window_days * DAY_MS),
-            seed=config.train.seed,
-        )
+            actions, *ties, snapshot.num_nodes("user"), k=config.influence_k,
+            **_influence_question(snapshot, cut, config, horizon),
+        )  # fmt: skip
         stage(STAGES[4], 4)
         horizon = int(config.churn_horizon_days * DAY_MS)
         follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
@@ -177,13 +258,18 @@ def evaluate_snapshot(
     behaviours = behaviours_from_log(snapshot)
     if behaviours is not None and int(behaviours.ts.max() - behaviours.ts.min()) > 5 * DAY_MS:
         # who buys (and what) on each of the last three days, from the days before
-        out["propensity"] = evaluate_propensity(behaviours, last_days(behaviours, 3), k=config.k)
+        out["propensity"] = evaluate_propensity(
+            behaviours,
+            last_days(behaviours, 3),
+            k=config.k,
+            known_at=lambda t: behaviours_at(snapshot, t) or behaviours,
+        )
     if config.item_ranking_seeds:
         stage(STAGES[7], 7)
         present = {rel for _, rel, _ in snapshot.edges}
         # the published LastFM protocol ranks listened artists; other data: every interaction
         relations = [r for r in config.item_ranking_relations if r in present] or None
-        pairs = interaction_pairs(snapshot, relations)
+        pairs = interaction_pairs(snapshot, relations, min_rating=config.min_rating)
         seeds = list(config.item_ranking_seeds)
         models = ("lightgcn", "lightgcn+social")
         epochs = config.train.max_epochs
@@ -214,14 +300,45 @@ def evaluate_snapshot(
     return out
 
 
+def _order_occasions(snapshot: Snapshot, minimum: int = 50) -> Occasions | None:
+    """The snapshot's timed orders as daily occasions (None under ``minimum`` of them)."""
+    orders = snapshot.edges.get(("user", "PLACED", "order"))
+    if orders is None or int((orders.ts >= 0).sum()) < minimum:
+        return None
+    timed = orders.ts >= 0
+    return occasions(orders.src[timed], orders.ts[timed], orders.weight[timed].clamp(min=0))
+
+
+@predicts_at_cut("value")
+def _value_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    o = _order_occasions(snapshot, minimum=1)
+    if o is None:
+        return {}
+    return repeat_purchase_predictions(
+        o,
+        snapshot.num_nodes("user"),
+        calibration_end_day=cut // DAY_MS - 1,  # the last whole day known at the cut
+        holdout_days=int(config.churn_horizon_days),
+        unit_days=7.0,
+    )
+
+
+@predicts_at_cut("propensity")
+def _propensity_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
+    t = cut // DAY_MS * DAY_MS  # the day after the last whole day known at the cut
+    known = behaviours_at(snapshot, t)
+    if known is None or known.user.numel() == 0:
+        return {}
+    who, what, _ = propensity_predictions_at(known, t, config.k)
+    return {**{f"who/{n}": s for n, s in who.items()}, **{f"what/{n}": s for n, s in what.items()}}
+
+
 def _value_holdout(snapshot: Snapshot, config: EvaluationConfig) -> dict[str, Any] | None:
     """The repeat-purchase protocol on the snapshot's orders: fit on the first part of their
     time span, predict the rest (None without enough timed orders to split)."""
-    orders = snapshot.edges.get(("user", "PLACED", "order"))
-    if orders is None or int((orders.ts >= 0).sum()) < 50:
+    o = _order_occasions(snapshot)
+    if o is None:
         return None
-    timed = orders.ts >= 0
-    o = occasions(orders.src[timed], orders.ts[timed], orders.weight[timed].clamp(min=0))
     first, last = int(o.day.min()), int(o.day.max())
     end = first + int((last - first) * config.value_calibration)
     if end - first < 14 or last - end < 7:

@@ -199,6 +199,12 @@ def _lookalike_section(lookalikes: dict[str, Any]) -> list[str]:
         [[name, f"{m[f'precision@{k}']:.4f}"] for name, m in lookalikes["methods"].items()],
     )
     lines += ["", f"- {lookalikes['seeds']} seed users, {lookalikes['candidates']} candidates"]
+    if c := lookalikes.get("comparison"):
+        lines.append(
+            f"- `{c['method']}` (what the vector index serves) {c['verdict']} `{c['baseline']}`: "
+            f"{c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}] "
+            f"({c['level']:.0%} paired bootstrap over {int(c['units'])} seeds)"
+        )
     if lookalikes.get("embedding_sees_the_future"):
         lines.append(
             "- `embedding` is the run's profile embedding (what the vector index serves), built "

@@ -24,6 +24,7 @@ from core.settings import Settings
 ENGINE_ONLY = {
     "device_parity": ["--users", "300"],
     "interests": ["--synthetic", "400", "--splits", "0.8"],
+    "evaluation": ["--synthetic", "300"],
     "pipeline": ["--sizes", "400", "--epochs", "1", "--device", "cpu"],
     "pseudonymity": ["--synthetic", "250", "--epochs", "1"],
     "train": ["--sizes", "500", "--steps", "2", "--device", "cpu"],

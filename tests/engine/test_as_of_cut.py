@@ -158,8 +158,10 @@ def _random_snapshot(generator: torch.Generator, cut: int) -> Snapshot:
         return torch.randint(0, high, (size,), generator=generator)
 
     first = times(n)
+    # one edge per (user, item), as the export gives (the action log is keyed by the pair)
+    pair = torch.randperm(n_u * n_i, generator=generator)[:n]
     views = EdgeSet(
-        pairs(n, n_u), pairs(n, n_i), torch.ones(n), first, torch.ones(n, dtype=torch.long),
+        pair // n_i, pair % n_i, torch.ones(n), first, torch.ones(n, dtype=torch.long),
         first_ts=first.clone(),
     )  # fmt: skip
     tag_first = times(n)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.interests import interest_inputs, rating_threshold
+from engine.interactions import interaction_pairs, rating_threshold
+from engine.interests import interest_inputs
 from engine.snapshot import EdgeSet, Snapshot
 
 
@@ -61,3 +62,20 @@ def test_implicit_data_has_no_threshold_and_every_interaction_counts() -> None:
     snapshot.edges[("user", "VIEWED", "item")] = snapshot.edges.pop(("user", "RATED", "item"))
     assert rating_threshold(snapshot) is None
     assert bool((interest_inputs(snapshot).strength > 0).all())
+
+
+def test_item_ranking_trains_on_the_positive_ratings_only() -> None:
+    """LightGCN's pairs (refresh, evaluation, engine.distributed) took every rated item as a
+    positive, a one-star one too, while the interests left it out: one threshold for both."""
+    snapshot = _rated([1.0, 2.0, 4.0, 5.0])
+    views = EdgeSet(
+        torch.zeros(1, dtype=torch.long),
+        torch.tensor([0]),
+        torch.ones(1),
+        torch.full((1,), -1),
+        torch.ones(1, dtype=torch.long),
+    )
+    snapshot.edges[("user", "VIEWED", "item")] = views  # a view of the one-star item counts
+    assert interaction_pairs(snapshot)[1].tolist() == [0, 2, 3]
+    assert interaction_pairs(snapshot, min_rating=0.0)[1].tolist() == [0, 1, 2, 3]
+    assert interaction_pairs(snapshot, ["RATED"])[1].tolist() == [2, 3]
