@@ -183,12 +183,16 @@ def customer_columns(
         if model is None:  # nothing to learn from (under two horizons, or no variety)
             churn = nan.clone()
         churn_fit = {
-            "model": "none (no churn to learn from: under two horizons of history, or every "
-            "at-risk user went the same way)"
+            "model": "none"
             if model is None
             else "logistic, behaviour + graph"
             if len(model.columns) > len(BEHAVIOUR)
             else "logistic, behaviour (the graph did not validate)",
+            "supported": model is not None,
+            "reason": "no churn to learn from: under two horizons of history, or every "
+            "at-risk user went the same way"
+            if model is None
+            else None,
             "at_risk": int(risk.sum()),
             "weights": model.to_dict() if model is not None else None,
             "bgnbd": features.bgnbd,

@@ -68,16 +68,15 @@ def run_support(snapshot: Snapshot, metrics: dict[str, Any]) -> dict[str, dict[s
     its metrics record it (``run_full``'s)."""
     out = data_facts(snapshot)
     influence = metrics.get("influence", {})
-    shipped = str(influence.get("shipped", ""))
     out["influence"] = _row(
-        not shipped.startswith("none"),
-        shipped[len("none (") : -1] if shipped.startswith("none (") else f"ships {shipped}",
+        bool(influence.get("supported")),
+        influence.get("reason") or f"ships {influence.get('shipped', 'nothing')}",
     )
     customer = metrics.get("customer", {})
-    churn = str(customer.get("churn", {}).get("model") or "")
+    churn = customer.get("churn") or {}
     out["churn"] = _row(
-        bool(churn) and not churn.startswith("none"),
-        churn[len("none (") : -1] if churn.startswith("none (") else churn or "no timed data",
+        bool(churn.get("supported")),
+        churn.get("reason") or churn.get("model") or "no timed data",
     )
     forecasts = customer.get("forecasts") or {}
     out["forecasts"] = _row(

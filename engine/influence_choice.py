@@ -47,27 +47,33 @@ def influence_horizon_ms(span_ms: int, fraction: float = HORIZON_FRACTION) -> in
 
 @dataclass(frozen=True)
 class InfluenceChoice:
-    score: Tensor  # [U] expected adoptions over the next horizon
-    shipped: str  # "model" or the name of the baseline that won on validation
+    score: Tensor  # [U] expected adoptions over the next horizon (NaN: not supported)
+    shipped: str  # "model", the name of the baseline that won on validation, or "none"
     validation: dict[str, dict[str, float]]  # method -> figures on the validation period
     # the model against the best baseline: difference of Spearman and its interval
     comparison: dict[str, Any] | None = None
+    reason: str | None = None  # why the data cannot support influence (shipped "none")
+
+    @property
+    def supported(self) -> bool:
+        return self.reason is None
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"shipped": self.shipped, "validation": self.validation}
+        out: dict[str, Any] = {
+            "shipped": self.shipped,
+            "supported": self.supported,
+            "validation": self.validation,
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
         if self.comparison is not None:
             out["comparison"] = self.comparison
         return out
 
-    @property
-    def applies(self) -> bool:
-        """False where the data could not support an influence score (it is null)."""
-        return bool(torch.isfinite(self.score).any()) if self.score.numel() else False
-
 
 def not_supported(n_users: int, reason: str) -> InfluenceChoice:
     """Influence null for every user, with the reason the data cannot support it."""
-    return InfluenceChoice(torch.full((n_users,), float("nan")), f"none ({reason})", {})
+    return InfluenceChoice(torch.full((n_users,), float("nan")), "none", {}, reason=reason)
 
 
 def on_count_scale(score: Tensor, reference: Tensor) -> Tensor:
@@ -142,8 +148,9 @@ def choose_influence(
     if all(t[MODEL]["users_with_future"] == 0 for t in tables):
         return InfluenceChoice(
             torch.full((n_users,), float("nan")),
-            "none (no adoption along any follow in the validation periods)",
+            "none",
             validation,
+            reason="no adoption along any follow in the validation periods",
         )
     baseline = max((n for n in validation if n != MODEL), key=lambda n: validation[n]["spearman"])
     draws = [spearman_draws(methods, future, seed=seed) for methods, future in periods_run]

@@ -273,8 +273,8 @@ def build_profiles(
         segment = assign(embedding, segments.centres)
     # Look-alike vectors (profile_embedding, served by the vector index): the interest
     # features projected to a fixed size. An offline test chose them over the trained
-    # embedding and item overlap (engine.lookalikes: future-category precision@10 on LastFM
-    # 0.176 against 0.162 and 0.146); a state without a basis keeps the trained embedding.
+    # embedding and item overlap (engine.lookalikes, the figures in the README's "Profile");
+    # a state without a basis keeps the trained embedding.
     if segments.basis is not None:
         embedding = features @ segments.basis
     summary, labels = segments.summary, segments.labels

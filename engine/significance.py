@@ -48,12 +48,6 @@ class Comparison:
             "verdict": self.verdict,
         }
 
-    def text(self, digits: int = 4) -> str:
-        return (
-            f"{self.difference:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
-            f"({self.level:.0%} paired bootstrap over {self.units} units)"
-        )
-
 
 def interval(draws: Tensor, level: float = LEVEL) -> tuple[float, float]:
     """The central ``level`` interval of bootstrap draws."""

@@ -125,6 +125,8 @@ def fairness_section(evaluation: dict[str, Any], k: int) -> list[str]:
 def _shipped_influence(choice: dict[str, Any] | None) -> list[str]:
     if not choice:
         return []
+    if choice.get("reason"):
+        return [f"- the run writes no `profile_influence`: {choice['reason']}"]
     line = f"- the run ships **{choice['shipped']}** as `profile_influence`"
     if valid := choice.get("validation"):
         figures = ", ".join(f"{name} {m['spearman']:.3f}" for name, m in valid.items())

@@ -39,11 +39,7 @@ def test_a_short_shop_without_follows_gets_nulls_with_reasons_not_confident_numb
     assert support["amounts"]["supported"] and support["timestamps"]["supported"]
     p = result.profiles
     assert all(math.isnan(v) for v in p.influence.tolist())
-    assert (
-        all(v is None for v in p.influence_rank)
-        if isinstance(p.influence_rank, list)
-        else bool(torch.isnan(p.influence_rank.float()).all())
-    )
+    assert bool(torch.isnan(p.influence_rank.float()).all())
     assert all(v is None or v != v for v in p.clv) and all(
         v is None or v != v for v in p.churn_probability
     )

@@ -133,5 +133,5 @@ def test_without_follows_influence_is_null_with_the_reason(shop) -> None:  # typ
     chosen = choose_influence(
         actions, none, none, 800, at=at, horizon_ms=horizon, window_ms=window, adopted=nobody
     )
-    assert chosen.shipped.startswith("none (no follows")
-    assert bool(chosen.score.isnan().all()) and not chosen.applies
+    assert chosen.shipped == "none" and chosen.reason and chosen.reason.startswith("no follows")
+    assert bool(chosen.score.isnan().all()) and not chosen.supported
