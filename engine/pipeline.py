@@ -35,6 +35,7 @@ from engine.influence_choice import (
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
+    rating_threshold,
     social_ties,
     timed_actions,
 )
@@ -83,6 +84,9 @@ class ModelState:
     interest_model: InterestModel = field(default_factory=InterestModel)
     customer_fit: dict[str, Any] = field(default_factory=dict)  # CustomerColumns.fit
     next_model: NextModel | None = None  # the sequence model and the exploration shown
+    # the rating below which a rating is no interest, as the full run resolved it on the whole
+    # population (a neighbourhood's own ratings would give another middle)
+    min_rating: float | None = None
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,7 @@ class ModelState:
             "interest_model": self.interest_model.describe(),
             "customer_fit": json.dumps(self.customer_fit),
             "next_model": None if self.next_model is None else self.next_model.to_dict(),
+            "min_rating": self.min_rating,
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -131,6 +136,7 @@ class ModelState:
             InterestModel(**data.get("interest_model", {})),
             json.loads(data.get("customer_fit", "{}")),
             NextModel.from_dict(data["next_model"]) if data.get("next_model") else None,
+            data.get("min_rating"),
         )
 
 
@@ -141,6 +147,19 @@ class PipelineResult:
     state: ModelState | None  # new state after a full run; None after an incremental one
     metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def with_rating_scale(
+    config: PipelineConfig, snapshot: Snapshot, state: ModelState | None = None
+) -> PipelineConfig:
+    """``config`` with its rating threshold resolved once per run: the configured one, else
+    the full run's (``state``, for an incremental run), else the middle of this snapshot's
+    ratings (None where it has none)."""
+    if config.min_rating is not None:
+        return config
+    if state is not None and state.min_rating is not None:
+        return replace(config, min_rating=state.min_rating)
+    return replace(config, min_rating=rating_threshold(snapshot))
 
 
 Step = Callable[[str], None]
@@ -195,6 +214,7 @@ def run_full(
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
+    config = with_rating_scale(config, snapshot)
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
     pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
@@ -288,6 +308,7 @@ def run_full(
         interest_model=interest_model,
         customer_fit=customer_fit,
         next_model=next_model,
+        min_rating=config.min_rating,
     )
     metrics = {
         **training,
@@ -335,6 +356,7 @@ def run_incremental(
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
+    config = with_rating_scale(config, snapshot, state)
     user_ids, item_ids = snapshot.node_ids["user"], snapshot.node_ids["item"]
     n_users, n_items = len(user_ids), len(item_ids)
     seeds = snapshot.node_features.get("user", {}).get("seed")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from engine.interactions import interaction_pairs, rating_threshold
 from engine.interests import interest_inputs
+from engine.pipeline import ModelState, PipelineConfig, with_rating_scale
+from engine.profile import Segments
 from engine.snapshot import EdgeSet, Snapshot
 
 
@@ -79,3 +83,21 @@ def test_item_ranking_trains_on_the_positive_ratings_only() -> None:
     assert interaction_pairs(snapshot)[1].tolist() == [0, 2, 3]
     assert interaction_pairs(snapshot, min_rating=0.0)[1].tolist() == [0, 1, 2, 3]
     assert interaction_pairs(snapshot, ["RATED"])[1].tolist() == [2, 3]
+
+
+def test_an_incremental_run_keeps_the_full_runs_rating_threshold(tmp_path: Path) -> None:
+    """A neighbourhood rated 4 and 5 has its own middle, 4.5: read alone, it would drop the
+    4-star ratings the full run (on 1-5, middle 3) counted as interests."""
+    full = with_rating_scale(PipelineConfig(), _rated([1.0, 2.0, 4.0, 5.0]))
+    assert full.min_rating == pytest.approx(3.0)
+    neighbourhood = _rated([4.0, 5.0])
+    assert with_rating_scale(PipelineConfig(), neighbourhood).min_rating == pytest.approx(4.5)
+    state = ModelState(
+        [], [], torch.zeros(0, 1), torch.zeros(0), Segments(torch.zeros(0, 1), {}, []), "r",
+        min_rating=full.min_rating,
+    )  # fmt: skip
+    again = ModelState.load(state.save(tmp_path / "state.pt"))  # kept with the state
+    assert with_rating_scale(PipelineConfig(), neighbourhood, again).min_rating == 3.0
+    # a configured threshold wins over both
+    configured = PipelineConfig(min_rating=2.0)
+    assert with_rating_scale(configured, neighbourhood, again).min_rating == 2.0
