@@ -216,7 +216,7 @@ SENSITIVE = ("age_band", "gender")  # user properties that are sensitive, whatev
 
 
 class PrivacySettings(_Section):
-    """Consent, retention, sensitive attributes and differential privacy (README "Privacy")."""
+    """Consent, retention, sensitive attributes and differential privacy (docs/privacy.md)."""
 
     # A user who never answered may be profiled (True: the shop's legitimate interest, as for
     # the public data sets here) or not (False: profiling only on an explicit opt-in).

@@ -273,7 +273,7 @@ def build_profiles(
         segment = assign(embedding, segments.centres)
     # Look-alike vectors (profile_embedding, served by the vector index): the interest
     # features projected to a fixed size. An offline test chose them over the trained
-    # embedding and item overlap (engine.lookalikes, the figures in the README's "Profile");
+    # embedding and item overlap (engine.lookalikes, the figures in docs/engine.md, "Profile");
     # a state without a basis keeps the trained embedding.
     if segments.basis is not None:
         embedding = features @ segments.basis

@@ -14,7 +14,7 @@ consumer, the ingest task, the CLI):
   deleted from Redis leaves its disk too.
 
 Neo4j's store files and its last two transaction-log files still hold the deleted records'
-bytes until the store reuses the space and the logs rotate (README, "Privacy").
+bytes until the store reuses the space and the logs rotate (docs/privacy.md).
 """
 
 from __future__ import annotations

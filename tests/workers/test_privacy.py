@@ -303,7 +303,7 @@ def test_erasure_reaches_every_copy(settings: Settings, shop: GraphClient) -> No
     )
     assert kept == [{"n": 0}]  # the escaped spelling went too
     # every file under the state directory; Neo4j's store is searched through its properties
-    # above (its files keep deleted records' bytes until reused: README, "Privacy")
+    # above (its files keep deleted records' bytes until reused: docs/privacy.md)
     state = config.state
     files = [p for p in state.rglob("*") if p.is_file() and (state / "neo4j") not in p.parents]
     assert any("appendonly" in str(p) for p in files)  # Redis' files are among them
