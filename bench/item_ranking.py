@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import report
+from core.vocabulary import LISTENED
 from engine.interactions import interaction_pairs, social_ties
 from engine.item_ranking import evaluate_item_ranking
 from engine.snapshot import Snapshot
@@ -38,7 +39,7 @@ def _progress(started: float) -> Callable[[str, int, dict[str, float]], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--snapshot", type=Path, default=Path("out/lastfm-snapshot.pt"))
-    parser.add_argument("--relation", nargs="+", default=["LISTENED"])
+    parser.add_argument("--relation", nargs="+", default=[LISTENED])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=1500)
     parser.add_argument("--patience", type=int, default=150)

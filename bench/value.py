@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import default_datasets_dir
+from core.vocabulary import FOLLOWS
 from engine.adoptions import DAY_MS, Actions
 from engine.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
 from engine.interactions import timed_actions
@@ -86,7 +87,7 @@ def show_cdnow(result: dict[str, Any]) -> None:
 def churn_lastfm(path: Path) -> dict[str, Any]:
     snapshot = Snapshot.load(path)
     actions = timed_actions(snapshot)
-    follows = snapshot.edges[("user", "FOLLOWS", "user")]
+    follows = snapshot.edges[FOLLOWS]
     result = evaluate_churn(
         actions,
         follows.src,

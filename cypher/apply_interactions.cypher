@@ -3,9 +3,9 @@
 //          parallel columns, one row per interaction. The users and items exist
 //          (ensure_ingest_nodes.cypher).
 // mode: write
-// params: types LIST<STRING> (each from the allow-list REL_TYPES), users LIST<STRING>,
-//         items LIST<STRING>, ts LIST<INTEGER?>, weights LIST<FLOAT>, counts LIST<INTEGER>,
-//         replace LIST<BOOLEAN>, seq INTEGER; the lists of equal length
+// params: types LIST<STRING> (each from core/vocabulary.py's REL_TYPES),
+//         users LIST<STRING>, items LIST<STRING>, ts LIST<INTEGER?>, weights LIST<FLOAT>,
+//         counts LIST<INTEGER>, replace LIST<BOOLEAN>, seq INTEGER; the lists of equal length
 // returns: applied INTEGER
 CALL profilegraph.applyInteractions($types, $users, $items, $ts, $weights, $counts, $replace, $seq)
 YIELD applied

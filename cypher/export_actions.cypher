@@ -1,7 +1,7 @@
 // purpose: The timed actions of one chunk of users, one row per action time kept on the edge
 //          (r.times; an edge written before times were kept yields its latest ts), the latest
-//          per_user of each user, for sequence models. The type list is graph/events.py's
-//          REL_TYPES (a test keeps them equal).
+//          per_user of each user, for sequence models. The type list is
+//          core/vocabulary.py's REL_TYPES (a test keeps them equal).
 // mode: read
 // params: ids LIST<INTEGER> (user internal ids), start INTEGER? and end INTEGER? (epoch ms
 //         window on the action's time; null = no window), per_user INTEGER

@@ -1,5 +1,5 @@
 // purpose: Interactions (every kind but TAGGED) of one chunk of users, as parallel lists. The
-//          type list is graph/events.py's REL_TYPES less TAGGED (a test keeps them equal).
+//          type list is core/vocabulary.py's REL_TYPES less TAGGED (a test keeps them equal).
 // mode: read
 // params: ids LIST<INTEGER> (user internal ids), start INTEGER? and end INTEGER? (epoch ms
 //         window on edge ts; null = no window; edges without ts are outside any window),

@@ -1,5 +1,5 @@
 // purpose: Apply user-item interactions of one kind (every kind but tag). __REL_TYPE__ is
-//          filled from the allow-list in graph/events.py (REL_TYPES), never from input text.
+//          filled from the allow-list in core/vocabulary.py (REL_TYPES), never from input text.
 //          count and weight accumulate (weight is replaced for ratings); ts keeps the latest
 //          time, first_ts the earliest (set before ts: an edge from before first_ts existed
 //          takes its ts as its first);

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from core.vocabulary import CARTED, IN_CATEGORY, PURCHASED, PURCHASES, VIEWED
 from engine.adoptions import DAY_MS, Actions
 from engine.interactions import primary_category
 from engine.snapshot import Snapshot
@@ -46,8 +47,8 @@ def _events(snapshot: Snapshot, rel: str, n: int) -> Tensor:
 
 
 def _purchase_categories(snapshot: Snapshot, n: int) -> list[list[str]]:
-    bought = snapshot.edges.get(("user", "PURCHASED", "item"))
-    in_category = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
+    bought = snapshot.edges.get(PURCHASES)
+    in_category = snapshot.edges.get(IN_CATEGORY)
     names = snapshot.node_ids.get("category", [])
     if bought is None or in_category is None or not names or not len(bought):
         return [[] for _ in range(n)]
@@ -79,7 +80,7 @@ def _purchase_categories(snapshot: Snapshot, n: int) -> list[list[str]]:
 def _price_level(snapshot: Snapshot, n: int) -> Tensor:
     nan = torch.full((n,), float("nan"), dtype=torch.float64)
     price = snapshot.node_features.get("item", {}).get("price")
-    bought = snapshot.edges.get(("user", "PURCHASED", "item"))
+    bought = snapshot.edges.get(PURCHASES)
     n_categories = snapshot.num_nodes("category")
     if price is None or bought is None or not len(bought) or not n_categories:
         return nan
@@ -125,9 +126,9 @@ def _active_hours(actions: Actions, n: int) -> list[str]:
 
 def behaviour(snapshot: Snapshot, actions: Actions) -> Behaviour:
     n = snapshot.num_nodes("user")
-    views = _events(snapshot, "VIEWED", n)
-    carts = _events(snapshot, "CARTED", n)
-    purchases = _events(snapshot, "PURCHASED", n)
+    views = _events(snapshot, VIEWED, n)
+    carts = _events(snapshot, CARTED, n)
+    purchases = _events(snapshot, PURCHASED, n)
     nan = torch.full((n,), float("nan"), dtype=torch.float64)
     return Behaviour(
         views,

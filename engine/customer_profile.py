@@ -21,14 +21,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import FOLLOWS, ORDERS
 from engine.adoptions import DAY_MS, Actions, Adoptions
 from engine.behaviour import behaviour, behaviour_sentences
 from engine.churn import BEHAVIOUR, SOCIAL, ChurnModel, predict_churn
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
 from engine.value import ValueConfig, compute_value
-
-ORDERS = ("user", "PLACED", "order")
 
 
 def weekly_rate(annual: float) -> float:
@@ -159,7 +158,7 @@ def customer_columns(
     if not forecasts["supported"]:
         value = replace(value, expected_purchases=nan.clone(), clv=nan.clone())
     horizon_ms = int(config.horizon_weeks * 7 * DAY_MS)
-    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    follows = snapshot.edges.get(FOLLOWS)
     src = follows.src if follows is not None else torch.empty(0, dtype=torch.long)
     dst = follows.dst if follows is not None else torch.empty(0, dtype=torch.long)
     churn = nan.clone()

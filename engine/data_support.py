@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.interactions import RATINGS, rating_threshold
+from core.vocabulary import FOLLOWS, ORDERS, RATINGS
+from engine.interactions import rating_threshold
 from engine.snapshot import Snapshot
-
-ORDERS = ("user", "PLACED", "order")
-FOLLOWS = ("user", "FOLLOWS", "user")
 
 
 def _row(supported: bool, reason: str) -> dict[str, Any]:

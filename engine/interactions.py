@@ -7,10 +7,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from core.vocabulary import FOLLOWS, IN_CATEGORY, RATINGS
 from engine.adoptions import Actions
 from engine.snapshot import Snapshot
-
-RATINGS = ("RATED", "REVIEWED")  # relations whose weight is a rating, not an amount
 
 
 def rating_threshold(snapshot: Snapshot) -> float | None:
@@ -60,7 +59,7 @@ def unique_pairs(row: Tensor, col: Tensor) -> Tensor:
 
 
 def social_ties(snapshot: Snapshot) -> tuple[Tensor, Tensor]:
-    edges = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    edges = snapshot.edges.get(FOLLOWS)
     if edges is None:
         empty = torch.empty(0, dtype=torch.long)
         return empty, empty
@@ -119,7 +118,7 @@ def primary_category(snapshot: Snapshot) -> Tensor:
     alphabetical order - never the order Neo4j happens to return its edges in."""
     n_items = snapshot.num_nodes("item")
     primary = torch.full((n_items,), -1, dtype=torch.long)
-    links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
+    links = snapshot.edges.get(IN_CATEGORY)
     if links is None or not len(links):
         return primary
     names = snapshot.node_ids.get("category", [])

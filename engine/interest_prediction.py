@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import FOLLOWS, IN_CATEGORY, RATINGS, TAGGED, TAGS
 from engine.as_of import predicts_at_cut
-from engine.interactions import RATINGS, unique_pairs
+from engine.interactions import unique_pairs
 from engine.interests import (
     InterestInputs,
     InterestModel,
@@ -49,9 +50,6 @@ from engine.snapshot import ActionLog, EdgeSet, Snapshot
 
 if TYPE_CHECKING:
     from engine.snapshot_evaluation import EvaluationConfig
-
-TAGGED = ("user", "TAGGED", "item")
-IN_CATEGORY = ("item", "IN_CATEGORY", "category")
 
 
 def _events_after(
@@ -126,9 +124,6 @@ def time_cut(ts: Tensor, quantile: float) -> int:
     return int(torch.kthvalue(ts, max(1, min(ts.numel(), round(quantile * ts.numel())))).values)
 
 
-FOLLOWS = ("user", "FOLLOWS", "user")
-
-
 def _known_by(edges: EdgeSet, cut: int) -> EdgeSet:
     """Follows made up to ``cut``; a follow without a time is kept (the report warns)."""
     return edges.select(edges.ts <= cut)  # ts -1: unknown
@@ -139,13 +134,13 @@ def _categories_at(snapshot: Snapshot, cut: int) -> EdgeSet | None:
     weight in that category (cypher/ingest_tag_categories), so the tags given after the cut are
     taken off again; a category no tag had given the item by then is gone."""
     links = snapshot.edges.get(IN_CATEGORY)
-    tags = snapshot.edges.get(TAGGED)
+    tags = snapshot.edges.get(TAGS)
     if links is None or tags is None or tags.category is None or not len(links):
         return links
     # tag events after the cut on each (item, category)
     n_cat = snapshot.num_nodes("category")
     shape = (snapshot.num_nodes("item"), n_cat)
-    late, _ = _events_after(tags, cut, snapshot.actions, TAGGED[1], shape)
+    late, _ = _events_after(tags, cut, snapshot.actions, TAGGED, shape)
     key = links.src * n_cat + links.dst
     order = torch.argsort(key)
     tag_key = tags.dst * n_cat + tags.category
@@ -183,7 +178,7 @@ def _future_categories(
     snapshot: Snapshot, inputs: InterestInputs, timed: dict[Any, EdgeSet], cut: int
 ) -> Tensor:
     """Distinct (user, category column) pairs taken up after ``cut``: [2, T]."""
-    tags = timed.get(TAGGED)
+    tags = timed.get(TAGS)
     if tags is not None and tags.category is not None:
         column = {name: i for i, name in enumerate(inputs.categories)}
         names = snapshot.node_ids["category"]
@@ -292,7 +287,7 @@ def evaluate_interest_prediction(
     timed = _timed(snapshot)
     if not timed:
         raise ValueError("interest prediction needs timestamped user-item interactions")
-    truth = "tags" if TAGGED in timed and timed[TAGGED].category is not None else "item categories"
+    truth = "tags" if TAGS in timed and timed[TAGS].category is not None else "item categories"
     cuts = []
     per_user: dict[str, list[Tensor]] = {}  # each method's Recall@k per (cut, user), paired
     for split in splits:

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from engine.interactions import RATINGS, rating_threshold
+from core.vocabulary import FOLLOWS, IN_CATEGORY, INTENT, RATINGS
+from engine.interactions import rating_threshold
 from engine.metrics import VALID_USERS, sample_users, user_rank_metrics
 from engine.neighbours import NeighbourMean
 from engine.snapshot import Snapshot
 
 # How much more an action says about a shopper's interest than a view; the model uses these
 # only where its validation split says they help (InterestModel.intent).
-INTENT = {"FAVOURITED": 2.0, "CARTED": 3.0, "PURCHASED": 4.0}
 DAY_MS = 86_400_000
 
 
@@ -81,7 +81,7 @@ def interest_inputs(
         min_rating = rating_threshold(snapshot)
     n_items = snapshot.num_nodes("item")
     names = snapshot.node_ids.get("category", [])
-    links = snapshot.edges.get(("item", "IN_CATEGORY", "category"))
+    links = snapshot.edges.get(IN_CATEGORY)
     if links is None or not names:
         item_category = torch.zeros(n_items, 0)
         kept: list[str] = []
@@ -108,7 +108,7 @@ def interest_inputs(
             strength.append(weight.log1p())
             times.append(edges.ts)
             intent.append(torch.full((len(edges),), INTENT.get(rel, 1.0)))
-    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    follows = snapshot.edges.get(FOLLOWS)
     empty = torch.empty(0, dtype=torch.long)
     return InterestInputs(
         user=torch.cat(users) if users else empty,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import PURCHASED
 from engine.as_of import predicts_at_cut
 from engine.churn_evaluation import mean_std
 from engine.interactions import primary_category, social_ties, unique_pairs
@@ -192,7 +193,7 @@ def _evidence_at(p: _Past) -> EvidenceSource:
     follows and item categories as known then."""
     log, then = p.log, p.then
     known = p.categories >= 0
-    bought = log.kind == log.kinds.index("PURCHASED") if "PURCHASED" in log.kinds else None
+    bought = log.kind == log.kinds.index(PURCHASED) if PURCHASED in log.kinds else None
     return EvidenceSource.build(
         pairs=unique_pairs(log.user, log.item),
         bought=torch.stack([log.user[bought], log.item[bought]])

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import FOLLOWS, PURCHASED, PURCHASES
 from engine.device import pick_device
 from engine.interactions import primary_category, social_ties, unique_pairs
 from engine.linear_scores import ItemSide, RankerBlock, standardised_scores
@@ -209,7 +210,7 @@ def fit_next(snapshot: Snapshot, config: NextConfig) -> NextModel | None:
 
 
 def _has_follows(snapshot: Snapshot) -> bool:
-    return len(snapshot.edges.get(("user", "FOLLOWS", "user"), [])) > 0
+    return len(snapshot.edges.get(FOLLOWS, [])) > 0
 
 
 def next_columns(
@@ -274,7 +275,7 @@ def _prediction_columns(
     own = model.fit.get("next_categories_from") == "own_frequent"
     # a purchase probability only where the model saw purchases (LastFM has none)
     seen = model.fit.get("kinds_seen", model.kinds)
-    buy = model.kinds.index("PURCHASED") if "PURCHASED" in seen else None
+    buy = model.kinds.index(PURCHASED) if PURCHASED in seen else None
     columns: dict[str, list[Any]] = {
         key: [None] * n_users
         for key in (
@@ -394,7 +395,7 @@ def _evidence_source(
 ) -> EvidenceSource:
     n_users = snapshot.num_nodes("user")
     pairs = unique_pairs(log.user, log.item)
-    bought = snapshot.edges.get(("user", "PURCHASED", "item"))
+    bought = snapshot.edges.get(PURCHASES)
     known = categories >= 0
     failures = _unanswered(snapshot, log, categories, shown)
     return EvidenceSource.build(

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import CARTED, FAVOURITED, PURCHASED, VIEWED
 from engine.adoptions import DAY_MS
 from engine.churn import fit_churn
 from engine.churn_evaluation import mean_std
@@ -237,14 +238,14 @@ def evaluate_propensity(
     return {"k": k, "rows": rows, "summary": summary}
 
 
-REL_KINDS = {"VIEWED": VIEW, "FAVOURITED": FAVOURITE, "CARTED": CART, "PURCHASED": BUY}
+REL_KINDS = {VIEWED: VIEW, FAVOURITED: FAVOURITE, CARTED: CART, PURCHASED: BUY}
 
 
 def behaviours_from_log(snapshot: Snapshot) -> Behaviours | None:
     """The snapshot's action log as behaviours (views, favourites, carts, purchases with the
     item's category); None without a log or without both views and purchases."""
     log = snapshot.actions
-    if log is None or not {"VIEWED", "PURCHASED"} <= set(log.kinds):
+    if log is None or not {VIEWED, PURCHASED} <= set(log.kinds):
         return None
     code = torch.tensor([REL_KINDS.get(k, -1) for k in log.kinds], dtype=torch.long)
     kind = code[log.kind] if len(log) else torch.zeros(0, dtype=torch.long)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from core.vocabulary import FOLLOWS, LISTENED, ORDERS
 from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions
 from engine.as_of import predicts_at_cut
 from engine.churn_evaluation import churn_cuts, churn_predictions_at, evaluate_churn
@@ -58,7 +59,7 @@ class EvaluationConfig:
     influence_k: int = 50
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     item_ranking_seeds: tuple[int, ...] = ()  # none: skip item ranking (it trains models)
-    item_ranking_relations: tuple[str, ...] = ("LISTENED",)  # where present, else all
+    item_ranking_relations: tuple[str, ...] = (LISTENED,)  # where present, else all
     churn_horizon_days: float = 91.0
     churn_quantiles: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9)  # cuts churn is scored at
     value_calibration: float = 2 / 3  # share of the orders' time span the models are fitted on
@@ -69,7 +70,7 @@ def data_warnings(snapshot: Snapshot) -> list[str]:
     """What a reader of the figures must know about the data: where the future may leak into
     the past, and where a baseline saturates."""
     warnings = []
-    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    follows = snapshot.edges.get(FOLLOWS)
     if follows is not None and follows.src.numel():
         untimed = float((follows.ts < 0).float().mean())
         if untimed > 0:
@@ -112,7 +113,7 @@ STAGES = (
 
 def _follows_known_at(snapshot: Snapshot, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The follows made up to ``cut`` (a follow without a time counts as known; warned)."""
-    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    follows = snapshot.edges.get(FOLLOWS)
     if follows is None:
         empty = torch.empty(0, dtype=torch.long)
         return empty, empty
@@ -182,7 +183,7 @@ def _influence_by_category_at(
 
 @predicts_at_cut("churn")
 def _churn_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[str, Tensor]:
-    follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+    follows = snapshot.edges.get(FOLLOWS)
     if follows is None:
         return {}
     predicted = churn_predictions_at(
@@ -238,7 +239,7 @@ def evaluate_snapshot(
         )  # fmt: skip
         stage(STAGES[4], 4)
         horizon = int(config.churn_horizon_days * DAY_MS)
-        follows = snapshot.edges.get(("user", "FOLLOWS", "user"))
+        follows = snapshot.edges.get(FOLLOWS)
         if follows is not None and (cuts := churn_cuts(actions, config.churn_quantiles, horizon)):
             out["churn"] = evaluate_churn(
                 actions,
@@ -302,7 +303,7 @@ def evaluate_snapshot(
 
 def _order_occasions(snapshot: Snapshot, minimum: int = 50) -> Occasions | None:
     """The snapshot's timed orders as daily occasions (None under ``minimum`` of them)."""
-    orders = snapshot.edges.get(("user", "PLACED", "order"))
+    orders = snapshot.edges.get(ORDERS)
     if orders is None or int((orders.ts >= 0).sum()) < minimum:
         return None
     timed = orders.ts >= 0

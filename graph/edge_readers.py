@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.vocabulary import FOLLOWS_TYPE, REL_TYPES, TAGGED
 from graph.client import GraphClient
-from graph.kinds import REL_TYPES
 
-INTERACTION_TYPES = tuple(rel for rel in REL_TYPES.values() if rel != "TAGGED")
+INTERACTION_TYPES = tuple(rel for rel in REL_TYPES.values() if rel != TAGGED)
 _KIND_CODE = {rel: code for code, rel in enumerate(INTERACTION_TYPES)}
 # Column layouts of profilegraph.exportEdges (graph/plugin/ExportEdges.java): little-endian.
 _PACKED = {
@@ -188,7 +188,7 @@ def read_with_procedure(
 ) -> tuple[Columns, Columns, dict[str, EdgeColumns], EdgeColumns]:
     """The same through ``profilegraph.exportEdges``: one pass over each user's relationships
     for interactions and follows, each column of a chunk arriving as one packed array."""
-    types = [*INTERACTION_TYPES, "FOLLOWS"]
+    types = [*INTERACTION_TYPES, FOLLOWS_TYPE]
     users, tags, packed = read_chunks(
         client,
         ("export_users", "export_tags", "export_edges"),

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from core.text import unsafe_characters
-from graph.kinds import InteractionKind
+from core.vocabulary import InteractionKind
 
 MAX_LINE_BYTES = 64 * 1024
 DEFAULT_CURRENCY = "USD"  # settings.value.currency; ingest passes the deployment's

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from core.settings import SENSITIVE
+from core.vocabulary import FOLLOWS, IN_CATEGORY, ORDERS, REL_TYPES, TAGGED, TAGS
 from engine import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from graph.client import GraphClient
@@ -36,7 +37,6 @@ from graph.edge_readers import (
     read_with_procedure,
 )
 from graph.ingest import close_epoch
-from graph.kinds import REL_TYPES
 from graph.selections import (
     EVERYONE_BY_DEFAULT,
     Consent,
@@ -118,7 +118,7 @@ class _ItemMap:
 
     nids: np.ndarray
     ids: list[str]
-    of_edges: dict[str, np.ndarray]  # per type ("TAGGED" too): item index of each edge
+    of_edges: dict[str, np.ndarray]  # per type (TAGGED too): item index of each edge
     categories: list[str]
     category_of_tag: np.ndarray
     in_category: EdgeSet
@@ -172,7 +172,7 @@ def export_snapshot(
             "category": items.categories,
             "order": order_ids,
         },
-        edges={**_edge_sets(read, users, items), ("user", "PLACED", "order"): orders},
+        edges={**_edge_sets(read, users, items), ORDERS: orders},
         actions=(
             _actions(client, users, items, _window(selection), actions_per_user, **chunking)
             if properties
@@ -323,7 +323,7 @@ def _map_items(client: GraphClient, read: _Read, **chunking: Any) -> _ItemMap:
     item_nids, item_of_edge = _unique_inverse(np.concatenate(reached))
     ends = np.cumsum([0, *(len(dst) for dst in reached)]).tolist()
     parts = (item_of_edge[lo:hi] for lo, hi in itertools.pairwise(ends))
-    of_edges = dict(zip([*read.by_type, "TAGGED"], parts, strict=True))
+    of_edges = dict(zip([*read.by_type, TAGGED], parts, strict=True))
     items, item_cats = read_chunks(
         client, ("export_items", "export_item_categories"), item_nids, **chunking
     )
@@ -372,9 +372,9 @@ def _edge_sets(
     if len(users.tag_src):
         tags = read.tags
         tag_counts = tags.array("counts", np.int64, like="dst", default=1)
-        edges[("user", "TAGGED", "item")] = _edge_set(
+        edges[TAGS] = _edge_set(
             index[users.tag_src],
-            items.of_edges["TAGGED"],
+            items.of_edges[TAGGED],
             tag_counts.astype(np.float32),
             tags.array("ts", np.int64, like="dst", default=-1),
             tag_counts,
@@ -382,14 +382,14 @@ def _edge_sets(
             first_ts=tags.array("first_ts", np.int64, like="dst", default=-1),
         )
     n_follows = len(users.follow_src)
-    edges[("user", "FOLLOWS", "user")] = _edge_set(
+    edges[FOLLOWS] = _edge_set(
         index[users.follow_src],
         index[users.follow_dst],
         np.ones(n_follows, np.float32),
         users.follow_ts,
         np.ones(n_follows, np.int64),
     )
-    edges[("item", "IN_CATEGORY", "category")] = items.in_category
+    edges[IN_CATEGORY] = items.in_category
     return edges
 
 

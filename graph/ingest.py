@@ -43,6 +43,7 @@ from itertools import islice
 from typing import Any
 
 from core.errors import ProfilegraphError, ServiceUnavailable
+from core.vocabulary import REL_TYPES, InteractionKind
 from graph.client import GraphClient, Transaction
 from graph.events import (
     DEFAULT_CURRENCY,
@@ -59,7 +60,6 @@ from graph.events import (
     UserUpsertEvent,
     parse_event,
 )
-from graph.kinds import REL_TYPES, InteractionKind
 from graph.queries import Query, load_query
 from graph.schema import ensure_schema
 

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.vocabulary import FOLLOWS, IN_CATEGORY, ORDERS, REL_TYPES, InteractionKind
 from engine import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from engine.typing import EdgeType
-from graph.kinds import REL_TYPES, InteractionKind
 
 KIND_NAMES = ("view", "click", "cart", "purchase")
 KIND_PROBS = (0.6, 0.2, 0.1, 0.1)
@@ -387,15 +387,13 @@ def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
         rel = REL_TYPES[InteractionKind(name)]
         action_kind[pick] = kinds.index(rel)
         edges[("user", rel, "item")] = _aggregated(ds.user[pick], ds.item[pick], ds.ts[pick])
-    edges[("user", "FOLLOWS", "user")] = _edge_set(ds.follow_src, ds.follow_dst, ds.follow_ts)
-    edges[("item", "IN_CATEGORY", "category")] = _edge_set(
-        np.arange(n_i), ds.item_category, np.full(n_i, -1)
-    )
+    edges[FOLLOWS] = _edge_set(ds.follow_src, ds.follow_dst, ds.follow_ts)
+    edges[IN_CATEGORY] = _edge_set(np.arange(n_i), ds.item_category, np.full(n_i, -1))
     # every purchase is an order of its own, worth its item's price (as the ingest records it)
     bought = np.flatnonzero(ds.kind == PURCHASE)
     orders = _edge_set(ds.user[bought], np.arange(len(bought)), ds.ts[bought])
     orders.weight = torch.from_numpy(ds.item_price[ds.item[bought]].astype(np.float32))
-    edges[("user", "PLACED", "order")] = orders
+    edges[ORDERS] = orders
     n_c = int(ds.item_category.max()) + 1
     snapshot = Snapshot(
         node_ids={

@@ -21,9 +21,9 @@ import numpy as np
 
 from core.errors import ServiceStartError
 from core.settings import Settings
+from core.vocabulary import REL_TYPES, InteractionKind
 from graph.client import GraphClient
 from graph.datasets.synthetic import KIND_NAMES, PURCHASE, SyntheticDataset
-from graph.kinds import REL_TYPES, InteractionKind
 from graph.schema import apply_schema
 from profilegraph.services import neo4j_server
 

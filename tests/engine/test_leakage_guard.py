@@ -22,8 +22,9 @@ from torch import Tensor
 import engine.next_behaviour_evaluation
 import engine.snapshot_evaluation  # noqa: F401  (registers the rest, through its imports)
 from core.settings import Settings
+from core.vocabulary import CARTED, FOLLOWS, IN_CATEGORY, ORDERS, PURCHASED, TAGGED, VIEWED
 from engine.as_of import REGISTRY, AtCut
-from engine.interest_prediction import IN_CATEGORY, past_snapshot
+from engine.interest_prediction import past_snapshot
 from engine.interests import interest_inputs, own_interests
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from engine.snapshot_evaluation import EvaluationConfig
@@ -41,7 +42,7 @@ EXPECTED = {
     "next_behaviour",
     "lists",
 }
-KINDS = ["CARTED", "PURCHASED", "TAGGED", "VIEWED"]
+KINDS = [CARTED, PURCHASED, TAGGED, VIEWED]
 N_USERS, N_ITEMS, N_CATEGORIES = 60, 30, 6
 CUT = 300 * DAY + 7 * 3_600_000  # mid-day: a day's events fall on both sides
 
@@ -67,7 +68,7 @@ class Events:
 
 def _events(rng: np.random.Generator, n: int, lo: int, hi: int, follows: int) -> Events:
     kind = rng.choice(len(KINDS), n, p=[0.15, 0.25, 0.15, 0.45])
-    category = np.where(kind == KINDS.index("TAGGED"), rng.integers(0, N_CATEGORIES, n), -1)
+    category = np.where(kind == KINDS.index(TAGGED), rng.integers(0, N_CATEGORIES, n), -1)
     return Events(
         rng.integers(0, N_USERS, n),
         rng.integers(0, N_ITEMS, n),
@@ -115,22 +116,22 @@ def _shop(e: Events, catalogue: np.ndarray) -> Snapshot:
     tags = e.category >= 0
     np.add.at(weight, (e.item[tags], e.category[tags]), 1.0)
     item, cat = np.nonzero(weight)
-    edges[("item", "IN_CATEGORY", "category")] = EdgeSet(
+    edges[IN_CATEGORY] = EdgeSet(
         torch.from_numpy(item),
         torch.from_numpy(cat),
         torch.from_numpy(weight[item, cat]).float(),
         torch.full((len(item),), -1),
         torch.ones(len(item), dtype=torch.long),
     )
-    edges[("user", "FOLLOWS", "user")] = EdgeSet(
+    edges[FOLLOWS] = EdgeSet(
         torch.from_numpy(e.follow_src),
         torch.from_numpy(e.follow_dst),
         torch.ones(len(e.follow_src)),
         torch.from_numpy(e.follow_ts),
         torch.ones(len(e.follow_src), dtype=torch.long),
     )
-    bought = np.flatnonzero(e.kind == KINDS.index("PURCHASED"))  # each purchase an order
-    edges[("user", "PLACED", "order")] = EdgeSet(
+    bought = np.flatnonzero(e.kind == KINDS.index(PURCHASED))  # each purchase an order
+    edges[ORDERS] = EdgeSet(
         torch.from_numpy(e.user[bought]),
         torch.arange(len(bought)),
         torch.from_numpy(10.0 + e.item[bought]).float(),

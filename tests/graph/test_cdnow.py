@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.vocabulary import ORDERS
 from engine.adoptions import DAY_MS
 from engine.btyd import fit_bgnbd, fit_gamma_gamma
-from engine.customer_profile import ORDERS
 from engine.repeat_purchases import calibrate, occasions
 from graph.client import GraphClient
 from graph.datasets.cdnow import START, cdnow_events

@@ -49,7 +49,7 @@ def test_schema_statements_are_idempotent_ddl() -> None:
 
 def test_export_type_list_matches_the_allow_list() -> None:
     """export_interactions.cypher spells out the interaction types; they must be REL_TYPES'."""
-    from graph.kinds import REL_TYPES, InteractionKind
+    from core.vocabulary import REL_TYPES, InteractionKind
 
     text = load_query("export_interactions").text
     listed = set(re.search(r"\[r:([A-Z_|]+)\]", text).group(1).split("|"))  # type: ignore[union-attr]
@@ -58,7 +58,7 @@ def test_export_type_list_matches_the_allow_list() -> None:
 
 def test_action_export_lists_every_interaction_type() -> None:
     """export_actions.cypher reads the order of every kind, tags included."""
-    from graph.kinds import REL_TYPES
+    from core.vocabulary import REL_TYPES
 
     text = load_query("export_actions").text
     listed = set(re.search(r"\[r:([A-Z_|]+)\]", text).group(1).split("|"))  # type: ignore[union-attr]
