@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from engine.distributed import fit_lightgcn
 from engine.fairness import Groups, members
 from engine.metrics import rank_metrics
 from engine.split import split_per_user
-from engine.train import TrainConfig, held_out_metrics, train_lightgcn
+from engine.train import TrainConfig, held_out_metrics
 
 
 def popularity_metrics(
@@ -128,7 +129,7 @@ def evaluate_item_ranking(
                 if on_epoch is not None:
                     on_epoch(n, s, record)
 
-            result = train_lightgcn(
+            result = fit_lightgcn(
                 split.train,
                 split.valid,
                 num_users,

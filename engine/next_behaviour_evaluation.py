@@ -30,6 +30,7 @@ from torch import Tensor
 from core.vocabulary import PURCHASED
 from engine.as_of import predicts_at_cut
 from engine.churn_evaluation import mean_std
+from engine.distributed import fit_lightgcn
 from engine.interactions import primary_category, social_ties, unique_pairs
 from engine.interest_prediction import past_snapshot
 from engine.next_behaviour import (
@@ -44,7 +45,7 @@ from engine.recommendations import EvidenceSource, RecommendConfig
 from engine.sequences import Sequences, action_categories, build_sequences
 from engine.snapshot import ActionLog, Snapshot
 from engine.split import split_per_user
-from engine.train import TrainConfig, train_lightgcn
+from engine.train import TrainConfig
 
 if TYPE_CHECKING:
     from engine.snapshot_evaluation import EvaluationConfig
@@ -277,7 +278,7 @@ def _lightgcn_scores(
     n_categories = snapshot.num_nodes("category")
     pairs = unique_pairs(c.past.user, c.past.item)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.seed)
-    trained = train_lightgcn(
+    trained = fit_lightgcn(
         split.train, split.valid, n_users, n_items, social=social_ties(snapshot), config=config
     )
     with torch.no_grad():

@@ -25,6 +25,7 @@ from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, ad
 from engine.customer_profile import CustomerConfig, customer_columns
 from engine.data_support import run_support
 from engine.device import pick_device
+from engine.distributed import fit_lightgcn
 from engine.influence_choice import (
     HORIZON_FRACTION,
     InfluenceChoice,
@@ -48,7 +49,7 @@ from engine.profile import ProfileConfig, Profiles, Segments, build_profiles, co
 from engine.recommendation_lists import RecommendationLists
 from engine.snapshot import Snapshot
 from engine.split import split_per_user
-from engine.train import TrainConfig, train_lightgcn
+from engine.train import TrainConfig
 
 STATE_VERSION = 2  # 2: the fitted interest model; 1 loads with the default one
 
@@ -219,7 +220,7 @@ def run_full(
     pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
     step("train")
-    trained = train_lightgcn(
+    trained = fit_lightgcn(
         split.train,
         split.valid,
         n_users,
@@ -369,7 +370,7 @@ def run_incremental(
     init[n_users + mine] = state.embedding[theirs]
     step("finetune")
     pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
-    tuned = train_lightgcn(
+    tuned = fit_lightgcn(
         pairs,
         pairs[:, :0],
         n_users,

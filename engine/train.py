@@ -18,10 +18,10 @@ from torch import Tensor
 
 from engine.adjacency import normalized_adjacency
 from engine.device import pick_device
-from engine.distributed import RowBlocks, ShardedLightGCN, World, row_block
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
 from engine.metrics import VALID_USERS, rank_metrics
+from engine.sharding import RowBlocks, ShardedLightGCN, World, row_block
 
 
 @dataclass(frozen=True)
@@ -114,16 +114,14 @@ def train_lightgcn(
     ``on_estimate`` hears, once the first step is timed, the most seconds training will take
     (every epoch at that pace, within the time budget; early stopping may end it sooner).
 
-    ``world``: this process is one rank of a torch.distributed group (``engine.distributed``);
+    ``world``: this process is one rank of a torch.distributed group (``engine.sharding``);
     it holds its row block of the adjacency and of the embedding, scores its share of each
     batch, and returns the whole trained model like a single process would.
     """
     if config.ranks > 1 and world is None:
-        from engine.distributed import train_on_ranks
-
-        backend = "nccl" if pick_device(config.device).type == "cuda" else "gloo"
-        kwargs = {"social": social, "config": config, "init": init}
-        return train_on_ranks(config.ranks, backend, train, valid, num_users, num_items, **kwargs)
+        raise ValueError(
+            f"ranks={config.ranks}: train across processes with engine.distributed.fit_lightgcn"
+        )
     torch.manual_seed(config.seed)
     device = world.device if world is not None else pick_device(config.device)
     # Batches are drawn on the training device: a host-side draw and copy per step costs more

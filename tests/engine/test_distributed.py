@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from engine.adjacency import normalized_adjacency
-from engine.distributed import RowBlocks, row_block, train_on_ranks
+from engine.distributed import fit_lightgcn, train_on_ranks
+from engine.sharding import RowBlocks, row_block
 from engine.train import TrainConfig, train_lightgcn
 
 USERS, ITEMS = 70, 33  # 103 nodes: 2 and 3 ranks both pad the last block
@@ -72,7 +73,7 @@ def test_ranks_train_what_one_process_trains(world_size: int) -> None:
     train, valid, social = _graph()
     one = train_lightgcn(train, valid, USERS, ITEMS, social=social, config=CONFIG)
     if world_size == 2:  # as a refresh asks for it: TrainConfig.ranks
-        many = train_lightgcn(
+        many = fit_lightgcn(
             train, valid, USERS, ITEMS, social=social, config=replace(CONFIG, ranks=2)
         )
     else:

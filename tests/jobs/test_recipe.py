@@ -1,7 +1,7 @@
 """One recipe per model: the engine's configs have no defaults that disagree with the settings.
 
-An entry point that builds an engine config itself (``python -m engine.distributed``, a bench,
-a test) must train what a refresh trains; so every field that ``jobs.recipe`` fills from the
+An entry point that builds an engine config itself (``python -m jobs.distributed_training``, a
+bench, a test) must train what a refresh trains; so every field that ``jobs.recipe`` fills from the
 settings must default, in the engine, to what the default settings give it.
 """
 
