@@ -35,12 +35,14 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from engine.device import pick_device
-from engine.metrics import VALID_USERS, sample_users
+from engine.metrics import sample_users
+from engine.schedule import Schedule
 from engine.sequences import Sequences
 
 # Bucket bounds (hours) of the time since the previous action: a minute, an hour, a day, ...
@@ -52,7 +54,10 @@ ITEM_BLOCK_FLOATS = 1 << 24  # [rows, items] next-item scores ranked at once (64
 
 
 @dataclass(frozen=True)
-class SequenceConfig:
+class SequenceConfig(Schedule):
+    """The sequence model's schedule and shape; the defaults are the refresh's (core.settings
+    NextSettings, via jobs.recipe)."""
+
     length: int = 50
     dim: int = 64
     lr: float = 3e-3
@@ -63,41 +68,30 @@ class SequenceConfig:
     # a batch's category scores ([B, L, C]) stay under this many floats: B shrinks for a
     # large category set
     max_batch_floats: int = 1 << 25
-    max_epochs: int = 20  # the refresh's (core.settings NextSettings), as every default here
+    max_epochs: int = 20
     patience: int = 4
     item_negatives: int = 256
     social: bool = True
     social_topk: int = 32
     dropout: float = 0.2
     weight_decay: float = 1e-6
-    seed: int = 0
-    device: str = "auto"
-    # no new batch starts past this many seconds (the epoch then ends and is validated; the
-    # best validation state is kept)
+    # no new batch starts past this many seconds (the epoch then ends and is validated)
     time_budget_s: float | None = 90.0
-    # validation on at most this many users' held-out actions (seeded sample; None: all)
-    valid_users: int | None = VALID_USERS
+
+    COUNTS: ClassVar[tuple[str, ...]] = (
+        "length",
+        "dim",
+        "batch_size",
+        "train_positions",
+        "max_epochs",
+        "item_negatives",
+        "social_topk",
+    )
 
     def __post_init__(self) -> None:
-        counts = (
-            "length",
-            "dim",
-            "batch_size",
-            "train_positions",
-            "max_epochs",
-            "item_negatives",
-            "social_topk",
-        )
-        for name in counts:
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"SequenceConfig.{name} must be at least 1, got {getattr(self, name)}"
-                )
-        if self.lr <= 0 or not 0 <= self.dropout < 1 or self.patience < 0:
-            raise ValueError(
-                "SequenceConfig needs lr > 0, 0 <= dropout < 1 and patience >= 0, got "
-                f"lr={self.lr}, dropout={self.dropout}, patience={self.patience}"
-            )
+        super().__post_init__()
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"SequenceConfig.dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.distributed as dist
@@ -20,16 +21,19 @@ from engine.adjacency import normalized_adjacency
 from engine.device import pick_device
 from engine.lightgcn import LightGCN
 from engine.losses import BPRLoss
-from engine.metrics import VALID_USERS, rank_metrics
+from engine.metrics import rank_metrics
+from engine.schedule import Schedule
 from engine.sharding import RowBlocks, ShardedLightGCN, World, row_block
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Schedule):
+    """LightGCN's schedule and shape. The defaults are the refresh's (core.settings, via
+    jobs.recipe; tests/jobs/test_recipe.py keeps them equal): an entry point that builds its
+    own config trains the same recipe."""
+
     embedding_dim: int = 64
     num_layers: int = 3
-    # The defaults are the refresh's (core.settings, via jobs.recipe; tests/jobs/test_recipe.py
-    # keeps them equal): an entry point that builds its own config trains the same recipe.
     lr: float = 5e-3
     batch_size: int = 2048
     # Every step propagates the whole graph, so an epoch costs steps x propagation: past this
@@ -44,41 +48,27 @@ class TrainConfig:
     patience: int = 20
     eval_every: int = 5
     k: int = 10
-    seed: int = 0
-    device: str = "auto"
-    # Wall-clock budget: no new epoch starts past it (the best validation state is kept), so
-    # a large catalogue on a CPU ends in bounded time instead of hours. None: no budget.
+    # a large catalogue on a CPU ends in bounded time instead of hours
     time_budget_s: float | None = 1800.0
-    # Validation Recall@k on at most this many users (a seeded sample; None: all of them):
-    # scoring every item for every user is quadratic, and a sample ranks epochs as well.
-    valid_users: int | None = VALID_USERS
     # Processes training together (engine.distributed): the adjacency split by rows, one GPU
     # each under NCCL, CPU processes under gloo. Per-epoch callbacks are not called then.
     ranks: int = 1
 
+    COUNTS: ClassVar[tuple[str, ...]] = (
+        "embedding_dim",
+        "batch_size",
+        "max_steps_per_epoch",
+        "negatives",
+        "negative_candidates",
+        "eval_every",
+        "k",
+        "ranks",
+    )
+
     def __post_init__(self) -> None:
-        # A zero here fails deep inside a tensor op; say which setting it was instead.
-        counts = (
-            "embedding_dim",
-            "batch_size",
-            "max_steps_per_epoch",
-            "negatives",
-            "negative_candidates",
-            "eval_every",
-            "k",
-            "ranks",
-        )
-        for name in counts:
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}"
-                )
-        if self.num_layers < 0 or self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError(
-                f"TrainConfig needs num_layers >= 0, lr > 0 and weight_decay >= 0, "
-                f"got num_layers={self.num_layers}, lr={self.lr}, "
-                f"weight_decay={self.weight_decay}"
-            )
+        super().__post_init__()
+        if self.num_layers < 0:
+            raise ValueError(f"TrainConfig.num_layers must be >= 0, got {self.num_layers}")
 
 
 @dataclass

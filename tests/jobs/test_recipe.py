@@ -89,3 +89,18 @@ def test_a_yearly_discount_compounds_to_itself() -> None:
 
     value = _discounted_purchases(OneAYear(), Summary(), config)  # type: ignore[arg-type]
     assert float(value) == pytest.approx(1 / 1.10, rel=1e-9)
+
+
+@pytest.mark.parametrize("config", [TrainConfig, SequenceConfig])
+def test_both_trained_models_share_one_schedule_and_its_checks(config: type) -> None:
+    """One base for the fields every trained model has (lr, batch, epochs, patience, seed,
+    device, budget, validation users), checked once; each error names the class and field."""
+    from engine.schedule import Schedule
+
+    assert issubclass(config, Schedule)
+    with pytest.raises(ValueError, match=rf"{config.__name__} needs lr > 0"):
+        config(lr=0.0)
+    with pytest.raises(ValueError, match=rf"{config.__name__}.batch_size must be at least 1"):
+        config(batch_size=0)
+    with pytest.raises(ValueError, match=rf"{config.__name__}.time_budget_s must be positive"):
+        config(time_budget_s=0.0)
