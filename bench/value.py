@@ -29,10 +29,12 @@ from engine.purchase_propensity import behaviours_from_events, evaluate_propensi
 from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
 from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
-from graph.datasets.cdnow import CDNOW_DIR, MASTER, SAMPLE, START, read_purchases
+from graph.datasets import DATASETS
+from graph.datasets.cdnow import MASTER, START, read_purchases
 from graph.datasets.synthetic import SyntheticConfig, generate
-from graph.datasets.taobao import FILE as TAOBAO_FILE
-from graph.datasets.taobao import TAOBAO_DIR, taobao_events
+from graph.datasets.taobao import taobao_events
+
+SAMPLE = DATASETS["cdnow"].default  # the sample; the master file lies beside it
 
 PUBLISHED = {
     "bg/nbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
@@ -69,7 +71,7 @@ def show_cdnow(result: dict[str, Any]) -> None:
         table.add_column(column, justify="right")
     for model, params in result["params"].items():
         for name, value in params.items():
-            published = PUBLISHED[model].get(name) if result["data"] == SAMPLE else None
+            published = PUBLISHED[model].get(name) if result["data"] == SAMPLE.name else None
             table.add_row(model, name, f"{value:.4f}", "-" if published is None else str(published))
     console.print(table)
     table = Table(
@@ -206,8 +208,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench/value"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    files = [SAMPLE, MASTER] if args.master else [SAMPLE]
-    value = [cdnow(args.datasets / CDNOW_DIR / name) for name in files]
+    sample = args.datasets / SAMPLE
+    files = [sample, sample.with_name(MASTER)] if args.master else [sample]
+    value = [cdnow(path) for path in files]
     for result in value:
         show_cdnow(result)
     churn: dict[str, list[dict[str, Any]]] = {}
@@ -221,7 +224,7 @@ def main() -> None:
         show_churn(name, results)
     propensity = None
     if args.taobao:
-        propensity = propensity_taobao(args.datasets / TAOBAO_DIR / TAOBAO_FILE)
+        propensity = propensity_taobao(args.datasets / DATASETS["taobao"].default)
         show_propensity(propensity)
     written = plots(value[0], churn, args.out)
     report = {"cdnow": value, "churn": churn, "propensity": propensity}

@@ -25,10 +25,7 @@ from core.errors import ProfilegraphError
 from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
-from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
-from graph.datasets.taobao import FILE as TAOBAO_FILE
-from graph.datasets.taobao import TAOBAO_DIR, taobao_events
-from graph.datasets.taobao import count_events as count_taobao_events
+from graph.datasets import DATASETS, DataSet
 from graph.ingest import IngestReport, ingest_events
 from graph.kafka_source import KafkaConsumer
 from graph.schema import apply_schema
@@ -176,39 +173,22 @@ load_app = typer.Typer(help="Load a data set through the ingest path.", no_args_
 app.add_typer(load_app, name="load")
 
 
-@load_app.command("lastfm")
-def load_lastfm(
-    ctx: typer.Context,
-    path: Path = typer.Option(None, help="folder of the HetRec 2011 LastFM files"),
-) -> None:
-    """Load LastFM HetRec 2011 (non-commercial licence) from ../shared."""
-    directory = path or ctx.obj.datasets_dir / LASTFM_DIR
-    events = lastfm_events(directory)
-    ingest_with_progress(ctx.obj, events, source="lastfm", total=count_events(directory))
+def _load_command(data: DataSet) -> None:
+    """``profilegraph load NAME [--path P]``, one per data set in graph.datasets.DATASETS."""
+
+    def load(
+        ctx: typer.Context,
+        path: Path = typer.Option(None, help=data.path_help),
+    ) -> None:
+        events, total = data.read(path or ctx.obj.datasets_dir / data.default)
+        ingest_with_progress(ctx.obj, events, source=data.name, total=total)
+
+    load.__doc__ = f"Load {data.summary} from ../shared."
+    load_app.command(data.name)(load)
 
 
-@load_app.command("cdnow")
-def load_cdnow(
-    ctx: typer.Context,
-    path: Path = typer.Option(None, help="CDNOW_sample.txt or CDNOW_master.txt"),
-) -> None:
-    """Load CDNOW purchases (the repeat-purchase benchmark; research use) from ../shared."""
-    from graph.datasets.cdnow import CDNOW_DIR, SAMPLE, cdnow_events
-
-    file = path or ctx.obj.datasets_dir / CDNOW_DIR / SAMPLE
-    total = sum(1 for _ in file.open(encoding="ascii"))
-    ingest_with_progress(ctx.obj, cdnow_events(file), source="cdnow", total=total)
-
-
-@load_app.command("taobao")
-def load_taobao(
-    ctx: typer.Context,
-    path: Path = typer.Option(None, help="UserBehavior.csv"),
-) -> None:
-    """Load the Taobao UserBehavior sample (research and teaching use) from ../shared."""
-    file = path or ctx.obj.datasets_dir / TAOBAO_DIR / TAOBAO_FILE
-    total = count_taobao_events(file)
-    ingest_with_progress(ctx.obj, taobao_events(file), source="taobao", total=total)
+for _data in DATASETS.values():
+    _load_command(_data)
 
 
 @load_app.command("synthetic")

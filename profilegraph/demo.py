@@ -24,7 +24,7 @@ from core.settings import Settings
 from engine.pipeline import load_result
 from graph.analyst import run_analyst_query
 from graph.client import GraphClient
-from graph.datasets.lastfm import LASTFM_DIR, count_events, lastfm_events
+from graph.datasets import DATASETS
 from graph.profiles import read_profile
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import run_files
@@ -91,7 +91,7 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
 
     sender = make_app(settings)
 
-    directory = settings.datasets_dir / LASTFM_DIR
+    lastfm = DATASETS["lastfm"]
     with GraphClient(settings.neo4j) as client:
         from graph.schema import apply_schema
 
@@ -100,9 +100,8 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
     if already:
         console.print("LastFM already loaded: skipping the load")
     else:
-        ingest_with_progress(
-            settings, lastfm_events(directory), source="lastfm", total=count_events(directory)
-        )
+        events, total = lastfm.read(settings.datasets_dir / lastfm.default)
+        ingest_with_progress(settings, events, source=lastfm.name, total=total)
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with ExitStack() as running:
         with console.status("starting the cpu and gpu workers, beat and Flower ..."):

@@ -19,9 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-CDNOW_DIR = Path("cdnow")
-SAMPLE = "CDNOW_sample.txt"
-MASTER = "CDNOW_master.txt"
+MASTER = "CDNOW_master.txt"  # the whole file, beside the sample (graph.datasets.DATASETS)
 START = datetime(1997, 1, 1, tzinfo=UTC)
 
 
@@ -110,3 +108,9 @@ def cdnow_events(path: Path) -> Iterator[dict[str, Any]]:
             "quantity": max(quantity, 1),
             "order_id": f"cdnow:{ids[user]}:{day}",
         }
+
+
+def count_events(path: Path) -> int:
+    """The number of purchases (rows) in ``path``."""
+    with path.open(encoding="ascii") as rows:
+        return sum(1 for _ in rows)

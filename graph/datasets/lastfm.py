@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-LASTFM_DIR = Path("lastfm-hetrec2011-2k")
 FILES = (
     "artists.dat",
     "tags.dat",

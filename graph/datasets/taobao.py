@@ -18,8 +18,6 @@ from typing import Any
 
 from graph.events import Located
 
-TAOBAO_DIR = Path("taobao-userbehavior-sample")
-FILE = "UserBehavior.csv"
 KINDS = {"pv": "view", "fav": "favourite", "cart": "cart", "buy": "purchase"}
 
 
