@@ -41,7 +41,7 @@ from jobs.pseudonyms import pseudonymise
 from jobs.runs import RunBoard
 from profilegraph import jobs_cli, services
 from profilegraph.ingest_progress import ingest_with_progress, progress_bar
-from profilegraph.services import kafka_server, neo4j_server, redis_server
+from profilegraph.services import kafka_server, redis_server
 from profilegraph.services.status import ServiceStatus
 
 app = typer.Typer(help="Social profiles from a Neo4j interaction graph.", no_args_is_help=True)
@@ -128,11 +128,8 @@ def services_logs(
 ) -> None:
     """Print the end of the Neo4j, Redis (and Kafka) logs."""
     settings: Settings = ctx.obj
-    for name, path in (
-        ("neo4j", neo4j_server.log_path(settings)),
-        ("redis", redis_server.log_path(settings)),
-        ("kafka", kafka_server.log_path(settings)),
-    ):
+    for name, service in services.SERVICES.items():
+        path = service.log_path(settings)
         console.rule(f"{name}: {path}")
         text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
         console.print("\n".join(text) or "(no log yet)", markup=False, highlight=False)

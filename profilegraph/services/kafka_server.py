@@ -23,7 +23,7 @@ from core.errors import ServiceStartError, ServiceUnavailable
 from core.settings import KafkaSettings, Settings
 from profilegraph.services.maven import copy_dependencies, require_maven, write_pom
 from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
-from profilegraph.services.status import ServiceStatus, died_detail
+from profilegraph.services.status import ServiceStatus, process_status
 
 POM_NAME = "kafka-assembly.pom.xml"
 MARKER = ".complete"
@@ -246,10 +246,8 @@ def stop(settings: Settings) -> None:
 def status(settings: Settings) -> ServiceStatus:
     k = settings.kafka
     pid = running_pid(settings)
-    result = ServiceStatus(name="kafka", running=pid is not None, pid=pid, address=k.bootstrap)
     stale = read_pid(_pid_file(settings)) if pid is None else None
-    if stale is not None:
-        result.died, result.pid, result.detail = True, stale, died_detail("Kafka", stale)
+    result = process_status("kafka", "Kafka", k.bootstrap, pid=pid, stale=stale)
     if pid is not None:
         try:
             result.version = f"{k.version} ({broker_version(k)})"

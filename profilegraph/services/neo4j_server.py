@@ -28,7 +28,7 @@ from profilegraph.services.process import (
     read_pid,
     wait_until,
 )
-from profilegraph.services.status import ServiceStatus, died_detail
+from profilegraph.services.status import ServiceStatus, process_status
 
 # JVM flags Neo4j's stock neo4j.conf ships with, which the launcher does not add by itself.
 JVM_FLAGS = (
@@ -314,11 +314,9 @@ def stop(settings: Settings) -> None:
 def status(settings: Settings) -> ServiceStatus:
     n = settings.neo4j
     pid = running_pid(settings)
-    result = ServiceStatus(name="neo4j", running=pid is not None, pid=pid, address=n.uri)
+    stale = read_pid(_pid_file(settings)) if pid is None else None
+    result = process_status("neo4j", "Neo4j", n.uri, pid=pid, stale=stale)
     if pid is None:
-        stale = read_pid(_pid_file(settings))
-        if stale is not None:
-            result.died, result.pid, result.detail = True, stale, died_detail("Neo4j", stale)
         return result
     try:
         with GraphClient(n) as client:

@@ -18,7 +18,7 @@ import redis
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from core.settings import RedisSettings, Settings
 from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
-from profilegraph.services.status import ServiceStatus, died_detail
+from profilegraph.services.status import ServiceStatus, process_status
 
 # Commands the application never needs and an intruder would want: configuration, debugging,
 # modules, users, replication, raw dumps, wiping and stopping the server (the service manager
@@ -179,14 +179,14 @@ def stop(settings: Settings) -> None:
 def status(settings: Settings) -> ServiceStatus:
     r = settings.redis
     pid = running_pid(settings)
-    result = ServiceStatus(
-        name="redis", running=pid is not None, pid=pid, address=r.url(masked=True)
+    result = process_status(
+        "redis",
+        "Redis",
+        r.url(masked=True),
+        pid=pid,
+        stale=read_pid(instance_dir(settings) / "redis.pid") if pid is None else None,
+        ended_unasked=_started_mark(settings).exists(),  # gone in order, but not by stop
     )
-    stale = read_pid(instance_dir(settings) / "redis.pid") if pid is None else None
-    if stale is not None:
-        result.died, result.pid, result.detail = True, stale, died_detail("Redis", stale)
-    elif pid is None and _started_mark(settings).exists():  # gone in order, but not by stop
-        result.died, result.detail = True, died_detail("Redis", None)
     if pid is not None:
         try:
             result.version = ping(r)
