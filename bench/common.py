@@ -51,7 +51,7 @@ def load_shop(settings: Settings, data: Any) -> None:
     from graph.client import GraphClient
     from graph.datasets.synthetic import synthetic_events
     from graph.ingest import ingest_events
-    from profilegraph.services.bulk_import import bulk_import
+    from profilegraph.bulk_import import bulk_import
 
     if len(data.community) >= BULK_FROM_USERS:
         bulk_import(settings, data)

@@ -8,7 +8,7 @@ from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.export import export_snapshot
 from graph.ingest import ingest_events
 from graph.selections import WholeGraph
-from profilegraph.services.bulk_import import bulk_import
+from profilegraph.bulk_import import bulk_import
 from tests.graph.conftest import wipe
 from tests.graph.test_export import _edges
 
