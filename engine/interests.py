@@ -174,10 +174,33 @@ def social_interests(p: Tensor, inputs: InterestInputs) -> Tensor:
     return NeighbourMean.of(inputs.follow_dst, inputs.follow_src, inputs.num_users) @ p
 
 
-def interest_scores(own: Tensor, inputs: InterestInputs, model: InterestModel) -> Tensor:
-    """[U, K] the profile's interest distributions (see the module docstring)."""
+def interest_scores(
+    own: Tensor, inputs: InterestInputs, model: InterestModel, prior: Tensor | None = None
+) -> Tensor:
+    """[U, K] the profile's interest distributions (see the module docstring). ``prior``
+    [1, K]: the population's distribution when ``inputs`` hold only part of it (an incremental
+    run's neighbourhood: :func:`population_prior`); default the popularity in ``own``."""
     friends = social_interests(normalise(own), inputs)
-    return normalise(own + model.social * friends + model.prior * popularity(own))
+    return normalise(own + model.social * friends + model.prior * popularity_or(own, prior))
+
+
+def popularity_or(own: Tensor, prior: Tensor | None) -> Tensor:
+    return popularity(own) if prior is None else prior
+
+
+def population_shares(inputs: InterestInputs, model: InterestModel) -> dict[str, float]:
+    """The whole population's category distribution (what a full run keeps for incremental
+    runs), by category name."""
+    own = own_interests(inputs, half_life_days=model.half_life_days, intent=model.intent)
+    return dict(zip(inputs.categories, popularity(own).flatten().tolist(), strict=True))
+
+
+def population_prior(shares: dict[str, float], categories: list[str]) -> Tensor | None:
+    """[1, K] the population's shares of ``categories`` (a category the population had not
+    seen: 0), renormalised; None without shares (a state from before they were kept)."""
+    if not shares:
+        return None
+    return normalise(torch.tensor([[shares.get(name, 0.0) for name in categories]]))
 
 
 def backoff(score: Tensor, own: Tensor) -> Tensor:

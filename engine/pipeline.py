@@ -42,7 +42,7 @@ from engine.interactions import (
 )
 from engine.interest_evidence import InterestEvidence
 from engine.interest_prediction import fit_on_past
-from engine.interests import InterestModel, interest_inputs
+from engine.interests import InterestModel, interest_inputs, population_shares
 from engine.memory import release_freed_memory
 from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
 from engine.profile import ProfileConfig, Profiles, Segments, build_profiles, competition_rank
@@ -85,6 +85,8 @@ class ModelState:
     interest_model: InterestModel = field(default_factory=InterestModel)
     customer_fit: dict[str, Any] = field(default_factory=dict)  # CustomerColumns.fit
     next_model: NextModel | None = None  # the sequence model and the exploration shown
+    # the population's category shares: the interests' prior in incremental runs
+    population: dict[str, float] = field(default_factory=dict)
     # the rating below which a rating is no interest, as the full run resolved it on the whole
     # population (a neighbourhood's own ratings would give another middle)
     min_rating: float | None = None
@@ -108,6 +110,7 @@ class ModelState:
             "customer_fit": json.dumps(self.customer_fit),
             "next_model": None if self.next_model is None else self.next_model.to_dict(),
             "min_rating": self.min_rating,
+            "population": json.dumps(self.population),
         }
         tmp = path.with_suffix(".tmp")
         torch.save(payload, tmp)
@@ -137,7 +140,8 @@ class ModelState:
             InterestModel(**data.get("interest_model", {})),
             json.loads(data.get("customer_fit", "{}")),
             NextModel.from_dict(data["next_model"]) if data.get("next_model") else None,
-            data.get("min_rating"),
+            min_rating=data.get("min_rating"),
+            population=json.loads(data.get("population", "{}")),
         )
 
 
@@ -277,6 +281,7 @@ def run_full(
         customers=customers,
     )
     customer_fit = customers.fit
+    population = population_shares(inputs, interest_model)
     # the next stage reads the snapshot and the profiles only: what the profile stage made
     # for itself goes first (~3 GiB at a million users)
     del actions, adopted, inputs, customers
@@ -310,6 +315,7 @@ def run_full(
         customer_fit=customer_fit,
         next_model=next_model,
         min_rating=config.min_rating,
+        population=population,
     )
     metrics = {
         **training,
@@ -406,6 +412,7 @@ def run_incremental(
         adopted=adopted,
         last_active=last_action_times(actions, n_users),
         interest_model=state.interest_model,
+        population=state.population,
         # the full run's value and churn models, on the changed users' neighbourhood
         customers=customer_columns(
             snapshot, actions, adopted, config.customer, state.customer_fit or None

@@ -24,6 +24,7 @@ from engine.interests import (
     interest_scores,
     normalise,
     own_interests,
+    population_prior,
     social_interests,
 )
 from engine.next_steps import NextColumns
@@ -188,11 +189,13 @@ def build_profiles(
     last_active: Tensor | None = None,
     interest_model: InterestModel | None = None,
     customers: CustomerColumns | None = None,
+    population: dict[str, float] | None = None,
 ) -> Profiles:
     """Profiles of ``users`` (default: everyone); the whole graph informs each of them.
 
     A full run ranks influence and fits segments here; an incremental one passes the full
-    run's ``influence_rank`` and ``segments`` so a refreshed user is placed on the same scale.
+    run's ``influence_rank``, ``segments`` and ``population`` (its category shares, the
+    interests' prior) so a refreshed user is placed on the same scale.
     ``last_active`` [U] holds each user's latest action time (-1: none known).
     """
     n = inputs.num_users
@@ -200,7 +203,10 @@ def build_profiles(
     interest_model = interest_model or InterestModel()
     half_life = interest_model.half_life_days
     own = own_interests(inputs, half_life_days=half_life, intent=interest_model.intent)
-    p = interest_scores(own, inputs, interest_model)
+    # an incremental run's prior is the full run's population, not its neighbourhood's
+    p = interest_scores(
+        own, inputs, interest_model, population_prior(population or {}, inputs.categories)
+    )
     own_share = normalise(own)
     social = social_interests(own_share, inputs)  # followees' mean own distribution
     k = min(config.top_k, p.size(1))

@@ -94,10 +94,42 @@ def test_an_incremental_run_keeps_the_full_runs_rating_threshold(tmp_path: Path)
     assert with_rating_scale(PipelineConfig(), neighbourhood).min_rating == pytest.approx(4.5)
     state = ModelState(
         [], [], torch.zeros(0, 1), torch.zeros(0), Segments(torch.zeros(0, 1), {}, []), "r",
-        min_rating=full.min_rating,
+        min_rating=full.min_rating, population={"c": 1.0},
     )  # fmt: skip
     again = ModelState.load(state.save(tmp_path / "state.pt"))  # kept with the state
+    assert again.population == {"c": 1.0}
     assert with_rating_scale(PipelineConfig(), neighbourhood, again).min_rating == 3.0
     # a configured threshold wins over both
     configured = PipelineConfig(min_rating=2.0)
     assert with_rating_scale(configured, neighbourhood, again).min_rating == 2.0
+
+
+def test_an_incremental_runs_prior_is_the_populations_not_its_neighbourhoods() -> None:
+    """A cold user's interests are the prior alone. Over the population category a is the
+    most popular; the neighbourhood an incremental run exports holds mostly b. The prior came
+    from the neighbourhood (b first); now the full run keeps the population's shares."""
+    from engine.interests import (
+        InterestModel,
+        interest_scores,
+        population_prior,
+        population_shares,
+    )
+
+    population = _rated([5.0] * 6)
+    population.edges[("item", "IN_CATEGORY", "category")].dst[:] = torch.tensor([0, 0, 0, 0, 1, 1])
+    population.node_ids["category"] = ["a", "b"]
+    model = InterestModel(social=0.0, prior=1.0)
+    shares = population_shares(interest_inputs(population), model)
+    assert shares["a"] > shares["b"]
+    # the neighbourhood: a cold user (u1) and one who rated b's items
+    neighbourhood = _rated([5.0, 5.0])
+    neighbourhood.node_ids["user"] = ["u", "cold"]
+    neighbourhood.node_ids["category"] = ["b", "a"]  # b first: another column order too
+    inputs = interest_inputs(neighbourhood)
+    own = torch.zeros(2, len(inputs.categories))
+    own[0, inputs.categories.index("b")] = 2.0
+    local = interest_scores(own, inputs, model)
+    kept = interest_scores(own, inputs, model, population_prior(shares, inputs.categories))
+    cold = 1
+    assert inputs.categories[int(local[cold].argmax())] == "b"  # the neighbourhood's taste
+    assert inputs.categories[int(kept[cold].argmax())] == "a"  # the population's
