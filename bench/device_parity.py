@@ -24,8 +24,8 @@ from typing import Any
 import torch
 
 from bench.common import report
-from engine.influence_evaluation import spearman
-from engine.next_steps import NextColumns, NextConfig, fit_next, next_columns
+from engine.dimensions.next_steps import NextColumns, NextConfig, fit_next, next_columns
+from engine.evaluation.influence_evaluation import spearman
 from engine.pipeline import PipelineConfig, snapshot_adoptions, snapshot_influence
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 

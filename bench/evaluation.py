@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from engine.evaluation.snapshot_evaluation import evaluate_snapshot
 from engine.snapshot import Snapshot
-from engine.snapshot_evaluation import evaluate_snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from jobs.recipe import evaluation_config
 from jobs.report import to_markdown

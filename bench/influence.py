@@ -21,12 +21,12 @@ from typing import Any
 import torch
 
 from bench.common import bench_services, load_shop, report
-from engine.adoptions import DAY_MS, adoptions, influence_counts
-from engine.centrality import articlerank, follower_count, pagerank
-from engine.influence import predict_influence
-from engine.influence_evaluation import precision_at_k, spearman
+from engine.dimensions.adoptions import DAY_MS, adoptions, influence_counts
+from engine.evaluation.influence_evaluation import precision_at_k, spearman
+from engine.evaluation.interest_prediction import time_cut
 from engine.interactions import social_ties, timed_actions
-from engine.interest_prediction import time_cut
+from engine.models.centrality import articlerank, follower_count, pagerank
+from engine.models.influence import predict_influence
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import Query

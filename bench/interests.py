@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.interest_prediction import evaluate_interest_prediction
-from engine.lookalikes import evaluate_lookalikes
+from engine.evaluation.interest_prediction import evaluate_interest_prediction
+from engine.evaluation.lookalikes import evaluate_lookalikes
 from engine.snapshot import Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 

@@ -3,7 +3,8 @@
     python -m bench.item_ranking                                  # out/lastfm-snapshot.pt
     python -m bench.item_ranking --seeds 0 1 2 --patience 150 --lr 1e-3
 
-The published protocol (see engine.item_ranking); engine-only, so it runs on a GPU machine that
+The published protocol (see engine.evaluation.item_ranking); engine-only, so it runs on a GPU
+machine that
 has nothing but the snapshot file. Prints the table and writes out/bench/item_ranking.json.
 """
 
@@ -17,10 +18,10 @@ from pathlib import Path
 
 from bench.common import report
 from core.vocabulary import LISTENED
+from engine.evaluation.item_ranking import evaluate_item_ranking
 from engine.interactions import interaction_pairs, social_ties
-from engine.item_ranking import evaluate_item_ranking
+from engine.models.train import TrainConfig
 from engine.snapshot import Snapshot
-from engine.train import TrainConfig
 
 
 def _progress(started: float) -> Callable[[str, int, dict[str, float]], None]:

@@ -4,7 +4,7 @@
         --snapshot out/lastfm-snapshot.pt --synthetic 5000 --lightgcn
     python -m bench.next_behaviour --scale 100000          # throughput and added refresh time
 
-Per data set, over cuts x seeds (``engine.next_behaviour_evaluation``): next-category and
+Per data set, over cuts x seeds (``engine.evaluation.next_behaviour_evaluation``): next-category and
 next-item HR@10 / NDCG@10 of popularity, repeat-last, own-frequent, the item ranking (LightGCN
 with friendships, ``--lightgcn``), the sequence model without and with the friends' mix, the
 social gain with its spread, and the recommendation lists' trade-off over exploration shares
@@ -28,11 +28,11 @@ from typing import Any
 import torch
 
 from core.settings import Settings
-from engine.next_behaviour import SequenceConfig
-from engine.next_behaviour_evaluation import evaluate_next_behaviour, to_markdown
-from engine.next_steps import NextConfig, fit_next, next_columns
-from engine.recommendation_evaluation import summarise
-from engine.recommendations import RecommendConfig
+from engine.dimensions.next_steps import NextConfig, fit_next, next_columns
+from engine.dimensions.recommendations import RecommendConfig
+from engine.evaluation.next_behaviour_evaluation import evaluate_next_behaviour, to_markdown
+from engine.evaluation.recommendation_evaluation import summarise
+from engine.models.next_behaviour import SequenceConfig
 from engine.snapshot import Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from jobs.recipe import next_config, train_config

@@ -26,11 +26,11 @@ import torch
 
 
 def compare(snapshot: Any, epochs: int, *, control: bool = False) -> dict[str, bool]:
-    from engine.interest_prediction import evaluate_interest_prediction
-    from engine.next_behaviour import SequenceConfig
-    from engine.next_steps import NextConfig
+    from engine.dimensions.next_steps import NextConfig
+    from engine.evaluation.interest_prediction import evaluate_interest_prediction
+    from engine.models.next_behaviour import SequenceConfig
+    from engine.models.train import TrainConfig
     from engine.pipeline import PipelineConfig, run_full
-    from engine.train import TrainConfig
     from jobs.pseudonyms import Pseudonyms, pseudonymise
 
     hidden = copy.deepcopy(snapshot)

@@ -5,7 +5,7 @@
 
 messages per step = nnz(adjacency) x layers (the backward pass is inside the step time).
 Compared on the same adjacency and batch:
-- ``ours``: engine.train.bpr_step (CSR SpMM with the symmetric custom backward);
+- ``ours``: engine.models.train.bpr_step (CSR SpMM with the symmetric custom backward);
 - ``plain_csr``: the same model with ``torch.sparse.mm`` and autograd's own backward;
 - ``pyg_lgconv``: torch_geometric's LGConv on ``edge_index`` (skipped if PyG is missing).
 Prints a table and writes out/bench/train.json.
@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from bench.common import report
-from engine.adjacency import normalized_adjacency
 from engine.device import pick_device
-from engine.lightgcn import LightGCN
-from engine.losses import BPRLoss
-from engine.train import bpr_step, make_optimizer, sample_triples
+from engine.models.adjacency import normalized_adjacency
+from engine.models.lightgcn import LightGCN
+from engine.models.losses import BPRLoss
+from engine.models.train import bpr_step, make_optimizer, sample_triples
 from graph.datasets.synthetic import SyntheticConfig, generate
 
 

@@ -22,12 +22,16 @@ from rich.table import Table
 
 from core.settings import default_datasets_dir
 from core.vocabulary import FOLLOWS
-from engine.adoptions import DAY_MS, Actions
-from engine.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
+from engine.dimensions.adoptions import DAY_MS, Actions
+from engine.dimensions.purchase_propensity import (
+    behaviours_from_events,
+    evaluate_propensity,
+    last_days,
+)
+from engine.dimensions.repeat_purchases import occasions
+from engine.evaluation.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
+from engine.evaluation.repeat_purchase_evaluation import evaluate_repeat_purchases
 from engine.interactions import timed_actions
-from engine.purchase_propensity import behaviours_from_events, evaluate_propensity, last_days
-from engine.repeat_purchase_evaluation import evaluate_repeat_purchases
-from engine.repeat_purchases import occasions
 from engine.snapshot import Snapshot
 from graph.datasets import DATASETS
 from graph.datasets.cdnow import MASTER, START, read_purchases

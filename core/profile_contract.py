@@ -1,6 +1,6 @@
 """The profile contract: every field of a user's profile, declared once.
 
-The engine fills a column of the same name in ``engine.profile.Profiles`` (one value per
+The engine fills a column of the same name in ``engine.dimensions.profile.Profiles`` (one value per
 profiled user); the result file carries those columns; the writer stores each field as the
 ``:User`` property ``profile_<name>``; ``cypher/read_profile.cypher`` reads every ``profile_*``
 property back and the CLI renders the fields in this order with their labels. Adding a profile
@@ -112,7 +112,7 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField(
         "lifecycle_stage",
         "str",
-        "new / active / at risk / lapsed / churned, by the rules of engine.value",
+        "new / active / at risk / lapsed / churned, by the rules of engine.dimensions.value",
         "lifecycle stage",
     ),
     ProfileField(
@@ -135,7 +135,10 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField("total_spend", "float", "spend over all orders", "total spend"),
     ProfileField("rfm_score", "str", "recency, frequency, monetary quintiles (5 = best)", "RFM"),
     ProfileField(
-        "rfm_segment", "str", "the named RFM segment (engine.value.RFM_SEGMENTS)", "RFM segment"
+        "rfm_segment",
+        "str",
+        "the named RFM segment (engine.dimensions.value.RFM_SEGMENTS)",
+        "RFM segment",
     ),
     ProfileField(
         "probability_active",

@@ -162,7 +162,7 @@ class TrainingSettings(_Section):
     engine's config; nothing else restates it). A refresh request may lower ``max_epochs``."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # processes that train one model together (engine.distributed, torch.distributed): one
+    # processes that train one model together (engine.models.distributed, torch.distributed): one
     # GPU each (NCCL), or CPU processes (gloo). 1: one process, no collectives.
     ranks: int = Field(1, ge=1, le=64)
     seed: int = 0

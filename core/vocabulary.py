@@ -58,7 +58,8 @@ REL_TYPES: dict[InteractionKind, str] = {
 }
 RATINGS = (RATED, REVIEWED)  # relations whose weight is a rating, not an amount
 # How much more an action says about a shopper's interest than a view; the interest model uses
-# these only where its validation split says they help (engine.interests.InterestModel.intent).
+# these only where its validation split says they help
+# (engine.dimensions.interests.InterestModel.intent).
 INTENT = {FAVOURITED: 2.0, CARTED: 3.0, PURCHASED: 4.0}
 
 # the other relationship types a snapshot carries

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from core.vocabulary import FOLLOWS, IN_CATEGORY, RATINGS
-from engine.adoptions import Actions
+from engine.dimensions.adoptions import Actions
 from engine.snapshot import Snapshot
 
 

@@ -21,18 +21,30 @@ import torch
 from torch import Tensor
 
 from core.profile_contract import COLUMNS
-from engine.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
-from engine.customer_profile import CustomerConfig, customer_columns
-from engine.data_support import run_support
 from engine.device import pick_device
-from engine.distributed import fit_lightgcn
-from engine.influence_choice import (
+from engine.dimensions.adoptions import DAY_MS, DEFAULT_WINDOW_DAYS, Actions, Adoptions, adoptions
+from engine.dimensions.customer_profile import CustomerConfig, customer_columns
+from engine.dimensions.influence_choice import (
     HORIZON_FRACTION,
     InfluenceChoice,
     choose_influence,
     influence_horizon_ms,
     not_supported,
 )
+from engine.dimensions.interest_evidence import InterestEvidence
+from engine.dimensions.interests import InterestModel, interest_inputs, population_shares
+from engine.dimensions.next_steps import NextConfig, NextModel, fit_next, next_columns
+from engine.dimensions.profile import (
+    ProfileConfig,
+    Profiles,
+    Segments,
+    build_profiles,
+    competition_rank,
+)
+from engine.dimensions.recommendation_lists import RecommendationLists
+from engine.evaluation.data_support import run_support
+from engine.evaluation.interest_prediction import fit_on_past
+from engine.evaluation.split import split_per_user
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
@@ -40,16 +52,10 @@ from engine.interactions import (
     social_ties,
     timed_actions,
 )
-from engine.interest_evidence import InterestEvidence
-from engine.interest_prediction import fit_on_past
-from engine.interests import InterestModel, interest_inputs, population_shares
 from engine.memory import release_freed_memory
-from engine.next_steps import NextConfig, NextModel, fit_next, next_columns
-from engine.profile import ProfileConfig, Profiles, Segments, build_profiles, competition_rank
-from engine.recommendation_lists import RecommendationLists
+from engine.models.distributed import fit_lightgcn
+from engine.models.train import TrainConfig
 from engine.snapshot import Snapshot
-from engine.split import split_per_user
-from engine.train import TrainConfig
 
 STATE_VERSION = 2  # 2: the fitted interest model; 1 loads with the default one
 
@@ -63,7 +69,7 @@ class PipelineConfig:
     influence_window_days: float = DEFAULT_WINDOW_DAYS
     influence_horizon_fraction: float = HORIZON_FRACTION  # of the data's time span
     # a rating below this (on the data's scale) is not an interest; None: the middle of the
-    # ratings seen (engine.interests.rating_threshold)
+    # ratings seen (engine.dimensions.interests.rating_threshold)
     min_rating: float | None = None
     customer: CustomerConfig = field(default_factory=CustomerConfig)
     next: NextConfig = field(default_factory=NextConfig)

@@ -25,7 +25,7 @@ import torch
 
 from core.settings import SENSITIVE
 from core.vocabulary import FOLLOWS, IN_CATEGORY, ORDERS, REL_TYPES, TAGGED, TAGS
-from engine import fairness
+from engine.evaluation import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from graph.client import GraphClient
 from graph.edge_readers import (
@@ -151,7 +151,8 @@ def export_snapshot(
     With ``properties``, the snapshot's action log holds each user's latest ``actions_per_user``
     timed actions (the order sequence models read). ``consent`` says who may be exported
     (``graph.selections.Consent``; seeds are always users who may be profiled). ``sensitive``
-    names the sensitive attributes to export for the fairness report (``engine.fairness``);
+    names the sensitive attributes to export for the fairness report
+    (``engine.evaluation.fairness``);
     by default none is read.
     """
     started = time.time()

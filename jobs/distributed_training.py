@@ -11,10 +11,10 @@ import torch
 import torch.distributed as dist
 
 from core.settings import Settings
-from engine.distributed import train_distributed
+from engine.evaluation.split import split_per_user
 from engine.interactions import interaction_pairs, social_ties
+from engine.models.distributed import train_distributed
 from engine.snapshot import Snapshot
-from engine.split import split_per_user
 from jobs.recipe import train_config
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from core.errors import PayloadError
 from core.settings import Settings
+from engine.evaluation.snapshot_evaluation import STAGES, evaluate_snapshot
 from engine.pipeline import load_result
 from engine.snapshot import Snapshot
-from engine.snapshot_evaluation import STAGES, evaluate_snapshot
 from graph.client import GraphClient
 from jobs.payloads import EvaluateRequest
 from jobs.recipe import evaluation_config

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from core.settings import Settings
-from engine.customer_profile import CustomerConfig
-from engine.next_behaviour import SequenceConfig
-from engine.next_steps import NextConfig
+from engine.dimensions.customer_profile import CustomerConfig
+from engine.dimensions.next_steps import NextConfig
+from engine.dimensions.recommendations import RecommendConfig
+from engine.evaluation.snapshot_evaluation import EvaluationConfig
+from engine.models.next_behaviour import SequenceConfig
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig
-from engine.recommendations import RecommendConfig
-from engine.snapshot_evaluation import EvaluationConfig
-from engine.train import TrainConfig
 
 
 def train_config(settings: Settings, max_epochs: int | None = None) -> TrainConfig:

@@ -4,7 +4,8 @@
 CDs, dollar value) and ``CDNOW_master.txt`` (a header line; customer id, date, CDs, dollars) from
 ``../shared/datasets/cdnow/`` (see its README). Rows are returned as they are - the duplicates
 and zero values of the original included; merging same-day purchases is the models' business
-(:mod:`engine.repeat_purchases`). Every row is checked: a malformed line raises naming the file,
+(:mod:`engine.dimensions.repeat_purchases`). Every row is checked: a malformed line raises naming
+the file,
 line and field.
 """
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from core.vocabulary import FOLLOWS, IN_CATEGORY, ORDERS, REL_TYPES, InteractionKind
-from engine import fairness
+from engine.evaluation import fairness
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 from engine.typing import EdgeType
 
@@ -376,7 +376,7 @@ def to_snapshot(ds: SyntheticDataset, *, sensitive: bool = False) -> Snapshot:
     summed weight, the earliest time (``first_ts``) and the latest (``ts``); the action log
     keeps every event.
     ``sensitive``: with the users' age bands and genders, as an export enabled for the
-    fairness report carries them (``engine.fairness``)."""
+    fairness report carries them (``engine.evaluation.fairness``)."""
 
     n_u, n_i = len(ds.community), len(ds.item_category)
     edges: dict[EdgeType, EdgeSet] = {}

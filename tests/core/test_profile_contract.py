@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 from core.profile_contract import COLUMNS, FIELDS, property_names
+from engine.dimensions.profile import Profiles
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, load_result, run_full, save_result
-from engine.profile import Profiles
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import CYPHER_DIR
 from jobs.pseudonyms import pseudonymise

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import torch
 
-from engine.adoptions import adoptions
+from engine.dimensions.adoptions import adoptions
+from engine.evaluation.interest_prediction import past_snapshot
 from engine.interactions import timed_actions
-from engine.interest_prediction import past_snapshot
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
 
 DAY = 86_400_000

@@ -8,8 +8,8 @@ from collections import Counter
 import numpy as np
 import torch
 
-from engine.adoptions import DAY_MS
-from engine.behaviour import behaviour, behaviour_sentences
+from engine.dimensions.adoptions import DAY_MS
+from engine.dimensions.behaviour import behaviour, behaviour_sentences
 from engine.interactions import timed_actions
 from graph.datasets.synthetic import KIND_NAMES, SyntheticConfig, generate, to_snapshot
 

@@ -10,8 +10,9 @@ import pytest
 import scipy.special
 import torch
 
-from engine.adoptions import DAY_MS
-from engine.btyd import (
+from engine.dimensions.adoptions import DAY_MS
+from engine.dimensions.repeat_purchases import calibrate, holdout_counts, occasions
+from engine.models.btyd import (
     BGNBD,
     GammaGamma,
     ParetoNBD,
@@ -21,7 +22,6 @@ from engine.btyd import (
     fit_pareto_nbd,
     hyp2f1,
 )
-from engine.repeat_purchases import calibrate, holdout_counts, occasions
 from graph.datasets.cdnow import START, read_purchases
 
 CDNOW = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cdnow"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.adoptions import DAY_MS, Actions
-from engine.churn import (
+from engine.dimensions.adoptions import DAY_MS, Actions
+from engine.dimensions.churn import (
     BEHAVIOUR,
     EMBEDDING,
     PROPAGATED,
@@ -15,8 +15,8 @@ from engine.churn import (
     churn_features,
     churned_after,
 )
-from engine.churn_evaluation import evaluate_churn
-from engine.probability_metrics import auc, brier, reliability
+from engine.evaluation.churn_evaluation import evaluate_churn
+from engine.evaluation.probability_metrics import auc, brier, reliability
 from graph.datasets.synthetic import SyntheticConfig, generate
 
 H = 91 * DAY_MS
@@ -138,7 +138,7 @@ def test_the_graph_finds_the_churn_behaviour_cannot(contagious_shop) -> None:  #
 def test_a_learnt_model_survives_its_round_trip_through_json(contagious_shop) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from engine.churn import ChurnModel, predict_churn
+    from engine.dimensions.churn import ChurnModel, predict_churn
 
     d = contagious_shop
     actions = Actions(*(torch.from_numpy(v) for v in (d.user, d.item, d.ts)))

@@ -6,10 +6,10 @@ import math
 
 import torch
 
-from engine.next_behaviour import SequenceConfig
-from engine.next_steps import NextConfig
+from engine.dimensions.next_steps import NextConfig
+from engine.models.next_behaviour import SequenceConfig
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, run_full
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 CONFIG = PipelineConfig(
@@ -48,7 +48,7 @@ def test_a_short_shop_without_follows_gets_nulls_with_reasons_not_confident_numb
 def test_a_stage_and_a_churn_probability_that_disagree_say_why() -> None:
     """Held-out data showed "at risk" beside churn 0.016 and P(active) 0.957 with no word of
     why: the stage's rule (quiet over twice the usual gap) and the model read different things."""
-    from engine.customer_profile import stage_note
+    from engine.dimensions.customer_profile import stage_note
 
     note = stage_note("at risk", 0.957, 0.016, 40.0, 12.0)
     assert "over twice their usual gap of 12" in note and "only 2%" in note

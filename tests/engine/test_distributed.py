@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.adjacency import normalized_adjacency
-from engine.distributed import fit_lightgcn, train_on_ranks
-from engine.sharding import RowBlocks, row_block
-from engine.train import TrainConfig, train_lightgcn
+from engine.models.adjacency import normalized_adjacency
+from engine.models.distributed import fit_lightgcn, train_on_ranks
+from engine.models.sharding import RowBlocks, row_block
+from engine.models.train import TrainConfig, train_lightgcn
 
 USERS, ITEMS = 70, 33  # 103 nodes: 2 and 3 ranks both pad the last block
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from engine.adoptions import DAY_MS, Actions
-from engine.churn_evaluation import evaluate_churn
-from engine.fairness import PREFIX, encode, members, sensitive_groups
-from engine.item_ranking import evaluate_item_ranking
-from engine.train import TrainConfig
+from engine.dimensions.adoptions import DAY_MS, Actions
+from engine.evaluation.churn_evaluation import evaluate_churn
+from engine.evaluation.fairness import PREFIX, encode, members, sensitive_groups
+from engine.evaluation.item_ranking import evaluate_item_ranking
+from engine.models.train import TrainConfig
 from graph.datasets.synthetic import (
     AGE_BANDS,
     GENDERS,

@@ -1,5 +1,6 @@
-"""The engine's modules import each other without cycles (engine/train.py and
-engine/distributed.py imported each other, one of them inside a function), so each can be read
+"""The engine's modules import each other without cycles (engine/models/train.py and
+engine/models/distributed.py imported each other, one of them inside a function), so each can be
+read
 and tested from the bottom up. Imports inside functions count too."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ ENGINE = Path(__file__).resolve().parents[2] / "engine"
 
 def _imports() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
-    for path in ENGINE.glob("*.py"):
-        name = f"engine.{path.stem}"
+    for path in ENGINE.rglob("*.py"):
+        name = ".".join(path.relative_to(ENGINE.parent).with_suffix("").parts)
         found: set[str] = set()
         stack: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
         while stack:

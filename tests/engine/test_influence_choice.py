@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-import engine.influence_choice as choice_module
-from engine.adoptions import DAY_MS, Actions, adoptions
-from engine.centrality import pagerank
-from engine.influence import predict_influence
-from engine.influence_choice import choose_influence, on_count_scale
+import engine.dimensions.influence_choice as choice_module
+from engine.dimensions.adoptions import DAY_MS, Actions, adoptions
+from engine.dimensions.influence_choice import choose_influence, on_count_scale
+from engine.models.centrality import pagerank
+from engine.models.influence import predict_influence
 from graph.datasets.synthetic import SyntheticConfig, generate
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from engine.item_ranking import evaluate_item_ranking, popularity_metrics
-from engine.train import TrainConfig
+from engine.evaluation.item_ranking import evaluate_item_ranking, popularity_metrics
+from engine.models.train import TrainConfig
 
 
 def _tastes(n_users: int = 60, n_items: int = 30, per_user: int = 10) -> torch.Tensor:

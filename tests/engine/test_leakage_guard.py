@@ -1,6 +1,7 @@
 """The leakage guard of every evaluation: nothing after a cut changes what is predicted at it.
 
-Each evaluation registers what it predicts at a cut (``engine.as_of``). Here random shops are
+Each evaluation registers what it predicts at a cut (``engine.evaluation.as_of``). Here random
+shops are
 built from events the way the export builds a snapshot (one edge per user, item and kind with
 its count, first and last time; item categories from a catalogue plus every tag given; orders;
 an action log), and the same shop again with a later stretch of events: old edges touched
@@ -19,15 +20,15 @@ import pytest
 import torch
 from torch import Tensor
 
-import engine.next_behaviour_evaluation
-import engine.snapshot_evaluation  # noqa: F401  (registers the rest, through its imports)
+import engine.evaluation.next_behaviour_evaluation
+import engine.evaluation.snapshot_evaluation  # noqa: F401  (registers the rest, through its imports)
 from core.settings import Settings
 from core.vocabulary import CARTED, FOLLOWS, IN_CATEGORY, ORDERS, PURCHASED, TAGGED, VIEWED
-from engine.as_of import REGISTRY, AtCut
-from engine.interest_prediction import past_snapshot
-from engine.interests import interest_inputs, own_interests
+from engine.dimensions.interests import interest_inputs, own_interests
+from engine.evaluation.as_of import REGISTRY, AtCut
+from engine.evaluation.interest_prediction import past_snapshot
+from engine.evaluation.snapshot_evaluation import EvaluationConfig
 from engine.snapshot import ActionLog, EdgeSet, Snapshot
-from engine.snapshot_evaluation import EvaluationConfig
 from jobs.recipe import evaluation_config
 
 DAY = 86_400_000

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.adjacency import normalized_adjacency
-from engine.lightgcn import LightGCN
-from engine.losses import BPRLoss
-from engine.train import (
+from engine.models.adjacency import normalized_adjacency
+from engine.models.lightgcn import LightGCN
+from engine.models.losses import BPRLoss
+from engine.models.train import (
     TrainConfig,
     bpr_step,
     hardest_negatives,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.linear_scores import ItemSide, RankerBlock, standardised_scores
-from engine.recommendations import standardised_sum
+from engine.dimensions.recommendations import standardised_sum
+from engine.models.linear_scores import ItemSide, RankerBlock, standardised_scores
 
 
 def _blocks(seed: int) -> list[RankerBlock]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.lookalikes import _jaccard, evaluate_lookalikes
+from engine.evaluation.lookalikes import _jaccard, evaluate_lookalikes
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
@@ -27,8 +27,8 @@ def test_interest_neighbours_beat_item_overlap_and_chance_on_planted_tastes() ->
 
 def test_influence_within_a_category_counts_only_that_categorys_adoptions() -> None:
     """User 0 is copied on category A's items, user 1 on B's: within A, user 0 leads."""
-    from engine.adoptions import DAY_MS, Actions
-    from engine.influence_evaluation import evaluate_influence_by_category
+    from engine.dimensions.adoptions import DAY_MS, Actions
+    from engine.evaluation.influence_evaluation import evaluate_influence_by_category
 
     # followers 2..9 follow both 0 and 1; items 0, 2 are A; items 1, 3 are B
     followers = list(range(2, 10))

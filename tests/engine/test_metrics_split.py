@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from engine.metrics import rank_metrics, sample_users
-from engine.split import split_per_user
+from engine.evaluation.metrics import rank_metrics, sample_users
+from engine.evaluation.split import split_per_user
 
 
 def test_recall_and_ndcg_by_hand() -> None:
@@ -42,7 +42,7 @@ def test_small_blocks_rank_as_one_block(monkeypatch: pytest.MonkeyPatch) -> None
     target, exclude = pairs[:, :100], [pairs[:, 100:]]
     whole = rank_metrics(users, items, target, exclude, k=5)
     for cap in (30 * 7, 1):  # seven users a block; one
-        monkeypatch.setattr("engine.metrics.MAX_BLOCK", cap)
+        monkeypatch.setattr("engine.evaluation.metrics.MAX_BLOCK", cap)
         assert rank_metrics(users, items, target, exclude, k=5) == pytest.approx(whole)
     # the exclusion matters here: without it the figures differ (the test can fail)
     assert rank_metrics(users, items, target, [], k=5) != pytest.approx(whole)
@@ -70,7 +70,7 @@ def test_split_per_user_follows_the_protocol() -> None:
 
 def test_rank_metrics_with_fewer_items_than_k() -> None:
     """A catalogue (or a category set) smaller than k is ranked whole, not an error."""
-    from engine.metrics import rank_metrics
+    from engine.evaluation.metrics import rank_metrics
 
     users, items = torch.eye(2), torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     target = torch.tensor([[0, 1], [0, 2]])

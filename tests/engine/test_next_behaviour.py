@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import next_behaviour
-from engine.next_behaviour import (
+from engine.models import next_behaviour
+from engine.models.next_behaviour import (
     SequenceConfig,
     _counts_through,
     _last_state,

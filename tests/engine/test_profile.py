@@ -8,25 +8,25 @@ import networkx as nx
 import pytest
 import torch
 
-from engine import profile
-from engine.adoptions import DAY_MS, Actions, adoptions
-from engine.centrality import pagerank
-from engine.influence_evaluation import evaluate_influence
-from engine.interest_prediction import evaluate_interest_prediction, time_cut
-from engine.interests import (
+from engine.dimensions import profile
+from engine.dimensions.adoptions import DAY_MS, Actions, adoptions
+from engine.dimensions.interests import (
     InterestInputs,
     InterestModel,
     interest_inputs,
     interest_scores,
     own_interests,
 )
-from engine.next_behaviour import SequenceConfig
-from engine.next_steps import NextConfig
+from engine.dimensions.next_steps import NextConfig
+from engine.dimensions.profile import build_profiles
+from engine.dimensions.segments import kmeans
+from engine.evaluation.influence_evaluation import evaluate_influence
+from engine.evaluation.interest_prediction import evaluate_interest_prediction, time_cut
+from engine.models.centrality import pagerank
+from engine.models.next_behaviour import SequenceConfig
+from engine.models.train import TrainConfig
 from engine.pipeline import ModelState, PipelineConfig, run_full, run_incremental
-from engine.profile import build_profiles
-from engine.segments import kmeans
 from engine.snapshot import EdgeSet
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
@@ -253,9 +253,9 @@ def test_purchase_intent_weighs_evidence_only_when_the_model_says_so() -> None:
 def test_the_interest_grid_is_scored_on_a_bounded_sample(planted) -> None:  # type: ignore[no-untyped-def]
     """All users with a target when they are few (the chosen model's score is its plain
     recall over everyone), a seeded sample of max_users when they are many."""
-    from engine.interest_prediction import temporal_split
-    from engine.interests import fit_interest_model
-    from engine.metrics import rank_metrics
+    from engine.dimensions.interests import fit_interest_model
+    from engine.evaluation.interest_prediction import temporal_split
+    from engine.evaluation.metrics import rank_metrics
 
     parts = temporal_split(to_snapshot(planted), 0.8)
     assert parts is not None

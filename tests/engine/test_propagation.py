@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.adjacency import normalized_adjacency
-from engine.propagation import symmetric_spmm
+from engine.models.adjacency import normalized_adjacency
+from engine.models.propagation import symmetric_spmm
 
 USER = torch.tensor([0, 0, 1, 2, 2])
 ITEM = torch.tensor([0, 1, 1, 0, 0])  # (2, 0) twice: merged

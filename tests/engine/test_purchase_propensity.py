@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from engine.adoptions import DAY_MS
-from engine.purchase_propensity import (
+from engine.dimensions.adoptions import DAY_MS
+from engine.dimensions.purchase_propensity import (
     BUY,
     CART,
     VIEW,

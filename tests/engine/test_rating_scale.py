@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.dimensions.interests import interest_inputs
+from engine.dimensions.profile import Segments
 from engine.interactions import interaction_pairs, rating_threshold
-from engine.interests import interest_inputs
 from engine.pipeline import ModelState, PipelineConfig, with_rating_scale
-from engine.profile import Segments
 from engine.snapshot import EdgeSet, Snapshot
 
 
@@ -69,7 +69,7 @@ def test_implicit_data_has_no_threshold_and_every_interaction_counts() -> None:
 
 
 def test_item_ranking_trains_on_the_positive_ratings_only() -> None:
-    """LightGCN's pairs (refresh, evaluation, engine.distributed) took every rated item as a
+    """LightGCN's pairs (refresh, evaluation, engine.models.distributed) took every rated item as a
     positive, a one-star one too, while the interests left it out: one threshold for both."""
     snapshot = _rated([1.0, 2.0, 4.0, 5.0])
     views = EdgeSet(
@@ -108,7 +108,7 @@ def test_an_incremental_runs_prior_is_the_populations_not_its_neighbourhoods() -
     """A cold user's interests are the prior alone. Over the population category a is the
     most popular; the neighbourhood an incremental run exports holds mostly b. The prior came
     from the neighbourhood (b first); now the full run keeps the population's shares."""
-    from engine.interests import (
+    from engine.dimensions.interests import (
         InterestModel,
         interest_scores,
         population_prior,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from engine.recommendation_lists import RecommendationLists
-from engine.recommendations import EXPLOIT, EXPLORE, Recommendations, reason
+from engine.dimensions.recommendation_lists import RecommendationLists
+from engine.dimensions.recommendations import EXPLOIT, EXPLORE, Recommendations, reason
 
 
 def _block(rows: int, slots: int, seed: int) -> tuple[Recommendations, torch.Tensor]:

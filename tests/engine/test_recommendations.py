@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import torch
 
-from engine.recommendations import (
+from engine.dimensions.recommendations import (
     EXPLOIT,
     EXPLORE,
     Evidence,
@@ -137,12 +137,12 @@ def test_a_reaction_to_an_exploration_slot_moves_the_posterior_and_the_list() ->
     """A full run shows a user an exploration slot; without a reaction the slot counts against
     its category, and after an action in it (a new event, an incremental run) for it: the
     posterior rises and the list changes."""
-    from engine.next_behaviour import SequenceConfig
-    from engine.next_steps import NextConfig, _evidence_source, _unanswered, next_columns
+    from engine.dimensions.next_steps import NextConfig, _evidence_source, _unanswered, next_columns
+    from engine.models.next_behaviour import SequenceConfig
+    from engine.models.train import TrainConfig
     from engine.pipeline import PipelineConfig, run_full
     from engine.sequences import action_categories
     from engine.snapshot import ActionLog
-    from engine.train import TrainConfig
     from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
     snapshot = to_snapshot(generate(SyntheticConfig(n_users=200, n_items=60, seed=4)))

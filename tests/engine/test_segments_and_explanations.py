@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import interest_evidence
-from engine.interest_evidence import InterestEvidence
-from engine.interests import InterestInputs, InterestModel, interest_scores, own_interests
-from engine.profile import ProfileConfig, build_profiles
-from engine.segments import choose_segments, interest_features, lift_labels, silhouette
+from engine.dimensions import interest_evidence
+from engine.dimensions.interest_evidence import InterestEvidence
+from engine.dimensions.interests import (
+    InterestInputs,
+    InterestModel,
+    interest_scores,
+    own_interests,
+)
+from engine.dimensions.profile import ProfileConfig, build_profiles
+from engine.dimensions.segments import choose_segments, interest_features, lift_labels, silhouette
 
 
 def test_the_number_of_segments_comes_from_the_data() -> None:
@@ -108,7 +113,7 @@ def test_every_explanation_is_faithful_to_the_weight_it_explains() -> None:
 
 
 def test_the_past_at_a_cut_holds_no_later_follows_or_interactions() -> None:
-    from engine.interest_prediction import past_snapshot
+    from engine.evaluation.interest_prediction import past_snapshot
     from engine.snapshot import EdgeSet, Snapshot
 
     def edges(src: list[int], dst: list[int], ts: list[int]) -> EdgeSet:
@@ -140,9 +145,9 @@ def test_the_past_at_a_cut_holds_no_later_follows_or_interactions() -> None:
 def test_explanations_of_some_users_in_any_order_survive_the_result_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The explanations are kept as columns (engine.interest_evidence): profiling users 3, 0
-    and 2 must explain each as profiling everyone does, read one by one, block by block, and
-    after a round trip through a file that loads with ``weights_only``."""
+    """The explanations are kept as columns (engine.dimensions.interest_evidence):
+    profiling users 3, 0 and 2 must explain each as profiling everyone does, read one by one,
+    block by block, and after a round trip through a file that loads with ``weights_only``."""
     inputs = _inputs()
 
     def profile(users: torch.Tensor | None) -> InterestEvidence:
@@ -173,7 +178,7 @@ def test_the_fit_keeps_the_simplest_point_the_validation_cannot_tell_from_the_be
     better than the points without, a difference well inside its standard error. The best
     point alone (social 0.25) is what the noise of one split favoured; the fit must keep the
     simplest point within one standard error: no friends, the least popularity."""
-    from engine.interests import fit_interest_model
+    from engine.dimensions.interests import fit_interest_model
 
     n, k_cats = 60, 12
     x, y, z = 10, 0, 11  # X: only user 3 has it; Z: only user 4

@@ -7,9 +7,9 @@ import math
 
 import torch
 
-from engine.adoptions import DAY_MS
-from engine.repeat_purchases import occasions
-from engine.value import (
+from engine.dimensions.adoptions import DAY_MS
+from engine.dimensions.repeat_purchases import occasions
+from engine.dimensions.value import (
     RFM_SEGMENTS,
     ValueConfig,
     breakpoints,

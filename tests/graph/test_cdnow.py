@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.vocabulary import ORDERS
-from engine.adoptions import DAY_MS
-from engine.btyd import fit_bgnbd, fit_gamma_gamma
-from engine.repeat_purchases import calibrate, occasions
+from engine.dimensions.adoptions import DAY_MS
+from engine.dimensions.repeat_purchases import calibrate, occasions
+from engine.models.btyd import fit_bgnbd, fit_gamma_gamma
 from graph.client import GraphClient
 from graph.datasets.cdnow import START, cdnow_events
 from graph.export import export_snapshot

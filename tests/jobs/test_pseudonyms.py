@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from engine.next_behaviour import SequenceConfig
-from engine.next_steps import NextConfig
+from engine.dimensions.next_steps import NextConfig
+from engine.models.next_behaviour import SequenceConfig
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, run_full, save_result
 from engine.snapshot import Snapshot
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from jobs.pseudonyms import FILE, Pseudonyms, forget_everywhere, pseudonymise
 

@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from core.settings import Settings
-from engine.customer_profile import CustomerConfig
-from engine.next_behaviour import SequenceConfig
-from engine.next_steps import NextConfig
+from engine.dimensions.customer_profile import CustomerConfig
+from engine.dimensions.next_steps import NextConfig
+from engine.dimensions.recommendations import RecommendConfig
+from engine.dimensions.value import ValueConfig, _discounted_purchases
+from engine.evaluation.snapshot_evaluation import EvaluationConfig
+from engine.models.next_behaviour import SequenceConfig
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig
-from engine.recommendations import RecommendConfig
-from engine.snapshot_evaluation import EvaluationConfig
-from engine.train import TrainConfig
-from engine.value import ValueConfig, _discounted_purchases
 from jobs import recipe
 
 
@@ -95,7 +95,7 @@ def test_a_yearly_discount_compounds_to_itself() -> None:
 def test_both_trained_models_share_one_schedule_and_its_checks(config: type) -> None:
     """One base for the fields every trained model has (lr, batch, epochs, patience, seed,
     device, budget, validation users), checked once; each error names the class and field."""
-    from engine.schedule import Schedule
+    from engine.models.schedule import Schedule
 
     assert issubclass(config, Schedule)
     with pytest.raises(ValueError, match=rf"{config.__name__} needs lr > 0"):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from core.settings import Settings
+from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, run_full, save_result
-from engine.train import TrainConfig
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from profilegraph.cli import app
 
