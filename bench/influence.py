@@ -24,6 +24,7 @@ from bench.common import bench_services, load_shop, report
 from engine.dimensions.adoptions import DAY_MS, adoptions, influence_counts
 from engine.evaluation.influence_evaluation import precision_at_k, spearman
 from engine.evaluation.interest_prediction import time_cut
+from engine.graph_as_of import GraphAsOf
 from engine.interactions import social_ties, timed_actions
 from engine.models.centrality import articlerank, follower_count, pagerank
 from engine.models.influence import predict_influence
@@ -88,7 +89,7 @@ def run_size(n_users: int) -> dict[str, Any]:
     row: dict[str, Any] = {"users": n_users, "follows": int(src.numel())}
     started = time.perf_counter()
     methods["model"] = predict_influence(
-        actions.before(cut), src, dst, n_users, at=cut, horizon_ms=horizon, adopted=adopted
+        GraphAsOf(actions.before(cut), src, dst, n_users, adopted), at=cut, horizon_ms=horizon
     )
     row["model_s"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -45,6 +45,7 @@ from engine.dimensions.recommendation_lists import RecommendationLists
 from engine.evaluation.data_support import run_support
 from engine.evaluation.interest_prediction import fit_on_past
 from engine.evaluation.split import split_per_user
+from engine.graph_as_of import GraphAsOf
 from engine.interactions import (
     interaction_pairs,
     last_action_times,
@@ -197,14 +198,10 @@ def snapshot_influence(
     span = int(actions.ts.max() - actions.ts.min())
     horizon = influence_horizon_ms(span, config.influence_horizon_fraction)
     return choose_influence(
-        actions,
-        src,
-        dst,
-        n,
+        GraphAsOf(actions, src, dst, n, adopted),
         at=int(actions.ts.max()),
         horizon_ms=horizon,
         window_ms=int(config.influence_window_days * DAY_MS),
-        adopted=adopted,
         seed=config.train.seed,
         device=pick_device(config.train.device),
     )

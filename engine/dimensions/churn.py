@@ -20,16 +20,17 @@ evaluation shows the reliability curve rather than assuming it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from engine.dimensions.adoptions import DAY_MS, Actions, Adoptions
+from engine.dimensions.adoptions import DAY_MS, Actions
 from engine.dimensions.repeat_purchases import calibrate, occasions
 from engine.evaluation.probability_metrics import auc
+from engine.graph_as_of import GraphAsOf
 from engine.models.btyd import BGNBD, fit_bgnbd, per_customer
 from engine.neighbours import NeighbourMean
 
@@ -113,14 +114,10 @@ def _share(edge_from: Tensor, edge_to: Tensor, flag: Tensor, n: int) -> Tensor:
 
 
 def churn_features(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     at: int,
     horizon_ms: int,
-    adopted: Adoptions | None = None,
     unit_days: float = 7.0,
     bgnbd: dict[str, float] | None = None,
 ) -> ChurnFeatures:
@@ -128,6 +125,8 @@ def churn_features(
     the caller's: pass only those known at ``at``). ``bgnbd``: the population's BG/NBD
     parameters (a full run's), evaluated instead of a fit on these users: an incremental run's
     few users and their neighbourhood are not the population."""
+    actions, n_users, adopted = graph.actions, graph.n_users, graph.adopted
+    follow_src, follow_dst = graph.follow_src, graph.follow_dst
     past = actions.before(at)
     day_at = at // DAY_MS
     o = occasions(past.user, past.ts)
@@ -286,32 +285,21 @@ class FeatureTimeline:
     fit is inside each). ``actions`` may end at the latest time asked for: the features at
     ``t`` read only what happened up to ``t``, and the outcomes of ``t`` the horizon after it."""
 
-    actions: Actions
-    follow_src: Tensor
-    follow_dst: Tensor
-    n_users: int
+    graph: GraphAsOf
     horizon_ms: int
-    adopted: Adoptions | None = None
     bgnbd: dict[str, float] | None = None  # the population's (see churn_features)
     _seen: dict[int, ChurnFeatures] = field(default_factory=dict)
 
     def at(self, t: int) -> ChurnFeatures:
         if t not in self._seen:
             self._seen[t] = churn_features(
-                self.actions,
-                self.follow_src,
-                self.follow_dst,
-                self.n_users,
-                at=t,
-                horizon_ms=self.horizon_ms,
-                adopted=self.adopted,
-                bgnbd=self.bgnbd,
+                self.graph, at=t, horizon_ms=self.horizon_ms, bgnbd=self.bgnbd
             )
         return self._seen[t]
 
     def outcomes(self, t: int) -> Tensor:
         """Churned-or-not of the users at risk at ``t``."""
-        churned = churned_after(self.actions, self.n_users, t, self.horizon_ms)
+        churned = churned_after(self.graph.actions, self.graph.n_users, t, self.horizon_ms)
         return churned[self.at(t).at_risk]
 
 
@@ -337,14 +325,10 @@ def choose_columns(timeline: FeatureTimeline, at: int) -> tuple[list[int], dict[
 
 
 def predict_churn(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     at: int,
     horizon_ms: int,
-    adopted: Adoptions | None = None,
     social: bool | None = None,
     embedding: bool = False,
     model: ChurnModel | None = None,
@@ -361,8 +345,9 @@ def predict_churn(
     these actions (up to ``at``), follows and adoptions."""
     if timeline is None:
         timeline = FeatureTimeline(
-            actions.before(at), follow_src, follow_dst, n_users, horizon_ms, adopted, bgnbd
+            replace(graph, actions=graph.actions.before(at)), horizon_ms, bgnbd
         )
+    n_users = graph.n_users
     now = timeline.at(at)
     if model is not None:
         return model.predict(now.values), now, model

@@ -29,6 +29,7 @@ from engine.dimensions.behaviour import behaviour, behaviour_sentences
 from engine.dimensions.churn import BEHAVIOUR, SOCIAL, ChurnModel, predict_churn
 from engine.dimensions.repeat_purchases import occasions
 from engine.dimensions.value import ValueConfig, compute_value
+from engine.graph_as_of import GraphAsOf
 from engine.snapshot import Snapshot
 
 
@@ -169,13 +170,9 @@ def customer_columns(
     if actions.ts.numel():
         known = (fitted or {}).get("churn", {}).get("weights")
         probability, features, model = predict_churn(
-            actions,
-            src,
-            dst,
-            n,
+            GraphAsOf(actions, src, dst, n, adopted),
             at=now,
             horizon_ms=horizon_ms,
-            adopted=adopted,
             model=ChurnModel.from_dict(known) if known else None,
             bgnbd=(fitted or {}).get("churn", {}).get("bgnbd") if known else None,
         )

@@ -23,7 +23,7 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor
 
-from engine.dimensions.adoptions import DAY_MS, Actions, Adoptions, influence_counts
+from engine.dimensions.adoptions import DAY_MS, influence_counts
 from engine.evaluation.influence_evaluation import (
     baseline_scores,
     influence_scores,
@@ -32,6 +32,7 @@ from engine.evaluation.influence_evaluation import (
     spearman_draws,
 )
 from engine.evaluation.significance import interval
+from engine.graph_as_of import GraphAsOf
 from engine.models.influence import predict_influence
 
 MODEL = "model"
@@ -89,15 +90,11 @@ def on_count_scale(score: Tensor, reference: Tensor) -> Tensor:
 
 
 def choose_influence(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     at: int,
     horizon_ms: int,
     window_ms: int,
-    adopted: Adoptions,
     seed: int = 0,
     periods: int = 3,
     device: torch.device | str = "cpu",
@@ -106,6 +103,8 @@ def choose_influence(
     ``periods`` earlier horizons (one period is noisy where few users carry the signal); where
     the data is too short for any (less than two horizons of actions), the model ships and
     says it was not validated."""
+    actions, follow_src, follow_dst = graph.actions, graph.follow_src, graph.follow_dst
+    n_users, adopted = graph.n_users, graph.adoptions()
     if follow_src.numel() == 0:
         return not_supported(n_users, "no follows: nobody can influence anybody here")
     earliest = int(actions.ts.min()) if actions.ts.numel() else at
@@ -126,7 +125,7 @@ def choose_influence(
     ]
     if not periods_run:  # under two horizons of data: nothing to validate on
         return _model_choice(
-            actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted, seed, device,
+            graph, at, horizon_ms, seed, device,
             validation={}, shipped=f"{MODEL} (not validated: under two horizons of data)",
         )  # fmt: skip
     tables = [
@@ -165,7 +164,7 @@ def choose_influence(
     }
     if low > 0:
         return _model_choice(
-            actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted, seed, device,
+            graph, at, horizon_ms, seed, device,
             validation=validation, shipped=MODEL, comparison=comparison,
         )  # fmt: skip
     # a tie or a loss: the simpler method ships
@@ -175,13 +174,9 @@ def choose_influence(
 
 
 def _model_choice(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     at: int,
     horizon_ms: int,
-    adopted: Adoptions,
     seed: int,
     device: torch.device | str,
     *,
@@ -189,15 +184,5 @@ def _model_choice(
     shipped: str,
     comparison: dict[str, Any] | None = None,
 ) -> InfluenceChoice:
-    score = predict_influence(
-        actions,
-        follow_src,
-        follow_dst,
-        n_users,
-        at=at,
-        horizon_ms=horizon_ms,
-        adopted=adopted,
-        seed=seed,
-        device=device,
-    )
+    score = predict_influence(graph, at=at, horizon_ms=horizon_ms, seed=seed, device=device)
     return InfluenceChoice(score, shipped, validation, comparison)

@@ -33,6 +33,7 @@ from engine.dimensions.churn import (
 )
 from engine.evaluation.fairness import Groups, members
 from engine.evaluation.probability_metrics import auc, brier, calibration_error, reliability
+from engine.graph_as_of import GraphAsOf
 
 METHODS = (
     "recency",
@@ -81,14 +82,15 @@ def churn_predictions_at(
     src, dst = _known_follows(follow_src, follow_dst, ts, at)
     known = actions.before(at)
     adopted = adoptions(known, src, dst, n_users, window_ms=window_ms)
-    timeline = FeatureTimeline(known, src, dst, n_users, horizon_ms, adopted)
+    graph = GraphAsOf(known, src, dst, n_users, adopted)
+    timeline = FeatureTimeline(graph, horizon_ms)
     common = {"at": at, "horizon_ms": horizon_ms, "timeline": timeline}
-    full, now, model = predict_churn(known, src, dst, n_users, social=True, **common)
+    full, now, model = predict_churn(graph, social=True, **common)
     if model is None:
         return None
-    embedded, _, _ = predict_churn(known, src, dst, n_users, social=True, embedding=True, **common)
-    shipped, _, _ = predict_churn(known, src, dst, n_users, **common)
-    alone, _, _ = predict_churn(known, src, dst, n_users, social=False, **common)
+    embedded, _, _ = predict_churn(graph, social=True, embedding=True, **common)
+    shipped, _, _ = predict_churn(graph, **common)
+    alone, _, _ = predict_churn(graph, social=False, **common)
     before = timeline.at(at - horizon_ms)
     recency_column = BEHAVIOUR.index("log_recency_days")
     recency_model = fit_churn(

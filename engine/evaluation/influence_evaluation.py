@@ -8,6 +8,7 @@ from scipy.stats import spearmanr
 from torch import Tensor
 
 from engine.dimensions.adoptions import Actions, Adoptions, adoptions, influence_counts
+from engine.graph_as_of import GraphAsOf
 from engine.models.centrality import articlerank, follower_count, pagerank
 from engine.models.influence import predict_influence
 
@@ -84,13 +85,9 @@ def influence_predictions(
     known = actions.before(split_ts)
     seen = adoptions(known, follow_src, follow_dst, n_users, window_ms=window_ms)
     score = predict_influence(
-        known,
-        follow_src,
-        follow_dst,
-        n_users,
+        GraphAsOf(known, follow_src, follow_dst, n_users, seen),
         at=split_ts,
         horizon_ms=horizon_ms,
-        adopted=seen,
         seed=seed,
         device=device,
     )
@@ -200,13 +197,9 @@ def category_influence_predictions(
     weight = (item_category[seen_all.item] > 0).sum(0)
     order = torch.argsort(weight, descending=True)[:categories].tolist()
     global_score = predict_influence(
-        known,
-        follow_src,
-        follow_dst,
-        n_users,
+        GraphAsOf(known, follow_src, follow_dst, n_users, seen_all),
         at=split_ts,
         horizon_ms=horizon_ms,
-        adopted=seen_all,
         seed=seed,
     )
     out: dict[int, tuple[dict[str, Tensor], Tensor]] = {}
@@ -223,13 +216,9 @@ def category_influence_predictions(
         methods = {
             "model_global": global_score,
             "model_in_category": predict_influence(
-                acts,
-                follow_src,
-                follow_dst,
-                n_users,
+                GraphAsOf(acts, follow_src, follow_dst, n_users, seen),
                 at=split_ts,
                 horizon_ms=horizon_ms,
-                adopted=seen,
                 seed=seed,
             ),
             "past_adoptions_in_category": (

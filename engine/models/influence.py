@@ -16,23 +16,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.dimensions.adoptions import Actions, Adoptions, influence_counts
+from engine.dimensions.adoptions import influence_counts
+from engine.graph_as_of import GraphAsOf
 from engine.models.centrality import follower_count, pagerank
 from engine.neighbours import NeighbourMean
 
 
-def influence_features(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
-    t: int,
-    horizon_ms: int,
-    adopted: Adoptions,
-) -> Tensor:
+def influence_features(graph: GraphAsOf, t: int, horizon_ms: int) -> Tensor:
     """What is known of each user at time ``t`` [U, 7], log scale. Counts are over the last
     ``horizon_ms`` (the same length the model predicts), so features taken at the training
     cut-off and at prediction time are on the same scale."""
+    actions, follow_src, follow_dst = graph.actions, graph.follow_src, graph.follow_dst
+    n_users, adopted = graph.n_users, graph.adoptions()
     recent = (actions.ts > t - horizon_ms) & (actions.ts <= t)
     activity = torch.bincount(actions.user[recent], minlength=n_users).to(torch.float32)
     activity_all = torch.bincount(actions.before(t).user, minlength=n_users).to(torch.float32)
@@ -132,14 +127,10 @@ def fit_influence(
 
 
 def predict_influence(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     at: int,
     horizon_ms: int,
-    adopted: Adoptions,
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> Tensor:
@@ -148,12 +139,12 @@ def predict_influence(
     ``device``)."""
     t0 = at - horizon_ms
     fit = fit_influence(
-        influence_features(actions, follow_src, follow_dst, n_users, t0, horizon_ms, adopted),
-        influence_counts(adopted, n_users, t0, at),
-        follow_src,
-        follow_dst,
+        influence_features(graph, t0, horizon_ms),
+        influence_counts(graph.adoptions(), graph.n_users, t0, at),
+        graph.follow_src,
+        graph.follow_dst,
         seed=seed,
         device=device,
     )
-    features = influence_features(actions, follow_src, follow_dst, n_users, at, horizon_ms, adopted)
-    return fit.predict(features, follow_src, follow_dst)
+    features = influence_features(graph, at, horizon_ms)
+    return fit.predict(features, graph.follow_src, graph.follow_dst)

@@ -17,6 +17,7 @@ from engine.dimensions.churn import (
 )
 from engine.evaluation.churn_evaluation import evaluate_churn
 from engine.evaluation.probability_metrics import auc, brier, reliability
+from engine.graph_as_of import GraphAsOf
 from graph.datasets.synthetic import SyntheticConfig, generate
 
 H = 91 * DAY_MS
@@ -48,7 +49,7 @@ def _toy() -> tuple[Actions, torch.Tensor, torch.Tensor]:
 def test_features_use_only_the_past_and_labels_only_the_future() -> None:
     actions, src, dst = _toy()
     at = 40 * 7 * DAY_MS
-    features = churn_features(actions, src, dst, 3, at=at, horizon_ms=H)
+    features = churn_features(GraphAsOf(actions, src, dst, 3), at=at, horizon_ms=H)
     n_features = len(BEHAVIOUR) + len(SOCIAL) + len(PROPAGATED) + len(EMBEDDING)
     assert features.values.shape == (3, n_features)
     # user 2's one-hop propagated recency is the mean of its two followees' own
@@ -60,7 +61,7 @@ def test_features_use_only_the_past_and_labels_only_the_future() -> None:
         torch.cat([actions.item, torch.tensor([0, 70_000])]),
         torch.cat([actions.ts, torch.tensor([at + DAY_MS, at + 2 * DAY_MS])]),
     )
-    again = churn_features(later, src, dst, 3, at=at, horizon_ms=H)
+    again = churn_features(GraphAsOf(later, src, dst, 3), at=at, horizon_ms=H)
     assert torch.equal(features.values, again.values)
     # the interaction embedding: a user's own items place them (users 0 and 2 differ)
     embedded = features.values[:, -len(EMBEDDING) :]
@@ -144,8 +145,10 @@ def test_a_learnt_model_survives_its_round_trip_through_json(contagious_shop) ->
     actions = Actions(*(torch.from_numpy(v) for v in (d.user, d.item, d.ts)))
     src, dst = torch.from_numpy(d.follow_src), torch.from_numpy(d.follow_dst)
     at = int(actions.ts.min()) + 300 * DAY_MS
-    learnt, _, model = predict_churn(actions, src, dst, 1500, at=at, horizon_ms=H)
+    learnt, _, model = predict_churn(GraphAsOf(actions, src, dst, 1500), at=at, horizon_ms=H)
     assert model is not None
     again = ChurnModel.from_dict(json.loads(json.dumps(model.to_dict())))
-    reused, _, _ = predict_churn(actions, src, dst, 1500, at=at, horizon_ms=H, model=again)
+    reused, _, _ = predict_churn(
+        GraphAsOf(actions, src, dst, 1500), at=at, horizon_ms=H, model=again
+    )
     assert torch.allclose(learnt, reused)

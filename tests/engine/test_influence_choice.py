@@ -10,6 +10,7 @@ import torch
 import engine.dimensions.influence_choice as choice_module
 from engine.dimensions.adoptions import DAY_MS, Actions, adoptions
 from engine.dimensions.influence_choice import choose_influence, on_count_scale
+from engine.graph_as_of import GraphAsOf
 from engine.models.centrality import pagerank
 from engine.models.influence import predict_influence
 from graph.datasets.synthetic import SyntheticConfig, generate
@@ -49,7 +50,7 @@ def shop():  # type: ignore[no-untyped-def]
 def test_the_model_ships_only_where_its_interval_lies_above_the_best_baseline(shop) -> None:  # type: ignore[no-untyped-def]
     actions, src, dst, at, horizon, window, adopted = shop
     chosen = choose_influence(
-        actions, src, dst, 800, at=at, horizon_ms=horizon, window_ms=window, adopted=adopted
+        GraphAsOf(actions, src, dst, 800, adopted), at=at, horizon_ms=horizon, window_ms=window
     )
     valid = chosen.validation
     assert set(valid) == {"model", "past_adoptions", "pagerank", "articlerank", "degree"}
@@ -61,7 +62,7 @@ def test_the_model_ships_only_where_its_interval_lies_above_the_best_baseline(sh
     assert chosen.shipped == ("model" if c["low"] > 0 else c["baseline"])
     if chosen.shipped == "model":
         expected = predict_influence(
-            actions, src, dst, 800, at=at, horizon_ms=horizon, adopted=adopted
+            GraphAsOf(actions, src, dst, 800, adopted), at=at, horizon_ms=horizon
         )
         assert torch.allclose(chosen.score, expected)
 
@@ -80,7 +81,7 @@ def test_a_baseline_that_wins_validation_ships_on_the_count_scale(
     }
     monkeypatch.setattr(choice_module, "influence_scores", lambda *a, **k: (methods, future))
     chosen = choose_influence(
-        actions, src, dst, 800, at=at, horizon_ms=horizon, window_ms=window, adopted=adopted
+        GraphAsOf(actions, src, dst, 800, adopted), at=at, horizon_ms=horizon, window_ms=window
     )
     assert chosen.shipped == "pagerank"
     rank = pagerank(src, dst, 800)
@@ -97,7 +98,7 @@ def test_too_short_a_history_ships_the_model_and_says_it_was_not_validated(shop)
     actions, src, dst, at, _, window, adopted = shop
     span = at - int(actions.ts.min())
     chosen = choose_influence(
-        actions, src, dst, 800, at=at, horizon_ms=span, window_ms=window, adopted=adopted
+        GraphAsOf(actions, src, dst, 800, adopted), at=at, horizon_ms=span, window_ms=window
     )
     assert chosen.shipped.startswith("model (not validated") and chosen.validation == {}
 
@@ -118,7 +119,7 @@ def test_a_model_no_better_than_a_baseline_ties_and_the_baseline_ships(
     methods = {"model": model, "pagerank": base, "degree": future + 600 * noise}
     monkeypatch.setattr(choice_module, "influence_scores", lambda *a, **k: (methods, future))
     chosen = choose_influence(
-        actions, src, dst, 800, at=at, horizon_ms=horizon, window_ms=window, adopted=adopted
+        GraphAsOf(actions, src, dst, 800, adopted), at=at, horizon_ms=horizon, window_ms=window
     )
     assert chosen.validation["model"]["spearman"] > chosen.validation["pagerank"]["spearman"]
     assert chosen.comparison is not None and chosen.comparison["verdict"] == "ties with"
@@ -131,7 +132,7 @@ def test_without_follows_influence_is_null_with_the_reason(shop) -> None:  # typ
     none = torch.empty(0, dtype=torch.long)
     nobody = adoptions(actions, none, none, 800, window_ms=window)
     chosen = choose_influence(
-        actions, none, none, 800, at=at, horizon_ms=horizon, window_ms=window, adopted=nobody
+        GraphAsOf(actions, none, none, 800, nobody), at=at, horizon_ms=horizon, window_ms=window
     )
     assert chosen.shipped == "none" and chosen.reason and chosen.reason.startswith("no follows")
     assert bool(chosen.score.isnan().all()) and not chosen.supported
