@@ -48,6 +48,8 @@ class ProfileField:
             value = value.item()
         if isinstance(value, float) and value != value:  # NaN: the figure does not apply
             return None
+        if value == "" and self.kind == "str":  # "": likewise, in a text column
+            return None
         if self.kind == "list[str]":
             return [str(v) for v in value]
         if self.kind == "list[float]":
@@ -204,6 +206,8 @@ FIELDS: tuple[ProfileField, ...] = (
     ),
     ProfileField("next_explanation", "str", "the next-behaviour prediction in words", "next: why"),
 )
+
+FIELDS_BY_NAME: dict[str, ProfileField] = {f.name: f for f in FIELDS}
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).
 STRUCTURE = (

@@ -28,7 +28,7 @@ from engine.dimensions.adoptions import DAY_MS, Actions, Adoptions
 from engine.dimensions.behaviour import behaviour, behaviour_sentences
 from engine.dimensions.churn import BEHAVIOUR, SOCIAL, ChurnModel, predict_churn
 from engine.dimensions.repeat_purchases import occasions
-from engine.dimensions.value import ValueConfig, compute_value
+from engine.dimensions.value import Value, ValueConfig, compute_value
 from engine.graph_as_of import GraphAsOf
 from engine.snapshot import Snapshot
 
@@ -152,6 +152,8 @@ def customer_columns(
         fitted = None  # fitted on orders, now activity (or the reverse): fit afresh
     value = compute_value(o, n, end_day, config.value_config(), (fitted or {}).get("value"))
     money = placed is not None and bool((placed[2] > 0).any())
+    if fitted is not None and "money" in fitted:  # the full run's decision, not a neighbourhood's
+        money = placed is not None and bool(fitted["money"])
     # Forecasts need history at least as long as the horizon they speak of: a year's CLV from a
     # few days of data is an extrapolation, not a figure. A full run decides; an incremental
     # one (a neighbourhood, not the population's span) keeps its decision.
@@ -196,20 +198,41 @@ def customer_columns(
             "bgnbd": features.bgnbd,
         }
         explanations = _churn_sentences(churn, features.values, risk, src, n, config)
-    money_or_nan = (lambda t: t) if money else (lambda t: nan.clone())
     return CustomerColumns(
-        recency_days=value.recency_days,
-        frequency=value.frequency.to(torch.long),
-        monetary=money_or_nan(value.monetary),
-        total_spend=money_or_nan(torch.where(value.buyer, value.total_spend, nan)),
-        rfm_score=value.rfm_score,
-        rfm_segment=value.rfm_segment,
-        probability_active=value.probability_active,
-        expected_purchases=value.expected_purchases,
-        clv=money_or_nan(value.clv),
-        lifecycle_stage=value.stage,
+        **value_fields(value, basis, money, churn, config),
         churn_probability=churn,
-        value_explanation=[
+        churn_explanation=explanations,
+        **habits,
+        fit={
+            "basis": basis,
+            "money": money,  # amounts known: the online path words and values as the run did
+            "as_of_ms": now,
+            "value": value.fit,
+            "churn": churn_fit,
+            "forecasts": forecasts,
+        },
+    )
+
+
+def value_fields(
+    value: Value, basis: str, money: bool, churn: Tensor, config: CustomerConfig
+) -> dict[str, Any]:
+    """The profile's value fields from the value columns: what a refresh writes and what the
+    online path (:mod:`engine.dimensions.online`) recomputes after an order, the same way."""
+    nan = torch.full_like(value.recency_days, float("nan"))
+    money_or_nan = (lambda t: t) if money else (lambda t: nan.clone())
+    return {
+        "recency_days": value.recency_days,
+        "frequency": value.frequency.to(torch.long),
+        "monetary": money_or_nan(value.monetary),
+        "total_spend": money_or_nan(torch.where(value.buyer, value.total_spend, nan)),
+        "rfm_score": value.rfm_score,
+        "rfm_segment": value.rfm_segment,
+        "probability_active": value.probability_active,
+        "expected_purchases": value.expected_purchases,
+        "clv": money_or_nan(value.clv),
+        "lifecycle_stage": value.stage,
+        "value_explanation": [
             text + (f"; {note}" if note else "")
             for text, note in zip(
                 _value_sentences(value, basis, money, config),
@@ -217,16 +240,7 @@ def customer_columns(
                 strict=True,
             )
         ],
-        churn_explanation=explanations,
-        **habits,
-        fit={
-            "basis": basis,
-            "as_of_ms": now,
-            "value": value.fit,
-            "churn": churn_fit,
-            "forecasts": forecasts,
-        },
-    )
+    }
 
 
 def _value_sentences(value: Any, basis: str, money: bool, config: CustomerConfig) -> list[str]:
