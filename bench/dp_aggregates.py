@@ -111,7 +111,7 @@ def measure(settings: Any, draws: int, top: int) -> list[dict[str, Any]]:
     return out
 
 
-def _synthetic(users: int) -> Any:
+def _synthetic(users: int, epochs: int) -> Any:
     """The bench instance with the synthetic shop (bulk-imported) and one full refresh."""
     from bench.common import bench_services, load_shop
     from graph.datasets.synthetic import SyntheticConfig, generate
@@ -120,7 +120,7 @@ def _synthetic(users: int) -> Any:
 
     settings = bench_services()
     load_shop(settings, generate(SyntheticConfig(n_users=users, n_items=max(200, users // 10))))
-    refresh_here(settings, RefreshRequest(mode="full", source="cli", max_epochs=20))
+    refresh_here(settings, RefreshRequest(mode="full", source="cli", max_epochs=epochs))
     return settings
 
 
@@ -128,11 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=0, help="users of the shop (0: demo db)")
     parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=20, help="the synthetic shop's refresh")
     parser.add_argument("--top", type=int, default=10, help="audiences per audience query")
     parser.add_argument("--out", type=Path, default=Path("out/bench/dp_aggregates.json"))
     args = parser.parse_args()
     if args.synthetic:
-        settings = _synthetic(args.synthetic)
+        settings = _synthetic(args.synthetic, args.epochs)
         source = f"synthetic shop, {args.synthetic} users"
     else:
         from profilegraph import services

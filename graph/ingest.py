@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ProfilegraphError, ServiceUnavailable
 from core.vocabulary import REL_TYPES, InteractionKind
@@ -62,6 +62,9 @@ from graph.events import (
 )
 from graph.queries import Query, load_query
 from graph.schema import ensure_schema
+
+if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
+    from graph.online import OnlineUpdate
 
 
 @dataclass
@@ -460,9 +463,11 @@ def apply_batch(
     rejections: Sequence[Rejection] = (),
     guard: Guard = EventLedger(),
     timings: dict[str, float] | None = None,
+    online: OnlineUpdate | None = None,
 ) -> IngestReport:
     """Apply one batch in one transaction (see the module docstring); ``timings``: see
-    :meth:`GraphClient.transaction`."""
+    :meth:`GraphClient.transaction`; ``online``: the online profile path, applied to the
+    batch's new events in the same transaction (:mod:`graph.online`)."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
@@ -483,6 +488,8 @@ def apply_batch(
                 tx.run(_query(key), rows=rows, seq=epoch)
                 if key == "ingest_tags":
                     tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
+        if online is not None and fresh:
+            online.apply(tx, fresh)
         kept = [] if replay else rejections  # a replayed batch's rejections are recorded already
         if kept:
             tx.run("record_rejections", rows=[_rejection_row(r) for r in kept], seq=epoch)
@@ -568,6 +575,7 @@ def ingest_events(
     on_batch: Callable[[IngestReport], None] | None = None,
     currency: str = DEFAULT_CURRENCY,
     position: str | None = None,
+    online: OnlineUpdate | None = None,
 ) -> IngestReport:
     """Validate and ingest any iterable of raw events (dicts, JSON strings or Event models).
 
@@ -607,7 +615,7 @@ def ingest_events(
         pending = pool.submit(next_batch)
         while (validated := pending.result()) is not None:
             pending = pool.submit(next_batch)
-            report = apply_batch(client, *validated)
+            report = apply_batch(client, *validated, online=online)
             total.merge(report)
             if on_batch is not None:
                 on_batch(report)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ServiceUnavailable
 from core.settings import KafkaSettings
@@ -42,6 +42,9 @@ from graph.ingest import (
     committed_position,
 )
 from graph.schema import ensure_schema
+
+if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
+    from graph.online import OnlineUpdate
 
 
 def source_name(topic: str) -> str:
@@ -80,6 +83,7 @@ class KafkaConsumer:
     after_read: Callable[[int, list[Any]], None] | None = None
     after_commit: Callable[[int, list[Any]], None] | None = None
     on_erased: Callable[[list[str]], None] | None = None
+    online: OnlineUpdate | None = None  # the online profile path (graph.online)
     stop: threading.Event = field(default_factory=threading.Event)
     assigned: set[int] = field(default_factory=set)
     _active_at: float = 0.0
@@ -174,6 +178,7 @@ class KafkaConsumer:
                     [e for valid, _ in validated.values() for e in valid],
                     [r for _, rejected in validated.values() for r in rejected],
                     SourceRanges(tuple(ranges.values())),
+                    online=self.online,
                 )
             except PositionConflict:
                 pass  # a rebalance in flight: partition by partition below
@@ -184,7 +189,9 @@ class KafkaConsumer:
         for partition in by_partition:
             valid, rejected = validated[partition]
             try:
-                report = apply_batch(self.graph, valid, rejected, ranges[partition])
+                report = apply_batch(
+                    self.graph, valid, rejected, ranges[partition], online=self.online
+                )
             except PositionConflict as conflict:  # another consumer got there: resume after it
                 consumer.seek(TopicPartition(self.topic, partition, conflict.committed + 1))
                 continue

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 
@@ -31,6 +31,9 @@ from graph.client import GraphClient
 from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection
 from graph.ingest import DeliveredBatch, IngestReport, apply_batch, validate_batch
 from graph.schema import ensure_schema
+
+if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
+    from graph.online import OnlineUpdate
 
 T = TypeVar("T")
 STREAM = EVENT_STREAM
@@ -68,6 +71,7 @@ class StreamConsumer:
     # Called with the users a batch's user_delete events erased, after the acknowledgement:
     # their copies outside Neo4j (this stream's other messages among them) go next.
     on_erased: Callable[[list[str]], None] | None = None
+    online: OnlineUpdate | None = None  # the online profile path (graph.online)
 
     def ensure_group(self) -> None:
         try:
@@ -145,7 +149,7 @@ class StreamConsumer:
                 )
         valid, rejected = validate_batch(raws, f"stream:{self.stream}", self.currency)
         guard = DeliveredBatch(f"stream:{self.stream}", self._batch_key(ids))
-        report = apply_batch(self.graph, valid, rejected + undecodable, guard)
+        report = apply_batch(self.graph, valid, rejected + undecodable, guard, online=self.online)
         if self.after_commit is not None:
             self.after_commit(ids)
         with self.conn.pipeline(transaction=True) as pipe:

@@ -35,6 +35,7 @@ from graph.stream import STREAM, StreamConsumer
 from jobs import retention
 from jobs.erasure import erase_copies
 from jobs.ingest_lag import kafka_lag, measure
+from jobs.online import online_update
 from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, validate
 from jobs.private_aggregates import private_query
 from jobs.pseudonyms import pseudonymise
@@ -235,6 +236,7 @@ def consume(
             stream=stream,
             currency=settings.value.currency,
             on_erased=lambda ids: erase_copies(settings, ids, stream=stream),
+            online=online_update(settings, client),
             after_commit=lambda ids: progress.advance(task, len(ids)),
         )
         report = consumer.run(until_empty=until_empty)
@@ -256,6 +258,7 @@ def _consume_kafka(settings: Settings, topic: str, until_empty: bool) -> None:
             currency=settings.value.currency,
             max_buffered_events=settings.ingest.max_buffered_events,
             on_erased=lambda ids: erase_copies(settings, ids),
+            online=online_update(settings, client),
         )
         report = consumer.run(
             until_idle_s=5.0 if until_empty else None,

@@ -20,6 +20,7 @@ from core.settings import Settings
 from graph.client import GraphClient
 from graph.ingest import ingest_events
 from jobs.erasure import erase_copies
+from jobs.online import online_update
 
 console = Console()
 
@@ -52,6 +53,7 @@ def ingest_with_progress(
             on_batch=lambda r: progress.advance(task, r.received),
             currency=settings.value.currency,
             position=position,
+            online=online_update(settings, client),
         )
     if report.erased:  # user_delete events: their copies outside Neo4j go too
         erase_copies(settings, report.erased)

@@ -23,6 +23,7 @@ import core.errors
 import graph.ingest
 import jobs.erasure
 import jobs.evaluation
+import jobs.online
 import jobs.refresh
 import jobs.retention
 from core.errors import PayloadError
@@ -136,7 +137,11 @@ def ingest_batch(events: list[Any], source: str = "task") -> dict[str, Any]:
     settings = worker_settings()
     with GraphClient(settings.neo4j) as client:
         report = graph.ingest.ingest_events(
-            client, events, source=source, currency=settings.value.currency
+            client,
+            events,
+            source=source,
+            currency=settings.value.currency,
+            online=jobs.online.online_update(settings, client),
         )
     jobs.erasure.erase_copies(settings, report.erased)
     return report.as_dict()
@@ -153,6 +158,7 @@ def consume_stream() -> dict[str, Any]:
             conn,
             currency=settings.value.currency,
             on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
+            online=jobs.online.online_update(settings, client),
         )
         report = consumer.run(until_empty=True)
     return report.as_dict()
@@ -173,6 +179,7 @@ def consume_kafka(topic: str | None = None, idle_s: float = 5.0) -> dict[str, An
             currency=settings.value.currency,
             max_buffered_events=settings.ingest.max_buffered_events,
             on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
+            online=jobs.online.online_update(settings, client),
         )
         report = consumer.run(until_idle_s=req.idle_s)
     return report.as_dict()

@@ -36,7 +36,7 @@ WITH_SERVICES = {
     "graph_io": ["--sizes", "500"],
     # under 8,000 profiles its batches came out empty and it crashed
     "writeback": ["--users", "500", "--profiles", "300", "--queries", "3"],
-    "dp_aggregates": ["--synthetic", "500", "--draws", "5", "--top", "2"],
+    "dp_aggregates": ["--synthetic", "500", "--draws", "5", "--top", "2", "--epochs", "1"],
     "vector_index": ["--vectors", "500"],
     "ingest": [
         *("--users", "500", "--writers", "1", "--events", "500", "--rate", "200"),

@@ -116,6 +116,9 @@ def test_full_then_incremental_pipeline(planted, tmp_path: Path) -> None:  # typ
             embedding_dim=16, num_layers=2, max_epochs=4, eval_every=2, lr=5e-3, device="cpu"
         ),
         finetune_epochs=1,
+        # one epoch of the sequence model: what is checked of it is that the incremental run
+        # predicts as the full one did, not how well (tests/engine/test_next_behaviour.py)
+        next=NextConfig(sequence=SequenceConfig(max_epochs=1, device="cpu")),
     )
     steps: list[str] = []
     full = run_full(snapshot, config, run_id="r1", on_step=steps.append)

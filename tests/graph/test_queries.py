@@ -56,10 +56,12 @@ def test_export_type_list_matches_the_allow_list() -> None:
     assert listed == {rel for kind, rel in REL_TYPES.items() if kind is not InteractionKind.TAG}
 
 
-def test_action_export_lists_every_interaction_type() -> None:
-    """export_actions.cypher reads the order of every kind, tags included."""
+@pytest.mark.parametrize("name", ["export_actions", "online_customer_history"])
+def test_action_readers_list_every_interaction_type(name: str) -> None:
+    """export_actions.cypher reads the order of every kind, tags included; the online path's
+    "latest action" reads every kind too."""
     from core.vocabulary import REL_TYPES
 
-    text = load_query("export_actions").text
+    text = load_query(name).text
     listed = set(re.search(r"\[r:([A-Z_|]+)\]", text).group(1).split("|"))  # type: ignore[union-attr]
     assert listed == set(REL_TYPES.values())

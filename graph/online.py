@@ -1,0 +1,79 @@
+"""The online profile path in the ingest transaction: an order moves the customer's profile at
+once, committed with the event itself.
+
+:class:`OnlineUpdate` runs inside :func:`graph.ingest.apply_batch`'s transaction, after the
+batch's events are written: for the users whose purchases it holds, it reads their orders and
+latest action (``online_customer_history.cypher``), recomputes the value fields with the last
+full run's models (:func:`engine.dimensions.online.online_value`) and writes them with a bought
+item out of the recommendations (``write_online_profile.cypher``). Being part of the ingest's
+transaction is what makes it exact under faults: a crash before the commit leaves neither the
+event nor its update, a crash after leaves both, and a replayed batch (the ingest's ledger and
+source positions skip it) updates nothing again. Erased users have no node to update; users
+without consent and users no refresh has profiled yet are left alone.
+
+What does not move online (churn probability, interests, influence, embedding, segment, next
+behaviour) keeps the refresh's values; ``profile_online_at`` and ``profile_online_fields`` say
+which fields the online path last set and when, beside the refresh's ``profile_updated_at``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.profile_contract import FIELDS_BY_NAME
+from core.vocabulary import InteractionKind
+from engine.dimensions.online import CustomerHistory, OnlineModel, online_value
+from graph.client import Transaction
+from graph.events import Event, InteractionEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OnlineUpdate:
+    model: OnlineModel
+    consent_default: bool = True
+
+    def apply(self, tx: Transaction, events: Sequence[Event]) -> int:
+        """Update the profiles the batch's purchases touch; returns how many were written."""
+        bought: dict[str, list[str]] = {}
+        for e in events:
+            if isinstance(e, InteractionEvent) and e.kind is InteractionKind.PURCHASE:
+                bought.setdefault(e.user_id, []).append(e.item_id)
+        if not bought:
+            return 0
+        found = tx.run(
+            "online_customer_history", users=sorted(bought), consent_default=self.consent_default
+        )
+        rows = [self._row(r, bought[r["user_id"]]) for r in found]
+        if not rows:
+            return 0
+        written = tx.run(
+            "write_online_profile",
+            rows=rows,
+            now=int(time.time() * 1000),
+            consent_default=self.consent_default,
+        )
+        return int(written[0]["written"]) if written else 0
+
+    def _row(self, record: dict[str, Any], bought: list[str]) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        if self.model.supported and record["order_ts"]:
+            history = CustomerHistory(
+                list(record["order_ts"]),
+                list(record["order_amounts"]),
+                record["last_action_ms"],
+                record["churn_probability"],
+            )
+            try:
+                fields = online_value(self.model, history)
+            except (ValueError, RuntimeError) as error:  # the refresh's figures stay
+                log.warning("online value of %s not updated: %s", record["user_id"], error)
+            else:
+                props = {FIELDS_BY_NAME[name].property: v for name, v in fields.items()}
+        names = sorted(p.removeprefix("profile_") for p in props)
+        return {"user_id": record["user_id"], "props": props, "fields": names, "bought": bought}
