@@ -35,6 +35,7 @@ class ProfileField:
     kind: Kind
     meaning: str
     label: str
+    online: bool = False  # moved by the online path between refreshes (graph.online)
 
     @property
     def property(self) -> str:
@@ -110,12 +111,14 @@ FIELDS: tuple[ProfileField, ...] = (
         "time",
         "time (ms since the epoch) of the user's latest timestamped action; null if none",
         "last active",
+        online=True,
     ),
     ProfileField(
         "lifecycle_stage",
         "str",
         "new / active / at risk / lapsed / churned, by the rules of engine.dimensions.value",
         "lifecycle stage",
+        online=True,
     ),
     ProfileField(
         "churn_probability",
@@ -129,35 +132,51 @@ FIELDS: tuple[ProfileField, ...] = (
         "float",
         "days since the last order (the last active day on data without orders)",
         "recency (days)",
+        online=True,
     ),
     ProfileField(
-        "frequency", "int", "orders placed (active days on data without orders)", "frequency"
+        "frequency",
+        "int",
+        "orders placed (active days on data without orders)",
+        "frequency",
+        online=True,
     ),
-    ProfileField("monetary", "float", "mean spend per order (reporting currency)", "monetary"),
-    ProfileField("total_spend", "float", "spend over all orders", "total spend"),
-    ProfileField("rfm_score", "str", "recency, frequency, monetary quintiles (5 = best)", "RFM"),
+    ProfileField(
+        "monetary", "float", "mean spend per order (reporting currency)", "monetary", online=True
+    ),
+    ProfileField("total_spend", "float", "spend over all orders", "total spend", online=True),
+    ProfileField(
+        "rfm_score", "str", "recency, frequency, monetary quintiles (5 = best)", "RFM", online=True
+    ),
     ProfileField(
         "rfm_segment",
         "str",
         "the named RFM segment (engine.dimensions.value.RFM_SEGMENTS)",
         "RFM segment",
+        online=True,
     ),
     ProfileField(
         "probability_active",
         "float",
         "P(still a customer), from the repeat-purchase model chosen on validation",
         "P(active)",
+        online=True,
     ),
     ProfileField(
-        "expected_purchases", "float", "orders expected over the horizon", "expected orders"
+        "expected_purchases",
+        "float",
+        "orders expected over the horizon",
+        "expected orders",
+        online=True,
     ),
     ProfileField(
         "clv",
         "float",
         "expected spend over the CLV horizon, discounted (count model x Gamma-Gamma spend)",
         "CLV",
+        online=True,
     ),
-    ProfileField("value_explanation", "str", "why, in figures", "value: why"),
+    ProfileField("value_explanation", "str", "why, in figures", "value: why", online=True),
     ProfileField("view_to_cart", "float", "cart events per view event", "view -> cart"),
     ProfileField("cart_to_purchase", "float", "purchase events per cart event", "cart -> purchase"),
     ProfileField(
@@ -208,6 +227,7 @@ FIELDS: tuple[ProfileField, ...] = (
 )
 
 FIELDS_BY_NAME: dict[str, ProfileField] = {f.name: f for f in FIELDS}
+ONLINE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.online)
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).
 STRUCTURE = (
@@ -220,6 +240,9 @@ STRUCTURE = (
     "trail",
     "stage_trail",
     "recommendations",
+    "online_at",  # the online path's last update (ms), the fields it set, its change epoch
+    "online_fields",
+    "online_epoch",
 )
 # Result-file columns besides the declared fields: who, the embedding, and the interests with
 # their evidence (per interest: weight, {"items", "friends"} explanation, follower adoptions).

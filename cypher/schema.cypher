@@ -61,3 +61,4 @@ CREATE INDEX user_profile_run IF NOT EXISTS FOR (u:User) ON (u.profile_run_id);
 CREATE INDEX user_profile_segment IF NOT EXISTS FOR (u:User) ON (u.profile_segment);
 CREATE INDEX user_profile_rfm_segment IF NOT EXISTS FOR (u:User) ON (u.profile_rfm_segment);
 CREATE INDEX user_profile_clv IF NOT EXISTS FOR (u:User) ON (u.profile_clv);
+CREATE INDEX user_profile_online_at IF NOT EXISTS FOR (u:User) ON (u.profile_online_at);

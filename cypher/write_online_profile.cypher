@@ -1,10 +1,12 @@
 // purpose: Write the fields the online path recomputed after an event, in the ingest's own
 //          transaction: the value fields, when and by what they were last updated
-//          (profile_online_at, profile_online_fields), and a bought item out of the user's
+//          (profile_online_at, profile_online_fields, and the batch's change epoch
+//          profile_online_epoch: a refresh whose watermark is older keeps the online values),
+//          and a bought item out of the user's
 //          recommendations at once (its RECOMMENDED edge and its entry in
 //          profile_recommendations). Profiled users who may be profiled only.
 // mode: write
-// params: consent_default BOOLEAN, now INTEGER (epoch ms),
+// params: consent_default BOOLEAN, now INTEGER (epoch ms), epoch INTEGER (change epoch),
 //         rows LIST<MAP{user_id STRING, props MAP, fields LIST<STRING>, bought LIST<STRING>}>
 //         (1..10000 rows)
 // returns: written INTEGER
@@ -14,6 +16,7 @@ WHERE u.profile_run_id IS NOT NULL AND coalesce(u.profiling_consent, $consent_de
 SET u += row.props,
     u.profile_online_at = $now,
     u.profile_online_fields = row.fields,
+    u.profile_online_epoch = $epoch,
     u.profile_recommendations = [i IN coalesce(u.profile_recommendations, [])
                                  WHERE NOT i IN row.bought]
 WITH u, row

@@ -8,9 +8,13 @@
 //          locks the (dense) category nodes. The user's RECOMMENDED and NEXT_CATEGORY edges are
 //          replaced by the row's lists in the same statement. A user who may not be profiled
 //          (profiling_consent false, or absent and consent_default false) is never written.
+//          Where the online path moved the user after this run's snapshot (profile_online_epoch
+//          above the row's watermark), its fields keep their newer values: batch_props is props
+//          without the contract's online fields.
 // mode: write
 // params: run_id STRING, trail_runs INTEGER, consent_default BOOLEAN,
-//         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, embedding LIST<FLOAT>,
+//         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, batch_props MAP,
+//                       embedding LIST<FLOAT>,
 //                       interests LIST<MAP>, recommendations LIST<MAP{item_id, rank,
 //                       score, kind, reason, category}>, next_categories LIST<MAP{name,
 //                       rank, probability}>, trail_key STRING, trail STRING,
@@ -23,7 +27,8 @@ WHERE coalesce(u.profile_watermark, -1) <= row.watermark
 WITH u, row,
      coalesce(u.profile_interests, []) = [i IN row.interests | i.name]
      AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests) AS same
-SET u += row.props,
+SET u += CASE WHEN coalesce(u.profile_online_epoch, -1) > row.watermark
+              THEN row.batch_props ELSE row.props END,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
                                       WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
     u.profile_stage_trail = ([row.stage_trail]

@@ -489,7 +489,7 @@ def apply_batch(
                 if key == "ingest_tags":
                     tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
         if online is not None and fresh:
-            online.apply(tx, fresh)
+            online.apply(tx, fresh, epoch)
         kept = [] if replay else rejections  # a replayed batch's rejections are recorded already
         if kept:
             tx.run("record_rejections", rows=[_rejection_row(r) for r in kept], seq=epoch)

@@ -26,7 +26,7 @@ from typing import Any
 
 from core.profile_contract import FIELDS_BY_NAME
 from core.vocabulary import InteractionKind
-from engine.dimensions.online import CustomerHistory, OnlineModel, online_value
+from engine.dimensions.online import CustomerHistory, OnlineModel, online_values
 from graph.client import Transaction
 from graph.events import Event, InteractionEvent
 
@@ -38,8 +38,10 @@ class OnlineUpdate:
     model: OnlineModel
     consent_default: bool = True
 
-    def apply(self, tx: Transaction, events: Sequence[Event]) -> int:
-        """Update the profiles the batch's purchases touch; returns how many were written."""
+    def apply(self, tx: Transaction, events: Sequence[Event], epoch: int) -> int:
+        """Update the profiles the batch's purchases touch; returns how many were written.
+        ``epoch``: the batch's change epoch, stored with the update, so that a refresh whose
+        snapshot predates it does not overwrite the online fields (``write_profiles``)."""
         bought: dict[str, list[str]] = {}
         for e in events:
             if isinstance(e, InteractionEvent) and e.kind is InteractionKind.PURCHASE:
@@ -49,31 +51,53 @@ class OnlineUpdate:
         found = tx.run(
             "online_customer_history", users=sorted(bought), consent_default=self.consent_default
         )
-        rows = [self._row(r, bought[r["user_id"]]) for r in found]
+        rows = self._rows(found, bought)
         if not rows:
             return 0
         written = tx.run(
             "write_online_profile",
             rows=rows,
             now=int(time.time() * 1000),
+            epoch=epoch,
             consent_default=self.consent_default,
         )
         return int(written[0]["written"]) if written else 0
 
-    def _row(self, record: dict[str, Any], bought: list[str]) -> dict[str, Any]:
-        props: dict[str, Any] = {}
-        if self.model.supported and record["order_ts"]:
-            history = CustomerHistory(
-                list(record["order_ts"]),
-                list(record["order_amounts"]),
-                record["last_action_ms"],
-                record["churn_probability"],
+    def _rows(
+        self, found: list[dict[str, Any]], bought: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
+        """One write row per found user: the recomputed fields (all valued in one call) and the
+        items bought."""
+        valued = [r for r in found if self.model.supported and r["order_ts"]]
+        histories = [
+            CustomerHistory(
+                list(r["order_ts"]),
+                list(r["order_amounts"]),
+                r["last_action_ms"],
+                r["churn_probability"],
             )
-            try:
-                fields = online_value(self.model, history)
-            except (ValueError, RuntimeError) as error:  # the refresh's figures stay
-                log.warning("online value of %s not updated: %s", record["user_id"], error)
-            else:
-                props = {FIELDS_BY_NAME[name].property: v for name, v in fields.items()}
-        names = sorted(p.removeprefix("profile_") for p in props)
-        return {"user_id": record["user_id"], "props": props, "fields": names, "bought": bought}
+            for r in valued
+        ]
+        fields: dict[str, dict[str, Any]] = {}
+        try:
+            figures = online_values(self.model, histories) if histories else []
+        except (ValueError, RuntimeError) as error:  # the refresh's figures stay
+            log.warning("online values of %d users not updated: %s", len(histories), error)
+        else:
+            fields = {r["user_id"]: f for r, f in zip(valued, figures, strict=True)}
+        rows = []
+        for r in found:
+            props = {
+                FIELDS_BY_NAME[name].property: value
+                for name, value in fields.get(r["user_id"], {}).items()
+            }
+            names = sorted(p.removeprefix("profile_") for p in props)
+            rows.append(
+                {
+                    "user_id": r["user_id"],
+                    "props": props,
+                    "fields": names,
+                    "bought": bought[r["user_id"]],
+                }
+            )
+        return rows

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from core.profile_contract import FIELDS, property_names
+from core.profile_contract import FIELDS, FIELDS_BY_NAME, ONLINE_FIELDS, property_names
 from graph.client import GraphClient
 from graph.schema import ensure_schema
 
@@ -133,6 +133,7 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         "user_id": profile.user_id,
         "watermark": watermark,
         "props": props,
+        "batch_props": {k: v for k, v in props.items() if k not in _ONLINE_PROPERTIES},
         "embedding": [float(x) for x in profile.embedding],
         "interests": edges,
         "recommendations": [
@@ -164,6 +165,8 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
 
 
 WRITE_PROCEDURE = "profilegraph.writeProfiles"
+# set by the online path between refreshes: a run older than its update leaves them be
+_ONLINE_PROPERTIES = frozenset(FIELDS_BY_NAME[name].property for name in ONLINE_FIELDS)
 _EDGE_TABLES = {  # the procedure's edge tables: (the statement row's key, columns)
     "interests": ("interests", ("name", "rank", "weight", "items", "friends", "adoptions")),
     "recommendations": (
@@ -187,6 +190,7 @@ def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "trails": [row["trail"] for row in rows],
         "stage_trails": [row["stage_trail"] for row in rows],
         "trail_key": rows[0]["trail_key"],
+        "online_fields": sorted(_ONLINE_PROPERTIES),
     }
     for table, (key, columns) in _EDGE_TABLES.items():
         entries = [(u, entry) for u, row in enumerate(rows) for entry in row[key]]

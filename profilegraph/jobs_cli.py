@@ -9,6 +9,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -244,7 +245,17 @@ def render_profile(
     pairs = zip(p.get("interests") or [], p.get("interest_weights") or [], strict=False)
     width = max(len(field.label) for field in FIELDS) + 2
     lines = [f"{'interests':<{width}}{', '.join(f'{n} {w:.2f}' for n, w in pairs) or '-'}"]
-    lines += [f"{field.label:<{width}}{field.render(p.get(field.name))}" for field in FIELDS]
+    # each field's freshness: the online path's where it moved the user after the run's snapshot
+    online = (
+        set(p.get("online_fields") or [])
+        if (p.get("online_epoch") or -1) > (p.get("watermark") or -1)
+        else set()
+    )
+    lines += [
+        f"{field.label:<{width}}{field.render(p.get(field.name))}"
+        + ("  [online]" if field.name in online else "")
+        for field in FIELDS
+    ]
     lines.append("why:")
     for r in why:
         if r["items"] or r["friends"]:
@@ -256,6 +267,9 @@ def render_profile(
         lines.append("recommended:")
         lines += [f"  {r['rank']:>2}. {r['item_id']} ({r['kind']}): {r['reason']}" for r in recs]
     lines.append(f"run {p.get('run_id')} at watermark {p.get('watermark')}")
+    if online:
+        when = datetime.fromtimestamp(p["online_at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(f"[online] fields moved by events since the run, last at {when}")
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from core.vocabulary import FOLLOWS, ORDERS
 from engine.dimensions.adoptions import DAY_MS, Actions, Adoptions
 from engine.dimensions.behaviour import behaviour, behaviour_sentences
 from engine.dimensions.churn import BEHAVIOUR, SOCIAL, ChurnModel, predict_churn
+from engine.dimensions.columns import FieldColumns
 from engine.dimensions.repeat_purchases import occasions
 from engine.dimensions.value import Value, ValueConfig, compute_value
 from engine.graph_as_of import GraphAsOf
@@ -53,28 +54,10 @@ class CustomerConfig:
 
 
 @dataclass
-class CustomerColumns:
-    """One entry per snapshot user; NaN / "" where a figure does not apply."""
+class CustomerColumns(FieldColumns):
+    """One entry per snapshot user, NaN / "" where a figure does not apply: value, RFM,
+    lifecycle stage, churn and habits (the contract's fields by name), and what was fitted."""
 
-    recency_days: Tensor
-    frequency: Tensor
-    monetary: Tensor
-    total_spend: Tensor
-    rfm_score: list[str]
-    rfm_segment: list[str]
-    probability_active: Tensor
-    expected_purchases: Tensor
-    clv: Tensor
-    lifecycle_stage: list[str]
-    churn_probability: Tensor
-    value_explanation: list[str]
-    churn_explanation: list[str]
-    view_to_cart: Tensor
-    cart_to_purchase: Tensor
-    purchase_categories: list[list[str]]
-    active_hours: list[str]
-    price_level: Tensor
-    behaviour_explanation: list[str]
     fit: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,8 +123,14 @@ def customer_columns(
     if not latest:  # no timestamped data at all: no value or churn to speak of
         blank = [""] * n
         none = torch.zeros(n, dtype=torch.long)
-        figures = (nan, none, nan, nan, blank, blank, nan, nan, nan, blank, nan, blank, blank)
-        return CustomerColumns(*figures, **habits, fit={"basis": "none"})
+        figures = {
+            **dict.fromkeys(("recency_days", "monetary", "total_spend", "probability_active"), nan),
+            **dict.fromkeys(("expected_purchases", "clv", "churn_probability"), nan),
+            **dict.fromkeys(("rfm_score", "rfm_segment", "lifecycle_stage"), blank),
+            **dict.fromkeys(("value_explanation", "churn_explanation"), blank),
+            "frequency": none,
+        }
+        return CustomerColumns({**figures, **habits}, fit={"basis": "none"})
     # "now" is the population's: a neighbourhood's latest action may be older than the full
     # run's (an incremental run takes the later of the two)
     now = max([*latest, int((fitted or {}).get("as_of_ms", -1))])
@@ -199,10 +188,12 @@ def customer_columns(
         }
         explanations = _churn_sentences(churn, features.values, risk, src, n, config)
     return CustomerColumns(
-        **value_fields(value, basis, money, churn, config),
-        churn_probability=churn,
-        churn_explanation=explanations,
-        **habits,
+        {
+            **value_fields(value, basis, money, churn, config),
+            "churn_probability": churn,
+            "churn_explanation": explanations,
+            **habits,
+        },
         fit={
             "basis": basis,
             "money": money,  # amounts known: the online path words and values as the run did

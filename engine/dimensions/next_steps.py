@@ -29,6 +29,7 @@ from torch import Tensor
 
 from core.vocabulary import FOLLOWS, PURCHASED, PURCHASES
 from engine.device import pick_device
+from engine.dimensions.columns import FieldColumns
 from engine.dimensions.recommendation_lists import RecommendationLists
 from engine.dimensions.recommendations import EXPLORE, EvidenceSource, RecommendConfig
 from engine.interactions import primary_category, social_ties, unique_pairs
@@ -110,19 +111,15 @@ class NextModel:
 
 
 @dataclass
-class NextColumns:
+class NextColumns(FieldColumns):
     """Per snapshot user (None where a figure does not apply): the contract's next-behaviour
-    fields, and the recommendation lists (``recommendations``, filled for the scored users)."""
+    fields by name, and the recommendation lists (``recommendations``, filled for the scored
+    users)."""
 
-    next_categories: list[list[str] | None]
-    next_category_probabilities: list[list[float] | None]
-    next_action: list[str | None]
-    next_action_probability: list[float | None]
-    purchase_probability: list[float | None]
-    hours_to_next_action: list[float | None]
-    next_explanation: list[str | None]
-    recommendations: RecommendationLists
-    shown: list[tuple[str, str, int]]  # the exploration slots these lists show
+    recommendations: RecommendationLists = field(
+        default_factory=lambda: RecommendationLists.empty(0)
+    )
+    shown: list[tuple[str, str, int]] = field(default_factory=list)  # exploration slots shown
     fit: dict[str, Any] = field(default_factory=dict)
 
 
@@ -249,7 +246,7 @@ def next_columns(
     lists, shown = _lists(
         snapshot, model, trained, sequences, mix, users, config, ranking, categories, item_map
     )
-    return NextColumns(**out, recommendations=lists, shown=shown, fit=dict(model.fit))
+    return NextColumns(out, recommendations=lists, shown=shown, fit=dict(model.fit))
 
 
 def own_category_probs(sequences: Sequences, num_categories: int) -> Tensor:

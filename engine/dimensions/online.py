@@ -22,31 +22,17 @@ back only to word the stage note as the refresh does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
-from core.profile_contract import FIELDS_BY_NAME
+from core.profile_contract import FIELDS_BY_NAME, ONLINE_FIELDS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, value_fields
 from engine.dimensions.repeat_purchases import occasions
 from engine.dimensions.value import compute_value
-
-ONLINE_FIELDS = (
-    "recency_days",
-    "frequency",
-    "monetary",
-    "total_spend",
-    "rfm_score",
-    "rfm_segment",
-    "probability_active",
-    "expected_purchases",
-    "clv",
-    "lifecycle_stage",
-    "value_explanation",
-    "last_active",
-)
 
 
 @dataclass(frozen=True)
@@ -74,29 +60,55 @@ class CustomerHistory:
 
 
 def online_value(model: OnlineModel, history: CustomerHistory) -> dict[str, Any]:
-    """The customer's :data:`ONLINE_FIELDS`, as the contract stores them (None: not applicable)."""
+    """One customer's online fields (see :func:`online_values`)."""
+    return online_values(model, [history])[0]
+
+
+def online_values(model: OnlineModel, histories: Sequence[CustomerHistory]) -> list[dict[str, Any]]:
+    """Each customer's online fields (``core.profile_contract.ONLINE_FIELDS``), as the contract
+    stores them (None: not applicable). Customers are valued together, one model evaluation per
+    distinct "now" day among them (an ingest batch holds hundreds; all of today's share one),
+    and each is valued as if alone: who else is in the batch changes nothing."""
     if not model.supported:
         raise ValueError(f"run {model.run_id}: value does not move online (basis not orders)")
-    if not history.order_ts:
+    if any(not h.order_ts for h in histories):
         raise ValueError("a customer without orders has no value fields to move")
-    ts = torch.tensor(history.order_ts, dtype=torch.long)
+    as_of = int(model.fit.get("as_of_ms", -1))
+    latest = [max(max(h.order_ts), h.last_action_ms or -1) for h in histories]
+    days: dict[int, list[int]] = {}
+    for i, last in enumerate(latest):
+        days.setdefault(max(last, as_of) // DAY_MS, []).append(i)
+    out: list[dict[str, Any]] = [{} for _ in histories]
+    for day, members in days.items():
+        group = [histories[i] for i in members]
+        columns = _value_columns(model, group, day)
+        for j, i in enumerate(members):
+            row = {name: FIELDS_BY_NAME[name].to_value(col[j]) for name, col in columns.items()}
+            row["last_active"] = latest[i]
+            if set(row) != set(ONLINE_FIELDS):
+                raise RuntimeError(f"online fields {sorted(row)} are not the contract's")
+            out[i] = row
+    return out
+
+
+def _value_columns(model: OnlineModel, group: list[CustomerHistory], day: int) -> dict[str, Any]:
+    user = torch.cat(
+        [torch.full((len(h.order_ts),), j, dtype=torch.long) for j, h in enumerate(group)]
+    )
+    ts = torch.tensor([t for h in group for t in h.order_ts], dtype=torch.long)
     amount = torch.tensor(
-        [max(a, 0.0) if a is not None else 0.0 for a in history.order_amounts],
+        [max(a, 0.0) if a is not None else 0.0 for h in group for a in h.order_amounts],
         dtype=torch.float64,
     )
-    latest = [int(ts.max()), int(model.fit.get("as_of_ms", -1))]
-    if history.last_action_ms is not None:
-        latest.append(history.last_action_ms)
-    now = max(latest)
-    o = occasions(torch.zeros_like(ts), ts, amount)
-    value = compute_value(o, 1, now // DAY_MS, model.config.value_config(), model.fit["value"])
+    n = len(group)
+    o = occasions(user, ts, amount)
+    value = compute_value(o, n, day, model.config.value_config(), model.fit["value"])
     if not model.fit.get("forecasts", {}).get("supported", True):
-        nan = torch.full((1,), float("nan"), dtype=torch.float64)
+        nan = torch.full((n,), float("nan"), dtype=torch.float64)
         value = replace(value, expected_purchases=nan, clv=nan.clone())
-    churn = history.churn_probability
-    churn_t = torch.tensor([float("nan") if churn is None else churn], dtype=torch.float64)
-    money = bool(model.fit.get("money", bool((amount > 0).any())))
-    columns = value_fields(value, "orders", money, churn_t, model.config)
-    out = {name: FIELDS_BY_NAME[name].to_value(column[0]) for name, column in columns.items()}
-    out["last_active"] = max(latest[:1] + latest[2:])
-    return out
+    churn = torch.tensor(
+        [float("nan") if h.churn_probability is None else h.churn_probability for h in group],
+        dtype=torch.float64,
+    )
+    money = bool(model.fit.get("money", True))
+    return value_fields(value, "orders", money, churn, model.config)

@@ -8,12 +8,13 @@ contribution), not in a per-user loop, so a million users stay a matter of secon
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from core.profile_contract import FIELDS
 from engine.dimensions.adoptions import Adoptions
 from engine.dimensions.customer_profile import CustomerColumns
 from engine.dimensions.interest_evidence import InterestEvidence, Named
@@ -74,71 +75,39 @@ class Segments:
 
 @dataclass
 class Profiles:
-    """Column-wise profiles of ``user_index`` (indices into the snapshot's users)."""
+    """Column-wise profiles of ``user_index`` (indices into the snapshot's users): the
+    structure the writer owns (embedding, interests and their evidence, recommendations) and
+    ``fields``, the union of every dimension's columns (one entry per profiled user for each
+    field of ``core.profile_contract.FIELDS``, None where it does not apply). A field reads as
+    an attribute too (``profiles.clv``)."""
 
     user_index: Tensor
     embedding: Tensor
     interests: list[list[str]]
     interest_weights: list[list[float]]
-    influence: Tensor
-    influence_rank: Tensor
-    segment: Tensor
-    segment_label: list[str]
-    uncertainty: Tensor
-    explore: list[list[str]]
     explanation: InterestEvidence  # [u]: per interest, {"items": [...], "friends": [...]}
     interest_adoptions: list[list[int]]  # per interest: follower adoptions of its items triggered
-    adoptions: Tensor  # follower adoptions triggered, all categories
-    cold_start: Tensor
-    last_active: list[int | None]  # ms since the epoch of the latest timestamped action
     segments: Segments
-    # the customer dimensions (engine.dimensions.customer_profile), None where a figure does not
-    # apply
-    lifecycle_stage: list[str | None]
-    churn_probability: list[float | None]
-    churn_explanation: list[str | None]
-    recency_days: list[float | None]
-    frequency: list[int | None]
-    monetary: list[float | None]
-    total_spend: list[float | None]
-    rfm_score: list[str | None]
-    rfm_segment: list[str | None]
-    probability_active: list[float | None]
-    expected_purchases: list[float | None]
-    clv: list[float | None]
-    value_explanation: list[str | None]
-    view_to_cart: list[float | None]
-    cart_to_purchase: list[float | None]
-    purchase_categories: list[list[str] | None]
-    active_hours: list[str | None]
-    price_level: list[float | None]
-    behaviour_explanation: list[str | None]
-    # next behaviour and recommendations (engine.dimensions.next_steps), filled by the pipeline
-    next_categories: list[list[str] | None] = field(default_factory=list)
-    next_category_probabilities: list[list[float] | None] = field(default_factory=list)
-    next_action: list[str | None] = field(default_factory=list)
-    next_action_probability: list[float | None] = field(default_factory=list)
-    purchase_probability: list[float | None] = field(default_factory=list)
-    hours_to_next_action: list[float | None] = field(default_factory=list)
-    next_explanation: list[str | None] = field(default_factory=list)
+    fields: dict[str, Any]
     recommendations: RecommendationLists = field(
         default_factory=lambda: RecommendationLists.empty(0)
     )
 
+    def __getattr__(self, name: str) -> Any:
+        columns = self.__dict__.get("fields", {})
+        if name in columns:
+            return columns[name]
+        raise AttributeError(name)
+
     def attach(self, columns: NextColumns | None) -> None:
-        """Take each per-user column of ``columns`` (one value per snapshot user) for the
-        profiled users; ``None`` (no action log) leaves every figure out."""
+        """Take the next-behaviour columns (one value per snapshot user) for the profiled
+        users; ``None`` (no action log) leaves those fields None."""
         users = self.user_index.tolist()
-        for f in fields(NextColumns):
-            if f.name in ("shown", "fit", "recommendations"):
-                continue
-            values = getattr(columns, f.name) if columns is not None else None
-            setattr(self, f.name, [None if values is None else values[u] for u in users])
-        self.recommendations = (
-            columns.recommendations.select(self.user_index)
-            if columns is not None
-            else RecommendationLists.empty(len(users))
-        )
+        if columns is None:
+            self.recommendations = RecommendationLists.empty(len(users))
+            return
+        self.fields.update(columns.select(users))
+        self.recommendations = columns.recommendations.select(self.user_index)
 
 
 def _top_per_group(group: Tensor, score: Tensor, k: int) -> Tensor:
@@ -299,46 +268,30 @@ def build_profiles(
     picked = [(explore_l[u], explore_on[u]) for u in sel]
     segment_l = segment.tolist()
     active_l = last_active.tolist() if last_active is not None else [-1] * n
+    fields: dict[str, Any] = {
+        "influence": influence[users],
+        "influence_rank": rank[users],
+        "segment": segment[users],
+        "segment_label": [labels.get(segment_l[u], "") for u in sel],
+        "uncertainty": uncertainty[users],
+        "explore": [[names[i] for i, on in zip(ex, on_, strict=True) if on] for ex, on_ in picked],
+        "adoptions": adoptions[users],
+        "cold_start": (interactions < config.cold_threshold)[users],
+        "last_active": [active_l[u] if active_l[u] >= 0 else None for u in sel],
+        **(customers.select(sel) if customers is not None else {}),
+    }
+    for f in FIELDS:  # a dimension not computed here (next behaviour: attach) is None until then
+        fields.setdefault(f.name, [None] * len(sel))
     return Profiles(
         user_index=users,
         embedding=embedding[users],
         interests=[[names[i] for i in top_l[u][: kept[u]]] for u in sel],
         interest_weights=[[round(w, 6) for w in weights_l[u][: kept[u]]] for u in sel],
-        influence=influence[users],
-        influence_rank=rank[users],
-        segment=segment[users],
-        segment_label=[labels.get(segment_l[u], "") for u in sel],
-        uncertainty=uncertainty[users],
-        explore=[[names[i] for i, on in zip(ex, on_, strict=True) if on] for ex, on_ in picked],
         explanation=explanation,
         interest_adoptions=[adoptions_l[u][: kept[u]] for u in sel],
-        adoptions=adoptions[users],
-        cold_start=(interactions < config.cold_threshold)[users],
-        last_active=[active_l[u] if active_l[u] >= 0 else None for u in sel],
         segments=segments,
-        **_customer_fields(customers, sel),
+        fields=fields,
     )
-
-
-def _customer_fields(customers: CustomerColumns | None, sel: list[int]) -> dict[str, list[Any]]:
-    """The customer columns of the selected users, with None for "does not apply" (NaN, "")."""
-    out: dict[str, list[Any]] = {}
-    for f in fields(CustomerColumns):
-        if f.name == "fit":
-            continue
-        if customers is None:
-            out[f.name] = [None] * len(sel)
-            continue
-        column = getattr(customers, f.name)
-        values = column.tolist() if isinstance(column, Tensor) else column
-        out[f.name] = [_applies(values[u]) for u in sel]
-    return out
-
-
-def _applies(value: Any) -> Any:
-    if value == "" or (isinstance(value, float) and value != value):
-        return None
-    return value
 
 
 def adoption_evidence(

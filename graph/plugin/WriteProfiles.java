@@ -2,8 +2,10 @@ package profilegraph;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import org.neo4j.graphdb.Direction;
@@ -26,6 +28,8 @@ import org.neo4j.procedure.Procedure;
  * {@code batch} holds parallel columns, one entry per user unless said otherwise:
  * users, watermark (one number), props (property name to its column; null removes), embeddings
  * (all users' vectors, one flat list, dim each), trails, stage_trails, trail_key (one string),
+ * online_fields (the properties a user keeps where the online path moved them after the batch's
+ * watermark: profile_online_epoch above it),
  * and three edge tables whose {@code user} column indexes the users: interests (name, rank,
  * weight, items, friends, adoptions), recommendations (item_id, rank, score, kind, reason,
  * category) and next (name, rank, probability).
@@ -94,6 +98,7 @@ public class WriteProfiles {
         List<String> trails = (List<String>) batch.get("trails");
         List<String> stageTrails = (List<String>) batch.get("stage_trails");
         String trailKey = (String) batch.get("trail_key");
+        Set<String> onlineFields = new HashSet<>((List<String>) batch.get("online_fields"));
         Edges interests = new Edges(batch.get("interests"));
         Edges recommendations = new Edges(batch.get("recommendations"));
         Edges next = new Edges(batch.get("next"));
@@ -117,7 +122,13 @@ public class WriteProfiles {
             if (!(consent == null ? consentDefault : (Boolean) consent)) {
                 continue;
             }
+            Object onlineEpoch = user.getProperty("profile_online_epoch", null);
+            boolean onlineNewer =
+                    onlineEpoch != null && ((Number) onlineEpoch).longValue() > watermark;
             for (Map.Entry<String, List<Object>> column : props.entrySet()) {
+                if (onlineNewer && onlineFields.contains(column.getKey())) {
+                    continue; // moved online after this run's snapshot: the newer value stays
+                }
                 setOrRemove(user, column.getKey(), column.getValue().get(u));
             }
             user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -22,7 +21,11 @@ from pathlib import Path
 from core.errors import ServiceStartError, ServiceUnavailable
 from core.settings import KafkaSettings, Settings
 from profilegraph.services.maven import copy_dependencies, require_maven, write_pom
-from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.process import (
+    Instance,
+    make_private,
+    port_open,
+)
 from profilegraph.services.status import ServiceStatus, process_status
 
 POM_NAME = "kafka-assembly.pom.xml"
@@ -34,16 +37,9 @@ def distribution_dir(settings: Settings) -> Path:
     return settings.home / f"kafka-{settings.kafka.version}"
 
 
-def instance_dir(settings: Settings) -> Path:
-    return settings.state / "kafka"
-
-
-def log_path(settings: Settings) -> Path:
-    return instance_dir(settings) / "kafka.log"
-
-
-def _pid_file(settings: Settings) -> Path:
-    return instance_dir(settings) / "kafka.pid"
+INSTANCE = Instance("kafka", "kafka.pid", "kafka.log")
+instance_dir, log_path, running_pid = INSTANCE.folder, INSTANCE.log_path, INSTANCE.running_pid
+_pid_file = INSTANCE.pid_path
 
 
 def ensure_distribution(settings: Settings) -> Path:
@@ -127,11 +123,6 @@ logger.kafka.level = INFO
 """
 
 
-def running_pid(settings: Settings) -> int | None:
-    pid = read_pid(_pid_file(settings))
-    return pid if pid_alive(pid) else None
-
-
 def _java(settings: Settings, distribution: Path, *args: str) -> list[str]:
     inst = instance_dir(settings)
     return [
@@ -199,13 +190,12 @@ def start(settings: Settings) -> ServiceStatus:
         pid_file = _pid_file(settings)
         pid_file.touch(mode=0o600)
         pid_file.write_text(launched.stdout.strip() + "\n")
-    wait_until(
+    INSTANCE.wait_started(
+        settings,
         lambda: _answers(k),
-        timeout_s=90,
         what=f"Kafka at {k.bootstrap}",
-        alive=lambda: running_pid(settings) is not None,
+        timeout_s=90,
         log=instance_dir(settings) / "kafka.out",
-        interval_s=0.5,
     )
     return status(settings)
 
@@ -232,22 +222,17 @@ def broker_version(k: KafkaSettings, timeout_s: float = 3.0) -> str:
 
 
 def stop(settings: Settings) -> None:
-    pid = running_pid(settings)
-    if pid is None:
-        return
-    os.kill(pid, signal.SIGTERM)  # a controlled shutdown: the broker flushes its logs
-    try:
-        wait_until(lambda: not pid_alive(pid), timeout_s=60, what="Kafka shutdown", interval_s=0.2)
-    except ServiceStartError:
-        os.kill(pid, signal.SIGKILL)
+    # a controlled shutdown: the broker flushes its logs
+    INSTANCE.terminate(settings, what="Kafka shutdown", timeout_s=60)
     _pid_file(settings).unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> ServiceStatus:
     k = settings.kafka
     pid = running_pid(settings)
-    stale = read_pid(_pid_file(settings)) if pid is None else None
-    result = process_status("kafka", "Kafka", k.bootstrap, pid=pid, stale=stale)
+    result = process_status(
+        "kafka", "Kafka", k.bootstrap, pid=pid, stale=INSTANCE.stale_pid(settings)
+    )
     if pid is not None:
         try:
             result.version = f"{k.version} ({broker_version(k)})"

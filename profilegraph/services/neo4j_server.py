@@ -22,11 +22,10 @@ from graph.client import GraphClient
 from profilegraph.services.neo4j_distribution import ensure_distribution
 from profilegraph.services.neo4j_plugin import prepare_plugins
 from profilegraph.services.process import (
+    Instance,
     make_private,
-    pid_alive,
     port_open,
     read_pid,
-    wait_until,
 )
 from profilegraph.services.status import ServiceStatus, process_status
 
@@ -47,16 +46,8 @@ JVM_FLAGS = (
 )
 
 
-def instance_dir(settings: Settings) -> Path:
-    return settings.state / "neo4j"
-
-
-def _pid_file(settings: Settings) -> Path:
-    return instance_dir(settings) / "run" / "neo4j.pid"
-
-
-def _log_file(settings: Settings) -> Path:
-    return instance_dir(settings) / "logs" / "neo4j.log"
+INSTANCE = Instance("neo4j", "run/neo4j.pid", "logs/neo4j.log")
+instance_dir, log_path, running_pid = INSTANCE.folder, INSTANCE.log_path, INSTANCE.running_pid
 
 
 def _share_mb(size: str, share: float) -> int:
@@ -172,11 +163,6 @@ def _password(settings: Settings) -> str:
     return settings.neo4j.password.get_secret_value()
 
 
-def running_pid(settings: Settings) -> int | None:
-    pid = read_pid(_pid_file(settings))
-    return pid if pid_alive(pid) else None
-
-
 def start(settings: Settings) -> ServiceStatus:
     """Start the instance if it is not running; a running one is left as it is."""
     if running_pid(settings) is None:
@@ -192,7 +178,7 @@ def start(settings: Settings) -> ServiceStatus:
             (inst / sub).mkdir(parents=True, exist_ok=True)
         # A pid file left by a server that died: Neo4j's launcher would take the (possibly
         # unreaped, or reused) pid for a running server and refuse to start.
-        _pid_file(settings).unlink(missing_ok=True)
+        INSTANCE.pid_path(settings).unlink(missing_ok=True)
         prepare_plugins(inst / "plugins", settings.home, distribution)
         (inst / "conf" / "neo4j.conf").write_text(render_config(settings, distribution))
         make_private(inst)  # the conf just written, and an instance made before this rule
@@ -258,7 +244,7 @@ def ensure_app_user(settings: Settings) -> None:
 def _released(host: str, port: int, settings: Settings) -> bool:
     """Whether the port closes within seconds: after this instance died (its pid file names a
     process that is gone) the kernel may still be tearing its sockets down."""
-    if read_pid(_pid_file(settings)) is None:
+    if read_pid(INSTANCE.pid_path(settings)) is None:
         return False
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -286,12 +272,11 @@ def wait_ready(
                 return True
             raise
 
-    wait_until(
+    INSTANCE.wait_started(
+        settings,
         answers,
-        timeout_s=settings.neo4j.start_timeout_s,
         what=f"Neo4j at {settings.neo4j.uri}",
-        alive=lambda: running_pid(settings) is not None,
-        log=_log_file(settings),
+        timeout_s=settings.neo4j.start_timeout_s,
         interval_s=1.0,
     )
 
@@ -314,8 +299,7 @@ def stop(settings: Settings) -> None:
 def status(settings: Settings) -> ServiceStatus:
     n = settings.neo4j
     pid = running_pid(settings)
-    stale = read_pid(_pid_file(settings)) if pid is None else None
-    result = process_status("neo4j", "Neo4j", n.uri, pid=pid, stale=stale)
+    result = process_status("neo4j", "Neo4j", n.uri, pid=pid, stale=INSTANCE.stale_pid(settings))
     if pid is None:
         return result
     try:
@@ -325,7 +309,3 @@ def status(settings: Settings) -> ServiceStatus:
     except (ServiceUnavailable, AuthenticationFailed) as exc:
         result.detail = str(exc)
     return result
-
-
-def log_path(settings: Settings) -> Path:
-    return _log_file(settings)

@@ -1,14 +1,83 @@
-"""Small process and socket helpers shared by the Neo4j and Redis managers."""
+"""What the service managers share: where an instance lives (:class:`Instance`: its folder,
+pid file and log), whether its process runs, how it is stopped, and small socket helpers."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ServiceStartError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One service's instance: the folder ``$PROFILEGRAPH_STATE/<name>/`` holding its data,
+    pid file and log (paths relative to the folder), written once per service."""
+
+    name: str
+    pid_file: str
+    log_file: str
+
+    def folder(self, settings: Settings) -> Path:
+        return settings.state / self.name
+
+    def pid_path(self, settings: Settings) -> Path:
+        return self.folder(settings) / self.pid_file
+
+    def log_path(self, settings: Settings) -> Path:
+        return self.folder(settings) / self.log_file
+
+    def running_pid(self, settings: Settings) -> int | None:
+        """The instance's process, if it runs (a pid file of a dead process says nothing)."""
+        pid = read_pid(self.pid_path(settings))
+        return pid if pid_alive(pid) else None
+
+    def stale_pid(self, settings: Settings) -> int | None:
+        """The pid file's process where it is dead: the instance ended without a stop."""
+        return None if self.running_pid(settings) is not None else read_pid(self.pid_path(settings))
+
+    def wait_started(
+        self,
+        settings: Settings,
+        ready: Callable[[], bool],
+        *,
+        what: str,
+        timeout_s: float,
+        log: Path | None = None,
+        interval_s: float = 0.5,
+    ) -> None:
+        """Poll ``ready`` until the just-launched instance answers; fail at once if its process
+        died, with the tail of ``log`` (default: the instance's log)."""
+        wait_until(
+            ready,
+            timeout_s=timeout_s,
+            what=what,
+            alive=lambda: self.running_pid(settings) is not None,
+            log=log or self.log_path(settings),
+            interval_s=interval_s,
+        )
+
+    def terminate(self, settings: Settings, *, what: str, timeout_s: float) -> None:
+        """SIGTERM (the service shuts down in order), then SIGKILL after ``timeout_s``."""
+        pid = self.running_pid(settings)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            wait_until(lambda: not pid_alive(pid), timeout_s=timeout_s, what=what, interval_s=0.1)
+        except ProcessLookupError:
+            pass
+        except ServiceStartError:
+            os.kill(pid, signal.SIGKILL)
 
 
 def pid_alive(pid: int | None) -> bool:

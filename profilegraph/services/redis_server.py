@@ -6,10 +6,7 @@ evict a key (``noeviction``) and must survive a restart (append-only file in the
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -17,7 +14,11 @@ import redis
 
 from core.errors import AuthenticationFailed, ServiceStartError, ServiceUnavailable
 from core.settings import RedisSettings, Settings
-from profilegraph.services.process import make_private, pid_alive, port_open, read_pid, wait_until
+from profilegraph.services.process import (
+    Instance,
+    make_private,
+    port_open,
+)
 from profilegraph.services.status import ServiceStatus, process_status
 
 # Commands the application never needs and an intruder would want: configuration, debugging,
@@ -45,8 +46,8 @@ DENIED_COMMANDS = (
 )
 
 
-def instance_dir(settings: Settings) -> Path:
-    return settings.state / "redis"
+INSTANCE = Instance("redis", "redis.pid", "redis.log")
+instance_dir, log_path, running_pid = INSTANCE.folder, INSTANCE.log_path, INSTANCE.running_pid
 
 
 def _started_mark(settings: Settings) -> Path:
@@ -118,11 +119,6 @@ def ping(r: RedisSettings) -> str:
         raise ServiceUnavailable(f"{where} does not answer: {exc}") from exc
 
 
-def running_pid(settings: Settings) -> int | None:
-    pid = read_pid(instance_dir(settings) / "redis.pid")
-    return pid if pid_alive(pid) else None
-
-
 def start(settings: Settings) -> ServiceStatus:
     if running_pid(settings) is None:
         r = settings.redis
@@ -154,12 +150,11 @@ def start(settings: Settings) -> ServiceStatus:
         except ServiceUnavailable:
             return False
 
-    wait_until(
+    INSTANCE.wait_started(
+        settings,
         answers,
-        timeout_s=30,
         what=f"Redis at {settings.redis.host}:{settings.redis.port}",
-        alive=lambda: running_pid(settings) is not None,
-        log=instance_dir(settings) / "redis.log",
+        timeout_s=30,
         interval_s=0.2,
     )
     return status(settings)
@@ -167,13 +162,8 @@ def start(settings: Settings) -> ServiceStatus:
 
 def stop(settings: Settings) -> None:
     """SIGTERM: Redis saves and exits in order (the application's user may not SHUTDOWN)."""
-    pid = running_pid(settings)
     _started_mark(settings).unlink(missing_ok=True)
-    if pid is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: not pid_alive(pid), timeout_s=30, what="Redis shutdown", interval_s=0.1)
+    INSTANCE.terminate(settings, what="Redis shutdown", timeout_s=30)
 
 
 def status(settings: Settings) -> ServiceStatus:
@@ -184,7 +174,7 @@ def status(settings: Settings) -> ServiceStatus:
         "Redis",
         r.url(masked=True),
         pid=pid,
-        stale=read_pid(instance_dir(settings) / "redis.pid") if pid is None else None,
+        stale=INSTANCE.stale_pid(settings),
         ended_unasked=_started_mark(settings).exists(),  # gone in order, but not by stop
     )
     if pid is not None:
@@ -193,7 +183,3 @@ def status(settings: Settings) -> ServiceStatus:
         except (ServiceUnavailable, AuthenticationFailed) as exc:
             result.detail = str(exc)
     return result
-
-
-def log_path(settings: Settings) -> Path:
-    return instance_dir(settings) / "redis.log"

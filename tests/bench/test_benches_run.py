@@ -43,6 +43,7 @@ WITH_SERVICES = {
         *("--seconds", "2", "--sources", "file", "redis"),
     ],
     "ingest_costs": ["--users", "500", "--writers", "1", "--batches", "1"],
+    "online": ["--users", "500", "--rates", "200", "--seconds", "3", "--ingest-events", "500"],
     "refresh": ["--sizes", "500", "--epochs", "1"],
     "scale": ["--sizes", "500", "--epochs", "1"],
 }

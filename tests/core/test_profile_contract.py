@@ -7,7 +7,10 @@ import dataclasses
 import re
 from pathlib import Path
 
-from core.profile_contract import COLUMNS, FIELDS, property_names
+import pytest
+
+from core.profile_contract import COLUMNS, FIELDS, STRUCTURE_COLUMNS, property_names
+from engine.dimensions.columns import FieldColumns
 from engine.dimensions.profile import Profiles
 from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, load_result, run_full, save_result
@@ -36,10 +39,13 @@ def test_every_profile_property_in_the_cypher_files_is_declared() -> None:
     assert not undeclared, f"profile properties not in core/profile_contract.py: {undeclared}"
 
 
-def test_the_engine_fills_every_column_of_the_contract() -> None:
-    columns = {f.name for f in dataclasses.fields(Profiles)}
-    assert set(COLUMNS) <= columns, set(COLUMNS) - columns
+def test_profiles_hold_the_structure_and_take_fields_only_from_the_contract() -> None:
+    structure = {f.name for f in dataclasses.fields(Profiles)}
+    assert set(STRUCTURE_COLUMNS) <= structure, set(STRUCTURE_COLUMNS) - structure
+    assert not structure & {f.name for f in FIELDS}, "a field restated outside the contract"
     assert len({f.name for f in FIELDS}) == len(FIELDS), "a field is declared twice"
+    with pytest.raises(ValueError, match=r"\['clv_typo'\] are not fields"):
+        FieldColumns({"clv": [1.0], "clv_typo": [2.0]})
 
 
 def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> None:

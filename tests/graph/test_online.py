@@ -5,11 +5,17 @@ without consent or without a profile is left alone."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.profile_contract import FIELDS_BY_NAME
+from core.settings import Settings
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_value
@@ -20,7 +26,9 @@ from graph.ingest import ingest_events
 from graph.online import OnlineUpdate
 from graph.profiles import read_profile
 from graph.queries import Query
-from graph.writeback import ProfileRow, Recommendation, write_profiles
+from graph.stream import StreamConsumer, publish
+from graph.writeback import WRITE_PROCEDURE, ProfileRow, Recommendation, write_profiles
+from profilegraph.services.redis_server import client as redis_client
 from tests.graph.conftest import wipe
 
 T0 = 1_700_000_000_000
@@ -61,20 +69,22 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     ingest_events(graph, users + items + history, source="test", online=online)
     assert read_profile(graph, "a") == {}  # not profiled yet: nothing to move
     rows = [
-        ProfileRow(u, [0.0] * 64, {}, recommendations=[Recommendation("z", 1, 1.0, "exploit", "r")])
+        ProfileRow(
+            u,
+            [0.0] * 64,
+            {"lifecycle_stage": "lapsed"},
+            recommendations=[Recommendation("z", 1, 1.0, "exploit", "r")],
+        )
         for u in ("a", "b", "c")
     ]
     write_profiles(graph, "r-online", 0, rows)
     stored = read_profile(graph, "a")
     assert stored is not None and "frequency" not in stored  # the refresh's: none
+    assert stored["lifecycle_stage"] == "lapsed"
 
     # a purchase of the recommended item, on a day already counted (no new occasion) and later
-    report = ingest_events(
-        graph,
-        [_buy(4, "a", "z", -30, 5.0), _buy(5, "a", "x", 2, 50.0), _buy(6, "b", "z", 1, 3.0)],
-        source="test",
-        online=online,
-    )
+    batch = [_buy(4, "a", "z", -30, 5.0), _buy(5, "a", "x", 2, 50.0), _buy(6, "b", "z", 1, 3.0)]
+    report = ingest_events(graph, batch, source="test", online=online)
     assert report.applied == 3
     after = read_profile(graph, "a")
     assert after is not None
@@ -99,20 +109,36 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert props["profile_recommendations"] == [] and _recommended(graph, "a") == []
     assert set(props["profile_online_fields"]) == set(expected)
     online_at = props["profile_online_at"]
+    # the analyst's view: who moved stage since their refresh
+    assert expected["lifecycle_stage"] != "lapsed"
+    moves = graph.read("online_moves", minutes=5, limit=10)
+    assert [(m["user_id"], m["stage_at_run"], m["stage_now"]) for m in moves] == [
+        ("a", "lapsed", expected["lifecycle_stage"])
+    ]
     # b has no consent: no profile was written and the purchase moves none
     assert "profile_online_at" not in _props(graph, "b")
     # c bought nothing: keeps the refresh's list
     assert _recommended(graph, "c") == ["z"]
 
     # the same batch again (a redelivery): the ledger skips it, and the profile stays
-    again = ingest_events(
-        graph,
-        [_buy(4, "a", "z", -30, 5.0), _buy(5, "a", "x", 2, 50.0), _buy(6, "b", "z", 1, 3.0)],
-        source="test",
-        online=online,
-    )
+    again = ingest_events(graph, batch, source="test", online=online)
     assert again.applied == 0
     assert _props(graph, "a")["profile_online_at"] == online_at
+
+    # a refresh whose snapshot predates the online update keeps its fields (both writers)
+    assert report.epoch > 0
+    for procedure in (True, False):
+        graph.procedures[WRITE_PROCEDURE] = procedure
+        write_profiles(
+            graph, "r-old", report.epoch - 1, [ProfileRow("a", [0.0] * 64, {"segment": 3})]
+        )
+        props = _props(graph, "a")
+        assert props["profile_run_id"] == "r-old" and props["profile_segment"] == 3
+        assert props["profile_frequency"] == expected["frequency"]  # newer than the run
+        assert props["profile_clv"] == pytest.approx(expected["clv"])
+    # a refresh that saw the event writes its own figures (here: none)
+    write_profiles(graph, "r-new", report.epoch, [ProfileRow("a", [0.0] * 64, {})])
+    assert "profile_frequency" not in _props(graph, "a")
 
 
 PROPS = Query(
@@ -135,7 +161,84 @@ def _recommended(graph: GraphClient, user: str) -> list[str]:
     return [r["i"] for r in graph.read(RECOMMENDED, u=user)]
 
 
-def test_fields_named_online_are_contract_fields() -> None:
-    from engine.dimensions.online import ONLINE_FIELDS
+def _crashing_online_consumer(name: str, fit_path: str, where: str) -> int:
+    """A consumer with the online path in a child process that dies (os._exit) on its first
+    batch: inside the ingest transaction right after the online update ran (``in_transaction``),
+    after reading (``after_read``) or after the commit, before the acknowledgement
+    (``after_commit``)."""
+    hook = "" if where == "in_transaction" else f"{where}=lambda ids: os._exit(9),"
+    script = textwrap.dedent(
+        f"""
+        import json, os
+        import graph.online
+        from core.settings import load_settings
+        from engine.dimensions.customer_profile import CustomerConfig
+        from engine.dimensions.online import OnlineModel
+        from graph.client import GraphClient
+        from graph.stream import StreamConsumer
+        from profilegraph.services.redis_server import client
 
-    assert set(ONLINE_FIELDS) <= set(FIELDS_BY_NAME)
+        if {where!r} == "in_transaction":
+            real = graph.online.OnlineUpdate.apply
+            def dying(self, tx, events, epoch):
+                real(self, tx, events, epoch)
+                os._exit(9)
+            graph.online.OnlineUpdate.apply = dying
+        fit = json.load(open({fit_path!r}))
+        online = graph.online.OnlineUpdate(OnlineModel("r-online", fit, CustomerConfig()))
+        settings = load_settings()
+        with GraphClient(settings.neo4j) as g, client(settings.redis) as conn:
+            consumer = StreamConsumer(g, conn, stream={name!r}, consumer="crashy",
+                                      batch_size=10, block_ms=100, online=online, {hook})
+            consumer.run(until_empty=True)
+        """
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).returncode
+
+
+@pytest.mark.parametrize("where", ["in_transaction", "after_read", "after_commit"])
+def test_a_crash_anywhere_applies_each_purchase_to_the_profile_once(
+    graph: GraphClient, settings: Settings, model: OnlineModel, tmp_path: Path, where: str
+) -> None:
+    """kill -9 of the consumer at any point, then a survivor drains the stream: each profile
+    equals what a clean replay of the purchases gives (each order counted once)."""
+    wipe(graph)
+    users = ["p", "q", "r"]
+    ingest_events(
+        graph,
+        [{"type": "user_upsert", "event_id": f"u-{u}", "user_id": u} for u in users]
+        + [{"type": "item_upsert", "event_id": f"i-{i}", "item_id": f"i{i}"} for i in range(5)],
+        source="test",
+    )
+    write_profiles(graph, "r-online", 0, [ProfileRow(u, [0.0] * 64, {}) for u in users])
+    purchases = [_buy(100 + k, users[k % 3], f"i{k % 5}", -40 + 3 * k, 10.0 + k) for k in range(30)]
+    fit_path = tmp_path / "fit.json"
+    fit_path.write_text(json.dumps(model.fit))
+    name = f"test:online:{uuid.uuid4().hex}"
+    with redis_client(settings.redis) as conn:
+        publish(conn, purchases, stream=name)
+        assert _crashing_online_consumer(name, str(fit_path), where) == 9
+        survivor = StreamConsumer(
+            graph,
+            conn,
+            stream=name,
+            consumer="survivor",
+            batch_size=10,
+            block_ms=100,
+            claim_idle_ms=0,
+            online=OnlineUpdate(model),
+        )
+        survivor.run(until_empty=True)
+        conn.delete(name)
+    for user in users:
+        mine = [e for e in purchases if e["user_id"] == user]
+        replay = online_value(
+            model,
+            CustomerHistory(
+                [e["ts"] for e in mine], [e["amount"] for e in mine], max(e["ts"] for e in mine)
+            ),
+        )
+        got = read_profile(graph, user) or {}
+        assert got["total_spend"] == pytest.approx(sum(e["amount"] for e in mine))
+        for field, value in replay.items():
+            assert got.get(field) == (pytest.approx(value) if isinstance(value, float) else value)

@@ -1,0 +1,268 @@
+"""Online profile updates: how soon a purchase shows in the profile, at a sustained event rate.
+
+    python -m bench.online                                    # 10k users, 1k and 5k events/s
+    python -m bench.online --users 10000 100000 --rates 1000 5000 --seconds 60
+
+Per size, on the bench's own Neo4j and Redis: a synthetic shop (``graph.datasets.synthetic``)
+is loaded and every user marked profiled by a run whose customer models are fitted on the shop
+(``engine.dimensions.customer_profile``; nothing is trained online). Then, per rate, for
+``--seconds``: the main process publishes purchases of random users to a Redis stream at the
+rate (paced every 10 ms, each purchase stamped with its send time); a consumer process
+(``graph.stream.StreamConsumer`` with the online path, as ``profilegraph consume`` runs it)
+applies them, each batch in one transaction with its profile updates. Reported:
+
+- **latency** publish -> profile visible, p50/p95/p99 over every event (the Redis message id is
+  its publish time; the commit time is taken after the transaction holding it commits, and what
+  commits is visible to every reader), and over a sample read back through ``read_profile``
+  (a reader polls a sampled user until their ``last_active`` reaches the purchase's time);
+- **sustained rate**: events applied per second over the run, and the backlog left at the end;
+- **cost on the ingest path**: ``ingest_events`` of the same purchases with and without the
+  online path, events/s, one after the other on the same database.
+
+Target on the 2-core machine (issue 36): p99 <= 1 s at 5k events/s with 100k users, and the
+ingest rate without online updates reduced by at most 20 %. Prints a table and writes
+``out/bench/online.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import bench_services, load_shop, report
+
+BATCH = 2_000
+MARK_PROFILED = """
+UNWIND $ids AS id
+MATCH (u:User {user_id: id})
+SET u.profile_run_id = $run_id, u.profile_watermark = 0
+RETURN count(*) AS written
+"""
+
+
+def _purchases(n: int, users: list[str], items: list[str], start: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    return [
+        {
+            "type": "interaction",
+            "event_id": f"bench-{start + k}",
+            "user_id": rng.choice(users),
+            "item_id": rng.choice(items),
+            "kind": "purchase",
+            "ts": int(time.time() * 1000),
+            "amount": round(rng.uniform(5, 120), 2),
+            "order_id": f"bench-o-{start + k}",
+        }
+        for k in range(n)
+    ]
+
+
+def _consumer(settings: Any, fit: dict, stream: str, stop: Any, out: Any) -> None:
+    """The online consumer, in its own process: commit time per message id."""
+    from engine.dimensions.customer_profile import CustomerConfig
+    from engine.dimensions.online import OnlineModel
+    from graph.client import GraphClient
+    from graph.online import OnlineUpdate
+    from graph.stream import StreamConsumer
+    from profilegraph.services.redis_server import client as redis_client
+
+    latencies: list[float] = []
+    applied = 0
+
+    def committed(ids: list[bytes]) -> None:
+        now = time.time() * 1000
+        latencies.extend(now - int(i.split(b"-")[0]) for i in ids)
+
+    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig()))
+    with GraphClient(settings.neo4j) as client, redis_client(settings.redis) as conn:
+        consumer = StreamConsumer(
+            client,
+            conn,
+            stream=stream,
+            consumer=f"bench-{uuid.uuid4().hex[:8]}",
+            batch_size=BATCH,
+            block_ms=20,
+            after_commit=committed,
+            online=online,
+        )
+        consumer.ensure_group()
+        while not stop.is_set() or consumer.pending() or conn.xlen(stream):
+            report = consumer.run_once()
+            applied += report.applied if report is not None else 0
+    out.put({"latencies": latencies, "applied": applied})
+
+
+def _drive(
+    settings: Any, fit: dict, users: list[str], items: list[str], rate: int, seconds: float
+) -> dict[str, Any]:
+    from graph.client import GraphClient
+    from graph.profiles import read_profile
+    from graph.stream import publish
+    from profilegraph.services.redis_server import client as redis_client
+
+    stream = f"bench-online-{uuid.uuid4().hex[:8]}"
+    ctx = mp.get_context("spawn")
+    stop, out = ctx.Event(), ctx.Queue()
+    worker = ctx.Process(target=_consumer, args=(settings, fit, stream, stop, out))
+    worker.start()
+    time.sleep(3.0)  # the consumer process imports torch before the clock starts
+    sampled: list[float] = []
+    pending: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def reader() -> None:  # read back sampled purchases through the analyst's path
+        with GraphClient(settings.neo4j) as client:
+            while not done.is_set() or pending:
+                with lock:
+                    batch = list(pending)
+                for user, ts in batch:
+                    p = read_profile(client, user) or {}
+                    if (p.get("last_active") or 0) >= ts:
+                        sampled.append(time.time() * 1000 - ts)
+                        with lock:
+                            pending.remove((user, ts))
+                time.sleep(0.01)
+                if done.is_set() and time.time() > deadline + 30:
+                    break
+
+    deadline = time.time() + seconds
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    sent, tick, start = 0, 0.01, time.time()
+    with redis_client(settings.redis) as conn:
+        while (now := time.time()) < start + seconds:
+            due = int((now - start + tick) * rate) - sent
+            if due > 0:
+                events = _purchases(due, users, items, sent, seed=sent)
+                publish(conn, events, stream=stream)
+                if sent // max(rate // 4, 1) != (sent + due) // max(rate // 4, 1):
+                    with lock:  # about four read-back samples a second
+                        pending.append((events[-1]["user_id"], events[-1]["ts"]))
+                sent += due
+            time.sleep(max(0.0, tick - (time.time() - now)))
+        published_s = time.time() - start
+        stop.set()
+        result = out.get(timeout=600)
+        backlog_s = time.time() - start - published_s
+        conn.delete(stream)
+    worker.join(timeout=60)
+    done.set()
+    thread.join(timeout=60)
+    lat = np.array(result["latencies"]) / 1000
+    back = np.array(sampled) / 1000
+    return {
+        "rate": rate,
+        "sent": sent,
+        "applied": result["applied"],
+        "sent_per_s": sent / published_s,
+        "applied_per_s": result["applied"] / (published_s + backlog_s),
+        "drain_after_s": backlog_s,
+        "p50_s": float(np.percentile(lat, 50)) if lat.size else None,
+        "p95_s": float(np.percentile(lat, 95)) if lat.size else None,
+        "p99_s": float(np.percentile(lat, 99)) if lat.size else None,
+        "readback_n": int(back.size),
+        "readback_p50_s": float(np.percentile(back, 50)) if back.size else None,
+        "readback_p99_s": float(np.percentile(back, 99)) if back.size else None,
+    }
+
+
+def _ingest_cost(
+    settings: Any, fit: dict, users: list[str], items: list[str], n: int
+) -> dict[str, float]:
+    from engine.dimensions.customer_profile import CustomerConfig
+    from engine.dimensions.online import OnlineModel
+    from graph.client import GraphClient
+    from graph.ingest import ingest_events
+    from graph.online import OnlineUpdate
+
+    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig()))
+    out: dict[str, float] = {}
+    with GraphClient(settings.neo4j) as client:
+        for k, (name, hook) in enumerate(
+            (("without", None), ("with", online), ("without_again", None))
+        ):
+            events = _purchases(n, users, items, 10_000_000 * (k + 1), seed=k)
+            started = time.perf_counter()
+            ingest_events(client, events, source="bench", batch_size=BATCH, online=hook)
+            out[f"ingest_{name}_per_s"] = n / (time.perf_counter() - started)
+    base = (out["ingest_without_per_s"] + out["ingest_without_again_per_s"]) / 2
+    out["ingest_cost"] = 1 - out["ingest_with_per_s"] / base
+    return out
+
+
+def run(sizes: list[int], rates: list[int], seconds: float, ingest_n: int) -> list[dict[str, Any]]:
+    from engine.dimensions.customer_profile import CustomerConfig, customer_columns
+    from engine.interactions import timed_actions
+    from graph.client import GraphClient
+    from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+    from graph.queries import Query
+
+    settings = bench_services()
+    rows = []
+    for n_users in sizes:
+        data = generate(
+            SyntheticConfig(n_users=n_users, n_items=max(200, n_users // 10), horizon_days=365)
+        )
+        load_shop(settings, data)
+        snapshot = to_snapshot(data)
+        fit = customer_columns(snapshot, timed_actions(snapshot), None, CustomerConfig()).fit
+        if fit.get("basis") != "orders":
+            raise SystemExit("the synthetic shop has no orders: nothing moves online")
+        users, items = snapshot.node_ids["user"], snapshot.node_ids["item"]
+        mark = Query(name="bench_mark_profiled", mode="write", text=MARK_PROFILED)
+        with GraphClient(settings.neo4j) as client:
+            for lo in range(0, len(users), 20_000):
+                client.write_rows(mark, ids=users[lo : lo + 20_000], run_id="bench")
+        cost = _ingest_cost(settings, fit, users, items, ingest_n)
+        for rate in rates:
+            row = {"users": n_users, **_drive(settings, fit, users, items, rate, seconds), **cost}
+            rows.append(row)
+            print(f"{n_users:,} users at {rate:,}/s: p99 {row['p99_s']}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--rates", type=int, nargs="+", default=[1_000, 5_000])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--ingest-events", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=Path("out/bench/online.json"))
+    args = parser.parse_args()
+    rows = run(args.users, args.rates, args.seconds, args.ingest_events)
+    report(
+        "online profile updates",
+        rows,
+        args.out,
+        [
+            "rate",
+            "sent_per_s",
+            "applied_per_s",
+            "drain_after_s",
+            "p50_s",
+            "p95_s",
+            "p99_s",
+            "readback_n",
+            "readback_p50_s",
+            "readback_p99_s",
+            "ingest_without_per_s",
+            "ingest_with_per_s",
+            "ingest_cost",
+        ],
+    )
+    bad = [r for r in rows if not r["applied"] or r["applied"] < r["sent"]]
+    if bad:
+        raise SystemExit(f"events lost: {[(r['sent'], r['applied']) for r in bad]}")
+
+
+if __name__ == "__main__":
+    main()
