@@ -144,6 +144,14 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField(
         "monetary", "float", "mean spend per order (reporting currency)", "monetary", online=True
     ),
+    ProfileField(
+        "usual_gap_days",
+        "float",
+        "the customer's usual days between orders (the population's median for one order);"
+        " a quiet spell over twice this makes a customer 'at risk'",
+        "usual gap (days)",
+        online=True,
+    ),
     ProfileField("total_spend", "float", "spend over all orders", "total spend", online=True),
     ProfileField(
         "rfm_score", "str", "recency, frequency, monetary quintiles (5 = best)", "RFM", online=True

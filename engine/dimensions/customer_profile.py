@@ -126,6 +126,7 @@ def customer_columns(
         figures = {
             **dict.fromkeys(("recency_days", "monetary", "total_spend", "probability_active"), nan),
             **dict.fromkeys(("expected_purchases", "clv", "churn_probability"), nan),
+            "usual_gap_days": nan,
             **dict.fromkeys(("rfm_score", "rfm_segment", "lifecycle_stage"), blank),
             **dict.fromkeys(("value_explanation", "churn_explanation"), blank),
             "frequency": none,
@@ -215,6 +216,7 @@ def value_fields(
     return {
         "recency_days": value.recency_days,
         "frequency": value.frequency.to(torch.long),
+        "usual_gap_days": value.usual_gap_days,
         "monetary": money_or_nan(value.monetary),
         "total_spend": money_or_nan(torch.where(value.buyer, value.total_spend, nan)),
         "rfm_score": value.rfm_score,

@@ -138,3 +138,17 @@ def test_customers_valued_together_are_valued_as_if_alone(shop: Snapshot) -> Non
     assert together == alone
     # and the customers differ: the check is not vacuous
     assert len({row["recency_days"] for row in together}) == len(histories)
+
+
+def test_the_usual_gap_is_the_time_between_orders(shop: Snapshot) -> None:
+    """A field added to the contract and to the value dimension's columns reaches the refresh
+    and the online path alike: a weekly buyer's usual gap is 7 days, a one-time buyer's the
+    population's median."""
+    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
+    model = OnlineModel("r1", fit, CONFIG)
+    now = int(fit["as_of_ms"])
+    weekly = CustomerHistory([now - 7 * k * DAY_MS for k in range(6)], [10.0] * 6)
+    once = CustomerHistory([now - 3 * DAY_MS], [10.0])
+    a, b = online_values(model, [weekly, once])
+    assert a["usual_gap_days"] == pytest.approx(7.0)
+    assert b["usual_gap_days"] == pytest.approx(fit["value"]["median_gap_days"])
