@@ -6,8 +6,10 @@
 Per size, on the bench's own Neo4j and Redis: a synthetic shop (``graph.datasets.synthetic``)
 is loaded and every user marked profiled by a run whose customer models are fitted on the shop
 (``engine.dimensions.customer_profile``; nothing is trained online). Then, per rate, for
-``--seconds``: the main process publishes purchases of random users to a Redis stream at the
-rate (paced every 10 ms, each purchase stamped with its send time); a consumer process
+``--seconds``: the main process publishes events of random users to a Redis stream at the
+rate (paced every 10 ms, each stamped with its send time; ``--purchase-share`` of them
+purchases, the rest views, as a shop's stream is mostly views; 1.0 is the worst case); a
+consumer process
 (``graph.stream.StreamConsumer`` with the online path, as ``profilegraph consume`` runs it)
 applies them, each batch in one transaction with its profile updates. Reported:
 
@@ -50,7 +52,13 @@ RETURN count(*) AS written
 
 
 def _purchases(
-    n: int, users: list[str], items: list[str], start: int, seed: int, share: float = 1.0
+    n: int,
+    users: list[str],
+    items: list[str],
+    start: int,
+    seed: int,
+    share: float = 1.0,
+    prefix: str = "bench",
 ) -> list[dict[str, Any]]:
     """``n`` events of random users, a ``share`` of them purchases (each its own order) and the
     rest views: the online path moves profiles on purchases only."""
@@ -59,7 +67,7 @@ def _purchases(
     for k in range(n):
         event = {
             "type": "interaction",
-            "event_id": f"bench-{start + k}",
+            "event_id": f"{prefix}-{start + k}",
             "user_id": rng.choice(users),
             "item_id": rng.choice(items),
             "kind": "view",
@@ -69,7 +77,7 @@ def _purchases(
             event |= {
                 "kind": "purchase",
                 "amount": round(rng.uniform(5, 120), 2),
-                "order_id": f"bench-o-{start + k}",
+                "order_id": f"{prefix}-o-{start + k}",
             }
         out.append(event)
     return out
@@ -112,14 +120,21 @@ def _consumer(settings: Any, fit: dict, stream: str, ready: Any, stop: Any, out:
 
 
 def _drive(
-    settings: Any, fit: dict, users: list[str], items: list[str], rate: int, seconds: float
+    settings: Any,
+    fit: dict[str, Any],
+    users: list[str],
+    items: list[str],
+    rate: int,
+    seconds: float,
+    share: float,
 ) -> dict[str, Any]:
     from graph.client import GraphClient
     from graph.profiles import read_profile
     from graph.stream import publish
     from profilegraph.services.redis_server import client as redis_client
 
-    stream = f"bench-online-{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+    stream = f"bench-online-{run}"
     ctx = mp.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     worker = ctx.Process(target=_consumer, args=(settings, fit, stream, ready, stop, out))
@@ -154,11 +169,12 @@ def _drive(
         while (now := time.time()) < start + seconds:
             due = int((now - start + tick) * rate) - sent
             if due > 0:
-                events = _purchases(due, users, items, sent, seed=sent)
+                events = _purchases(due, users, items, sent, seed=sent, prefix=run)
                 publish(conn, events, stream=stream)
-                if sent // max(rate // 4, 1) != (sent + due) // max(rate // 4, 1):
-                    with lock:  # about four read-back samples a second
-                        pending.append((events[-1]["user_id"], events[-1]["ts"]))
+                bought = [e for e in events if e["kind"] == "purchase"]
+                if bought and sent // max(rate // 4, 1) != (sent + due) // max(rate // 4, 1):
+                    with lock:  # about four read-back samples a second, of purchases
+                        pending.append((bought[-1]["user_id"], bought[-1]["ts"]))
                 sent += due
             time.sleep(max(0.0, tick - (time.time() - now)))
         published_s = time.time() - start
@@ -222,7 +238,9 @@ def _ingest_cost(
     return out
 
 
-def run(sizes: list[int], rates: list[int], seconds: float, ingest_n: int) -> list[dict[str, Any]]:
+def run(
+    sizes: list[int], rates: list[int], seconds: float, ingest_n: int, share: float
+) -> list[dict[str, Any]]:
     from engine.dimensions.customer_profile import CustomerConfig, customer_columns
     from engine.interactions import timed_actions
     from graph.client import GraphClient
@@ -247,7 +265,8 @@ def run(sizes: list[int], rates: list[int], seconds: float, ingest_n: int) -> li
                 client.write_rows(mark, ids=users[lo : lo + 20_000], run_id="bench")
         cost = _ingest_cost(settings, fit, users, items, ingest_n)
         for rate in rates:
-            row = {"users": n_users, **_drive(settings, fit, users, items, rate, seconds), **cost}
+            drive = _drive(settings, fit, users, items, rate, seconds, share)
+            row = {"users": n_users, "purchase_share": share, **drive, **cost}
             rows.append(row)
             print(f"{n_users:,} users at {rate:,}/s: p99 {row['p99_s']}", flush=True)
     return rows
@@ -259,14 +278,18 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[1_000, 5_000])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--ingest-events", type=int, default=20_000)
+    parser.add_argument(
+        "--purchase-share", type=float, default=0.1, help="of the driven events (the rest views)"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench/online.json"))
     args = parser.parse_args()
-    rows = run(args.users, args.rates, args.seconds, args.ingest_events)
+    rows = run(args.users, args.rates, args.seconds, args.ingest_events, args.purchase_share)
     report(
         "online profile updates",
         rows,
         args.out,
         [
+            "purchase_share",
             "rate",
             "sent_per_s",
             "applied_per_s",
