@@ -229,6 +229,7 @@ class PrivacySettings(_Section):
     unconsented_as_context: bool = False
     run_retention_days: float = Field(7.0, gt=0, le=3650)  # run folders (snapshots, results)
     dead_letter_retention_days: float = Field(30.0, gt=0, le=3650)  # rejected input's raw text
+    review_text_days: float = Field(365.0, gt=0, le=3650)  # a review's words, from when written
     # Sensitive attributes (SENSITIVE) go into snapshots only for the fairness report; they are
     # never a model input either way.
     sensitive_in_snapshots: bool = False

@@ -64,6 +64,30 @@ Text = Annotated[
 ]
 
 
+def _safe_review_text(value: str) -> str:
+    """A review's text: line breaks and tabs are text here; other control characters and
+    direction overrides are refused as everywhere."""
+    _safe_characters(value.replace("\n", " ").replace("\t", " "))
+    return value
+
+
+REVIEW_TEXT_MAX = 5_000  # characters; a review longer than this is refused, not cut
+ReviewText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=REVIEW_TEXT_MAX),
+    AfterValidator(_safe_review_text),
+]
+LANGUAGES = ("en", "zh")
+
+
+def detect_language(text: str) -> str:
+    """``zh`` where a fifth or more of the letters are CJK ideographs, else ``en`` (the two
+    languages the review scorers know)."""
+    letters = [c for c in text if c.isalpha()]
+    cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    return "zh" if letters and cjk * 5 >= len(letters) else "en"
+
+
 class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -138,6 +162,10 @@ class InteractionEvent(EventBase):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     quantity: int | None = Field(None, ge=1, le=1_000_000)
     order_id: Identifier | None = None
+    # a review's words (personal data: kept as long as privacy.review_text_days says, never in
+    # a snapshot file) and their language, detected when absent
+    text: ReviewText | None = None
+    language: Literal["en", "zh"] | None = Field(None, validate_default=True)
 
     @field_validator("category")
     @classmethod
@@ -152,6 +180,21 @@ class InteractionEvent(EventBase):
         if value is not None and info.data.get("kind") is not InteractionKind.PURCHASE:
             raise ValueError(f"{info.field_name} is only allowed on kind 'purchase'")
         return value
+
+    @field_validator("text")
+    @classmethod
+    def _reviews_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("kind") is not InteractionKind.REVIEW:
+            raise ValueError("text is only allowed on kind 'review'")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_of_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        text = info.data.get("text")
+        if value is not None and text is None:
+            raise ValueError("language is only allowed with a text")
+        return value if value is not None or text is None else detect_language(text)
 
     @field_validator("currency")
     @classmethod

@@ -457,6 +457,29 @@ def _unclaimed(tx: Transaction, unique: dict[str, Event], epoch: int) -> list[Ev
 INGEST_TRANSACTION = "ingest_batch"  # the metadata close_epoch finds ingest transactions by
 
 
+def _review_texts(tx: Transaction, events: Sequence[Event]) -> None:
+    """Keep the batch's review texts on their edges, and drop those of users who withdrew
+    consent in it (both in the batch's transaction, whichever path wrote the interactions)."""
+    texts = [
+        {
+            "user_id": e.user_id,
+            "item_id": e.item_id,
+            "text": e.text,
+            "language": e.language,
+            "ts": e.ts_ms if e.ts_ms is not None else int(time.time() * 1000),
+        }
+        for e in events
+        if isinstance(e, InteractionEvent) and e.text is not None
+    ]
+    if texts:
+        tx.run("ingest_review_texts", rows=texts)
+    withdrawn = [
+        e.user_id for e in events if isinstance(e, UserUpsertEvent) and e.profiling_consent is False
+    ]
+    if withdrawn:
+        tx.run("forget_review_texts", users=withdrawn)
+
+
 def apply_batch(
     client: GraphClient,
     events: Sequence[Event],
@@ -488,6 +511,7 @@ def apply_batch(
                 tx.run(_query(key), rows=rows, seq=epoch)
                 if key == "ingest_tags":
                     tx.run("ingest_tag_categories", rows=_tag_category_rows(rows))
+        _review_texts(tx, fresh)
         if online is not None and fresh:
             online.apply(tx, fresh, epoch)
         kept = [] if replay else rejections  # a replayed batch's rejections are recorded already

@@ -5,6 +5,8 @@
   next incremental refresh builds on it. CLI export mappings (``exports/``) age the same way.
 - **Dead letters** (rejected input, whose raw text can name people) last seen more than
   ``dead_letter_retention_days`` ago are deleted from Neo4j.
+- **Review texts** (a customer's words) written more than ``review_text_days`` ago are removed
+  from their reviews (the rating stays).
 - **The ingest ledger** (event-id digests and delivered-batch records) forgets entries older
   than ``ingest.dedup_window_days``: the de-duplication window is bounded.
 
@@ -30,6 +32,7 @@ class RetentionReport:
     run_folders: int = 0
     export_folders: int = 0
     dead_letters: int = 0
+    review_texts: int = 0
     ledger_entries: int = 0
 
 
@@ -61,6 +64,14 @@ def expire_dead_letters(client: GraphClient, max_age_days: float, *, batch: int 
     return deleted
 
 
+def expire_review_texts(client: GraphClient, max_age_days: float, *, batch: int = 10_000) -> int:
+    before = int((time.time() - max_age_days * DAY_S) * 1000)
+    expired = 0
+    while (done := client.write_rows("expire_review_texts", before=before, limit=batch)) > 0:
+        expired += done
+    return expired
+
+
 def expire_ingest_ledger(client: GraphClient, max_age_days: float, *, batch: int = 10_000) -> int:
     """The de-duplication window: ledger entries and delivered-batch records older go."""
     before = int((time.time() - max_age_days * DAY_S) * 1000)
@@ -80,5 +91,6 @@ def housekeeping(settings: Settings) -> RetentionReport:
     )
     with GraphClient(settings.neo4j) as client:
         report.dead_letters = expire_dead_letters(client, privacy.dead_letter_retention_days)
+        report.review_texts = expire_review_texts(client, privacy.review_text_days)
         report.ledger_entries = expire_ingest_ledger(client, settings.ingest.dedup_window_days)
     return report

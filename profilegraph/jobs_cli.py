@@ -222,6 +222,37 @@ def profile(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
     console.print(Panel(text, title=f"user {user_id}", expand=False))
 
 
+def watch(
+    ctx: typer.Context,
+    user_id: str = typer.Argument(...),
+    every: float = typer.Option(1.0, min=0.1, max=60.0, help="seconds between reads"),
+    times: int = typer.Option(0, min=0, help="reads before stopping (0: until Ctrl-C)"),
+) -> None:
+    """Follow one profile as events arrive: print each field that changes, with its source
+    (``online`` for the online path, else the run)."""
+    seen: dict[str, Any] = {}
+    reads = 0
+    with GraphClient(ctx.obj.neo4j) as client:
+        while times == 0 or reads < times:
+            p = read_profile(client, user_id)
+            if p is None:
+                raise JobError(f"no user {user_id!r}")
+            online = set(p.get("online_fields") or [])
+            newer = (p.get("online_epoch") or -1) > (p.get("watermark") or -1)
+            for field in FIELDS:
+                value = p.get(field.name)
+                if reads and seen.get(field.name) == value:
+                    continue
+                by = "online" if newer and field.name in online else f"run {p.get('run_id')}"
+                console.print(f"{field.label:<22}{field.render(value):<40} ({by})", highlight=False)
+                seen[field.name] = value
+            reads += 1
+            if times == 0 or reads < times:
+                time.sleep(every)
+            if reads == 1:
+                console.print("-- watching for changes (Ctrl-C stops) --")
+
+
 def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
     """Query rows as a table: the given columns (default: all), floats to 4 figures, lists
     joined."""
@@ -253,7 +284,7 @@ def render_profile(
     )
     lines += [
         f"{field.label:<{width}}{field.render(p.get(field.name))}"
-        + ("  [online]" if field.name in online else "")
+        + ("  (online)" if field.name in online else "")
         for field in FIELDS
     ]
     lines.append("why:")
@@ -269,7 +300,7 @@ def render_profile(
     lines.append(f"run {p.get('run_id')} at watermark {p.get('watermark')}")
     if online:
         when = datetime.fromtimestamp(p["online_at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        lines.append(f"[online] fields moved by events since the run, last at {when}")
+        lines.append(f"(online): fields moved by events since the run, last at {when}")
     return "\n".join(lines)
 
 
@@ -382,5 +413,5 @@ def beat(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(submit_app, name="submit")
-    for command in (status, cancel, profile, influencers, worker, beat, flower):
+    for command in (status, cancel, profile, watch, influencers, worker, beat, flower):
         app.command(command.__name__)(command)

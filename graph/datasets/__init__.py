@@ -60,5 +60,32 @@ DATASETS = {
             "count_events",
             "UserBehavior.csv",
         ),
+        DataSet(
+            "yelp",
+            "Yelp 10k reviews with stars (English; the Yelp dataset terms: academic use)",
+            Path("reviews") / "yelp-10k" / "yelp.csv.zip",
+            "reviews",
+            "yelp_events",
+            "count_yelp",
+            "yelp.csv.zip",
+        ),
+        DataSet(
+            "amazon-fashion",
+            "Amazon Fashion 5-core reviews with stars (English; Ni, Li, McAuley 2019; research)",
+            Path("reviews") / "amazon-fashion-5core" / "AMAZON_FASHION_5.json",
+            "reviews",
+            "amazon_fashion_events",
+            "count_amazon_fashion",
+            "AMAZON_FASHION_5.json",
+        ),
+        DataSet(
+            "douban",
+            "Douban movie comments with ratings and genres (Chinese; research use only)",
+            Path("reviews") / "douban-movie-comments" / "comments.csv",
+            "reviews",
+            "douban_events",
+            "count_douban",
+            "comments.csv (movies.csv beside it)",
+        ),
     )
 }

@@ -74,6 +74,13 @@ def test_json_text_and_dicts_are_the_same_event() -> None:
         ({"colour": "red"}, "colour", "red", "Extra inputs are not permitted"),
         ({"kind": "tag"}, "category", "None", "category is required for kind 'tag'"),
         ({"category": "rock"}, "category", "rock", "only allowed there"),
+        ({"text": "nice"}, "text", "nice", "only allowed on kind 'review'"),
+        ({"kind": "review", "text": "ok \u202e ko"}, "text", "ok \u202e ko", "U+202E"),
+        ({"kind": "review", "text": "bell\x07"}, "text", "bell\x07", "U+0007"),
+        ({"kind": "review", "text": "   "}, "text", "   ", "at least 1 character"),
+        ({"kind": "review", "text": "x" * 5001}, "text", "x" * 199 + "…", "at most 5000"),
+        ({"kind": "review", "text": "bon", "language": "fr"}, "language", "fr", "'en' or 'zh'"),
+        ({"kind": "review", "language": "en"}, "language", "en", "only allowed with a text"),
     ],
 )
 def test_bad_input_names_field_and_value(
@@ -156,3 +163,19 @@ def test_mentions_find_an_id_however_the_input_spells_it() -> None:
     assert "zqvictim77" in mentions(b"[1, zqvictim77, 3")
     assert "u:7" in mentions({"events": [{"target_user_id": "u:7"}]})
     assert "zqvictim7" not in mentions('{"user_id": "zqvictim77"}')  # whole ids, not parts
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Great shoes,\nfit well\tand cheap", "en"),
+        ("质量很好，物流很快", "zh"),  # noqa: RUF001  (a Chinese comma)
+        ("鞋子不错 but the laces broke", "zh"),
+        ("Loved the 北京 duck", "en"),
+    ],
+)
+def test_a_review_carries_its_text_and_language(text: str, language: str) -> None:
+    """Line breaks and tabs are text; the language is detected where the event gives none."""
+    event = parse_event({**GOOD, "kind": "review", "text": text}, source="test")
+    assert isinstance(event, InteractionEvent)
+    assert event.text == text and event.language == language

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from core.settings import Settings
 from engine.dimensions.adoptions import DAY_MS
@@ -28,6 +29,7 @@ from graph.profiles import read_profile
 from graph.queries import Query
 from graph.stream import StreamConsumer, publish
 from graph.writeback import WRITE_PROCEDURE, ProfileRow, Recommendation, write_profiles
+from profilegraph.cli import app
 from profilegraph.services.redis_server import client as redis_client
 from tests.graph.conftest import wipe
 
@@ -55,7 +57,7 @@ def _buy(n: int, user: str, item: str, day: float, amount: float) -> dict[str, A
 
 
 def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
-    graph: GraphClient, model: OnlineModel
+    graph: GraphClient, model: OnlineModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wipe(graph)
     online = OnlineUpdate(model, consent_default=True)
@@ -115,6 +117,15 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert [(m["user_id"], m["stage_at_run"], m["stage_now"]) for m in moves] == [
         ("a", "lapsed", expected["lifecycle_stage"])
     ]
+    # where people see it: the profile marks what moved online, watch says by what
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(app, ["profile", "a"])
+    assert shown.exit_code == 0, shown.output
+    assert "(online)" in shown.output and "fields moved by events since the run" in shown.output
+    watched = CliRunner().invoke(app, ["watch", "a", "--times", "1"])
+    assert watched.exit_code == 0, watched.output
+    stage = next(line for line in watched.output.splitlines() if "lifecycle stage" in line)
+    assert expected["lifecycle_stage"] in stage and stage.endswith("(online)")
     # b has no consent: no profile was written and the purchase moves none
     assert "profile_online_at" not in _props(graph, "b")
     # c bought nothing: keeps the refresh's list
