@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.models.propagation import trusted_sparse
+
 POSITIVE_FROM, NEGATIVE_UPTO = 4.0, 2.0  # stars: what counts as a positive / negative review
 BUCKETS = 2**18
 _WORD = re.compile(r"[a-z0-9']+")
@@ -125,9 +127,9 @@ class FittedSentiment:
         r, c, v = _features([tokens(t, self.language) for t in texts])
         v = v * self.idf[c]
         norm = torch.zeros(len(texts)).index_add_(0, r, v * v).sqrt().clamp(min=1e-12)
-        return torch.sparse_coo_tensor(
-            torch.stack([r, c]), v / norm[r], (len(texts), BUCKETS)
-        ).coalesce()
+        with trusted_sparse():  # indices in range by construction
+            x = torch.sparse_coo_tensor(torch.stack([r, c]), v / norm[r], (len(texts), BUCKETS))
+        return x.coalesce()
 
     def score(self, texts: Sequence[str]) -> Tensor:
         """P(positive) of each text [N]."""

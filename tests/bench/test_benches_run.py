@@ -30,6 +30,7 @@ ENGINE_ONLY = {
     "train": ["--sizes", "500", "--steps", "2", "--device", "cpu"],
     "next_behaviour": ["--synthetic", "400", "--cuts", "0.8", "--seeds", "1", "--epochs", "1"],
     "value": ["--synthetic", "400", "--seeds", "1", "--no-taobao"],
+    "sentiment": ["--limit", "400", "--seeds", "0"],
 }
 WITH_SERVICES = {
     "influence": ["--sizes", "500"],
