@@ -83,7 +83,9 @@ def _purchases(
     return out
 
 
-def _consumer(settings: Any, fit: dict, stream: str, ready: Any, stop: Any, out: Any) -> None:
+def _consumer(
+    settings: Any, fit: dict[str, Any] | None, stream: str, ready: Any, stop: Any, out: Any
+) -> None:
     """The online consumer, in its own process: commit time per message id."""
     from engine.dimensions.customer_profile import CustomerConfig
     from engine.dimensions.online import OnlineModel
@@ -99,7 +101,7 @@ def _consumer(settings: Any, fit: dict, stream: str, ready: Any, stop: Any, out:
         now = time.time() * 1000
         latencies.extend(now - int(i.split(b"-")[0]) for i in ids)
 
-    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig()))
+    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig())) if fit else None
     with GraphClient(settings.neo4j) as client, redis_client(settings.redis) as conn:
         consumer = StreamConsumer(
             client,
@@ -127,7 +129,10 @@ def _drive(
     rate: int,
     seconds: float,
     share: float,
+    online: bool = True,
 ) -> dict[str, Any]:
+    """One rate for ``seconds``, with the online path in the consumer or (``online`` False,
+    the baseline) without it; the read-back samples only where profiles move."""
     from graph.client import GraphClient
     from graph.profiles import read_profile
     from graph.stream import publish
@@ -137,7 +142,9 @@ def _drive(
     stream = f"bench-online-{run}"
     ctx = mp.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-    worker = ctx.Process(target=_consumer, args=(settings, fit, stream, ready, stop, out))
+    worker = ctx.Process(
+        target=_consumer, args=(settings, fit if online else None, stream, ready, stop, out)
+    )
     worker.start()
     if not ready.wait(timeout=120):  # it imports torch before the clock starts
         raise SystemExit("the consumer process did not start")
@@ -172,7 +179,8 @@ def _drive(
                 events = _purchases(due, users, items, sent, seed=sent, prefix=run)
                 publish(conn, events, stream=stream)
                 bought = [e for e in events if e["kind"] == "purchase"]
-                if bought and sent // max(rate // 4, 1) != (sent + due) // max(rate // 4, 1):
+                sample = sent // max(rate // 4, 1) != (sent + due) // max(rate // 4, 1)
+                if online and bought and sample:
                     with lock:  # about four read-back samples a second, of purchases
                         pending.append((bought[-1]["user_id"], bought[-1]["ts"]))
                 sent += due
@@ -239,7 +247,12 @@ def _ingest_cost(
 
 
 def run(
-    sizes: list[int], rates: list[int], seconds: float, ingest_n: int, share: float
+    sizes: list[int],
+    rates: list[int],
+    seconds: float,
+    ingest_n: int,
+    share: float,
+    baseline: bool = False,
 ) -> list[dict[str, Any]]:
     from engine.dimensions.customer_profile import CustomerConfig, customer_columns
     from engine.interactions import timed_actions
@@ -265,10 +278,12 @@ def run(
                 client.write_rows(mark, ids=users[lo : lo + 20_000], run_id="bench")
         cost = _ingest_cost(settings, fit, users, items, ingest_n)
         for rate in rates:
-            drive = _drive(settings, fit, users, items, rate, seconds, share)
-            row = {"users": n_users, "purchase_share": share, **drive, **cost}
-            rows.append(row)
-            print(f"{n_users:,} users at {rate:,}/s: p99 {row['p99_s']}", flush=True)
+            for online in (True, False) if baseline else (True,):
+                drive = _drive(settings, fit, users, items, rate, seconds, share, online)
+                row = {"users": n_users, "online": online, "purchase_share": share, **drive}
+                rows.append({**row, **cost})
+                how = "with" if online else "without"
+                print(f"{n_users:,} users at {rate:,}/s {how} online: p99 {row['p99_s']}")
     return rows
 
 
@@ -281,14 +296,25 @@ def main() -> None:
     parser.add_argument(
         "--purchase-share", type=float, default=0.1, help="of the driven events (the rest views)"
     )
+    parser.add_argument(
+        "--baseline", action="store_true", help="each rate also without the online path"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench/online.json"))
     args = parser.parse_args()
-    rows = run(args.users, args.rates, args.seconds, args.ingest_events, args.purchase_share)
+    rows = run(
+        args.users,
+        args.rates,
+        args.seconds,
+        args.ingest_events,
+        args.purchase_share,
+        args.baseline,
+    )
     report(
         "online profile updates",
         rows,
         args.out,
         [
+            "online",
             "purchase_share",
             "rate",
             "sent_per_s",

@@ -173,19 +173,14 @@ class Value:
 
 
 def _discounted_purchases(model: CountModel, s: Any, config: ValueConfig) -> Tensor:
-    """Expected purchases in each unit of the CLV horizon, discounted and summed. BG/NBD
-    evaluates every horizon at once ([customers, units]: its hypergeometric series runs once,
-    not once per unit, which is most of an online update's time); the closed forms go unit by
-    unit."""
     steps = max(1, round(config.clv_horizon))
-    horizons = torch.arange(1, steps + 1, dtype=DTYPE)
-    if isinstance(model, BGNBD):
-        wide = type(s)(s.x[:, None], s.t_x[:, None], s.T[:, None])
-        upto = model.expected_purchases(wide, horizons[None, :])  # type: ignore[arg-type]
-    else:
-        upto = torch.stack([model.expected_purchases(s, float(k)) for k in range(1, steps + 1)], 1)
-    increments = torch.diff(upto, dim=1, prepend=torch.zeros_like(upto[:, :1]))
-    return (increments / (1 + config.discount_per_unit) ** horizons).sum(1)
+    total = torch.zeros_like(s.x)
+    before = torch.zeros_like(s.x)
+    for k in range(1, steps + 1):
+        upto = model.expected_purchases(s, float(k))
+        total += (upto - before) / (1 + config.discount_per_unit) ** k
+        before = upto
+    return total
 
 
 def count_model_from(fit: dict[str, Any]) -> CountModel:

@@ -62,19 +62,28 @@ class Summary:
         return Summary(unique[:, 0], unique[:, 1], unique[:, 2]), counts.to(DTYPE), inverse
 
 
-def hyp2f1(a: Tensor, b: Tensor, c: Tensor, z: Tensor, max_terms: int = 4000) -> Tensor:
+def hyp2f1(
+    a: Tensor, b: Tensor, c: Tensor, z: Tensor, max_terms: int = 4000, chunk: int = 16
+) -> Tensor:
     """Gauss's hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 and a, b, c > 0, by its
-    series, term ratios accumulated in log space; stops once every element's next term is below
-    1e-15 of its sum (at most ``max_terms``). Differentiable in all arguments."""
+    series, term ratios accumulated in log space; stops once every element's last term is below
+    1e-15 of its sum (at most ``max_terms``). Terms are taken ``chunk`` at a time (one tensor
+    operation for each chunk, not for each term: near z = 1 the series needs thousands of terms,
+    and a loop per term made an online update's CLV most of its time). Differentiable in all
+    arguments."""
     a, b, c, z = torch.broadcast_tensors(*(v.to(DTYPE) for v in (a, b, c, z)))
     total = torch.ones_like(z)
     log_term = torch.zeros_like(z)
-    log_z = torch.log(z.clamp(min=1e-300))
-    for n in range(max_terms):
-        log_term = log_term + torch.log((a + n) * (b + n) / ((c + n) * (n + 1))) + log_z
-        term = torch.exp(log_term)
-        total = total + term
-        if n % 16 == 15 and bool((term <= 1e-15 * total).all()):
+    log_z = torch.log(z.clamp(min=1e-300))[..., None]
+    a, b, c = a[..., None], b[..., None], c[..., None]
+    for start in range(0, max_terms, chunk):
+        n = torch.arange(start, start + chunk, dtype=DTYPE, device=z.device)
+        ratios = torch.log((a + n) * (b + n) / ((c + n) * (n + 1))) + log_z
+        logs = log_term[..., None] + torch.cumsum(ratios, dim=-1)
+        terms = torch.exp(logs)
+        total = total + terms.sum(-1)
+        log_term = logs[..., -1]
+        if bool((terms[..., -1] <= 1e-15 * total).all()):
             break
     return torch.where(z > 0, total, torch.ones_like(total))
 

@@ -21,6 +21,9 @@ from profilegraph.services.process import (
 )
 from profilegraph.services.status import ServiceStatus, process_status
 
+INSTANCE = Instance("redis", "redis.pid", "redis.log")
+instance_dir, log_path, running_pid = INSTANCE.folder, INSTANCE.log_path, INSTANCE.running_pid
+
 # Commands the application never needs and an intruder would want: configuration, debugging,
 # modules, users, replication, raw dumps, wiping and stopping the server (the service manager
 # stops Redis with a signal, not SHUTDOWN). BGREWRITEAOF and BGSAVE stay allowed: with them an
@@ -44,10 +47,6 @@ DENIED_COMMANDS = (
     "swapdb",
     "shutdown",
 )
-
-
-INSTANCE = Instance("redis", "redis.pid", "redis.log")
-instance_dir, log_path, running_pid = INSTANCE.folder, INSTANCE.log_path, INSTANCE.running_pid
 
 
 def _started_mark(settings: Settings) -> Path:
