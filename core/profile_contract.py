@@ -232,6 +232,43 @@ FIELDS: tuple[ProfileField, ...] = (
         "hours_to_next_action", "float", "expected hours until the next action", "next in (h)"
     ),
     ProfileField("next_explanation", "str", "the next-behaviour prediction in words", "next: why"),
+    ProfileField(
+        "sentiment",
+        "float",
+        "mean sentiment of the user's reviews, P(positive) in [0, 1] (the run's scorer)",
+        "sentiment",
+    ),
+    ProfileField("sentiment_reviews", "int", "reviews with text the sentiment rests on", "reviews"),
+    ProfileField("negative_reviews", "int", "reviews scored below 0.5", "negative reviews"),
+    ProfileField(
+        "last_negative_review",
+        "time",
+        "when the latest negative review was written",
+        "last negative",
+    ),
+    ProfileField(
+        "sentiment_categories",
+        "list[str]",
+        "the user's most reviewed categories",
+        "reviewed categories",
+    ),
+    ProfileField(
+        "category_sentiment",
+        "list[float]",
+        "the mean sentiment of the user's reviews in each of sentiment_categories",
+        "sentiment per category",
+    ),
+    ProfileField(
+        "keywords",
+        "list[str]",
+        "the terms that distinguish the user's reviews (class-based TF-IDF; only terms at least"
+        " privacy.keyword_min_writers users wrote)",
+        "keywords",
+    ),
+    ProfileField(
+        "keyword_counts", "list[float]", "how often the user wrote each keyword", "keyword counts"
+    ),
+    ProfileField("sentiment_explanation", "str", "the review figures in words", "reviews: why"),
 )
 
 FIELDS_BY_NAME: dict[str, ProfileField] = {f.name: f for f in FIELDS}

@@ -230,6 +230,9 @@ class PrivacySettings(_Section):
     run_retention_days: float = Field(7.0, gt=0, le=3650)  # run folders (snapshots, results)
     dead_letter_retention_days: float = Field(30.0, gt=0, le=3650)  # rejected input's raw text
     review_text_days: float = Field(365.0, gt=0, le=3650)  # a review's words, from when written
+    # a word becomes a profile keyword (and leaves the graph, as a term) once this many users
+    # wrote it: what one person typed (a name, an address) never does
+    keyword_min_writers: int = Field(5, ge=2, le=1_000_000)
     # Sensitive attributes (SENSITIVE) go into snapshots only for the fairness report; they are
     # never a model input either way.
     sensitive_in_snapshots: bool = False

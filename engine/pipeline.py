@@ -42,6 +42,7 @@ from engine.dimensions.profile import (
     competition_rank,
 )
 from engine.dimensions.recommendation_lists import RecommendationLists
+from engine.dimensions.review_profile import review_columns, review_summary
 from engine.evaluation.data_support import run_support
 from engine.evaluation.interest_prediction import fit_on_past
 from engine.evaluation.split import split_per_user
@@ -306,6 +307,7 @@ def run_full(
         )
         next_model.shown = _recent_shown([*next_model.shown, *next_cols.shown])
     profiles.attach(next_cols)
+    profiles.take(review_columns(snapshot))
     timings["next_s"] = time.perf_counter() - tic
     state = ModelState(
         user_ids=list(snapshot.node_ids["user"]),
@@ -332,6 +334,7 @@ def run_full(
         "influence": influence_choice.describe(),
         "customer": customer_fit,
         "next": next_cols.fit if next_cols is not None else {},
+        "reviews": review_summary(snapshot),
     }
     metrics["support"] = run_support(snapshot, metrics)
     return PipelineResult(profiles, list(snapshot.node_ids["user"]), state, metrics, timings)
@@ -437,6 +440,7 @@ def run_incremental(
         else None
     )
     profiles.attach(next_cols)
+    profiles.take(review_columns(snapshot))
     timings["next_s"] = time.perf_counter() - tic
     metrics = {
         "seed_users": int(seed_index.numel()),

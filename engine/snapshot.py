@@ -14,7 +14,9 @@ carry the category index per edge.
 
 Edges aggregate (one per user, item and kind), so they lose the order of a user's actions; the
 optional :class:`ActionLog` keeps it: one row per timed action (the graph keeps the latest few
-times of each edge), what sequence models read.
+times of each edge), what sequence models read. The optional :class:`ReviewDigest` holds
+what the reviews' words come to - a sentiment score and counts of common terms per review -
+never the words themselves.
 """
 
 from __future__ import annotations
@@ -124,6 +126,53 @@ class ActionLog:
 
 
 @dataclass
+class ReviewDigest:
+    """Each review with text, as numbers: who wrote it on what and when, its stars (0: none),
+    its sentiment score in [0, 1] (NaN: no scorer ships for its language) and its counts of
+    the ``terms`` (the vocabulary of words at least ``min_writers`` users wrote: a word only
+    one person used never leaves the graph). Built by ``engine.dimensions.review_text``."""
+
+    user: Tensor  # [R]
+    item: Tensor  # [R]
+    ts: Tensor  # [R] epoch ms
+    stars: Tensor  # [R]
+    score: Tensor  # [R]
+    language: Tensor  # [R] index into ``languages``
+    languages: list[str]
+    scorers: list[str]  # per language: the scorer behind ``score`` ("none": no score, why)
+    terms: list[str]
+    term_weight: Tensor  # [V] each term's class-based IDF, log(1 + words per user / written)
+    term_review: Tensor  # [T] the review of each (review, term) count
+    term: Tensor  # [T] index into ``terms``
+    term_count: Tensor  # [T]
+
+    def __len__(self) -> int:
+        return int(self.user.numel())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def validate(self, n_users: int, n_items: int) -> None:
+        n = len(self)
+        for name in ("user", "item", "ts", "stars", "score", "language"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"reviews: '{name}' must be 1-d with {n} entries")
+        if self.term.shape != self.term_review.shape or self.term.shape != self.term_count.shape:
+            raise ValueError("reviews: 'term', 'term_review' and 'term_count' must align")
+        for name, tensor, bound in (
+            ("user", self.user, n_users),
+            ("item", self.item, n_items),
+            ("language", self.language, len(self.languages)),
+            ("term_review", self.term_review, n),
+            ("term", self.term, len(self.terms)),
+        ):
+            if name == "term" and self.term_weight.shape != (len(self.terms),):
+                raise ValueError(f"reviews: 'term_weight' must hold {len(self.terms)} entries")
+            if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= bound):
+                raise ValueError(f"reviews: '{name}' must lie in [0, {bound})")
+
+
+@dataclass
 class Snapshot:
     """Nodes, edges and the ingest watermark the export was taken at."""
 
@@ -136,6 +185,7 @@ class Snapshot:
     # selection asked for, as opposed to neighbours exported as context).
     node_features: dict[NodeType, dict[str, Tensor]] = field(default_factory=dict)
     actions: ActionLog | None = None
+    reviews: ReviewDigest | None = None
 
     def num_nodes(self, node_type: NodeType) -> int:
         return len(self.node_ids.get(node_type, []))
@@ -172,6 +222,8 @@ class Snapshot:
                     )
         if self.actions is not None:
             self._validate_actions(self.actions)
+        if self.reviews is not None:
+            self.reviews.validate(self.num_nodes("user"), self.num_nodes("item"))
 
     def _validate_actions(self, log: ActionLog) -> None:
         n = len(log)
@@ -219,6 +271,7 @@ class Snapshot:
                 "selection": self.selection,
                 "node_features": self.node_features,
                 "actions": None if self.actions is None else self.actions.to_dict(),
+                "reviews": None if self.reviews is None else self.reviews.to_dict(),
             },
             tmp,
         )
@@ -242,6 +295,7 @@ class Snapshot:
             selection=data["selection"],
             node_features=data["node_features"],
             actions=ActionLog(**data["actions"]) if data.get("actions") else None,
+            reviews=ReviewDigest(**data["reviews"]) if data.get("reviews") else None,
         )
 
     def __repr__(self) -> str:

@@ -25,8 +25,9 @@ import torch
 
 from core.settings import SENSITIVE
 from core.vocabulary import FOLLOWS, IN_CATEGORY, ORDERS, REL_TYPES, TAGGED, TAGS
+from engine.dimensions.review_text import ReviewRows
 from engine.evaluation import fairness
-from engine.snapshot import ActionLog, EdgeSet, Snapshot
+from engine.snapshot import ActionLog, EdgeSet, ReviewDigest, Snapshot
 from graph.client import GraphClient
 from graph.edge_readers import (
     Columns,
@@ -138,6 +139,7 @@ def export_snapshot(
     actions_per_user: int = 500,
     consent: Consent = EVERYONE_BY_DEFAULT,
     sensitive: tuple[str, ...] = (),
+    reviews: Callable[[ReviewRows], ReviewDigest] | None = None,
 ) -> Snapshot:
     """Read ``selection`` into a Snapshot (see the module docstring for how).
 
@@ -153,7 +155,9 @@ def export_snapshot(
     (``graph.selections.Consent``; seeds are always users who may be profiled). ``sensitive``
     names the sensitive attributes to export for the fairness report
     (``engine.evaluation.fairness``);
-    by default none is read.
+    by default none is read. ``reviews`` turns the exported users' reviews with text into
+    numbers (``engine.dimensions.review_text``): the words are read, handed to it and dropped
+    here; without it (or without ``properties``) the snapshot has no review digest.
     """
     started = time.time()
     if watermark is None:
@@ -190,6 +194,8 @@ def export_snapshot(
             },
         },
     )
+    if reviews is not None and properties:
+        snapshot.reviews = reviews(_reviews(client, users, items, _window(selection), **chunking))
     for attribute in sensitive:
         if attribute not in SENSITIVE:
             raise ValueError(f"sensitive: {attribute!r} is not one of {SENSITIVE}")
@@ -315,6 +321,28 @@ def _actions(
             )
         ),
         kinds=kinds,
+    )
+
+
+def _reviews(
+    client: GraphClient, users: _UserMap, items: _ItemMap, window: dict[str, Any], **chunking: Any
+) -> ReviewRows:
+    """The exported users' reviews with text (in the selection's window, if it has one)."""
+    (read,) = read_chunks(
+        client, ("export_review_texts",), users.nids[users.kept], params=window, **chunking
+    )
+    rows = _IdIndex(users.nids).positions(read.array("src", np.int64))
+    item = _IdIndex(items.nids).positions(read.array("dst", np.int64, like="src", default=-1))
+    keep = item >= 0  # an item no exported edge reaches is left out, as in _actions
+    where = np.flatnonzero(keep).tolist()
+    texts, languages = read["texts"], read["languages"]
+    return ReviewRows(
+        user=torch.from_numpy(users.index[rows][keep].astype(np.int64)),
+        item=torch.from_numpy(item[keep].astype(np.int64)),
+        ts=torch.from_numpy(read.array("ts", np.int64, like="src", default=-1)[keep]),
+        stars=torch.from_numpy(read.array("stars", np.float32, like="src")[keep]),
+        texts=[texts[i] for i in where],
+        languages=[languages[i] for i in where],
     )
 
 

@@ -6,6 +6,7 @@ from core.settings import Settings
 from engine.dimensions.customer_profile import CustomerConfig
 from engine.dimensions.next_steps import NextConfig
 from engine.dimensions.recommendations import RecommendConfig
+from engine.dimensions.review_text import TextConfig
 from engine.evaluation.snapshot_evaluation import EvaluationConfig
 from engine.models.next_behaviour import SequenceConfig
 from engine.models.train import TrainConfig
@@ -70,3 +71,8 @@ def evaluation_config(
         churn_horizon_days=settings.value.horizon_weeks * 7,  # the horizon churn ships with
         train=train_config(settings, max_epochs),
     )
+
+
+def text_config(settings: Settings) -> TextConfig:
+    """How review text becomes numbers: the keyword vocabulary's privacy floor, the seed."""
+    return TextConfig(min_writers=settings.privacy.keyword_min_writers, seed=settings.training.seed)

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from core.errors import PayloadError, ProfilegraphError
 from core.profile_contract import FIELDS
 from core.settings import SENSITIVE, Settings
+from engine.dimensions.review_text import ReviewRows, TextModel, fit_text_model
 from engine.pipeline import (
     ModelState,
     SavedResult,
@@ -31,7 +34,7 @@ from engine.pipeline import (
     run_incremental,
     save_result,
 )
-from engine.snapshot import Snapshot
+from engine.snapshot import ReviewDigest, Snapshot
 from graph.client import GraphClient
 from graph.export import export_snapshot
 from graph.ingest import close_epoch
@@ -48,7 +51,7 @@ from graph.writeback import (
 )
 from jobs.payloads import RefreshRequest, StepPayload, validate
 from jobs.pseudonyms import Pseudonyms, pseudonymise
-from jobs.recipe import pipeline_config
+from jobs.recipe import pipeline_config, text_config
 from jobs.runs import TERMINAL, RunBoard, duration_text
 
 MODEL = "lightgcn+social / influence-sage"
@@ -91,6 +94,10 @@ class RunFiles:
     @property
     def state(self) -> Path:
         return self.folder / "state.pt"
+
+    @property
+    def text_model(self) -> Path:
+        return self.folder / "text_model.pt"
 
     @property
     def evaluation(self) -> Path:
@@ -250,6 +257,7 @@ def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepP
             selection,
             consent=consent(settings),
             sensitive=SENSITIVE if settings.privacy.sensitive_in_snapshots else (),
+            reviews=review_digest(settings, step),
             watermark=step.watermark,
             chunk_size=settings.neo4j.export_chunk_size,
             workers=settings.neo4j.export_workers,
@@ -262,6 +270,26 @@ def export_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepP
     snapshot.save(files.snapshot)
     board.update(step.run_id, users=snapshot.num_nodes("user"))
     return step
+
+
+def review_digest(settings: Settings, step: StepPayload) -> Callable[[ReviewRows], ReviewDigest]:
+    """What the export does with the reviews' words: a full run fits the text model on them
+    (kept in its folder: scorers' weights and the common terms, no one's words); an incremental
+    run applies its base run's, so its users' figures are the ones a full run gave them."""
+    mine = run_files(settings, step.run_id, create=True).text_model
+    base = run_files(settings, step.base_run_id).text_model if step.base_run_id else None
+
+    def digest(rows: ReviewRows) -> ReviewDigest:
+        if step.mode != "full" and base is not None and base.exists():
+            model = TextModel.from_dict(torch.load(base, weights_only=True))
+        else:  # a full run, or a base run from before text models
+            model = fit_text_model(rows, text_config(settings))
+            tmp = mine.with_suffix(".tmp")
+            torch.save(model.to_dict(), tmp)
+            tmp.replace(mine)
+        return model.digest(rows)
+
+    return digest
 
 
 def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPayload:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from core.profile_contract import FIELDS
 from engine.dimensions.adoptions import Adoptions
+from engine.dimensions.columns import FieldColumns
 from engine.dimensions.customer_profile import CustomerColumns
 from engine.dimensions.interest_evidence import InterestEvidence, Named
 from engine.dimensions.interests import (
@@ -98,6 +99,12 @@ class Profiles:
         if name in columns:
             return columns[name]
         raise AttributeError(name)
+
+    def take(self, columns: FieldColumns | None) -> None:
+        """Take a dimension's columns (one value per snapshot user) for the profiled users;
+        ``None`` (the snapshot lacks what it is computed from) leaves those fields None."""
+        if columns is not None:
+            self.fields.update(columns.select(self.user_index.tolist()))
 
     def attach(self, columns: NextColumns | None) -> None:
         """Take the next-behaviour columns (one value per snapshot user) for the profiled

@@ -79,6 +79,39 @@ def customer(
     }
 
 
+def feelings(
+    overall: float, categories: list[str], each: list[float], words: list[str], counts: list[float]
+) -> dict[str, object]:
+    return {
+        "sentiment": overall,
+        "sentiment_reviews": 3,
+        "negative_reviews": 2,
+        "sentiment_categories": categories,
+        "category_sentiment": each,
+        "keywords": words,
+        "keyword_counts": counts,
+    }
+
+
+LONG = "Scratched vinyl, arrived late and the sleeve was torn; the label would not replace it"
+REVIEWS = [
+    {
+        "type": "interaction",
+        "event_id": f"rv-{u}-{i}",
+        "user_id": u,
+        "item_id": i,
+        "kind": "review",
+        "weight": stars,
+        "text": text,
+        "ts": 1_700_000_000_000 + day * 86_400_000,
+    }
+    for u, i, stars, text, day in (
+        ("b", "i1", 1, "Skips.", 1),
+        ("b", "i2", 2, LONG, 2),
+        ("c", "i2", 2, "Late.", 3),
+    )
+]
+
 # Run p1 profiles everyone; run p2 (a newer watermark) re-profiles a (jazz -> pop) and c (same).
 P1 = [
     person(
@@ -107,6 +140,7 @@ P1 = [
         segment_label="rock fans",
         adoptions=1,
         cold_start=True,
+        **feelings(0.2, ["jazz", "rock"], [0.1, 0.35], ["scratched", "late"], [2.0, 1.0]),
         recommendations=(Recommendation("i1", 1, 1.5, "exploit", FRIENDS, "rock"),),
         **customer("at risk", "at risk", 200.0, 120.0, 0.5, 0.6),
         **upcoming(["rock"], [0.8], "purchased", 0.7),
@@ -120,6 +154,7 @@ P1 = [
         segment=1,
         segment_label="jazz and pop",
         cold_start=True,
+        **feelings(0.8, ["jazz"], [0.3], ["late", "lovely"], [1.0, 3.0]),
         recommendations=(Recommendation("i2", 1, 0.3, "explore", NEW_JAZZ, "jazz"),),
         **customer("lapsed", "hibernating", 50.0, 10.0, 0.2, 0.8),
         **upcoming(["jazz"], [0.9], "viewed", 0.05),
@@ -196,7 +231,7 @@ def fixture_graph(settings: object) -> Iterator[GraphClient]:
             "categories": ["rock", "jazz", "pop", "blues"],
         }
         jazz = {"type": "item_upsert", "event_id": "i2", "item_id": "i2", "categories": ["jazz"]}
-        ingest_events(client, [*people, *follows, item, jazz], source="fixture")
+        ingest_events(client, [*people, *follows, item, jazz, *REVIEWS], source="fixture")
         write_profiles(client, "p1", 1, P1)
         write_profiles(client, "p2", 2, P2)
         for run, status in (("run-1", "complete"), ("run-2", "failed"), ("run-3", "complete")):
@@ -286,6 +321,31 @@ def test_high_value_at_risk(fixture_graph: GraphClient) -> None:
     assert [r[0] for r in rows_of(fixture_graph, "high_value_at_risk", "min_churn=0.9")] == [
         "a",
         "b",
+    ]
+
+
+def test_unhappy_customers_in_a_category_quote_at_most_80_characters(
+    fixture_graph: GraphClient,
+) -> None:
+    rows = run_analyst_query(fixture_graph, "unhappy_customers", ["category=Jazz", "below=0.4"])
+    assert [(r["user_id"], r["category_sentiment"], r["latest_review"]) for r in rows] == [
+        ("b", 0.1, LONG[:80] + "..."),
+        ("c", 0.3, "Late."),
+    ]
+    assert rows_of(fixture_graph, "unhappy_customers", "category=jazz", "below=0.2")[0][0] == "b"
+    # rock: b's mean there is 0.35; c reviewed nothing in rock
+    assert [r[0] for r in rows_of(fixture_graph, "unhappy_customers", "category=rock")] == ["b"]
+    assert rows_of(fixture_graph, "unhappy_customers", "category=rock", "below=0.3") == []
+
+
+def test_segment_keywords(fixture_graph: GraphClient) -> None:
+    assert rows_of(fixture_graph, "segment_keywords", "segment=1") == [
+        ("lovely", 1, 3.0),  # as many users: the more written first
+        ("late", 1, 1.0),
+    ]
+    assert rows_of(fixture_graph, "segment_keywords", "segment=0") == [
+        ("scratched", 1, 2.0),
+        ("late", 1, 1.0),
     ]
 
 

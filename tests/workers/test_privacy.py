@@ -104,18 +104,57 @@ PROFILE = Query(
 )
 
 
+PRIVATE = "Deliver to Zebedee at 7 Quuxwick Lane"  # one writer: never a term
+
+
+def _review(n: int, stars: float, text: str) -> dict[str, Any]:
+    return {
+        "type": "interaction",
+        "event_id": f"rv{n}",
+        "user_id": user(n),
+        "item_id": item(n % 4),
+        "kind": "review",
+        "weight": stars,
+        "text": text,
+        "ts": 1_760_000_000_000 + n * 3_600_000,
+    }
+
+
+REVIEWS = [
+    *(_review(n, 1, "The sole came off, terrible glue. Awful shoes.") for n in range(0, 6)),
+    *(_review(n, 5, "Great quality, lovely soft leather, great price.") for n in range(6, 12)),
+    _review(12, 2, f"Terrible glue again. {PRIVATE}"),
+]
+REVIEW_FIELDS = ("sentiment", "negative_reviews", "keywords", "sentiment_explanation")
+REVIEW_PROFILE = Query(
+    name="test_review_profile",
+    mode="read",
+    text="MATCH (u:User {user_id: $user_id}) RETURN u{.*} AS p",
+)
+
+
 def test_run_files_hold_pseudonyms_and_profiles_real_ids(
     settings: Settings, shop: GraphClient
 ) -> None:
+    ingest_events(shop, REVIEWS, source="reviews")
     config = _with(settings)
     full = _refresh(config, "full")
     folder = run_files(config, full).folder
     secrets = [user(n) for n in range(N_USERS)] + [name(n) for n in range(N_USERS)]
     secrets += [item(n) for n in range(N_ITEMS)]
-    for file in ("snapshot.pt", "result.pt", "state.pt"):
+    # the reviews' words stay in the graph: only terms five writers used leave it
+    secrets += [e["text"] for e in REVIEWS] + [PRIVATE, "Zebedee", "zebedee", "quuxwick"]
+    for file in ("snapshot.pt", "result.pt", "state.pt", "text_model.pt"):
         data = (folder / file).read_bytes()
         found = [s for s in secrets if s.encode() in data]
         assert not found, f"{file} names {found[:5]}"
+    unhappy = shop.read(REVIEW_PROFILE, user_id=user(12))[0]["p"]
+    assert unhappy["profile_negative_reviews"] == 1 and unhappy["profile_sentiment"] < 0.5
+    assert unhappy["profile_keywords"][:2] == ["glue", "terrible"]  # 7 writers each: terms
+    assert "scored by vader" in unhappy["profile_sentiment_explanation"]
+    happy = shop.read(REVIEW_PROFILE, user_id=user(7))[0]["p"]
+    assert happy["profile_sentiment"] > 0.5 and "profile_last_negative_review" not in happy
+    assert shop.read(REVIEW_PROFILE, user_id=user(30))[0]["p"].get("profile_sentiment") is None
     assert user(1).encode() in (folder / FILE).read_bytes()  # the mapping, on the cpu side
     # the writer resolved every pseudonym: real item ids on the edges and in explanations
     row = shop.read(PROFILE, user_id=user(1))[0]
@@ -136,8 +175,16 @@ def test_run_files_hold_pseudonyms_and_profiles_real_ids(
         ],
         source="test",
     )
+    before = shop.read(REVIEW_PROFILE, user_id=user(1))[0]["p"]
     inc = _refresh(config, "incremental")
     import json
+
+    # the incremental run applied the full run's text model: the same figures for user 1
+    after = shop.read(REVIEW_PROFILE, user_id=user(1))[0]["p"]
+    assert after["profile_run_id"] == inc
+    assert [after.get("profile_" + f) for f in REVIEW_FIELDS] == [
+        before.get("profile_" + f) for f in REVIEW_FIELDS
+    ]
 
     base = json.loads((folder / FILE).read_text())["ids"]["user"]
     later = json.loads((run_files(config, inc).folder / FILE).read_text())["ids"]["user"]
