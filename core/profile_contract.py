@@ -261,7 +261,7 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField(
         "keywords",
         "list[str]",
-        "the terms that distinguish the user's reviews (class-based TF-IDF; only terms at least"
+        "the terms that distinguish the user's reviews (weighted log-odds; only terms at least"
         " privacy.keyword_min_writers users wrote)",
         "keywords",
     ),

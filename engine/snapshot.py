@@ -141,7 +141,7 @@ class ReviewDigest:
     languages: list[str]
     scorers: list[str]  # per language: the scorer behind ``score`` ("none": no score, why)
     terms: list[str]
-    term_weight: Tensor  # [V] each term's class-based IDF, log(1 + words per user / written)
+    term_written: Tensor  # [V] how often each term was written over all users (the background)
     term_review: Tensor  # [T] the review of each (review, term) count
     term: Tensor  # [T] index into ``terms``
     term_count: Tensor  # [T]
@@ -166,8 +166,8 @@ class ReviewDigest:
             ("term_review", self.term_review, n),
             ("term", self.term, len(self.terms)),
         ):
-            if name == "term" and self.term_weight.shape != (len(self.terms),):
-                raise ValueError(f"reviews: 'term_weight' must hold {len(self.terms)} entries")
+            if name == "term" and self.term_written.shape != (len(self.terms),):
+                raise ValueError(f"reviews: 'term_written' must hold {len(self.terms)} entries")
             if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= bound):
                 raise ValueError(f"reviews: '{name}' must lie in [0, {bound})")
 

@@ -10,9 +10,9 @@ stayed in the graph) and returns the contract's review fields as columns:
 - ``sentiment_categories`` / ``category_sentiment``: the user's most reviewed categories (the
   item's primary category; at most ``TOP_CATEGORIES``) and the mean score in each;
 - ``keywords`` / ``keyword_counts``: the terms that distinguish the user's words from everyone
-  else's, by class-based TF-IDF (each user a class: a term's count in the user's reviews times
-  log(1 + mean words per user / how often all users wrote it), the weights the run's text
-  model fixed), with the counts behind them;
+  else's (:func:`class_keywords`: weighted log-odds against how often all users wrote each
+  term, the background the run's text model fixed), with the counts behind them; the same
+  function gives a category's, a segment's or a star rating's keywords;
 - ``sentiment_explanation``: the figures in words ("2 of 3 reviews read negative (shoes: 2 of
   2), the latest on 2026-11-24; scored by vader"), or why there is no sentiment.
 
@@ -30,10 +30,11 @@ from torch import Tensor
 
 from engine.dimensions.columns import FieldColumns
 from engine.interactions import primary_category
-from engine.snapshot import Snapshot
+from engine.snapshot import ReviewDigest, Snapshot
 
 TOP_CATEGORIES = 3
 TOP_KEYWORDS = 5
+PRIOR = 1_000.0  # the keywords' Dirichlet prior: pseudo-words spread like everyone's words
 NEGATIVE_BELOW = 0.5
 
 
@@ -41,26 +42,60 @@ def _per_user_sum(user: Tensor, values: Tensor, n: int) -> Tensor:
     return torch.zeros(n, dtype=torch.float64).index_add_(0, user, values.double())
 
 
-def _keywords(snapshot: Snapshot, n: int) -> tuple[list[list[str]], list[list[float]]]:
-    d = snapshot.reviews
-    assert d is not None
+def class_keywords(
+    digest: ReviewDigest,
+    of_review: Tensor,
+    n: int,
+    *,
+    k: int = TOP_KEYWORDS,
+    background: Tensor | None = None,
+) -> tuple[list[list[str]], list[list[float]]]:
+    """The ``k`` terms that distinguish each class (``of_review``: each review's class in
+    ``[0, n)``, -1 for none) from everyone else's words, with their counts in the class.
+
+    A term's distinctiveness is its weighted log-odds ratio with an informative Dirichlet
+    prior, as a z-score (Monroe, Colaresi and Quinn 2008, "Fightin' words"): the class's use
+    of the term against the rest's, each smoothed towards the term's overall rate
+    (``background``: how often each term was written over all users, the run's text model;
+    default the classes' own counts), so a word a class uses a little more than everyone
+    counts for little and one it alone uses twice counts. Only terms the class uses more
+    than the rest; ties go to the term first in alphabetical order (the terms are sorted)."""
     words: list[list[str]] = [[] for _ in range(n)]
     counts: list[list[float]] = [[] for _ in range(n)]
-    if not d.term.numel():
+    cls = of_review[digest.term_review]
+    keep = cls >= 0
+    if not bool(keep.any()):
         return words, counts
-    v = len(d.terms)
-    key, inverse = torch.unique(d.user[d.term_review] * v + d.term, return_inverse=True)
-    tf = torch.zeros(key.numel(), dtype=torch.float64).index_add_(0, inverse, d.term_count.double())
-    user, term = key // v, key % v
-    weight = tf * d.term_weight.double()[term]
-    # per user, by weight, ties to the term first in alphabetical order (terms are sorted)
+    v = len(digest.terms)
+    key, inverse = torch.unique(cls[keep] * v + digest.term[keep], return_inverse=True)
+    y = torch.zeros(key.numel(), dtype=torch.float64)
+    y.index_add_(0, inverse, digest.term_count[keep].double())
+    owner, term = key // v, key % v
+    if background is None:
+        background = torch.zeros(v, dtype=torch.float64).index_add_(0, term, y)
+    f = background.double().clamp(min=1)
+    total = float(f.sum())
+    alpha = PRIOR * f / total
+    n_class = torch.zeros(n, dtype=torch.float64).index_add_(0, owner, y)[owner]
+    a, rest = alpha[term], (f[term] - y).clamp(min=0)
+    n_rest = (total - n_class).clamp(min=1)
+    delta = torch.log((y + a) / (n_class + PRIOR - y - a).clamp(min=1e-9)) - torch.log(
+        (rest + a) / (n_rest + PRIOR - rest - a).clamp(min=1e-9)
+    )
+    z = delta / torch.sqrt(1 / (y + a) + 1 / (rest + a))
     order = torch.argsort(term, stable=True)
-    order = order[torch.argsort(-weight[order], stable=True)]
-    order = order[torch.argsort(user[order], stable=True)]
-    for u, t, c in zip(user[order].tolist(), term[order].tolist(), tf[order].tolist(), strict=True):
-        if len(words[u]) < TOP_KEYWORDS:
-            words[u].append(d.terms[t])
-            counts[u].append(c)
+    order = order[torch.argsort(-z[order], stable=True)]
+    order = order[torch.argsort(owner[order], stable=True)]
+    for c, t, count, above in zip(
+        owner[order].tolist(),
+        term[order].tolist(),
+        y[order].tolist(),
+        (z[order] > 0).tolist(),
+        strict=True,
+    ):
+        if above and len(words[c]) < k:
+            words[c].append(digest.terms[t])
+            counts[c].append(count)
     return words, counts
 
 
@@ -110,7 +145,7 @@ def review_columns(snapshot: Snapshot) -> FieldColumns | None:
         c, _, g = chosen[0]
         if g[1]:
             top_text[u] = f" ({names[c]}: {int(g[3])} of {int(g[1])})"
-    keywords, keyword_counts = _keywords(snapshot, n)
+    keywords, keyword_counts = class_keywords(d, d.user, n, background=d.term_written)
     explanation = [""] * n
     for u in torch.nonzero(written).flatten().tolist():
         languages = sorted({int(x) for x in d.language[d.user == u].tolist()})

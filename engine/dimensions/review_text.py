@@ -13,9 +13,8 @@ reach a snapshot file. Per language the model holds:
   the packaged scorer is used and the reason says it was not validated here;
 - **the vocabulary**: the words (``engine.dimensions.sentiment.tokens``) at least
   ``min_writers`` users wrote - a name, an address or an order number one person typed never
-  becomes a term - with how often each was written over all users, and the mean number of
-  words per user: the class-based TF-IDF weights of the keywords
-  (``engine.dimensions.review_profile``).
+  becomes a term - with how often each was written over all users: the background the
+  keywords are told apart from (``engine.dimensions.review_profile``).
 """
 
 from __future__ import annotations
@@ -115,7 +114,7 @@ class TextModel:
             languages=languages,
             scorers=[self._scorer(code) for code in languages],
             terms=list(self.terms),
-            term_weight=torch.log1p(self.words_per_user / self.term_users.clamp(min=1)),
+            term_written=self.term_users.clone(),
             term_review=torch.tensor(review, dtype=torch.long),
             term=torch.tensor(term, dtype=torch.long),
             term_count=torch.tensor(count, dtype=torch.float32),
@@ -214,6 +213,12 @@ def _choose_scorer(rows: ReviewRows, code: str, config: TextConfig) -> LanguageS
 def fit_text_model(rows: ReviewRows, config: TextConfig) -> TextModel:
     """Choose each language's scorer and build the vocabulary on these reviews."""
     scorers = {code: _choose_scorer(rows, code, config) for code in sorted(set(rows.languages))}
+    return TextModel(scorers, *vocabulary(rows, config.min_writers))
+
+
+def vocabulary(rows: ReviewRows, min_writers: int) -> tuple[list[str], Tensor, float]:
+    """The terms (words at least ``min_writers`` users wrote; the ``MAX_TERMS`` most written,
+    in alphabetical order), how often each was written, and the mean words per writer."""
     writers: dict[str, set[int]] = {}
     written: Counter[str] = Counter()
     for user, text, code in zip(rows.user.tolist(), rows.texts, rows.languages, strict=True):
@@ -221,13 +226,12 @@ def fit_text_model(rows: ReviewRows, config: TextConfig) -> TextModel:
         written.update(words)
         for word in set(words):
             writers.setdefault(word, set()).add(user)
-    common = [w for w, who in writers.items() if len(who) >= config.min_writers]
+    common = [w for w, who in writers.items() if len(who) >= min_writers]
     common.sort(key=lambda w: (-written[w], w))
     terms = sorted(common[:MAX_TERMS])
     n_writers = len(set(rows.user.tolist()))
     total = sum(written[t] for t in terms)
-    return TextModel(
-        scorers,
+    return (
         terms,
         torch.tensor([float(written[t]) for t in terms]),
         total / n_writers if n_writers else 0.0,

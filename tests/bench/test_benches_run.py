@@ -31,6 +31,7 @@ ENGINE_ONLY = {
     "next_behaviour": ["--synthetic", "400", "--cuts", "0.8", "--seeds", "1", "--epochs", "1"],
     "value": ["--synthetic", "400", "--seeds", "1", "--no-taobao"],
     "sentiment": ["--limit", "400", "--seeds", "0"],
+    "review_churn": ["--limit", "800", "--sets", "amazon-fashion", "douban"],
 }
 WITH_SERVICES = {
     "influence": ["--sizes", "500"],
