@@ -1,4 +1,5 @@
-"""Reading one user's profile back, as the contract's field names (``core.profile_contract``)."""
+"""Reading one user's profile back, as the contract's field names (``core.profile_contract``),
+and the review quoted as its evidence."""
 
 from __future__ import annotations
 
@@ -14,3 +15,10 @@ def read_profile(client: GraphClient, user_id: str) -> dict[str, Any] | None:
     if not rows:
         return None
     return {name: value for name, value in rows[0]["fields"]}
+
+
+def review_evidence(client: GraphClient, user_id: str) -> str | None:
+    """The start of the user's latest negative review and what it was about, quoted from the
+    review itself (``cypher/review_evidence.cypher``); None where there is none with text."""
+    rows = client.read("review_evidence", user_id=user_id)
+    return f'on {rows[0]["item_id"]}: "{rows[0]["excerpt"]}"' if rows else None

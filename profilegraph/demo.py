@@ -1,11 +1,13 @@
 """``make demo``: the whole system end to end on LastFM, through real worker processes.
 
-Services up, LastFM loaded (skipped when already there), a cpu worker, a gpu-queue worker,
-beat and Flower started, a full refresh followed with a progress bar, the run evaluated against
-its baselines (report and plots in ``out/``), a summary printed and written as a page
-(``out/report.html``), a query of the analyst guide run in Neo4j Browser (``out/browser.png``);
-then a small batch of new events goes in through a task, an incremental refresh follows, and
-the profiles it changed are shown.
+Services up, LastFM loaded (skipped when already there) and the Amazon Fashion reviews beside it
+(406 customers writing in English: the review text dimension; a replay is a no-op), a cpu
+worker, a gpu-queue worker, beat and Flower started, a full refresh followed with a progress
+bar, the run evaluated against its baselines (report and plots in ``out/``), a summary printed
+and written as a page (``out/report.html``) with the profile of the customer who wrote the most
+reviews among its samples, a query of the analyst guide run in Neo4j Browser
+(``out/browser.png``); then a small batch of new events goes in through a task, an incremental
+refresh follows, and the profiles it changed are shown.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from engine.pipeline import load_result
 from graph.analyst import run_analyst_query
 from graph.client import GraphClient
 from graph.datasets import DATASETS
-from graph.profiles import read_profile
+from graph.profiles import read_profile, review_evidence
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import run_files
 from jobs.report_page import Profile, ReportPage, write_page
@@ -102,6 +104,9 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
     else:
         events, total = lastfm.read(settings.datasets_dir / lastfm.default)
         ingest_with_progress(settings, events, source=lastfm.name, total=total)
+    reviews = DATASETS["amazon-fashion"]  # what customers write: sentiment and keywords
+    events, total = reviews.read(settings.datasets_dir / reviews.default)
+    ingest_with_progress(settings, events, source=reviews.name, total=total)
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with ExitStack() as running:
         with console.status("starting the cpu and gpu workers, beat and Flower ..."):
@@ -171,6 +176,11 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> Re
     interests, uncertainty = result.columns["interests"], result.columns["uncertainty"]
     thinnest = max((i for i in order if interests[i]), key=lambda i: float(uncertainty[i]))
     samples = [order[0], thinnest, order[len(order) // 2]]
+    labels = ["top influencer", "least history", "median influence"]
+    written = [n or 0 for n in result.columns["sentiment_reviews"]]
+    if any(written):  # the customer who wrote the most reviews: sentiment and keywords
+        samples.append(max(range(len(written)), key=lambda i: (written[i], -i)))
+        labels.append("most reviews written")
     with GraphClient(settings.neo4j) as client:
         top = run_analyst_query(client, "top_influencers", ["top=10"])
         columns = ["influence_rank", "user_id", "influence", "adoptions", "followers", "interests"]
@@ -183,13 +193,12 @@ def _summary(console: Console, settings: Settings, run_id: str, out: Path) -> Re
         segments = run_analyst_query(client, "value_segments", ["limit=10"])
         columns = ["segment", "users", "revenue", "mean_clv", "mean_probability_active"]
         console.print(rows_table("value segments (RFM)", segments, columns))
-        labels = ("top influencer", "least history", "median influence")
         for label, i in zip(labels, samples, strict=True):
             user = pseudonyms.resolve("user", result.user_ids[i]) or "?"
             profile = read_profile(client, user) or {}
             why = client.read("explain_user", user_id=user)
             recs = client.read("recommendations_for_user", user_id=user)
-            text = render_profile(profile, why, recs)
+            text = render_profile(profile, why, recs, review_evidence(client, user))
             console.print(Panel(text, title=f"{label}: user {user}", expand=False))
             page.profiles.append(Profile(f"{label}: user {user}", text))
     console.print((out / "evaluation.md").read_text(), markup=False, highlight=False)

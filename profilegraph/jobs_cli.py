@@ -28,7 +28,7 @@ from core.errors import JobError
 from core.profile_contract import FIELDS
 from core.settings import Settings
 from graph.client import GraphClient
-from graph.profiles import read_profile
+from graph.profiles import read_profile, review_evidence
 from graph.writeback import read_run
 from jobs.markdown import cell_text
 from jobs.payloads import RefreshRequest, new_run_id, validate
@@ -207,12 +207,13 @@ def profile(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
         p = read_profile(client, user_id)
         why = client.read("explain_user", user_id=user_id)
         recs = client.read("recommendations_for_user", user_id=user_id)
+        evidence = review_evidence(client, user_id)
         run = read_run(client, p["run_id"]) if p and p.get("run_id") else None
     if p is None:
         raise JobError(f"no user {user_id!r}")
     if p.get("run_id") is None:
         raise JobError(f"user {user_id!r} has no profile yet (run a refresh)")
-    text = render_profile(p, why, recs)
+    text = render_profile(p, why, recs, evidence)
     support = ((run or {}).get("metrics") or {}).get("support") or {}
     missing = [
         f"  {name}: {row['reason']}" for name, row in support.items() if not row["supported"]
@@ -269,10 +270,12 @@ def render_profile(
     p: dict[str, Any],
     why: list[dict[str, Any]],
     recs: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    evidence: str | None = None,
 ) -> str:
     """A profile (``graph.profiles.read_profile``) as text: the interests, then every field of
     the contract with its label, then the evidence, the recommendations (rows of
-    ``cypher/recommendations_for_user.cypher``) with their reasons, and the run."""
+    ``cypher/recommendations_for_user.cypher``) with their reasons, and the run; ``evidence``:
+    the latest negative review quoted (``graph.profiles.review_evidence``)."""
     pairs = zip(p.get("interests") or [], p.get("interest_weights") or [], strict=False)
     width = max(len(field.label) for field in FIELDS) + 2
     lines = [f"{'interests':<{width}}{', '.join(f'{n} {w:.2f}' for n, w in pairs) or '-'}"]
@@ -288,6 +291,8 @@ def render_profile(
         for field in FIELDS
     ]
     lines.append("why:")
+    if evidence:
+        lines.append(f"  latest negative review, {evidence}")
     for r in why:
         if r["items"] or r["friends"]:
             lines.append(

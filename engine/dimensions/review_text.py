@@ -62,6 +62,7 @@ class TextConfig:
     min_writers: int = 5  # a word becomes a term once this many users wrote it
     min_rated: int = 100  # rated reviews (positive or negative) needed to choose on this data
     seed: int = 0
+    splits: int = 3  # writer splits the choice is made over (seed, seed + 1, ...)
 
 
 @dataclass
@@ -193,7 +194,7 @@ def _choose_scorer(rows: ReviewRows, code: str, config: TextConfig) -> LanguageS
         code,
         [str(int(rows.user[i])) for i in keep],
     )
-    report = evaluate_sentiment(data, seeds=(config.seed,))
+    report = evaluate_sentiment(data, seeds=tuple(config.seed + k for k in range(config.splits)))
     validation = {
         "reviews": report["reviews"],
         "labelled": report["labelled"],

@@ -13,7 +13,10 @@ zero); otherwise - a tie included - the shipped scorer does, and where the train
 holds fewer than ``min_train`` labelled reviews the fitted model is not tried. The constant
 scorer (AUC 0.5, no Spearman) is the floor: where the chosen scorer does not beat it on
 validation (the same bootstrap), nothing ships for the language (``ships`` is ``none``, with
-the reason) - a shopping-review model on film comments may say nothing.
+the reason) - a shopping-review model on film comments may say nothing. Where the validation
+splits hold fewer than ``MIN_VALIDATION_CLASS`` positive or negative reviews (writers are
+split, and a few writers may hold most of the negative reviews) nothing can be shown either
+way: the shipped scorer is used, and the reason says it was not validated here.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from engine.evaluation.probability_metrics import auc
 from engine.evaluation.significance import interval
 
 RESAMPLES = 400
+# fewer positive (or negative) validation reviews than this, over the seeds, cannot show a
+# scorer beats the constant: the verdict is "not validated here", not "none"
+MIN_VALIDATION_CLASS = 20
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ def evaluate_sentiment(
     draws: list[Tensor] = []
     floor: dict[str, list[Tensor]] = {"shipped": [], "fitted": []}  # each against the constant
     fitted_tried = True
+    val_classes = torch.zeros(2)  # positive and negative validation reviews, over the seeds
     names = sorted(set(data.groups))
     group = torch.tensor([names.index(g) for g in data.groups]) if n else torch.empty(0)
     for seed in seeds:
@@ -108,6 +115,8 @@ def evaluate_sentiment(
         )
         per_seed["constant"].append({"auc": 0.5, "spearman": float("nan")})
         per_seed[shipped_name(data.language)].append(_metrics(shipped[test], stars[test]))
+        _, val_label = _labelled(stars[val])
+        val_classes += torch.stack([val_label.sum(), (1 - val_label).sum()])
         constant = torch.zeros(val.numel())
         floor["shipped"].append(_auc_draws(shipped[val], constant, stars[val], seed))
         mask, label = _labelled(stars[train])
@@ -158,7 +167,15 @@ def evaluate_sentiment(
     chosen = floor["fitted" if ships == "fitted" else "shipped"]
     low, high = interval(torch.stack(chosen).mean(0)) if chosen else (float("nan"),) * 2
     reason = None if fitted_tried else f"fitted not tried: under {min_train} labelled reviews"
-    if not low > 0:
+    fewest = int(val_classes.min())
+    if fewest < MIN_VALIDATION_CLASS:  # a writer split can leave one class all but empty
+        ships = shipped_name(data.language)
+        kind = "positive" if int(val_classes.argmin()) == 0 else "negative"
+        reason = (
+            f"not validated here: {fewest} {kind} reviews in the validation splits "
+            f"(fewer than {MIN_VALIDATION_CLASS})"
+        )
+    elif not low > 0:
         reason = (
             f"no scorer beats the constant on validation (AUC - 0.5 in [{low:.3f}, {high:.3f}])"
         )

@@ -84,3 +84,22 @@ def test_the_evaluation_ships_a_scorer_only_where_it_beats_the_constant() -> Non
     assert learnable["scorers"]["fitted"]["test_auc"] > 0.9
     noise = evaluate_sentiment(_reviews(600, 2, signal=False), seeds=(0,), min_train=100)
     assert noise["ships"] == "none" and "constant" in noise["reason"]
+
+
+def test_too_few_negative_reviews_in_validation_is_not_validated_rather_than_none() -> None:
+    """Six negative reviews by two writers: however the writers are split, three validation
+    splits cannot hold 20 of them, so no verdict either way: the packaged scorer, with why."""
+    data = _reviews(600, 3, signal=True)
+    texts, stars, groups = list(data.texts), list(data.stars), list(data.groups)
+    for i in range(len(stars)):
+        if stars[i] <= 2:
+            stars[i] = 5.0
+            texts[i] = "superb sturdy delight superb"
+    for i in range(6):
+        texts.append("flimsy broke refund flimsy")
+        stars.append(1.0)
+        groups.append(f"unhappy{i % 2}")
+    result = evaluate_sentiment(RatedTexts(texts, stars, "en", groups), seeds=(0, 1, 2))
+    assert result["ships"] == "vader"
+    assert result["reason"].startswith("not validated here: ")
+    assert "negative reviews in the validation splits (fewer than 20)" in result["reason"]

@@ -22,6 +22,7 @@ from graph.datasets.synthetic import (
 )
 from graph.export import export_snapshot
 from graph.ingest import ingest_events
+from graph.profiles import review_evidence
 from graph.queries import Query
 from graph.selections import Consent, WholeGraph
 from graph.stream import StreamConsumer, publish
@@ -30,6 +31,7 @@ from jobs.payloads import RefreshRequest
 from jobs.pseudonyms import FILE
 from jobs.refresh import refresh_here, run_files
 from jobs.retention import expire_dead_letters
+from profilegraph.jobs_cli import render_profile
 from tests.graph.conftest import wipe
 
 N_USERS = 80
@@ -152,6 +154,11 @@ def test_run_files_hold_pseudonyms_and_profiles_real_ids(
     assert unhappy["profile_negative_reviews"] == 1 and unhappy["profile_sentiment"] < 0.5
     assert unhappy["profile_keywords"][:2] == ["glue", "terrible"]  # 7 writers each: terms
     assert "scored by vader" in unhappy["profile_sentiment_explanation"]
+    # the evidence is quoted from the review itself, at read time: no file holds it
+    quote = review_evidence(shop, user(12))
+    assert quote == f'on {item(0)}: "Terrible glue again. {PRIVATE}"'
+    assert f"latest negative review, {quote}" in render_profile({}, [], [], quote)
+    assert review_evidence(shop, user(7)) is None
     happy = shop.read(REVIEW_PROFILE, user_id=user(7))[0]["p"]
     assert happy["profile_sentiment"] > 0.5 and "profile_last_negative_review" not in happy
     assert shop.read(REVIEW_PROFILE, user_id=user(30))[0]["p"].get("profile_sentiment") is None
