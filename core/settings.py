@@ -190,6 +190,8 @@ class RefreshSettings(_Section):
     # features read the followees' followees (one hop gave other figures than a full run)
     hops: int = Field(2, ge=2, le=4)
     max_epochs: int = Field(60, ge=1)
+    # a full run starts from the previous full run's embeddings (False: every run cold)
+    warm_start: bool = True
     finetune_epochs: int = Field(5, ge=0)
     lock_ttl_s: int = Field(3600, ge=10)  # a refresh's lock outlives no crashed holder longer
     write_batch_size: int = Field(2_000, ge=1, le=100_000)  # profiles per write transaction

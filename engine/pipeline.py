@@ -57,6 +57,7 @@ from engine.interactions import (
 from engine.memory import release_freed_memory
 from engine.models.distributed import fit_lightgcn
 from engine.models.train import TrainConfig
+from engine.models.warm_start import initial_embedding, known_rows
 from engine.snapshot import Snapshot
 
 STATE_VERSION = 2  # 2: the fitted interest model; 1 loads with the default one
@@ -217,9 +218,12 @@ def run_full(
     on_epoch: Epoch | None = None,
     on_estimate: Callable[[float], None] | None = None,
     shown: list[tuple[str, str, int]] | None = None,
+    previous: ModelState | None = None,
 ) -> PipelineResult:
     """Train, score and profile every user; ``shown``: the exploration slots earlier runs
-    showed (the previous full run's state), which the category posteriors read."""
+    showed (the previous full run's state), which the category posteriors read; ``previous``:
+    the previous full run's state, whose embeddings training starts from (a warm start,
+    ``engine.models.warm_start``; None: a cold start)."""
     step = on_step or (lambda _name: None)
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -227,6 +231,16 @@ def run_full(
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
     pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
     split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=config.train.seed)
+    init, warm = initial_embedding(
+        None if previous is None else previous.embedding,
+        [] if previous is None else previous.user_ids,
+        [] if previous is None else previous.item_ids,
+        snapshot.node_ids["user"],
+        snapshot.node_ids["item"],
+        split.train,
+        dim=config.train.embedding_dim,
+        seed=config.train.seed,
+    )
     step("train")
     trained = fit_lightgcn(
         split.train,
@@ -235,6 +249,7 @@ def run_full(
         n_items,
         social=social_ties(snapshot),
         config=config.train,
+        init=init,
         on_epoch=on_epoch,
         on_estimate=on_estimate,
     )
@@ -245,6 +260,9 @@ def run_full(
     embedding, item_embedding = propagated[:n_users], propagated[n_users:]
     layer0 = model.embedding.weight.detach().clone()
     training = {
+        "start": (
+            {"warm_from": previous.run_id, **warm} if previous and init is not None else "cold"
+        ),
         "valid": trained.best_valid,
         "best_epoch": trained.best_epoch,
         "history": trained.history,
@@ -352,16 +370,6 @@ def _recent_shown(shown: list[tuple[str, str, int]]) -> list[tuple[str, str, int
     return [(u, c, at) for (u, c), at in ordered]
 
 
-def _known_rows(ids: list[str], known: list[str], offset: int) -> tuple[Tensor, Tensor]:
-    where = {key: i for i, key in enumerate(known)}
-    rows = [(i, where[key]) for i, key in enumerate(ids) if key in where]
-    if not rows:
-        empty = torch.empty(0, dtype=torch.long)
-        return empty, empty
-    mine, theirs = torch.tensor(rows).T
-    return mine, theirs + offset
-
-
 def run_incremental(
     snapshot: Snapshot, state: ModelState, config: PipelineConfig, *, on_step: Step | None = None
 ) -> PipelineResult:
@@ -374,14 +382,20 @@ def run_incremental(
     n_users, n_items = len(user_ids), len(item_ids)
     seeds = snapshot.node_features.get("user", {}).get("seed")
     seed_index = torch.nonzero(seeds).flatten() if seeds is not None else torch.arange(n_users)
-    dim = state.embedding.size(1)
-    init = torch.randn(n_users + n_items, dim) * 0.1
-    known_users, their_users = _known_rows(user_ids, state.user_ids, 0)
-    init[known_users] = state.embedding[their_users]
-    mine, theirs = _known_rows(item_ids, state.item_ids, len(state.user_ids))
-    init[n_users + mine] = state.embedding[theirs]
+    known_users, their_users = known_rows(user_ids, state.user_ids, 0)
     step("finetune")
     pairs = interaction_pairs(snapshot, min_rating=config.min_rating)
+    # the base run's embeddings; a node it did not know starts among its neighbours
+    init, _ = initial_embedding(
+        state.embedding,
+        state.user_ids,
+        state.item_ids,
+        user_ids,
+        item_ids,
+        pairs,
+        dim=state.embedding.size(1),
+        seed=config.train.seed,
+    )
     tuned = fit_lightgcn(
         pairs,
         pairs[:, :0],

@@ -323,6 +323,7 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
 
     with board.heartbeat(step.run_id):
         if step.mode == "full":
+            previous = _previous_state(settings, step.previous_run_id)
             result = run_full(
                 snapshot,
                 config,
@@ -330,7 +331,9 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
                 on_step=on_step,
                 on_epoch=on_epoch,
                 on_estimate=on_estimate,
-                shown=_shown_before(settings, step.previous_run_id),
+                # the exploration the previous full run showed, and where training starts
+                shown=list(previous.next_model.shown) if previous and previous.next_model else [],
+                previous=previous if settings.refresh.warm_start else None,
             )
             assert result.state is not None
             result.state.save(files.state)
@@ -341,15 +344,12 @@ def score_step(settings: Settings, board: RunBoard, step: StepPayload) -> StepPa
     return step.model_copy(update={"scored": True})
 
 
-def _shown_before(settings: Settings, previous_run_id: str) -> list[tuple[str, str, int]]:
-    """The exploration slots the previous full run showed (none if its state is gone)."""
+def _previous_state(settings: Settings, previous_run_id: str) -> ModelState | None:
+    """The previous full run's model state (None: no previous run, or its state is gone)."""
     if not previous_run_id:
-        return []
+        return None
     path = run_files(settings, previous_run_id).state
-    if not path.exists():
-        return []
-    previous = ModelState.load(path)
-    return list(previous.next_model.shown) if previous.next_model is not None else []
+    return ModelState.load(path) if path.exists() else None
 
 
 def profile_rows(

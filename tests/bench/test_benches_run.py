@@ -32,6 +32,7 @@ ENGINE_ONLY = {
     "value": ["--synthetic", "400", "--seeds", "1", "--no-taobao"],
     "sentiment": ["--limit", "400", "--seeds", "0"],
     "review_churn": ["--limit", "800", "--sets", "amazon-fashion", "douban"],
+    "warm_start": ["--synthetic", "300", "--seeds", "0", "--max-epochs", "3", "--changed", "0.1"],
 }
 WITH_SERVICES = {
     "influence": ["--sizes", "500"],
