@@ -31,7 +31,7 @@ ENGINE_ONLY = {
     "next_behaviour": ["--synthetic", "400", "--cuts", "0.8", "--seeds", "1", "--epochs", "1"],
     "value": ["--synthetic", "400", "--seeds", "1", "--no-taobao"],
     "sentiment": ["--limit", "400", "--seeds", "0"],
-    "review_churn": ["--limit", "800", "--sets", "amazon-fashion", "douban"],
+    "review_churn": ["--limit", "500", "--sets", "amazon-fashion"],
     "warm_start": ["--synthetic", "300", "--seeds", "0", "--max-epochs", "3", "--changed", "0.1"],
 }
 WITH_SERVICES = {
