@@ -1,8 +1,8 @@
 // purpose: Unhappy customers in a category: the users whose reviews of the category read most
 //          negative (their mean sentiment there below `below`; the category is one of their
 //          most reviewed), with the evidence: their review figures and the start of their
-//          latest review there (at most 80 characters: never a whole review; gone when the
-//          text is, by retention, erasure or withdrawn consent).
+//          latest review there (at most 80 characters and two thirds of the review: never a
+//          whole review; gone when the text is, by retention, erasure or withdrawn consent).
 // analyst: yes
 // mode: read
 // params: category STRING, below FLOAT = 0.4, top INTEGER = 20
@@ -22,7 +22,8 @@ WHERE here < $below
 CALL (u) {
   MATCH (u)-[r:REVIEWED]->(:Item)-[:IN_CATEGORY]->(:Category {name: toLower($category)})
   WHERE r.text IS NOT NULL
-  RETURN left(r.text, 80) + CASE WHEN size(r.text) > 80 THEN '...' ELSE '' END AS latest_review
+  RETURN left(r.text, CASE WHEN size(r.text) * 2 / 3 < 80
+                          THEN size(r.text) * 2 / 3 ELSE 80 END) + '...' AS latest_review
   ORDER BY r.text_ts DESC
   LIMIT 1
 }

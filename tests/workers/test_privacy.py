@@ -156,7 +156,8 @@ def test_run_files_hold_pseudonyms_and_profiles_real_ids(
     assert "scored by vader" in unhappy["profile_sentiment_explanation"]
     # the evidence is quoted from the review itself, at read time: no file holds it
     quote = review_evidence(shop, user(12))
-    assert quote == f'on {item(0)}: "Terrible glue again. {PRIVATE}"'
+    written = f"Terrible glue again. {PRIVATE}"
+    assert quote == f'on {item(0)}: "{written[: len(written) * 2 // 3]}..."'
     assert f"latest negative review, {quote}" in render_profile({}, [], [], quote)
     assert review_evidence(shop, user(7)) is None
     happy = shop.read(REVIEW_PROFILE, user_id=user(7))[0]["p"]
