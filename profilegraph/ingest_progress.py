@@ -4,8 +4,11 @@ summary of what was applied, skipped and rejected: the CLI's ingest commands and
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -46,22 +49,17 @@ def ingest_with_progress(
     total: int | None,
     position: str | None = None,
 ) -> None:
-    client = GraphClient(settings.neo4j)
-    try:
-        with progress_bar() as progress:
-            task = progress.add_task(f"ingest {source}", total=total)
-            report = ingest_events(
-                client,
-                events,
-                source=source,
-                on_batch=lambda r: progress.advance(task, r.received),
-                currency=settings.value.currency,
-                position=position,
-                online=online_update(settings, client),
-            )
-    except KeyboardInterrupt:
-        _interrupted()
-    client.close()
+    with _exit_on_ctrl_c(), GraphClient(settings.neo4j) as client, progress_bar() as progress:
+        task = progress.add_task(f"ingest {source}", total=total)
+        report = ingest_events(
+            client,
+            events,
+            source=source,
+            on_batch=lambda r: progress.advance(task, r.received),
+            currency=settings.value.currency,
+            position=position,
+            online=online_update(settings, client),
+        )
     if report.erased:  # user_delete events: their copies outside Neo4j go too
         erase_copies(settings, report.erased)
     console.print(
@@ -73,13 +71,26 @@ def ingest_with_progress(
         console.print(f"  [yellow]rejected[/] {n:,} x {reason}", highlight=False)
 
 
-def _interrupted() -> None:
-    """Ctrl-C: leave at once. Committed batches are committed; the one in flight rolls back on
-    the server when the connection goes. A graceful close of the driver could wait on that
-    connection (a suite run saw 36 s), so the process exits without it, non-zero."""
-    console.print(
-        "[yellow]interrupted[/]: committed batches stay; run the command again to go on "
-        "(a file resumes after its last committed line, replays are skipped)"
-    )
-    sys.stdout.flush()
-    os._exit(130)
+@contextmanager
+def _exit_on_ctrl_c() -> Iterator[None]:
+    """Ctrl-C (SIGINT) ends the process at once, non-zero. Committed batches are committed; the
+    one in flight rolls back on the server when the connection goes. A KeyboardInterrupt is not
+    enough: raised while the driver waits for the server's answer, it leaves the driver rolling
+    back on a connection in the middle of a message (a suite run waited 36 s for it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+
+    def leave(signum: int, frame: object) -> None:
+        console.print(
+            "[yellow]interrupted[/]: committed batches stay; run the command again to go on "
+            "(a file resumes after its last committed line, replays are skipped)"
+        )
+        sys.stdout.flush()
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
