@@ -9,7 +9,9 @@ Per size: bulk-import the data set (neo4j-admin), then measure
   through the project's ``profilegraph.exportEdges`` procedure and through plain Cypher, vs
   ``gds.graph.project`` of the same graph;
 - write-back profiles/s (64-d embedding + all profile fields), first write (new vectors enter
-  the HNSW index) and a rewrite (a refresh), vs ``gds.pageRank.write``; and where that time
+  the HNSW index), a rewrite (a refresh: new values for everyone), a re-run that changed
+  nothing and one that changed 1 % of the users (profiles *considered* per second: compared
+  with their digests, the changed ones written), vs ``gds.pageRank.write``; and where that time
   goes, by rewriting the same users with parts of the statement left out: the embedding as a
   plain unindexed property, the profile properties alone, the vector index alone, and one
   float per user (the floor of any batched Bolt write on this machine);
@@ -72,9 +74,7 @@ def _write_back_parts() -> dict[str, Query]:
         raise RuntimeError("write_profiles.cypher changed: update the bench's breakdown")
     match = "UNWIND $rows AS row\nMATCH (u:User {user_id: row.user_id})\n"
     texts = {
-        "unindexed_embedding": full.replace(
-            _VECTOR_CALL, "SET u.bench_embedding = row.embedding\nWITH u, row, same"
-        ),
+        "unindexed_embedding": full.replace(_VECTOR_CALL, "SET u.bench_embedding = row.embedding"),
         "properties_only": match + "SET u += row.props\nRETURN count(*) AS written",
         "vector_only": match + _VECTOR_CALL + "\nRETURN count(*) AS written",
         "one_float": match + "SET u.bench_x = row.watermark\nRETURN count(*) AS written",
@@ -216,6 +216,16 @@ def run_size(n_users: int, writeback_users: int, batch_grid: bool = False) -> di
         profiles = _profiles(users, categories, seed=1)
         rewritten = write_profiles(client, "bench-run-2", snapshot.watermark, profiles)
         row["rewrite_profiles_per_s"] = rewritten.written / rewritten.seconds
+        # A re-run that changed nothing: every user compared with its digests, none written
+        same = write_profiles(client, "bench-run-3", snapshot.watermark, profiles)
+        row["rerun_same_considered_per_s"] = same.considered / same.seconds
+        row["rerun_same_written"] = same.written
+        # ... and one where 1 % of the users have new values and embeddings
+        changed = _profiles(users, categories, seed=2)
+        mixed = [changed[k] if k % 100 == 0 else p for k, p in enumerate(profiles)]
+        one = write_profiles(client, "bench-run-4", snapshot.watermark, mixed)
+        row["rerun_1pct_considered_per_s"] = one.considered / one.seconds
+        row["rerun_1pct_written"] = one.written
         row.update(_write_back_breakdown(client, users, categories, snapshot.watermark))
         if batch_grid:
             row.update(_batch_grid(client, users, categories, snapshot.watermark))
@@ -264,6 +274,10 @@ def main() -> None:
             "writeback_users",
             "writeback_profiles_per_s",
             "rewrite_profiles_per_s",
+            "rerun_same_considered_per_s",
+            "rerun_same_written",
+            "rerun_1pct_considered_per_s",
+            "rerun_1pct_written",
             "part_unindexed_embedding_per_s",
             "part_properties_only_per_s",
             "part_vector_only_per_s",

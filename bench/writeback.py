@@ -12,9 +12,11 @@ refresh does (2,000 a batch, two writers), in four designs:
 * ``procedure+index``: ``profilegraph.writeProfiles`` (packed columns), index kept;
 * ``cypher`` and ``procedure``: the same without the vector index.
 
-Each design writes twice: a first write (users without a profile; the previous design's
-profiles are removed first) and a refresh (new embeddings and values, a third of the users with
-new top interests). Then look-alikes for ``--queries`` seed users: through the HNSW index
+Each design writes four times: a first write (users without a profile; the previous design's
+profiles are removed first), a refresh (new embeddings and values, a third of the users with
+new top interests), a re-run of the same profiles (compared with their digests: nothing
+written) and a re-run where 1 % of the users changed; the re-runs count profiles *considered*
+per second. Then look-alikes for ``--queries`` seed users: through the HNSW index
 (``db.index.vector.queryNodes``, as ``lookalike_audience.cypher`` did) and exactly through
 ``profilegraph.lookalikes`` (a scan of every profile): latency p50/p95 of each and the index's
 recall@10 against the exact answer. And the procedure's time for one batch of 2,000 profiles
@@ -55,7 +57,7 @@ CLEAR_SOME = Query(
       OPTIONAL MATCH (u)-[r:INTERESTED_IN|RECOMMENDED|NEXT_CATEGORY]->() DELETE r
     }
     REMOVE u.profile_run_id, u.profile_watermark, u.profile_embedding, u.profile_interests,
-           u.profile_trail, u.profile_stage_trail
+           u.profile_trail, u.profile_stage_trail, u.profile_digests
     RETURN count(*) AS cleared
     """,
 )
@@ -217,9 +219,19 @@ def run_size(
             row[f"{design}_first_per_s"] = _rate(
                 client, f"bench-{design}-1", _profiles(users, categories, n_items, 1, 0.0)
             )
-            row[f"{design}_refresh_per_s"] = _rate(
-                client, f"bench-{design}-2", _profiles(users, categories, n_items, 2, 0.3)
-            )
+            refreshed = _profiles(users, categories, n_items, 2, 0.3)
+            row[f"{design}_refresh_per_s"] = _rate(client, f"bench-{design}-2", refreshed)
+            # re-runs: the same profiles (nothing written), then 1 % of the users changed
+            changed = _profiles(users, categories, n_items, 3, 0.3)
+            for name, profiles, expected in (
+                ("same", refreshed, 0),
+                ("1pct", [changed[k] if k % 100 == 0 else p for k, p in enumerate(refreshed)], -1),
+            ):
+                again = write_profiles(client, f"bench-{design}-{name}", 1, profiles)
+                if expected == 0 and again.written:
+                    raise RuntimeError(f"{design}: a re-run of the same profiles wrote some")
+                row[f"{design}_rerun_{name}_per_s"] = again.considered / again.seconds
+                row[f"{design}_rerun_{name}_written"] = again.written
             print({k: round(v) for k, v in row.items() if k.startswith(design)}, flush=True)
         apply_schema(client)  # the index, populated from the last design's embeddings
         client.write(AWAIT)
@@ -242,6 +254,8 @@ def main() -> None:
     metrics = ["profiles"]
     for design in designs:
         metrics += [f"{design}_first_per_s", f"{design}_refresh_per_s"]
+        metrics += [f"{design}_rerun_same_per_s", f"{design}_rerun_1pct_per_s"]
+        metrics += [f"{design}_rerun_1pct_written"]
     metrics += [f"batch_{name}_ms" for name in PARTS]
     metrics += ["hnsw_recall@10", "hnsw_p50_ms", "hnsw_p95_ms", "exact_p50_ms", "exact_p95_ms"]
     report(

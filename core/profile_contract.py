@@ -288,6 +288,7 @@ STRUCTURE = (
     "online_at",  # the online path's last update (ms), the fields it set, its change epoch
     "online_fields",
     "online_epoch",
+    "digests",  # what the writer last wrote, per part (graph.writeback): unchanged is not rewritten
 )
 # Result-file columns besides the declared fields: who, the embedding, and the interests with
 # their evidence (per interest: weight, {"items", "friends"} explanation, follower adoptions).

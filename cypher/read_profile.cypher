@@ -1,5 +1,5 @@
 // purpose: One user's whole profile, for `profilegraph profile USER_ID`: every profile_*
-//          property (see core/profile_contract.py) but the embedding and the trails, as
+//          property (see core/profile_contract.py) but the embedding, the trails and the digests, as
 //          [name, value] pairs, so a new profile dimension needs no change here.
 // mode: read
 // params: user_id STRING
@@ -8,5 +8,5 @@ MATCH (u:User {user_id: $user_id})
 RETURN u.user_id AS user_id,
        [key IN keys(u) WHERE key STARTS WITH 'profile_'
                          AND NOT key IN ['profile_embedding', 'profile_trail',
-                                         'profile_stage_trail']
+                                         'profile_stage_trail', 'profile_digests']
         | [substring(key, 8), u[key]]] AS fields

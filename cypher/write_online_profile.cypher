@@ -1,7 +1,8 @@
 // purpose: Write the fields the online path recomputed after an event, in the ingest's own
 //          transaction: the value fields, when and by what they were last updated
 //          (profile_online_at, profile_online_fields, and the batch's change epoch
-//          profile_online_epoch: a refresh whose watermark is older keeps the online values),
+//          profile_online_epoch: a refresh whose watermark is older keeps the online values;
+//          profile_digests cleared, so the next refresh writes the user whole),
 //          and a bought item out of the user's
 //          recommendations at once (its RECOMMENDED edge and its entry in
 //          profile_recommendations). Profiled users who may be profiled only.
@@ -17,6 +18,7 @@ SET u += row.props,
     u.profile_online_at = $now,
     u.profile_online_fields = row.fields,
     u.profile_online_epoch = $epoch,
+    u.profile_digests = null,
     u.profile_recommendations = [i IN coalesce(u.profile_recommendations, [])
                                  WHERE NOT i IN row.bought]
 WITH u, row

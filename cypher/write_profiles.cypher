@@ -10,7 +10,9 @@
 //          (profiling_consent false, or absent and consent_default false) is never written.
 //          Where the online path moved the user after this run's snapshot (profile_online_epoch
 //          above the row's watermark), its fields keep their newer values: batch_props is props
-//          without the contract's online fields.
+//          without the contract's online fields. Only the parts the writer found changed are
+//          written (row.write: props, embedding, interests, recommendations, next_categories;
+//          props not written = the provenance only), and profile_digests records them.
 // mode: write
 // params: run_id STRING, trail_runs INTEGER, consent_default BOOLEAN,
 //         rows LIST<MAP{user_id STRING, watermark INTEGER, props MAP, batch_props MAP,
@@ -18,27 +20,34 @@
 //                       interests LIST<MAP>, recommendations LIST<MAP{item_id, rank,
 //                       score, kind, reason, category}>, next_categories LIST<MAP{name,
 //                       rank, probability}>, trail_key STRING, trail STRING,
-//                       stage_trail STRING}>
+//                       stage_trail STRING, provenance MAP, digests LIST<STRING>,
+//                       write MAP{props, embedding, interests, recommendations,
+//                       next_categories: BOOLEAN}}>
 // returns: written INTEGER
 UNWIND $rows AS row
 MATCH (u:User {user_id: row.user_id})
 WHERE coalesce(u.profile_watermark, -1) <= row.watermark
   AND coalesce(u.profiling_consent, $consent_default)
-WITH u, row,
-     coalesce(u.profile_interests, []) = [i IN row.interests | i.name]
-     AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests) AS same
-SET u += CASE WHEN coalesce(u.profile_online_epoch, -1) > row.watermark
-              THEN row.batch_props ELSE row.props END,
+WITH u, row, coalesce(u.profile_online_epoch, -1) > row.watermark AS online_newer,
+     NOT row.write.interests
+     OR (coalesce(u.profile_interests, []) = [i IN row.interests | i.name]
+         AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests)) AS same
+SET u += CASE WHEN NOT row.write.props THEN row.provenance
+              WHEN online_newer THEN row.batch_props ELSE row.props END,
+    u.profile_digests = CASE WHEN online_newer THEN [''] + row.digests[1..] ELSE row.digests END,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
                                       WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
     u.profile_stage_trail = ([row.stage_trail]
                              + [entry IN coalesce(u.profile_stage_trail, [])
                                 WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
 WITH u, row, same
-CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
+CALL (u, row) {
+  UNWIND CASE WHEN row.write.embedding THEN [true] ELSE [] END AS written
+  CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
+}
 CALL (u, row, same) {
   MATCH (u)-[r:INTERESTED_IN]->()
-  WHERE same
+  WHERE same AND row.write.interests
   WITH r, row.interests[r.rank - 1] AS interest
   SET r.weight = interest.weight, r.items = interest.items, r.friends = interest.friends,
       r.adoptions = interest.adoptions, r.run_id = $run_id
@@ -55,22 +64,24 @@ CALL (u, row, same) {
                               friends: interest.friends, adoptions: interest.adoptions,
                               run_id: $run_id}]->(c)
 }
-CALL (u) {
+CALL (u, row) {
   MATCH (u)-[old:RECOMMENDED]->()
+  WHERE row.write.recommendations
   DELETE old
 }
 CALL (u, row) {
-  UNWIND row.recommendations AS rec
+  UNWIND CASE WHEN row.write.recommendations THEN row.recommendations ELSE [] END AS rec
   MATCH (i:Item {item_id: rec.item_id})
   CREATE (u)-[:RECOMMENDED {rank: rec.rank, score: rec.score, kind: rec.kind, reason: rec.reason,
                             category: rec.category, run_id: $run_id}]->(i)
 }
-CALL (u) {
+CALL (u, row) {
   MATCH (u)-[old:NEXT_CATEGORY]->()
+  WHERE row.write.next_categories
   DELETE old
 }
 CALL (u, row) {
-  UNWIND row.next_categories AS next
+  UNWIND CASE WHEN row.write.next_categories THEN row.next_categories ELSE [] END AS next
   MATCH (c:Category {name: next.name})
   CREATE (u)-[:NEXT_CATEGORY {rank: next.rank, probability: next.probability,
                               run_id: $run_id}]->(c)

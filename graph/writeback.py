@@ -9,7 +9,16 @@ Consistency (what an analyst can rely on):
 - **Never backwards.** Each profile carries the ingest watermark its snapshot was taken at; a
   write is skipped for users whose stored profile is newer, so a late or redelivered writer of
   an older run cannot roll them back.
-- **Re-running converges.** Writing the same run again sets the same values.
+- **Writes cost what changed.** Each written user keeps ``profile_digests``: a digest of their
+  properties and of each edge list as written (floats at ``SAME_DIGITS`` significant digits).
+  Before a batch is written the writer reads the stored digests and embeddings of its users
+  (``read_profile_digests.cypher``) and sends only what changed: a user whose properties, lists
+  and embedding (cosine distance at most ``EMBEDDING_TOLERANCE``) are what Neo4j holds is not
+  written at all and keeps its ``profile_run_id`` (the run that wrote those values); a user whose
+  recommendations alone changed has only those edges replaced. The online path clears the
+  digests of a user it moves, so their next write is complete.
+- **Re-running converges.** Writing the same run again writes nothing; a write killed half-way
+  is finished by the next one (the users already written compare equal).
 - **Interests as edges.** Each top interest is also a ``(:User)-[:INTERESTED_IN {rank, weight,
   items, friends, adoptions, run_id}]->(:Category)`` edge carrying its explanation, written in
   the same statement as the properties (an edge to a category still named is updated in place,
@@ -25,7 +34,7 @@ Consistency (what an analyst can rely on):
   ``profile_next_categories`` is a ``(:User)-[:NEXT_CATEGORY {rank, probability, run_id}]->
   (:Category)`` edge, so "who will act in X next" starts from the category's index.
 - **A short trail.** ``profile_trail`` keeps the user's top interests under each of the last
-  ``TRAIL_RUNS`` runs that profiled them (newest first; each entry is the run id then the
+  ``TRAIL_RUNS`` runs that wrote their profile (newest first; each entry is the run id then the
   interests, joined by the unit separator U+001F), so interest drift between two runs can be
   read without keeping whole old profiles. Re-writing a run replaces its entry.
   ``profile_stage_trail`` does the same for the lifecycle stage (run id, then the stage), so
@@ -39,7 +48,9 @@ Consistency (what an analyst can rely on):
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +65,15 @@ from graph.schema import ensure_schema
 
 TRAIL_RUNS = 10
 TRAIL_SEP = "\u001f"
+# What "unchanged" means: floats equal to this many significant digits (the CLI shows three;
+# a refit model moves every probability in the last digits), and an embedding within this
+# cosine distance of the stored one (look-alikes rank by cosine).
+SAME_DIGITS = 4
+EMBEDDING_TOLERANCE = 1e-3
+# The parts of a profile written (or left) as a whole; ``profile_digests`` holds one per part
+# but the embedding, which is compared with the stored vector itself.
+PARTS = ("props", "interests", "recommendations", "next_categories")
+PROVENANCE = ("profile_run_id", "profile_watermark", "profile_updated_at")
 
 
 @dataclass(frozen=True)
@@ -93,10 +113,53 @@ class ProfileRow:
 
 @dataclass
 class WriteReport:
-    written: int = 0
-    skipped_newer: int = 0
+    written: int = 0  # users written (some part of their profile changed)
+    unchanged: int = 0  # users whose stored profile is already this run's (nothing written)
+    skipped_newer: int = 0  # users left as they are: newer stored profile, no consent, gone
+    parts: dict[str, int] | None = None  # users written per part (props, embedding, lists)
     batches: int = 0
     seconds: float = 0.0
+
+    @property
+    def considered(self) -> int:
+        return self.written + self.unchanged + self.skipped_newer
+
+
+def _rounded(value: Any) -> Any:
+    """A value as the digest sees it: floats to ``SAME_DIGITS`` significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.{SAME_DIGITS}g}") if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in sorted(value.items())}
+    return value
+
+
+def digest(value: Any) -> str:
+    """A short, stable digest of a JSON-able value (floats rounded: see ``SAME_DIGITS``)."""
+    text = json.dumps(_rounded(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _same_embedding(new: Sequence[float], stored: Sequence[float] | None) -> bool:
+    if stored is None or len(stored) != len(new):
+        return False
+    dot = sum(a * b for a, b in zip(new, stored, strict=True))
+    norms = math.sqrt(sum(a * a for a in new) * sum(b * b for b in stored))
+    if norms == 0.0:
+        return all(a == b for a, b in zip(new, stored, strict=True))
+    return 1.0 - dot / norms <= EMBEDDING_TOLERANCE
+
+
+def changed_parts(row: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, bool]:
+    """Which parts of a statement row differ from what Neo4j holds for the user (``stored``:
+    a row of read_profile_digests.cypher, None when the user has no profile there)."""
+    held = list((stored or {}).get("digests") or [])[: len(PARTS)]
+    held += [None] * (len(PARTS) - len(held))
+    parts = {p: mine != theirs for p, mine, theirs in zip(PARTS, row["digests"], held, strict=True)}
+    parts["embedding"] = not _same_embedding(row["embedding"], (stored or {}).get("embedding"))
+    return parts
 
 
 def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str, Any]:
@@ -129,7 +192,7 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         }
         for rank, i in enumerate(profile.interests, start=1)
     ]
-    return {
+    row = {
         "user_id": profile.user_id,
         "watermark": watermark,
         "props": props,
@@ -162,6 +225,11 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         "trail": TRAIL_SEP.join([run_id, *names]),
         "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),
     }
+    row["provenance"] = {k: props[k] for k in PROVENANCE}
+    values = {k: v for k, v in props.items() if k not in PROVENANCE}
+    row["digests"] = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
+    row["write"] = dict.fromkeys((*PARTS, "embedding"), True)  # until compared with Neo4j
+    return row
 
 
 WRITE_PROCEDURE = "profilegraph.writeProfiles"
@@ -180,7 +248,8 @@ _EDGE_TABLES = {  # the procedure's edge tables: (the statement row's key, colum
 def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Statement rows (:func:`statement_row`, one batch of one run) as the columns
     ``profilegraph.writeProfiles`` takes: one list per property, the embeddings as one flat
-    list, each edge table as columns with the index of its user."""
+    list, which parts to write per user, each edge table (of the users whose list is written)
+    as columns with the index of its user."""
     batch: dict[str, Any] = {
         "users": [row["user_id"] for row in rows],
         "watermark": rows[0]["watermark"],
@@ -191,9 +260,12 @@ def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "stage_trails": [row["stage_trail"] for row in rows],
         "trail_key": rows[0]["trail_key"],
         "online_fields": sorted(_ONLINE_PROPERTIES),
+        "provenance": list(PROVENANCE),
+        "digests": [row["digests"] for row in rows],
+        "write": {part: [row["write"][part] for row in rows] for part in (*PARTS, "embedding")},
     }
     for table, (key, columns) in _EDGE_TABLES.items():
-        entries = [(u, entry) for u, row in enumerate(rows) for entry in row[key]]
+        entries = [(u, e) for u, row in enumerate(rows) if row["write"][key] for e in row[key]]
         batch[table] = {"user": [u for u, _ in entries]} | {
             column: [entry[column] for _, entry in entries] for column in columns
         }
@@ -216,13 +288,16 @@ def write_profiles(
     workers: int = 2,
     after_batch: Callable[[int], None] | None = None,
     consent_default: bool = True,
+    compare: bool = True,
 ) -> WriteReport:
     """Write profiles in parallel batches (disjoint users, so no lock conflicts).
 
     2,000 per batch and two writers measured best on the 2-core machine (`python -m
     bench.graph_io --sizes 100000 --batch-grid`: a refresh at 3.0k profiles/s against 2.1k with
     5,000 per batch, 2.4k with 500, 2.5k with one writer): the client builds the next batch
-    while the server commits one.
+    while the server commits one. With ``compare`` (the default) each batch is first compared
+    with what Neo4j holds and only the changed parts of changed users are sent (see the
+    module's "Writes cost what changed"); without it every profile is written whole.
     """
     ensure_schema(client)
     started = time.perf_counter()
@@ -231,26 +306,43 @@ def write_profiles(
 
     procedure = client.has_procedure(WRITE_PROCEDURE)
 
-    def write(batch: list[ProfileRow]) -> tuple[int, int]:
+    def write(batch: list[ProfileRow]) -> tuple[int, int, int, dict[str, int]]:
         rows = [statement_row(run_id, watermark, now, p) for p in batch]
+        held = {}
+        if compare:
+            found = client.read("read_profile_digests", users=[row["user_id"] for row in rows])
+            held = {r["user_id"]: r for r in found}
+        changed = []
+        for row in rows:
+            row["write"] = changed_parts(row, held.get(row["user_id"]))
+            if any(row["write"].values()):
+                changed.append(row)
+        parts = {part: sum(row["write"][part] for row in changed) for part in PARTS}
+        parts["embedding"] = sum(row["write"]["embedding"] for row in changed)
+        written = 0
         common = {"run_id": run_id, "trail_runs": TRAIL_RUNS, "consent_default": consent_default}
-        if procedure:
-            written = client.write_rows("write_profiles_packed", batch=packed_batch(rows), **common)
-        else:
-            written = client.write_rows("write_profiles", rows=rows, **common)
-        return written, len(rows) - written
+        if changed and procedure:
+            written = client.write_rows(
+                "write_profiles_packed", batch=packed_batch(changed), **common
+            )
+        elif changed:
+            written = client.write_rows("write_profiles", rows=changed, **common)
+        unchanged = len(rows) - len(changed)
+        return written, unchanged, len(changed) - written, parts
 
-    def done(future: Future[tuple[int, int]]) -> None:
-        written, skipped = future.result()
+    def done(future: Future[tuple[int, int, int, dict[str, int]]]) -> None:
+        written, unchanged, skipped, parts = future.result()
         report.written += written
+        report.unchanged += unchanged
         report.skipped_newer += skipped
+        report.parts = {k: (report.parts or {}).get(k, 0) + v for k, v in parts.items()}
         report.batches += 1
         if after_batch is not None:
             after_batch(report.batches)
 
     # at most one batch waiting per writer: the rows are made as the writers take them
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[tuple[int, int]]] = deque()
+        pending: deque[Future[tuple[int, int, int, dict[str, int]]]] = deque()
         for batch in _batches(profiles, batch_size):
             pending.append(pool.submit(write, batch))
             if len(pending) > 2 * workers:

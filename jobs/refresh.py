@@ -441,11 +441,17 @@ def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[s
         step="done",
         percent=100,
         written=report.written,
+        unchanged=report.unchanged,
         skipped_newer=report.skipped_newer,
         cleared_unconsented=cleared,
     )
     board.release(step.run_id)
-    return {"run_id": step.run_id, "written": report.written, "mode": step.mode}
+    return {
+        "run_id": step.run_id,
+        "written": report.written,
+        "unchanged": report.unchanged,
+        "mode": step.mode,
+    }
 
 
 def refresh_here(settings: Settings, request: RefreshRequest) -> str:

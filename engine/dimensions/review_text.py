@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -56,6 +57,12 @@ class ReviewRows:
     def __len__(self) -> int:
         return len(self.texts)
 
+    @cached_property
+    def words(self) -> list[list[str]]:
+        """Each review's words, split once for the vocabulary and the digest (jieba, which
+        splits Chinese, is the slow part of a digest)."""
+        return [tokens(t, code) for t, code in zip(self.texts, self.languages, strict=True)]
+
 
 @dataclass(frozen=True)
 class TextConfig:
@@ -86,7 +93,6 @@ class TextModel:
     scorers: dict[str, LanguageScorer]
     terms: list[str]
     term_users: Tensor  # [V] how many times each term was written, over all users
-    words_per_user: float  # mean number of vocabulary words per writing user
 
     def digest(self, rows: ReviewRows) -> ReviewDigest:
         """The reviews as numbers: a score per review, its counts of the vocabulary's terms."""
@@ -99,8 +105,8 @@ class TextModel:
             score[at] = scorer.score([rows.texts[i] for i in at.tolist()], code)
         index = {t: i for i, t in enumerate(self.terms)}
         review, term, count = [], [], []
-        for r, (text, code) in enumerate(zip(rows.texts, rows.languages, strict=True)):
-            for word, c in Counter(tokens(text, code)).items():
+        for r, words in enumerate(rows.words):
+            for word, c in Counter(words).items():
                 if word in index:
                     review.append(r)
                     term.append(index[word])
@@ -149,7 +155,6 @@ class TextModel:
             "scorers": scorers,
             "terms": self.terms,
             "term_users": self.term_users,
-            "words_per_user": self.words_per_user,
         }
 
     @classmethod
@@ -162,7 +167,7 @@ class TextModel:
             scorers[code] = LanguageScorer(
                 s["scorer"], s["reason"] or None, dict(s["validation"]), fitted
             )
-        return cls(scorers, list(data["terms"]), data["term_users"], float(data["words_per_user"]))
+        return cls(scorers, list(data["terms"]), data["term_users"])  # older files: more keys
 
 
 def _rated(stars: Tensor) -> Tensor | None:
@@ -217,23 +222,16 @@ def fit_text_model(rows: ReviewRows, config: TextConfig) -> TextModel:
     return TextModel(scorers, *vocabulary(rows, config.min_writers))
 
 
-def vocabulary(rows: ReviewRows, min_writers: int) -> tuple[list[str], Tensor, float]:
+def vocabulary(rows: ReviewRows, min_writers: int) -> tuple[list[str], Tensor]:
     """The terms (words at least ``min_writers`` users wrote; the ``MAX_TERMS`` most written,
-    in alphabetical order), how often each was written, and the mean words per writer."""
+    in alphabetical order) and how often each was written."""
     writers: dict[str, set[int]] = {}
     written: Counter[str] = Counter()
-    for user, text, code in zip(rows.user.tolist(), rows.texts, rows.languages, strict=True):
-        words = tokens(text, code)
+    for user, words in zip(rows.user.tolist(), rows.words, strict=True):
         written.update(words)
         for word in set(words):
             writers.setdefault(word, set()).add(user)
     common = [w for w, who in writers.items() if len(who) >= min_writers]
     common.sort(key=lambda w: (-written[w], w))
     terms = sorted(common[:MAX_TERMS])
-    n_writers = len(set(rows.user.tolist()))
-    total = sum(written[t] for t in terms)
-    return (
-        terms,
-        torch.tensor([float(written[t]) for t in terms]),
-        total / n_writers if n_writers else 0.0,
-    )
+    return terms, torch.tensor([float(written[t]) for t in terms])

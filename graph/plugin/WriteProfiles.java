@@ -30,9 +30,14 @@ import org.neo4j.procedure.Procedure;
  * (all users' vectors, one flat list, dim each), trails, stage_trails, trail_key (one string),
  * online_fields (the properties a user keeps where the online path moved them after the batch's
  * watermark: profile_online_epoch above it),
+ * provenance (the properties set on every written user: run id, watermark, time), digests (each
+ * user's part digests, stored as profile_digests), write (per part - props, embedding,
+ * interests, recommendations, next_categories - a boolean column: is it written; a part not
+ * written is left as stored, and props not written means provenance only),
  * and three edge tables whose {@code user} column indexes the users: interests (name, rank,
  * weight, items, friends, adoptions), recommendations (item_id, rank, score, kind, reason,
- * category) and next (name, rank, probability).
+ * category) and next (name, rank, probability), holding the rows of the users whose list is
+ * written.
  *
  * A user is skipped when missing, when their stored profile is newer (profile_watermark above
  * the batch's) or when they may not be profiled. Edges to targets the new lists still name are
@@ -99,6 +104,9 @@ public class WriteProfiles {
         List<String> stageTrails = (List<String>) batch.get("stage_trails");
         String trailKey = (String) batch.get("trail_key");
         Set<String> onlineFields = new HashSet<>((List<String>) batch.get("online_fields"));
+        Set<String> provenance = new HashSet<>((List<String>) batch.get("provenance"));
+        List<List<String>> digests = (List<List<String>>) batch.get("digests");
+        Map<String, List<Boolean>> write = (Map<String, List<Boolean>>) batch.get("write");
         Edges interests = new Edges(batch.get("interests"));
         Edges recommendations = new Edges(batch.get("recommendations"));
         Edges next = new Edges(batch.get("next"));
@@ -125,29 +133,46 @@ public class WriteProfiles {
             Object onlineEpoch = user.getProperty("profile_online_epoch", null);
             boolean onlineNewer =
                     onlineEpoch != null && ((Number) onlineEpoch).longValue() > watermark;
+            boolean allProps = write.get("props").get(u);
             for (Map.Entry<String, List<Object>> column : props.entrySet()) {
+                if (!allProps && !provenance.contains(column.getKey())) {
+                    continue; // unchanged: as stored
+                }
                 if (onlineNewer && onlineFields.contains(column.getKey())) {
                     continue; // moved online after this run's snapshot: the newer value stays
                 }
                 setOrRemove(user, column.getKey(), column.getValue().get(u));
             }
+            String[] digest = digests.get(u).toArray(new String[0]);
+            if (onlineNewer) {
+                digest[0] = ""; // the properties are not all this run's: compare as changed
+            }
+            user.setProperty("profile_digests", digest);
             user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),
                     trailKey, trailRuns));
             user.setProperty("profile_stage_trail", trail(user, "profile_stage_trail",
                     stageTrails.get(u), trailKey, trailRuns));
-            float[] vector = new float[dim];
-            for (int d = 0; d < dim; d++) {
-                vector[d] = embeddings.get(u * dim + d).floatValue();
+            if (write.get("embedding").get(u)) {
+                float[] vector = new float[dim];
+                for (int d = 0; d < dim; d++) {
+                    vector[d] = embeddings.get(u * dim + d).floatValue();
+                }
+                user.setProperty("profile_embedding", vector);
             }
-            user.setProperty("profile_embedding", vector);
-            replaceEdges(user, INTERESTED_IN, interests, interests.rows(u), "name", CATEGORY, "name",
-                    categories, runId, new String[] {"rank", "weight", "items", "friends",
-                            "adoptions"});
-            replaceEdges(user, RECOMMENDED, recommendations, recommendations.rows(u), "item_id",
-                    ITEM, "item_id", items, runId, new String[] {"rank", "score", "kind",
-                            "reason", "category"});
-            replaceEdges(user, NEXT_CATEGORY, next, next.rows(u), "name", CATEGORY, "name",
-                    categories, runId, new String[] {"rank", "probability"});
+            if (write.get("interests").get(u)) {
+                replaceEdges(user, INTERESTED_IN, interests, interests.rows(u), "name", CATEGORY,
+                        "name", categories, runId, new String[] {"rank", "weight", "items",
+                                "friends", "adoptions"});
+            }
+            if (write.get("recommendations").get(u)) {
+                replaceEdges(user, RECOMMENDED, recommendations, recommendations.rows(u),
+                        "item_id", ITEM, "item_id", items, runId, new String[] {"rank", "score",
+                                "kind", "reason", "category"});
+            }
+            if (write.get("next_categories").get(u)) {
+                replaceEdges(user, NEXT_CATEGORY, next, next.rows(u), "name", CATEGORY, "name",
+                        categories, runId, new String[] {"rank", "probability"});
+            }
             written++;
         }
         return Stream.of(new Written(written));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -232,8 +233,10 @@ def fixture_graph(settings: object) -> Iterator[GraphClient]:
         }
         jazz = {"type": "item_upsert", "event_id": "i2", "item_id": "i2", "categories": ["jazz"]}
         ingest_events(client, [*people, *follows, item, jazz, *REVIEWS], source="fixture")
-        write_profiles(client, "p1", 1, P1)
-        write_profiles(client, "p2", 2, P2)
+        for run, watermark, profiles in (("p1", 1, P1), ("p2", 2, P2)):
+            start_run(client, run, kind="full", model="lightgcn", params={}, watermark=watermark)
+            time.sleep(0.01)  # the trail queries order runs by their start
+            write_profiles(client, run, watermark, profiles)
         for run, status in (("run-1", "complete"), ("run-2", "failed"), ("run-3", "complete")):
             start_run(client, run, kind="full", model="lightgcn", params={}, watermark=1)
             finish_run(
@@ -553,7 +556,13 @@ def test_cli_formats(fixture_graph: GraphClient, monkeypatch: pytest.MonkeyPatch
     ]
     as_json = runner.invoke(app, [*args, "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
-    assert [r["run_id"] for r in json.loads(as_json.output)] == ["run-3", "run-2", "run-1"]
+    assert [r["run_id"] for r in json.loads(as_json.output)] == [
+        "run-3",
+        "run-2",
+        "run-1",
+        "p2",
+        "p1",
+    ]
     as_csv = runner.invoke(app, [*args, "--format", "csv"])
     assert as_csv.output.splitlines()[0].startswith("run_id,kind,model,status")
     listing = runner.invoke(app, ["query"])

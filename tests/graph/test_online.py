@@ -150,6 +150,12 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     # a refresh that saw the event writes its own figures (here: none)
     write_profiles(graph, "r-new", report.epoch, [ProfileRow("a", [0.0] * 64, {})])
     assert "profile_frequency" not in _props(graph, "a")
+    # an event moves a again, then a refresh that saw it computes the very profile r-new wrote:
+    # the online path cleared a's digests, so the writer does not take it for unchanged
+    moved = ingest_events(graph, [_buy(7, "a", "x", 3, 10.0)], source="test", online=online)
+    assert _props(graph, "a")["profile_frequency"] == expected["frequency"] + 1
+    rewrite = write_profiles(graph, "r-new2", moved.epoch, [ProfileRow("a", [0.0] * 64, {})])
+    assert rewrite.written == 1 and "profile_frequency" not in _props(graph, "a")
 
 
 PROPS = Query(

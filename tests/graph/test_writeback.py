@@ -6,7 +6,9 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ from graph.writeback import (
     Interest,
     ProfileRow,
     Recommendation,
+    digest,
     finish_run,
     read_run,
     start_run,
@@ -31,7 +34,7 @@ from graph.writeback import (
 from tests.graph.conftest import wipe
 
 USERS = [f"u{n}" for n in range(300)]
-RUNS = ("run-a", "run-b", "run-old", "run-new", "run-new2", "run-late")
+RUNS = ("run-a", "run-b", "run-old", "run-new", "run-new2", "run-late", "same", "moves")
 PROFILES = Query(
     name="test_profiles",
     mode="read",
@@ -183,8 +186,11 @@ def test_killed_writer_leaves_each_user_on_one_complete_profile(users: GraphClie
     for row in rows:
         run = row["props"]["profile_run_id"]
         assert_user_on(run, row["user_id"], row, 21 if run == "run-new" else 20)
-    # Re-running the same run converges on the complete new state.
-    write_profiles(users, "run-new", 21, [profile("run-new", u) for u in USERS], batch_size=50)
+    # Re-running the same run converges on the complete new state, writing only what is left
+    again = write_profiles(
+        users, "run-new", 21, [profile("run-new", u) for u in USERS], batch_size=50
+    )
+    assert (again.written, again.unchanged) == (len(USERS) - 100, 100)
     for row in users.read(PROFILES):
         assert_user_on("run-new", row["user_id"], row, 21)
 
@@ -302,3 +308,120 @@ def test_rows_are_made_as_the_writers_take_them(users: GraphClient) -> None:
     assert report.written == len(lazy_users) and report.batches == len(lazy_users) // 10
     # when a batch is done, at most the writers' batches, one waiting each, and one being made
     assert max(ahead) <= 10 * (2 * 2 + 1), ahead
+
+
+def test_a_digest_sees_floats_at_the_declared_digits() -> None:
+    assert digest({"p": 0.123412}) == digest({"p": 0.123414})  # equal to SAME_DIGITS = 4
+    assert digest({"p": 0.1234}) != digest({"p": 0.1236})
+    assert digest({"p": [1.0, "a"]}) != digest({"p": ["a", 1.0]})  # order is content
+
+
+SAME_USERS = [f"u{n}" for n in range(100, 140)]
+EDGE_IDS = Query(
+    name="test_edge_ids",
+    mode="read",
+    text="""MATCH (u:User {user_id: $user})-[r]->()
+    RETURN type(r) AS type, elementId(r) AS id, r.run_id AS run_id ORDER BY type, id""",
+)
+
+
+def _rotated(vector: list[float], angle: float) -> list[float]:
+    """The vector turned by ``angle`` radians (towards a direction orthogonal to it)."""
+    import numpy as np
+
+    v = np.asarray(vector, dtype=np.float64)
+    w = np.arange(len(v), dtype=np.float64) - len(v) / 2
+    w -= (w @ v) / (v @ v) * v
+    w *= np.linalg.norm(v) / np.linalg.norm(w)
+    return (np.cos(angle) * v + np.sin(angle) * w).tolist()
+
+
+def test_a_rerun_of_the_same_profiles_writes_nothing(users: GraphClient) -> None:
+    """Same values, lists and (to the tolerance) embeddings: nothing is written, and the stored
+    profiles keep the run that wrote them; one embedding turned past the tolerance is."""
+    rows = [profile("same", u) for u in SAME_USERS]
+    first = write_profiles(users, "same-1", 60, rows, batch_size=15)
+    assert (first.written, first.unchanged) == (len(rows), 0)
+    before = [r for r in users.read(PROFILES) if r["user_id"] in SAME_USERS]
+    # a scaled embedding points the same way; a turn of 0.01 rad is a cosine distance of 5e-5
+    again = [replace(r, embedding=_rotated([2 * x for x in r.embedding], 0.01)) for r in rows]
+    report = write_profiles(users, "same-2", 61, again, batch_size=15)
+    assert (report.written, report.unchanged, report.skipped_newer) == (0, len(rows), 0)
+    assert [r for r in users.read(PROFILES) if r["user_id"] in SAME_USERS] == before
+    # 0.1 rad: a cosine distance of 5e-3, past EMBEDDING_TOLERANCE: that embedding is written
+    turned = [replace(rows[0], embedding=_rotated(rows[0].embedding, 0.1)), *rows[1:]]
+    report = write_profiles(users, "same-3", 62, turned, batch_size=15)
+    assert (report.written, report.unchanged) == (1, len(rows) - 1)
+    assert report.parts == {
+        "props": 0,
+        "interests": 0,
+        "recommendations": 0,
+        "next_categories": 0,
+        "embedding": 1,
+    }
+    after = {r["user_id"]: r for r in users.read(PROFILES)}
+    assert after[rows[0].user_id]["props"]["profile_run_id"] == "same-3"
+    assert after[rows[1].user_id]["props"]["profile_run_id"] == "same-1"
+
+
+def test_a_changed_list_replaces_exactly_its_edges(users: GraphClient) -> None:
+    user = "u150"
+    base = profile("same", user)
+    write_profiles(users, "list-1", 70, [base])
+    before = users.read(EDGE_IDS, user=user)
+    reordered = replace(
+        base,
+        recommendations=[
+            replace(base.recommendations[1], rank=1),
+            replace(base.recommendations[0], rank=2),
+        ],
+    )
+    report = write_profiles(users, "list-2", 71, [reordered])
+    assert report.written == 1
+    assert report.parts == {  # the property profile_recommendations changed with the list
+        "props": 1,
+        "interests": 0,
+        "recommendations": 1,
+        "next_categories": 0,
+        "embedding": 0,
+    }
+    after = users.read(EDGE_IDS, user=user)
+    kept = [e for e in before if e["type"] != "RECOMMENDED"]
+    assert [e for e in after if e["type"] != "RECOMMENDED"] == kept  # same edges, same run
+    assert {e["run_id"] for e in kept} == {"list-1"}
+    recommended = [e for e in after if e["type"] == "RECOMMENDED"]
+    assert len(recommended) == 2 and {e["run_id"] for e in recommended} == {"list-2"}
+    row = next(r for r in users.read(PROFILES) if r["user_id"] == user)
+    assert [r[0] for r in row["recs"]] == ["item", base.recommendations[0].item_id]
+
+
+def test_trail_queries_read_a_user_unchanged_by_a_run_at_their_last_entry(
+    users: GraphClient,
+) -> None:
+    """A run that finds a profile unchanged leaves no trail entry: lifecycle_moves still sees
+    the user's stage at that run (their newest entry not newer than it)."""
+    from graph.analyst import run_analyst_query
+
+    def write(run: str, watermark: int, stages: dict[str, str]) -> None:
+        start_run(users, run, kind="full", model="t", params={}, watermark=watermark)
+        time.sleep(0.01)
+        rows = [
+            ProfileRow(u, [1.0] * 64, {"lifecycle_stage": stage}, [Interest("moves-a", 1.0)])
+            for u, stage in stages.items()
+        ]
+        write_profiles(users, run, watermark, rows)
+
+    write("mv-1", 80, {"u160": "active", "u161": "active"})
+    write("mv-2", 81, {"u160": "at risk", "u161": "active"})  # u161 unchanged: no entry
+    write("mv-3", 82, {"u160": "at risk", "u161": "lapsed"})  # u160 unchanged
+
+    def moves(a: str, b: str) -> list[tuple[str, str, list[str]]]:
+        rows = run_analyst_query(users, "lifecycle_moves", [f"from_run={a}", f"to_run={b}"])
+        return sorted((r["before"], r["after"], r["examples"]) for r in rows)
+
+    assert moves("mv-2", "mv-3") == [("active", "lapsed", ["u161"])]
+    assert moves("mv-1", "mv-3") == [
+        ("active", "at risk", ["u160"]),
+        ("active", "lapsed", ["u161"]),
+    ]
+    assert moves("mv-1", "mv-2") == [("active", "at risk", ["u160"])]
