@@ -9,6 +9,8 @@ users, run an incremental refresh, then a second full refresh on that same end s
 wall time of each (submit to complete) and its steps, the incremental/full time ratio (target
 <= 0.10 at 1% changed), and for the changed users how far the incremental profile is from the
 full one: top-5 interest overlap, same top interest, same segment, influence rank agreement.
+Also what the second full refresh wrote (the writer writes only profiles that changed), and
+its write step run again on its own result (profiles considered per second, none written).
 Prints a table and writes ``out/bench/refresh.json``.
 """
 
@@ -29,6 +31,9 @@ from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.ingest import ingest_events
 from graph.queries import Query
+from graph.writeback import read_run, write_profiles
+from jobs.pseudonyms import Pseudonyms
+from jobs.refresh import profile_rows, run_files
 from jobs.runs import TERMINAL, RunBoard
 from profilegraph.jobs_cli import task_sender
 from profilegraph.processes import celery_processes
@@ -85,6 +90,22 @@ def _agreement(inc: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]]) 
     }
 
 
+def _rewrite(settings: Settings, client: GraphClient, run_id: str) -> dict[str, Any]:
+    """The write step of a complete run again, as a retried or re-run write would: every
+    profile compared with what Neo4j holds (its digests), none written."""
+    files = run_files(settings, run_id)
+    mapping = Pseudonyms.load(files.folder)
+    run = read_run(client, run_id)
+    if mapping is None or run is None:
+        raise RuntimeError(f"run {run_id}: its files or its record are gone")
+    candidates, _, _, _ = profile_rows(files.result, mapping)
+    again = write_profiles(client, f"{run_id}-again", run["watermark"], candidates)
+    return {
+        "rewrite_considered_per_s": again.considered / again.seconds,
+        "rewrite_written": again.written,
+    }
+
+
 def run_size(n_users: int, changed: float, epochs: int) -> dict[str, Any]:
     settings = bench_services()
     data = generate(SyntheticConfig(n_users=n_users, n_items=max(100, n_users // 5), seed=11))
@@ -114,13 +135,14 @@ def run_size(n_users: int, changed: float, epochs: int) -> dict[str, Any]:
         ingest_events(client, events, source="bench")
         inc, row["incremental_s"] = _refresh(settings, board, "incremental")
         incremental_profiles = _profiles(client, ids)
-        _, row["full_again_s"] = _refresh(settings, board, "full")
+        again, row["full_again_s"] = _refresh(settings, board, "full")
         full_profiles = _profiles(client, ids)
-        for name, run_id in (("full", full), ("incremental", inc)):
+        for name, run_id in (("full", full), ("incremental", inc), ("full_again", again)):
             record = client.read(TIMINGS, run_id=run_id)[0]
             for step, seconds in json.loads(record["timings"]).items():
                 row[f"{name}_{step}"] = seconds
             row[f"{name}_written"] = record["written"]
+        row.update(_rewrite(settings, client, again))
     assert all(p["run_id"] == inc for p in incremental_profiles.values())
     row["incremental_over_full"] = row["incremental_s"] / row["full_s"]
     row.update(_agreement(incremental_profiles, full_profiles))
@@ -154,6 +176,10 @@ def main() -> None:
             "incremental_write_s",
             "full_written",
             "incremental_written",
+            "full_again_write_s",
+            "full_again_written",
+            "rewrite_considered_per_s",
+            "rewrite_written",
             "top5_overlap",
             "same_top_interest",
             "influence_rank_spearman",

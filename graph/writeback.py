@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -58,6 +57,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
+
+import numpy as np
 
 from core.profile_contract import FIELDS, FIELDS_BY_NAME, ONLINE_FIELDS, property_names
 from graph.client import GraphClient
@@ -125,45 +126,85 @@ class WriteReport:
         return self.written + self.unchanged + self.skipped_newer
 
 
-def _rounded(value: Any) -> Any:
-    """A value as the digest sees it: floats to ``SAME_DIGITS`` significant digits."""
-    if isinstance(value, float):
-        return float(f"{value:.{SAME_DIGITS}g}") if math.isfinite(value) else str(value)
-    if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in sorted(value.items())}
-    return value
+def _rounded(values: Iterable[Any]) -> list[Any]:
+    """Values as the digest reads them: floats at ``SAME_DIGITS`` significant digits, lists
+    and dicts (their values, in their fixed order) likewise, everything else as it is."""
+    out: list[Any] = []
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            out.append(format(value, _FLOAT_FORMAT))
+        elif kind is list or kind is tuple:
+            out.append(_rounded(value))
+        elif kind is dict:
+            out.append(_rounded(value.values()))
+        else:
+            out.append(value)
+    return out
 
 
-def digest(value: Any) -> str:
-    """A short, stable digest of a JSON-able value (floats rounded: see ``SAME_DIGITS``)."""
-    text = json.dumps(_rounded(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+_FLOAT_FORMAT = f".{SAME_DIGITS}g"
 
 
-def _same_embedding(new: Sequence[float], stored: Sequence[float] | None) -> bool:
-    if stored is None or len(stored) != len(new):
-        return False
-    dot = sum(a * b for a, b in zip(new, stored, strict=True))
-    norms = math.sqrt(sum(a * a for a in new) * sum(b * b for b in stored))
-    if norms == 0.0:
-        return all(a == b for a, b in zip(new, stored, strict=True))
-    return 1.0 - dot / norms <= EMBEDDING_TOLERANCE
+def digest(values: Iterable[Any]) -> str:
+    """A short, stable digest of some values (floats rounded: see ``SAME_DIGITS``)."""
+    return hashlib.blake2b(repr(_rounded(values)).encode(), digest_size=8).hexdigest()
 
 
-def changed_parts(row: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, bool]:
-    """Which parts of a statement row differ from what Neo4j holds for the user (``stored``:
-    a row of read_profile_digests.cypher, None when the user has no profile there)."""
+def _embeddings_changed(
+    new: Sequence[Sequence[float]], stored: Sequence[Sequence[float] | None]
+) -> list[bool]:
+    """Per user: is the new embedding further than ``EMBEDDING_TOLERANCE`` (cosine distance)
+    from the stored one, or is there none to compare with?"""
+    if not new:
+        return []
+    a = np.asarray(new, dtype=np.float64)
+    have = [s is not None and len(s) == a.shape[1] for s in stored]
+    b = np.zeros_like(a)
+    rows = [k for k, ok in enumerate(have) if ok]
+    if rows:
+        b[rows] = np.asarray([stored[k] for k in rows], dtype=np.float64)
+    dot = (a * b).sum(1)
+    norms = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    same_zero = (norms == 0) & np.all(a == b, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = 1.0 - dot / norms <= EMBEDDING_TOLERANCE
+    return [not (ok and (z or n)) for ok, z, n in zip(have, same_zero, near, strict=True)]
+
+
+def changed_parts(
+    digests: Sequence[str], stored: dict[str, Any] | None, embedding_changed: bool
+) -> dict[str, bool]:
+    """Which parts of a profile differ from what Neo4j holds for the user (``stored``: a row of
+    read_profile_digests.cypher, None when the user is not there)."""
     held = list((stored or {}).get("digests") or [])[: len(PARTS)]
     held += [None] * (len(PARTS) - len(held))
-    parts = {p: mine != theirs for p, mine, theirs in zip(PARTS, row["digests"], held, strict=True)}
-    parts["embedding"] = not _same_embedding(row["embedding"], (stored or {}).get("embedding"))
+    parts = {p: mine != theirs for p, mine, theirs in zip(PARTS, digests, held, strict=True)}
+    parts["embedding"] = embedding_changed
     return parts
 
 
-def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) -> dict[str, Any]:
-    """One profile as one row of ``$rows`` in write_profiles.cypher (the bench times parts)."""
+@dataclass(frozen=True)
+class Candidate:
+    """A profile the writer may write, as the refresh hands it over: what is compared with
+    Neo4j (the part digests, one per ``PARTS``, and the embedding) and how to make its row,
+    which is made only when something changed."""
+
+    user_id: str
+    digests: tuple[str, ...]
+    embedding: Sequence[float]
+    make: Callable[[], ProfileRow]
+
+
+def statement_row(
+    run_id: str,
+    watermark: int,
+    now: int,
+    profile: ProfileRow,
+    digests: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """One profile as one row of ``$rows`` in write_profiles.cypher (the bench times parts);
+    ``digests`` as the refresh computed them (``jobs.write_digests``), else from the row."""
     unknown = set(profile.fields) - {f.name for f in FIELDS}
     if unknown:
         settable = sorted(f.name for f in FIELDS)
@@ -226,8 +267,10 @@ def statement_row(run_id: str, watermark: int, now: int, profile: ProfileRow) ->
         "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),
     }
     row["provenance"] = {k: props[k] for k in PROVENANCE}
-    values = {k: v for k, v in props.items() if k not in PROVENANCE}
-    row["digests"] = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
+    if digests is None:
+        values = [v for k, v in props.items() if k not in PROVENANCE]  # the contract's order
+        digests = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
+    row["digests"] = list(digests)
     row["write"] = dict.fromkeys((*PARTS, "embedding"), True)  # until compared with Neo4j
     return row
 
@@ -272,7 +315,29 @@ def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def _batches(rows: Iterable[ProfileRow], size: int) -> Iterator[list[ProfileRow]]:
+def _candidate(run_id: str, watermark: int, now: int, profile: ProfileRow | Candidate) -> _Compared:
+    """What the writer compares, with how to make the statement row."""
+    if isinstance(profile, ProfileRow):
+        row = statement_row(run_id, watermark, now, profile)
+        return _Compared(profile.user_id, row["digests"], row["embedding"], lambda: row)
+
+    def make() -> dict[str, Any]:
+        return statement_row(run_id, watermark, now, profile.make(), profile.digests)
+
+    return _Compared(profile.user_id, profile.digests, profile.embedding, make)
+
+
+@dataclass(frozen=True)
+class _Compared:
+    user_id: str
+    digests: Sequence[str]
+    embedding: Sequence[float]
+    make: Callable[[], dict[str, Any]]
+
+
+def _batches(
+    rows: Iterable[ProfileRow | Candidate], size: int
+) -> Iterator[list[ProfileRow | Candidate]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -282,7 +347,7 @@ def write_profiles(
     client: GraphClient,
     run_id: str,
     watermark: int,
-    profiles: Iterable[ProfileRow],
+    profiles: Iterable[ProfileRow | Candidate],
     *,
     batch_size: int = 2_000,
     workers: int = 2,
@@ -306,16 +371,22 @@ def write_profiles(
 
     procedure = client.has_procedure(WRITE_PROCEDURE)
 
-    def write(batch: list[ProfileRow]) -> tuple[int, int, int, dict[str, int]]:
-        rows = [statement_row(run_id, watermark, now, p) for p in batch]
-        held = {}
+    def write(batch: list[ProfileRow | Candidate]) -> tuple[int, int, int, dict[str, int]]:
+        candidates = [_candidate(run_id, watermark, now, p) for p in batch]
+        held: dict[str, dict[str, Any]] = {}
         if compare:
-            found = client.read("read_profile_digests", users=[row["user_id"] for row in rows])
-            held = {r["user_id"]: r for r in found}
+            users = [c.user_id for c in candidates]
+            held = {r["user_id"]: r for r in client.read("read_profile_digests", users=users)}
+        moved = _embeddings_changed(
+            [c.embedding for c in candidates],
+            [held.get(c.user_id, {}).get("embedding") for c in candidates],
+        )
         changed = []
-        for row in rows:
-            row["write"] = changed_parts(row, held.get(row["user_id"]))
-            if any(row["write"].values()):
+        for candidate, embedding_changed in zip(candidates, moved, strict=True):
+            parts = changed_parts(candidate.digests, held.get(candidate.user_id), embedding_changed)
+            if any(parts.values()):
+                row = candidate.make()
+                row["write"] = parts
                 changed.append(row)
         parts = {part: sum(row["write"][part] for row in changed) for part in PARTS}
         parts["embedding"] = sum(row["write"]["embedding"] for row in changed)
@@ -327,7 +398,7 @@ def write_profiles(
             )
         elif changed:
             written = client.write_rows("write_profiles", rows=changed, **common)
-        unchanged = len(rows) - len(changed)
+        unchanged = len(candidates) - len(changed)
         return written, unchanged, len(changed) - written, parts
 
     def done(future: Future[tuple[int, int, int, dict[str, int]]]) -> None:
