@@ -10,7 +10,11 @@ target: 99 % of its best validation Recall@10); then for each share of *changed*
 user's training interactions, but one, left out) and a **warm** model started from it
 (``engine.models.warm_start``: known nodes keep their embedding, a node it did not know starts
 among its neighbours) on today's data. Reported: the epochs and seconds each needs to reach the
-target, the warm model's best Recall@10 beside the cold one's, mean and spread over seeds.
+target, the warm model's best Recall@10 beside the cold one's, mean and spread over seeds; and,
+replayed on the same histories, where the refresh's own stopping rule (validation every
+``eval_every`` epochs; ``patience`` epochs without a better one cold, ``warm_patience`` warm)
+would have stopped each and the Recall@10 it would have kept (``--patience`` must leave the
+histories long enough: 25 covers the refresh's 20).
 Prints a table and writes ``out/bench/warm_start.json``.
 """
 
@@ -48,6 +52,24 @@ def _to_target(result: TrainResult, target: float) -> tuple[int | None, float | 
     return None, None
 
 
+def _stopped(result: TrainResult, patience: int, every: int) -> tuple[int, float]:
+    """Epochs run and the best validation Recall@10 kept had the run validated every
+    ``every`` epochs and stopped after ``patience`` epochs without a better one (the rule of
+    ``train_lightgcn``, replayed on the history of a run that validated every epoch: training
+    does not depend on when it is validated)."""
+    best, since = -1.0, 0
+    for record in result.history:
+        epoch = int(record["epoch"])
+        if epoch % every == 0 and "valid_recall@10" in record:
+            if record["valid_recall@10"] > best:
+                best, since = record["valid_recall@10"], 0
+            else:
+                since += every
+            if since >= patience:
+                return epoch + 1, best
+    return len(result.history), best
+
+
 def _one(snapshot: Snapshot, seed: int, changed: list[float], config: TrainConfig) -> list[dict]:
     n_users, n_items = snapshot.num_nodes("user"), snapshot.num_nodes("item")
     pairs = interaction_pairs(snapshot)
@@ -82,6 +104,13 @@ def _one(snapshot: Snapshot, seed: int, changed: list[float], config: TrainConfi
             train, split.valid, n_users, n_items, social=social, config=config, init=init
         )
         warm_epochs, warm_seconds = _to_target(warm, target)
+        # the refresh's rule (TrainConfig's defaults): its cadence, its patience cold and warm
+        refresh = TrainConfig()
+        cold_run, cold_kept = _stopped(cold, refresh.patience, refresh.eval_every)
+        warm_run, warm_kept = _stopped(warm, refresh.warm_patience, refresh.eval_every)
+        # the next patience up (one more validation without a better score), for the choice
+        longer = refresh.warm_patience + refresh.eval_every
+        warm_run_longer, warm_kept_longer = _stopped(warm, longer, refresh.eval_every)
         rows.append(
             {
                 "changed": share,
@@ -93,6 +122,13 @@ def _one(snapshot: Snapshot, seed: int, changed: list[float], config: TrainConfi
                 "warm_s": warm_seconds,
                 "cold_epochs_run": len(cold.history),
                 "warm_epochs_run": len(warm.history),
+                "cold_run_refresh": cold_run,
+                "warm_run_refresh": warm_run,
+                "cold_kept_refresh": cold_kept,
+                "warm_kept_refresh": warm_kept,
+                "warm_over_cold_refresh": warm_kept / cold_kept if cold_kept > 0 else None,
+                "warm_run_longer": warm_run_longer,
+                "warm_over_cold_longer": (warm_kept_longer / cold_kept if cold_kept > 0 else None),
             }
         )
     return rows
@@ -122,12 +158,16 @@ def main() -> None:
     parser.add_argument("--changed", type=float, nargs="+", default=[0.01, 0.1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--patience", type=int, default=25)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("out/bench/warm_start.json"))
     args = parser.parse_args()
-    config = TrainConfig(
-        max_epochs=args.max_epochs, patience=args.patience, eval_every=1, device=args.device
+    config = TrainConfig(  # every run validated each epoch, long enough to replay the rules
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        warm_patience=args.patience,
+        eval_every=1,
+        device=args.device,
     )
     sets: list[tuple[str, Snapshot]] = [(p.stem, Snapshot.load(p)) for p in args.snapshot]
     sets += [
@@ -149,6 +189,8 @@ def main() -> None:
     metrics = [
         "n_users", "changed", "cold_recall", "warm_recall", "cold_epochs", "warm_epochs",
         "cold_epochs_reached", "warm_epochs_reached", "cold_s", "warm_s",
+        "cold_run_refresh", "warm_run_refresh", "cold_kept_refresh", "warm_kept_refresh",
+        "warm_over_cold_refresh", "warm_run_longer", "warm_over_cold_longer",
     ]  # fmt: skip
     report("warm start against cold start (mean over seeds)", rows, args.out, metrics)
 

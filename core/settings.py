@@ -171,6 +171,8 @@ class TrainingSettings(_Section):
     seed: int = 0
     lr: float = Field(5e-3, gt=0, le=1.0)
     patience: int = Field(20, ge=1)  # epochs without a better validation score before stopping
+    # the same for a warm-started run (refresh.warm_start), which begins near its optimum
+    warm_patience: int = Field(5, ge=1)
     eval_every: int = Field(5, ge=1)  # epochs between validation scores
     influence_window_days: float = Field(30.0, gt=0)  # a follower adoption counts this long
     # No training epoch starts after this many seconds (the best state so far is kept): a big

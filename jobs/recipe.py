@@ -19,6 +19,7 @@ def train_config(settings: Settings, max_epochs: int | None = None) -> TrainConf
     return TrainConfig(
         max_epochs=max_epochs or settings.refresh.max_epochs,
         patience=training.patience,
+        warm_patience=training.warm_patience,
         eval_every=training.eval_every,
         lr=training.lr,
         device=training.device,

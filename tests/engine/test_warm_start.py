@@ -80,3 +80,19 @@ def test_a_warm_start_reaches_the_cold_models_quality_in_fewer_epochs() -> None:
     )
     cold_epochs, warm_epochs = _epochs_to(cold.history, target), _epochs_to(warm.history, target)
     assert warm_epochs <= 3 < cold_epochs, (warm_epochs, cold_epochs)
+
+
+def test_a_warm_started_run_stops_on_its_own_patience() -> None:
+    """``warm_patience`` stops a run given ``init`` after that many epochs without a better
+    validation score; a cold run keeps ``patience``."""
+    pairs = _tastes(200, 1)
+    split = split_per_user(pairs[0], pairs[1], valid=0.1, test=0.0, seed=1)
+    config = TrainConfig(
+        max_epochs=25, patience=25, warm_patience=1, eval_every=1, device="cpu", embedding_dim=16
+    )
+    cold = train_lightgcn(split.train, split.valid, 200, 200, config=config)
+    assert len(cold.history) == 25  # patience 25 never stops 25 epochs
+    warm = train_lightgcn(
+        split.train, split.valid, 200, 200, config=config, init=cold.model.embedding.weight
+    )
+    assert len(warm.history) == warm.best_epoch + 2 < 25  # the first epoch without a better one

@@ -68,6 +68,7 @@ def workers(settings: Settings, loaded: None, worker_logs: Path) -> Iterator[Non
         "PROFILEGRAPH_REFRESH__FINETUNE_EPOCHS": "1",
         "PROFILEGRAPH_TRAINING__DEVICE": "cpu",
         "PROFILEGRAPH_TRAINING__PATIENCE": "100000",  # a run asked for many epochs trains them
+        "PROFILEGRAPH_TRAINING__WARM_PATIENCE": "100000",  # warm-started ones too
         "PROFILEGRAPH_REFRESH__WRITE_BATCH_SIZE": "5",  # 60 write transactions: time to kill one
     }
     with celery_processes(settings, env=env, log_dir=worker_logs):
