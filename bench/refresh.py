@@ -10,7 +10,9 @@ wall time of each (submit to complete) and its steps, the incremental/full time 
 <= 0.10 at 1% changed), and for the changed users how far the incremental profile is from the
 full one: top-5 interest overlap, same top interest, same segment, influence rank agreement.
 Also what the second full refresh wrote (the writer writes only profiles that changed), and
-its write step run again on its own result (profiles considered per second, none written).
+its write step run again on its own result (profiles considered per second, none written),
+and that step's two parts alone: the digests from the result's columns and the read of the
+stored ones (users per second each).
 Prints a table and writes ``out/bench/refresh.json``.
 """
 
@@ -27,6 +29,7 @@ from scipy.stats import spearmanr
 
 from bench.common import bench_services, load_shop, report
 from core.settings import Settings
+from engine.pipeline import load_result
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.ingest import ingest_events
@@ -35,6 +38,7 @@ from graph.writeback import read_run, write_profiles
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import profile_rows, run_files
 from jobs.runs import TERMINAL, RunBoard
+from jobs.write_digests import ResultDigests
 from profilegraph.jobs_cli import task_sender
 from profilegraph.processes import celery_processes
 
@@ -100,9 +104,21 @@ def _rewrite(settings: Settings, client: GraphClient, run_id: str) -> dict[str, 
         raise RuntimeError(f"run {run_id}: its files or its record are gone")
     candidates, _, _, _ = profile_rows(files.result, mapping)
     again = write_profiles(client, f"{run_id}-again", run["watermark"], candidates)
+    # where that time goes: the digests from the result's columns, the read of the stored ones
+    saved = load_result(files.result)
+    started = time.perf_counter()
+    ResultDigests(saved).block(0, len(saved.user_ids))
+    digests_s = time.perf_counter() - started
+    users = [u for p in saved.user_ids if (u := mapping.resolve("user", p)) is not None]
+    started = time.perf_counter()
+    for lo in range(0, len(users), 2_000):
+        client.read("read_profile_digests", users=users[lo : lo + 2_000])
+    read_s = time.perf_counter() - started
     return {
         "rewrite_considered_per_s": again.considered / again.seconds,
         "rewrite_written": again.written,
+        "rewrite_digests_per_s": len(saved.user_ids) / digests_s,
+        "rewrite_read_per_s": len(users) / read_s,
     }
 
 
@@ -180,6 +196,8 @@ def main() -> None:
             "full_again_written",
             "rewrite_considered_per_s",
             "rewrite_written",
+            "rewrite_digests_per_s",
+            "rewrite_read_per_s",
             "top5_overlap",
             "same_top_interest",
             "influence_rank_spearman",

@@ -54,7 +54,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -70,6 +70,7 @@ TRAIL_SEP = "\u001f"
 # a refit model moves every probability in the last digits), and an embedding within this
 # cosine distance of the stored one (look-alikes rank by cosine).
 SAME_DIGITS = 4
+SAME_FORMAT = f".{SAME_DIGITS}g"  # a float as the digests read it
 EMBEDDING_TOLERANCE = 1e-3
 # The parts of a profile written (or left) as a whole; ``profile_digests`` holds one per part
 # but the embedding, which is compared with the stored vector itself.
@@ -117,7 +118,7 @@ class WriteReport:
     written: int = 0  # users written (some part of their profile changed)
     unchanged: int = 0  # users whose stored profile is already this run's (nothing written)
     skipped_newer: int = 0  # users left as they are: newer stored profile, no consent, gone
-    parts: dict[str, int] | None = None  # users written per part (props, embedding, lists)
+    parts: dict[str, int] = field(default_factory=dict)  # users written per part
     batches: int = 0
     seconds: float = 0.0
 
@@ -133,7 +134,7 @@ def _rounded(values: Iterable[Any]) -> list[Any]:
     for value in values:
         kind = type(value)
         if kind is float:
-            out.append(format(value, _FLOAT_FORMAT))
+            out.append(format(value, SAME_FORMAT))
         elif kind is list or kind is tuple:
             out.append(_rounded(value))
         elif kind is dict:
@@ -142,8 +143,6 @@ def _rounded(values: Iterable[Any]) -> list[Any]:
             out.append(value)
     return out
 
-
-_FLOAT_FORMAT = f".{SAME_DIGITS}g"
 
 
 def digest(values: Iterable[Any]) -> str:
@@ -353,16 +352,14 @@ def write_profiles(
     workers: int = 2,
     after_batch: Callable[[int], None] | None = None,
     consent_default: bool = True,
-    compare: bool = True,
 ) -> WriteReport:
     """Write profiles in parallel batches (disjoint users, so no lock conflicts).
 
     2,000 per batch and two writers measured best on the 2-core machine (`python -m
     bench.graph_io --sizes 100000 --batch-grid`: a refresh at 3.0k profiles/s against 2.1k with
     5,000 per batch, 2.4k with 500, 2.5k with one writer): the client builds the next batch
-    while the server commits one. With ``compare`` (the default) each batch is first compared
-    with what Neo4j holds and only the changed parts of changed users are sent (see the
-    module's "Writes cost what changed"); without it every profile is written whole.
+    while the server commits one. Each batch is first compared with what Neo4j holds and only
+    the changed parts of changed users are sent (the module's "Writes cost what changed").
     """
     ensure_schema(client)
     started = time.perf_counter()
@@ -373,23 +370,20 @@ def write_profiles(
 
     def write(batch: list[ProfileRow | Candidate]) -> tuple[int, int, int, dict[str, int]]:
         candidates = [_candidate(run_id, watermark, now, p) for p in batch]
-        held: dict[str, dict[str, Any]] = {}
-        if compare:
-            users = [c.user_id for c in candidates]
-            held = {r["user_id"]: r for r in client.read("read_profile_digests", users=users)}
+        users = [c.user_id for c in candidates]
+        held = {r["user_id"]: r for r in client.read("read_profile_digests", users=users)}
         moved = _embeddings_changed(
             [c.embedding for c in candidates],
             [held.get(c.user_id, {}).get("embedding") for c in candidates],
         )
         changed = []
         for candidate, embedding_changed in zip(candidates, moved, strict=True):
-            parts = changed_parts(candidate.digests, held.get(candidate.user_id), embedding_changed)
-            if any(parts.values()):
+            write = changed_parts(candidate.digests, held.get(candidate.user_id), embedding_changed)
+            if any(write.values()):
                 row = candidate.make()
-                row["write"] = parts
+                row["write"] = write
                 changed.append(row)
-        parts = {part: sum(row["write"][part] for row in changed) for part in PARTS}
-        parts["embedding"] = sum(row["write"]["embedding"] for row in changed)
+        parts = {part: sum(row["write"][part] for row in changed) for part in (*PARTS, "embedding")}
         written = 0
         common = {"run_id": run_id, "trail_runs": TRAIL_RUNS, "consent_default": consent_default}
         if changed and procedure:
@@ -406,7 +400,8 @@ def write_profiles(
         report.written += written
         report.unchanged += unchanged
         report.skipped_newer += skipped
-        report.parts = {k: (report.parts or {}).get(k, 0) + v for k, v in parts.items()}
+        for part, users in parts.items():
+            report.parts[part] = report.parts.get(part, 0) + users
         report.batches += 1
         if after_batch is not None:
             after_batch(report.batches)

@@ -27,9 +27,8 @@ from core.profile_contract import FIELDS
 from engine.dimensions.interest_evidence import KINDS, InterestEvidence, Named
 from engine.dimensions.recommendation_lists import RecommendationLists
 from engine.pipeline import SavedResult
-from graph.writeback import PARTS, SAME_DIGITS
+from graph.writeback import PARTS, SAME_DIGITS, SAME_FORMAT
 
-_FLOAT = f".{SAME_DIGITS}g"
 _FIELD = {f.name: k for k, f in enumerate(FIELDS)}
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
@@ -38,12 +37,12 @@ def _column(values: Any, kind: str) -> list[Any]:
     """One column (a value per user) as the digest reads it, by the contract's kind of value."""
     if isinstance(values, Tensor):
         if values.is_floating_point():
-            return [format(v, _FLOAT) for v in values.tolist()]
+            return [format(v, SAME_FORMAT) for v in values.tolist()]
         return values.tolist()
     if kind == "float":
-        return [format(v, _FLOAT) if type(v) is float else v for v in values]
+        return [format(v, SAME_FORMAT) if type(v) is float else v for v in values]
     if kind == "list[float]":
-        return [None if v is None else tuple(format(x, _FLOAT) for x in v) for v in values]
+        return [None if v is None else tuple(format(x, SAME_FORMAT) for x in v) for v in values]
     if kind == "list[str]":
         return [None if v is None else tuple(v) for v in values]
     return list(values)
