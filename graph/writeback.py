@@ -144,7 +144,6 @@ def _rounded(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-
 def digest(values: Iterable[Any]) -> str:
     """A short, stable digest of some values (floats rounded: see ``SAME_DIGITS``)."""
     return hashlib.blake2b(repr(_rounded(values)).encode(), digest_size=8).hexdigest()
