@@ -35,7 +35,9 @@ class ProfileField:
     kind: Kind
     meaning: str
     label: str
-    online: bool = False  # moved by the online path between refreshes (graph.online)
+    # may be moved by the online path between refreshes (graph.online; the churn fields only
+    # where the run's churn model reads the customer's own behaviour alone)
+    online: bool = False
 
     @property
     def property(self) -> str:
@@ -125,8 +127,9 @@ FIELDS: tuple[ProfileField, ...] = (
         "float",
         "P(no activity over the horizon) for users active in the last one (graph-aware model)",
         "churn probability",
+        online=True,
     ),
-    ProfileField("churn_explanation", "str", "why, in figures", "churn: why"),
+    ProfileField("churn_explanation", "str", "why, in figures", "churn: why", online=True),
     ProfileField(
         "recency_days",
         "float",

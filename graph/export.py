@@ -47,6 +47,8 @@ from graph.selections import (
     select_users,
 )
 
+ACTIONS_PER_USER = 500  # each user's latest logged actions an export keeps (sequence models)
+
 
 class _IdIndex:
     """Maps Neo4j internal ids to row positions (-1 where absent).
@@ -136,7 +138,7 @@ def export_snapshot(
     properties: bool = True,
     reader: Reader = "auto",
     progress: Callable[[int], None] | None = None,
-    actions_per_user: int = 500,
+    actions_per_user: int = ACTIONS_PER_USER,
     consent: Consent = EVERYONE_BY_DEFAULT,
     sensitive: tuple[str, ...] = (),
     reviews: Callable[[ReviewRows], ReviewDigest] | None = None,

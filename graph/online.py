@@ -11,7 +11,9 @@ event nor its update, a crash after leaves both, and a replayed batch (the inges
 source positions skip it) updates nothing again. Erased users have no node to update; users
 without consent and users no refresh has profiled yet are left alone.
 
-What does not move online (churn probability, interests, influence, embedding, segment, next
+The churn probability moves with them where the run's churn model reads the customer's own
+behaviour alone (:attr:`engine.dimensions.online.OnlineModel.churn_moves`). What does not move
+online (churn from a model that reads the graph, interests, influence, embedding, segment, next
 behaviour) keeps the refresh's values; ``profile_online_at`` and ``profile_online_fields`` say
 which fields the online path last set and when, beside the refresh's ``profile_updated_at``.
 """
@@ -29,6 +31,7 @@ from core.vocabulary import InteractionKind
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_values
 from graph.client import Transaction
 from graph.events import Event, InteractionEvent
+from graph.export import ACTIONS_PER_USER
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 class OnlineUpdate:
     model: OnlineModel
     consent_default: bool = True
+    unconsented_as_context: bool = False  # as the refresh's export (followees it keeps)
 
     def apply(self, tx: Transaction, events: Sequence[Event], epoch: int) -> int:
         """Update the profiles the batch's purchases touch; returns how many were written.
@@ -49,7 +53,11 @@ class OnlineUpdate:
         if not bought:
             return 0
         found = tx.run(
-            "online_customer_history", users=sorted(bought), consent_default=self.consent_default
+            "online_customer_history",
+            users=sorted(bought),
+            consent_default=self.consent_default,
+            context=self.unconsented_as_context,
+            per_user=ACTIONS_PER_USER,
         )
         rows = self._rows(found, bought)
         if not rows:
@@ -75,6 +83,8 @@ class OnlineUpdate:
                 list(r["order_amounts"]),
                 r["last_action_ms"],
                 r["churn_probability"],
+                action_ts=[t for t in (*r["edge_ts"], *r["log_ts"]) if t is not None and t >= 0],
+                followee_last_ms=[t if t >= 0 else None for t in r["followee_last_ms"]],
             )
             for r in valued
         ]

@@ -38,4 +38,8 @@ def online_update(settings: Settings, client: GraphClient) -> OnlineUpdate | Non
     model = OnlineModel(state.run_id, state.customer_fit, pipeline_config(settings).customer)
     if not model.supported:
         return None
-    return OnlineUpdate(model, consent_default=settings.privacy.consent_default)
+    return OnlineUpdate(
+        model,
+        consent_default=settings.privacy.consent_default,
+        unconsented_as_context=settings.privacy.unconsented_as_context,
+    )

@@ -187,7 +187,7 @@ def customer_columns(
             "weights": model.to_dict() if model is not None else None,
             "bgnbd": features.bgnbd,
         }
-        explanations = _churn_sentences(churn, features.values, risk, src, n, config)
+        explanations = churn_sentences(churn, features.values, risk, src, n, config)
     return CustomerColumns(
         {
             **value_fields(value, basis, money, churn, config),
@@ -315,7 +315,7 @@ def stage_notes(value: Any, churn: Tensor) -> list[str]:
     ]
 
 
-def _churn_sentences(
+def churn_sentences(
     churn: Tensor, features: Tensor, risk: Tensor, src: Tensor, n: int, config: CustomerConfig
 ) -> list[str]:
     names = BEHAVIOUR + SOCIAL

@@ -4,14 +4,22 @@ wrong (a second order on a day already counted, an order arriving late, before t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from core.profile_contract import ONLINE_FIELDS
-from core.vocabulary import ORDERS
+from core.vocabulary import FOLLOWS, ORDERS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
-from engine.dimensions.online import CustomerHistory, OnlineModel, online_value, online_values
+from engine.dimensions.online import (
+    CHURN_FIELDS,
+    CustomerHistory,
+    OnlineModel,
+    online_value,
+    online_values,
+)
 from engine.interactions import timed_actions
 from engine.snapshot import EdgeSet, Snapshot
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
@@ -54,7 +62,9 @@ def _refresh(snapshot: Snapshot, user: int, fit: dict) -> tuple[dict, float | No
     columns = customer_columns(around, timed_actions(around), None, CONFIG, fitted=fit)
     row = around.node_ids["user"].index(snapshot.node_ids["user"][user])
     values = {
-        name: _plain(getattr(columns, name)[row]) for name in ONLINE_FIELDS if name != "last_active"
+        name: _plain(getattr(columns, name)[row])
+        for name in ONLINE_FIELDS
+        if name not in ("last_active", *CHURN_FIELDS)  # churn: its own test, below
     }
     churn = _plain(columns.churn_probability[row])
     return values, churn
@@ -152,3 +162,102 @@ def test_the_usual_gap_is_the_time_between_orders(shop: Snapshot) -> None:
     a, b = online_values(model, [weekly, once])
     assert a["usual_gap_days"] == pytest.approx(7.0)
     assert b["usual_gap_days"] == pytest.approx(fit["value"]["median_gap_days"])
+
+
+def _with_action(snapshot: Snapshot, user: int, ts: int, kind: str = "PURCHASED") -> Snapshot:
+    """``user`` acted on item 0 at ``ts`` (one more edge row: the engine reads each row's
+    time)."""
+    key = ("user", kind, "item")
+    e = snapshot.edges[key]
+    one = {
+        "src": torch.tensor([user]),
+        "dst": torch.tensor([0]),
+        "weight": torch.ones(1, dtype=e.weight.dtype),
+        "ts": torch.tensor([ts]),
+        "count": torch.ones(1, dtype=e.count.dtype),
+    }
+    if e.category is not None:
+        one["category"] = torch.zeros(1, dtype=e.category.dtype)
+    if e.first_ts is not None:
+        one["first_ts"] = torch.tensor([ts])
+    columns = {k: torch.cat([v, one[k]]) for k, v in e.to_dict().items() if v is not None}
+    return Snapshot(**{**snapshot.__dict__, "edges": {**snapshot.edges, key: EdgeSet(**columns)}})
+
+
+def _churn_history(snapshot: Snapshot, user: int) -> CustomerHistory:
+    """What ``online_customer_history.cypher`` reads for churn: the user's action times as an
+    export keeps them and each followee's latest."""
+    actions = timed_actions(snapshot)
+    follows = snapshot.edges[FOLLOWS]
+    last = []
+    for f in follows.dst[follows.src == user].tolist():
+        theirs = actions.ts[actions.user == f]
+        last.append(int(theirs.max()) if theirs.numel() else None)
+    return replace(
+        _history(snapshot, user, None),
+        action_ts=actions.ts[actions.user == user].tolist(),
+        followee_last_ms=last,
+    )
+
+
+def test_online_churn_equals_the_refresh_event_by_event(shop: Snapshot) -> None:
+    """Where the run's churn model reads behaviour alone (the synthetic shop's does), the churn
+    probability and its sentence move online and equal an incremental refresh of the user's
+    neighbourhood (followees included), through steps a stored or naive figure gets wrong: a
+    late purchase adds an active day, a followee's action changes the sentence, months of
+    silence between purchases move recency and the BG/NBD columns."""
+    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
+    model = OnlineModel("r1", fit, CONFIG)
+    assert model.churn_moves, fit["churn"]
+    follows = shop.edges[FOLLOWS]
+    orders = shop.edges[ORDERS]
+    n = shop.num_nodes("user")
+    bought = torch.bincount(orders.src, minlength=n)
+    followees = torch.bincount(follows.src, minlength=n)
+    user = int(torch.nonzero((bought >= 3) & (followees >= 2)).flatten()[0])
+    friend = int(follows.dst[follows.src == user][0])
+    last = int(orders.ts[orders.src == user].max())
+    t0 = int(fit["as_of_ms"])
+    steps: list[tuple[int, int, bool]] = [  # (who, when, an order with it)
+        (user, t0 + 3 * DAY_MS, True),
+        (user, t0 + 3 * DAY_MS + 3_600_000, True),
+        (user, last - 20 * DAY_MS, True),  # late: an active day the run did not know
+        (friend, t0 + 150 * DAY_MS, False),  # a followee active again
+        (user, t0 + 150 * DAY_MS + 3_600_000, True),
+        (user, t0 + 400 * DAY_MS, True),  # everyone silent for months
+    ]
+    snapshot = shop
+    seen: dict[str, set] = {"churn_probability": set(), "churn_explanation": set()}  # type: ignore[type-arg]
+    for who, ts, order in steps:
+        snapshot = _with_action(snapshot, who, ts)
+        if order:
+            snapshot = _with_order(snapshot, who, ts, 20.0)
+        if who != user:
+            continue
+        around = neighbourhood(snapshot, [user], hops=1)
+        columns = customer_columns(around, timed_actions(around), None, CONFIG, fitted=fit)
+        row = around.node_ids["user"].index(snapshot.node_ids["user"][user])
+        got = online_value(model, _churn_history(snapshot, user))
+        expected = _plain(columns.churn_probability[row])
+        assert expected is not None
+        assert got["churn_probability"] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+        assert got["churn_explanation"] == columns.churn_explanation[row]
+        assert got["lifecycle_stage"] == columns.lifecycle_stage[row]
+        for name in seen:
+            seen[name].add(got[name])
+    # the steps moved both: the comparison is not between constants
+    assert len(seen["churn_probability"]) >= 3 and len(seen["churn_explanation"]) >= 3
+
+
+def test_churn_stays_with_the_refresh_where_the_model_reads_the_graph(shop: Snapshot) -> None:
+    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
+    weights = dict(fit["churn"]["weights"], columns=[0, 1, 2, 3, 4, 5, 6, 7, 8])
+    graph_fit = {**fit, "churn": {**fit["churn"], "weights": weights}}
+    history = _churn_history(shop, 0)
+    assert not OnlineModel("r1", graph_fit, CONFIG).churn_moves
+    row = online_value(OnlineModel("r1", graph_fit, CONFIG), history)
+    assert "churn_probability" not in row and "churn_explanation" not in row
+    # the same history without its action times keeps the stored figure too
+    plain = online_value(OnlineModel("r1", fit, CONFIG), replace(history, action_ts=None))
+    assert "churn_probability" not in plain
+    assert "churn_probability" in online_value(OnlineModel("r1", fit, CONFIG), history)

@@ -17,16 +17,19 @@ import pytest
 from typer.testing import CliRunner
 
 from core.settings import Settings
+from core.vocabulary import FOLLOWS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_value
 from engine.interactions import timed_actions
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
+from graph.export import ACTIONS_PER_USER, export_snapshot
 from graph.ingest import ingest_events
 from graph.online import OnlineUpdate
 from graph.profiles import read_profile
 from graph.queries import Query
+from graph.selections import Neighbourhood
 from graph.stream import StreamConsumer, publish
 from graph.writeback import WRITE_PROCEDURE, ProfileRow, Recommendation, write_profiles
 from profilegraph.cli import app
@@ -101,8 +104,11 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
             ],
             [20.0, 35.0, 5.0, 50.0],
             int(T0 + 2 * DAY_MS),
+            action_ts=[int(T0 + d * DAY_MS) for d in (-90, -30, -30, 2)],
+            followee_last_ms=[],
         ),
     )
+    assert model.churn_moves and expected["churn_probability"] is not None
     assert expected["frequency"] == 3 and expected["total_spend"] == pytest.approx(110.0)
     for name, value in expected.items():
         got = after.get(name)
@@ -156,6 +162,77 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert _props(graph, "a")["profile_frequency"] == expected["frequency"] + 1
     rewrite = write_profiles(graph, "r-new2", moved.epoch, [ProfileRow("a", [0.0] * 64, {})])
     assert rewrite.written == 1 and "profile_frequency" not in _props(graph, "a")
+
+
+def test_the_online_churn_reads_the_action_times_an_export_keeps(graph: GraphClient) -> None:
+    """Online churn is exact only if its query reads the times a refresh's export keeps: each
+    edge's first and latest time, the latest logged ones (a bound that drops old days), and the
+    followees an export keeps (not one without consent) with their latest action."""
+    wipe(graph)
+    day = lambda d: int(T0 + d * DAY_MS)  # noqa: E731
+    act = lambda n, u, i, kind, d: {  # noqa: E731
+        "type": "interaction",
+        "event_id": f"e-{n}",
+        "user_id": u,
+        "item_id": i,
+        "kind": kind,
+        "ts": day(d),
+    }
+    events = [
+        {"type": "user_upsert", "event_id": "u-a", "user_id": "a"},
+        {"type": "user_upsert", "event_id": "u-f1", "user_id": "f1"},
+        {"type": "user_upsert", "event_id": "u-f2", "user_id": "f2", "profiling_consent": False},
+        {"type": "user_upsert", "event_id": "u-f3", "user_id": "f3"},
+        *({"type": "item_upsert", "event_id": f"i-{i}", "item_id": i} for i in "xyz"),
+        *(
+            {
+                "type": "follow",
+                "event_id": f"f-{f}",
+                "user_id": "a",
+                "target_user_id": f,
+                "ts": day(-300),
+            }
+            for f in ("f1", "f2", "f3")
+        ),
+        act(1, "a", "x", "view", -200),
+        act(2, "a", "x", "view", -150),
+        act(3, "a", "x", "view", -100),  # one edge, three times: the middle one is logged only
+        act(4, "a", "y", "purchase", -50),
+        act(5, "a", "y", "purchase", -10),
+        act(6, "a", "z", "cart", -3),
+        act(7, "f1", "x", "view", -60),
+        act(8, "f1", "y", "view", -40),
+        act(9, "f2", "z", "view", -2),
+    ]
+    ingest_events(graph, events, source="test")
+    write_profiles(graph, "r-x", 0, [ProfileRow("a", [0.0] * 64, {})])
+    seen_days = []
+    for per_user in (ACTIONS_PER_USER, 2):
+        [row] = graph.read(
+            "online_customer_history",
+            users=["a"],
+            consent_default=True,
+            context=False,
+            per_user=per_user,
+        )
+        snapshot = export_snapshot(
+            graph, Neighbourhood(user_ids=["a"], hops=1), actions_per_user=per_user
+        )
+        actions = timed_actions(snapshot)
+        ids = snapshot.node_ids["user"]
+        a = ids.index("a")
+        exported = {t // DAY_MS for t in actions.ts[actions.user == a].tolist()}
+        read = {t // DAY_MS for t in (*row["edge_ts"], *row["log_ts"]) if t is not None and t >= 0}
+        assert read == exported
+        seen_days.append(read)
+        follows = snapshot.edges[FOLLOWS]
+        followees = follows.dst[follows.src == a].tolist()
+        last = sorted(
+            int(actions.ts[actions.user == f].max()) if bool((actions.user == f).any()) else -1
+            for f in followees
+        )
+        assert sorted(row["followee_last_ms"]) == last == [-1, day(-40)]  # f2 left out
+    assert seen_days[1] < seen_days[0]  # the bound dropped a day: the comparison can fail
 
 
 PROPS = Query(
