@@ -36,7 +36,8 @@ class ProfileField:
     meaning: str
     label: str
     # may be moved by the online path between refreshes (graph.online; the churn fields only
-    # where the run's churn model reads the customer's own behaviour alone)
+    # where the run's churn model reads the customer's own behaviour alone, the next-behaviour
+    # fields where the run has a sequence model)
     online: bool = False
 
     @property
@@ -214,27 +215,46 @@ FIELDS: tuple[ProfileField, ...] = (
         "list[str]",
         "the categories the next action most likely falls in (the sequence model), best first",
         "next categories",
+        online=True,
     ),
     ProfileField(
         "next_category_probabilities",
         "list[float]",
         "the probability of each of next_categories",
         "next: probability",
+        online=True,
     ),
-    ProfileField("next_action", "str", "the most likely kind of the next action", "next action"),
     ProfileField(
-        "next_action_probability", "float", "the probability of next_action", "next: how likely"
+        "next_action", "str", "the most likely kind of the next action", "next action", online=True
+    ),
+    ProfileField(
+        "next_action_probability",
+        "float",
+        "the probability of next_action",
+        "next: how likely",
+        online=True,
     ),
     ProfileField(
         "purchase_probability",
         "float",
         "the probability that the next action is a purchase",
         "next is a purchase",
+        online=True,
     ),
     ProfileField(
-        "hours_to_next_action", "float", "expected hours until the next action", "next in (h)"
+        "hours_to_next_action",
+        "float",
+        "expected hours until the next action",
+        "next in (h)",
+        online=True,
     ),
-    ProfileField("next_explanation", "str", "the next-behaviour prediction in words", "next: why"),
+    ProfileField(
+        "next_explanation",
+        "str",
+        "the next-behaviour prediction in words",
+        "next: why",
+        online=True,
+    ),
     ProfileField(
         "sentiment",
         "float",

@@ -10,7 +10,8 @@
 //          (profiling_consent false, or absent and consent_default false) is never written.
 //          Where the online path moved the user after this run's snapshot (profile_online_epoch
 //          above the row's watermark), its fields keep their newer values: batch_props is props
-//          without the contract's online fields. Only the parts the writer found changed are
+//          without the contract's online fields, and the NEXT_CATEGORY edges stay (the next
+//          categories are among them). Only the parts the writer found changed are
 //          written (row.write: props, embedding, interests, recommendations, next_categories;
 //          props not written = the provenance only), and profile_digests records them.
 // mode: write
@@ -34,13 +35,13 @@ WITH u, row, coalesce(u.profile_online_epoch, -1) > row.watermark AS online_newe
          AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests)) AS same
 SET u += CASE WHEN NOT row.write.props THEN row.provenance
               WHEN online_newer THEN row.batch_props ELSE row.props END,
-    u.profile_digests = CASE WHEN online_newer THEN [''] + row.digests[1..] ELSE row.digests END,
+    u.profile_digests = CASE WHEN online_newer THEN [''] + row.digests[1..3] + [''] ELSE row.digests END,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
                                       WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
     u.profile_stage_trail = ([row.stage_trail]
                              + [entry IN coalesce(u.profile_stage_trail, [])
                                 WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
-WITH u, row, same
+WITH u, row, same, online_newer AS next_online  // the next categories move online too
 CALL (u, row) {
   UNWIND CASE WHEN row.write.embedding THEN [true] ELSE [] END AS written
   CALL db.create.setNodeVectorProperty(u, 'profile_embedding', row.embedding)
@@ -75,13 +76,14 @@ CALL (u, row) {
   CREATE (u)-[:RECOMMENDED {rank: rec.rank, score: rec.score, kind: rec.kind, reason: rec.reason,
                             category: rec.category, run_id: $run_id}]->(i)
 }
-CALL (u, row) {
+CALL (u, row, next_online) {
   MATCH (u)-[old:NEXT_CATEGORY]->()
-  WHERE row.write.next_categories
+  WHERE row.write.next_categories AND NOT next_online
   DELETE old
 }
-CALL (u, row) {
-  UNWIND CASE WHEN row.write.next_categories THEN row.next_categories ELSE [] END AS next
+CALL (u, row, next_online) {
+  UNWIND CASE WHEN row.write.next_categories AND NOT next_online THEN row.next_categories
+              ELSE [] END AS next
   MATCH (c:Category {name: next.name})
   CREATE (u)-[:NEXT_CATEGORY {rank: next.rank, probability: next.probability,
                               run_id: $run_id}]->(c)

@@ -1,21 +1,29 @@
-"""The online profile path in the ingest transaction: an order moves the customer's profile at
+"""The online profile path in the ingest transaction: an event moves the customer's profile at
 once, committed with the event itself.
 
 :class:`OnlineUpdate` runs inside :func:`graph.ingest.apply_batch`'s transaction, after the
-batch's events are written: for the users whose purchases it holds, it reads their orders and
-latest action (``online_customer_history.cypher``), recomputes the value fields with the last
-full run's models (:func:`engine.dimensions.online.online_value`) and writes them with a bought
-item out of the recommendations (``write_online_profile.cypher``). Being part of the ingest's
+batch's events are written:
+
+- for the users whose purchases it holds, it reads their orders, their action times and their
+  followees' latest actions (``online_customer_history.cypher``), recomputes the value fields
+  (and the churn probability, where the run's churn model reads the customer's own behaviour
+  alone) with the last full run's models (:func:`engine.dimensions.online.online_values`) and
+  takes a bought item out of the recommendations;
+- for the users with any action in it, where the run kept a sequence model, it reads their and
+  their followees' latest actions (``online_sequences.cypher``, the items' primary categories
+  from ``item_primary_categories.cypher``) and recomputes the next behaviour
+  (:class:`engine.dimensions.online_next.OnlineNext`), NEXT_CATEGORY edges included;
+
+and writes both in one statement (``write_online_profile.cypher``). Being part of the ingest's
 transaction is what makes it exact under faults: a crash before the commit leaves neither the
 event nor its update, a crash after leaves both, and a replayed batch (the ingest's ledger and
 source positions skip it) updates nothing again. Erased users have no node to update; users
 without consent and users no refresh has profiled yet are left alone.
 
-The churn probability moves with them where the run's churn model reads the customer's own
-behaviour alone (:attr:`engine.dimensions.online.OnlineModel.churn_moves`). What does not move
-online (churn from a model that reads the graph, interests, influence, embedding, segment, next
-behaviour) keeps the refresh's values; ``profile_online_at`` and ``profile_online_fields`` say
-which fields the online path last set and when, beside the refresh's ``profile_updated_at``.
+What does not move online (churn from a model that reads the graph, interests, influence,
+embedding, segment, the lists' re-scoring) keeps the refresh's values; ``profile_online_at``
+and ``profile_online_fields`` say which fields the online path set since the refresh and when,
+beside the refresh's ``profile_updated_at``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any
 from core.profile_contract import FIELDS_BY_NAME
 from core.vocabulary import InteractionKind
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_values
+from engine.dimensions.online_next import NextHistory, OnlineNext, PersonActions
 from graph.client import Transaction
 from graph.events import Event, InteractionEvent
 from graph.export import ACTIONS_PER_USER
@@ -38,45 +47,99 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class OnlineUpdate:
-    model: OnlineModel
+    model: OnlineModel | None  # value and churn; None: the run's value does not move online
     consent_default: bool = True
     unconsented_as_context: bool = False  # as the refresh's export (followees it keeps)
+    next: OnlineNext | None = None  # next behaviour; None: the run kept no sequence model
 
     def apply(self, tx: Transaction, events: Sequence[Event], epoch: int) -> int:
-        """Update the profiles the batch's purchases touch; returns how many were written.
+        """Update the profiles the batch's actions touch; returns how many were written.
         ``epoch``: the batch's change epoch, stored with the update, so that a refresh whose
         snapshot predates it does not overwrite the online fields (``write_profiles``)."""
         bought: dict[str, list[str]] = {}
+        acted: set[str] = set()
         for e in events:
-            if isinstance(e, InteractionEvent) and e.kind is InteractionKind.PURCHASE:
-                bought.setdefault(e.user_id, []).append(e.item_id)
-        if not bought:
-            return 0
-        found = tx.run(
-            "online_customer_history",
-            users=sorted(bought),
-            consent_default=self.consent_default,
-            context=self.unconsented_as_context,
-            per_user=ACTIONS_PER_USER,
-        )
-        rows = self._rows(found, bought)
+            if isinstance(e, InteractionEvent):
+                acted.add(e.user_id)
+                if e.kind is InteractionKind.PURCHASE:
+                    bought.setdefault(e.user_id, []).append(e.item_id)
+        rows: dict[str, dict[str, Any]] = {}
+        if bought:
+            found = tx.run("online_customer_history", users=sorted(bought), **self._who())
+            for row in self._rows(found, bought):
+                rows[row["user_id"]] = row
+        if acted and self.next is not None:
+            for user, fields in self._next_fields(tx, sorted(acted)).items():
+                row = rows.setdefault(user, _row(user, {}, []))
+                row["props"].update({FIELDS_BY_NAME[n].property: v for n, v in fields.items()})
+                row["fields"] = sorted({*row["fields"], *fields})
+                names = fields["next_categories"] or []
+                probabilities = fields["next_category_probabilities"] or []
+                row["next"] = [
+                    {"name": name, "rank": rank, "probability": p}
+                    for rank, (name, p) in enumerate(zip(names, probabilities, strict=True), 1)
+                ]
         if not rows:
             return 0
         written = tx.run(
             "write_online_profile",
-            rows=rows,
+            rows=list(rows.values()),
             now=int(time.time() * 1000),
             epoch=epoch,
             consent_default=self.consent_default,
         )
         return int(written[0]["written"]) if written else 0
 
+    def _who(self) -> dict[str, Any]:
+        """Whom the reads may see: as the refresh's export."""
+        return {
+            "consent_default": self.consent_default,
+            "context": self.unconsented_as_context,
+            "per_user": ACTIONS_PER_USER,
+        }
+
+    def _next_fields(self, tx: Transaction, users: list[str]) -> dict[str, dict[str, Any]]:
+        """The next-behaviour fields of the profiled ``users``, from their and their followees'
+        latest actions."""
+        assert self.next is not None
+        found = tx.run("online_sequences", users=users, **self._who())
+        if not found:
+            return {}
+        untagged = sorted(
+            {
+                item
+                for r in found
+                for person in r["people"]
+                for item in self.next.window_items(person["items"], person["kinds"], person["tags"])
+            }
+        )
+        primary = (
+            {r["item_id"]: r["category"] for r in tx.run("item_primary_categories", items=untagged)}
+            if untagged
+            else {}
+        )
+
+        def actions(person: dict[str, Any]) -> PersonActions:
+            categories = [
+                tag or primary.get(item)
+                for item, tag in zip(person["items"], person["tags"], strict=True)
+            ]
+            return PersonActions(person["items"], person["kinds"], person["ts"], categories)
+
+        histories = [
+            NextHistory(actions(r["people"][0]), [actions(p) for p in r["people"][1:]])
+            for r in found
+        ]
+        fields = self.next.fields(histories)
+        return {r["user_id"]: f for r, f in zip(found, fields, strict=True)}
+
     def _rows(
         self, found: list[dict[str, Any]], bought: dict[str, list[str]]
     ) -> list[dict[str, Any]]:
         """One write row per found user: the recomputed fields (all valued in one call) and the
         items bought."""
-        valued = [r for r in found if self.model.supported and r["order_ts"]]
+        model = self.model
+        valued = [r for r in found if model is not None and model.supported and r["order_ts"]]
         histories = [
             CustomerHistory(
                 list(r["order_ts"]),
@@ -90,24 +153,26 @@ class OnlineUpdate:
         ]
         fields: dict[str, dict[str, Any]] = {}
         try:
-            figures = online_values(self.model, histories) if histories else []
+            figures = online_values(model, histories) if model is not None and histories else []
         except (ValueError, RuntimeError) as error:  # the refresh's figures stay
             log.warning("online values of %d users not updated: %s", len(histories), error)
         else:
             fields = {r["user_id"]: f for r, f in zip(valued, figures, strict=True)}
         rows = []
         for r in found:
-            props = {
-                FIELDS_BY_NAME[name].property: value
-                for name, value in fields.get(r["user_id"], {}).items()
-            }
-            names = sorted(p.removeprefix("profile_") for p in props)
-            rows.append(
-                {
-                    "user_id": r["user_id"],
-                    "props": props,
-                    "fields": names,
-                    "bought": bought[r["user_id"]],
-                }
-            )
+            mine = fields.get(r["user_id"], {})
+            props = {FIELDS_BY_NAME[name].property: value for name, value in mine.items()}
+            rows.append(_row(r["user_id"], props, bought[r["user_id"]]))
         return rows
+
+
+def _row(user: str, props: dict[str, Any], bought: list[str]) -> dict[str, Any]:
+    """A ``write_online_profile`` row: the properties set, the fields they are, the items
+    bought, and the next categories (None: the edges stay)."""
+    return {
+        "user_id": user,
+        "props": props,
+        "fields": sorted(p.removeprefix("profile_") for p in props),
+        "bought": bought,
+        "next": None,
+    }

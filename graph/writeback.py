@@ -73,7 +73,9 @@ SAME_DIGITS = 4
 SAME_FORMAT = f".{SAME_DIGITS}g"  # a float as the digests read it
 EMBEDDING_TOLERANCE = 1e-3
 # The parts of a profile written (or left) as a whole; ``profile_digests`` holds one per part
-# but the embedding, which is compared with the stored vector itself.
+# but the embedding, which is compared with the stored vector itself. Where the online path
+# moved a user after a run's snapshot, both writers blank the first digest and the last (the
+# online fields and the next categories keep their online values): props first, next last.
 PARTS = ("props", "interests", "recommendations", "next_categories")
 PROVENANCE = ("profile_run_id", "profile_watermark", "profile_updated_at")
 

@@ -2,9 +2,9 @@
 
 Built once per consumer (a CLI command, a task, a bench) from the settings; the consumers apply
 it in each ingest transaction (:mod:`graph.online`). None where the setting is off, where no
-full run has completed yet (there is no profile to move) or where that run did not value
-customers by their orders. A consumer keeps the models it started with: a later full run's are
-picked up when the consumer next starts (each task does).
+full run has completed yet (there is no profile to move) or where that run neither valued
+customers by their orders nor kept a sequence model. A consumer keeps the models it started
+with: a later full run's are picked up when the consumer next starts (each task does).
 """
 
 from __future__ import annotations
@@ -30,16 +30,20 @@ def online_update(settings: Settings, client: GraphClient) -> OnlineUpdate | Non
     if not path.exists():
         return None
     from engine.dimensions.online import OnlineModel
+    from engine.dimensions.online_next import OnlineNext
     from engine.pipeline import ModelState
     from graph.online import OnlineUpdate
     from jobs.recipe import pipeline_config
 
     state = ModelState.load(path)
-    model = OnlineModel(state.run_id, state.customer_fit, pipeline_config(settings).customer)
-    if not model.supported:
+    config = pipeline_config(settings)
+    model = OnlineModel(state.run_id, state.customer_fit, config.customer)
+    sequences = OnlineNext(state.next_model, config.next) if state.next_model else None
+    if not model.supported and sequences is None:
         return None
     return OnlineUpdate(
-        model,
+        model if model.supported else None,
         consent_default=settings.privacy.consent_default,
         unconsented_as_context=settings.privacy.unconsented_as_context,
+        next=sequences,
     )

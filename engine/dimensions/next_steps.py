@@ -38,6 +38,7 @@ from engine.models.next_behaviour import (
     NextBehaviourModel,
     SequenceConfig,
     SequenceModel,
+    SocialMix,
     friend_category_mix,
     held_out_category_ndcg,
     item_score_parts,
@@ -231,11 +232,32 @@ def next_columns(
     categories = action_categories(log, snapshot)
     mapped, mapped_categories = _log_in(log, categories, item_map, category_map, kind_map)
     trained = model.trained()
-    sequences = build_sequences(mapped, mapped_categories, n_users, trained.config.length)
+    out, sequences, mix = next_predictions(
+        model, config, trained, mapped, mapped_categories, social_ties(snapshot), n_users, users
+    )
+    lists, shown = _lists(
+        snapshot, model, trained, sequences, mix, users, config, ranking, categories, item_map
+    )
+    return NextColumns(out, recommendations=lists, shown=shown, fit=dict(model.fit))
+
+
+def next_predictions(
+    model: NextModel,
+    config: NextConfig,
+    trained: SequenceModel,
+    log: ActionLog,
+    categories: Tensor,
+    follows: tuple[Tensor, Tensor],
+    n_users: int,
+    users: Tensor,
+) -> tuple[dict[str, list[Any]], Sequences, SocialMix | None]:
+    """The next-behaviour fields of ``users`` (of ``n_users`` rows; every other row None) from
+    ``log`` already in the model's spaces (items, kinds; ``categories`` [A] each action's
+    category in the model's, -1 unknown) and the follows among its users: what a refresh and
+    the online path (:mod:`engine.dimensions.online_next`) both compute."""
+    sequences = build_sequences(log, categories, n_users, trained.config.length)
     mix = (
-        friend_category_mix(
-            sequences, social_ties(snapshot), len(model.categories), trained.config.social_topk
-        )
+        friend_category_mix(sequences, follows, len(model.categories), trained.config.social_topk)
         if model.social
         else None
     )
@@ -243,10 +265,7 @@ def next_columns(
     if model.fit.get("next_categories_from") == "own_frequent":
         pred = replace(pred, category_probs=own_category_probs(sequences, len(model.categories)))
     out = _prediction_columns(pred, model, sequences, users, n_users, config.top_categories)
-    lists, shown = _lists(
-        snapshot, model, trained, sequences, mix, users, config, ranking, categories, item_map
-    )
-    return NextColumns(out, recommendations=lists, shown=shown, fit=dict(model.fit))
+    return out, sequences, mix
 
 
 def own_category_probs(sequences: Sequences, num_categories: int) -> Tensor:
@@ -288,7 +307,7 @@ def _prediction_columns(
         )
     }
     k = min(top, pred.category_probs.size(1))
-    probs, cats = pred.category_probs[users].topk(k, dim=1)
+    probs, cats = _top_stored(pred.category_probs[users], k)
     kind_p, kind = pred.kind_probs[users].max(1)
     hours = pred.hours_to_next[users].tolist()
     lengths = sequences.length[users].tolist()
@@ -317,6 +336,19 @@ def _prediction_columns(
             f"{_duration(hours[row])}, from their last {lengths[row]} actions"
         )
     return columns
+
+
+def _top_stored(probs: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` most probable categories by the probability as stored (4 digits), ties to the
+    first category: the same users scored in another batch (a refresh's neighbourhood, the
+    online path's one customer) differ in float32 sums by ~1e-7, which must not reorder
+    categories the profile shows as equally likely."""
+    stored = torch.round(probs.double() * STORED_SCALE)
+    cats = torch.argsort(-stored, dim=1, stable=True)[:, :k]
+    return probs.gather(1, cats), cats
+
+
+STORED_SCALE = 1e4  # next-category probabilities are stored to 4 digits
 
 
 def _duration(hours: float) -> str:

@@ -40,11 +40,15 @@ from core.profile_contract import FIELDS_BY_NAME, ONLINE_FIELDS
 from engine.dimensions.adoptions import DAY_MS, Actions
 from engine.dimensions.churn import BEHAVIOUR, SOCIAL, ChurnModel, churn_features
 from engine.dimensions.customer_profile import CustomerConfig, churn_sentences, value_fields
+from engine.dimensions.online_next import NEXT_FIELDS
 from engine.dimensions.repeat_purchases import occasions
 from engine.dimensions.value import compute_value
 from engine.graph_as_of import GraphAsOf
 
 CHURN_FIELDS = ("churn_probability", "churn_explanation")
+# what online_values sets: the online fields but churn's and next behaviour's
+# (engine.dimensions.online_next)
+VALUE_FIELDS = tuple(n for n in ONLINE_FIELDS if n not in CHURN_FIELDS and n not in NEXT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,8 @@ def online_value(model: OnlineModel, history: CustomerHistory) -> dict[str, Any]
 
 
 def online_values(model: OnlineModel, histories: Sequence[CustomerHistory]) -> list[dict[str, Any]]:
-    """Each customer's online fields (``core.profile_contract.ONLINE_FIELDS``; the churn fields
-    only where :attr:`OnlineModel.churn_moves` and the history has the action times), as the
+    """Each customer's value fields (:data:`VALUE_FIELDS`; the churn fields too where
+    :attr:`OnlineModel.churn_moves` and the history has the action times), as the
     contract stores them (None: not applicable). Customers are valued together, one model
     evaluation per distinct "now" day among them (an ingest batch holds hundreds; all of
     today's share one), and each is valued as if alone: who else is in the batch changes
@@ -130,7 +134,7 @@ def online_values(model: OnlineModel, histories: Sequence[CustomerHistory]) -> l
             if not moving[j]:
                 for name in CHURN_FIELDS:
                     row.pop(name)
-            expected = set(ONLINE_FIELDS) - (set() if moving[j] else set(CHURN_FIELDS))
+            expected = {*VALUE_FIELDS, *(CHURN_FIELDS if moving[j] else ())}
             if set(row) != expected:
                 raise RuntimeError(f"online fields {sorted(row)} are not the contract's")
             out[i] = row

@@ -144,8 +144,12 @@ public class WriteProfiles {
                 setOrRemove(user, column.getKey(), column.getValue().get(u));
             }
             String[] digest = digests.get(u).toArray(new String[0]);
+            boolean nextOnline = onlineNewer && onlineFields.contains("profile_next_categories");
             if (onlineNewer) {
                 digest[0] = ""; // the properties are not all this run's: compare as changed
+            }
+            if (nextOnline) {
+                digest[digest.length - 1] = ""; // the next categories' edges stay the online ones
             }
             user.setProperty("profile_digests", digest);
             user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),
@@ -169,7 +173,7 @@ public class WriteProfiles {
                         "item_id", ITEM, "item_id", items, runId, new String[] {"rank", "score",
                                 "kind", "reason", "category"});
             }
-            if (write.get("next_categories").get(u)) {
+            if (write.get("next_categories").get(u) && !nextOnline) { // else: the online edges stay
                 replaceEdges(user, NEXT_CATEGORY, next, next.rows(u), "name", CATEGORY, "name",
                         categories, runId, new String[] {"rank", "probability"});
             }

@@ -9,12 +9,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core.profile_contract import ONLINE_FIELDS
 from core.vocabulary import FOLLOWS, ORDERS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
 from engine.dimensions.online import (
-    CHURN_FIELDS,
+    VALUE_FIELDS,
     CustomerHistory,
     OnlineModel,
     online_value,
@@ -62,9 +61,7 @@ def _refresh(snapshot: Snapshot, user: int, fit: dict) -> tuple[dict, float | No
     columns = customer_columns(around, timed_actions(around), None, CONFIG, fitted=fit)
     row = around.node_ids["user"].index(snapshot.node_ids["user"][user])
     values = {
-        name: _plain(getattr(columns, name)[row])
-        for name in ONLINE_FIELDS
-        if name not in ("last_active", *CHURN_FIELDS)  # churn: its own test, below
+        name: _plain(getattr(columns, name)[row]) for name in VALUE_FIELDS if name != "last_active"
     }
     churn = _plain(columns.churn_probability[row])
     return values, churn

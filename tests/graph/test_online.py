@@ -6,6 +6,7 @@ without consent or without a profile is left alone."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import textwrap
@@ -14,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from core.settings import Settings
 from core.vocabulary import FOLLOWS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
+from engine.dimensions.next_steps import NextConfig, fit_next, next_columns
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_value
+from engine.dimensions.online_next import NEXT_FIELDS, OnlineNext
 from engine.interactions import timed_actions
+from engine.models.next_behaviour import SequenceConfig
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.export import ACTIONS_PER_USER, export_snapshot
@@ -29,7 +34,7 @@ from graph.ingest import ingest_events
 from graph.online import OnlineUpdate
 from graph.profiles import read_profile
 from graph.queries import Query
-from graph.selections import Neighbourhood
+from graph.selections import Neighbourhood, WholeGraph
 from graph.stream import StreamConsumer, publish
 from graph.writeback import WRITE_PROCEDURE, ProfileRow, Recommendation, write_profiles
 from profilegraph.cli import app
@@ -336,3 +341,133 @@ def test_a_crash_anywhere_applies_each_purchase_to_the_profile_once(
         assert got["total_spend"] == pytest.approx(sum(e["amount"] for e in mine))
         for field, value in replay.items():
             assert got.get(field) == (pytest.approx(value) if isinstance(value, float) else value)
+
+
+NEXT_CONFIG = NextConfig(sequence=SequenceConfig(max_epochs=2, dim=16, device="cpu"))
+NEXT_EDGES = Query(
+    name="test_next_edges",
+    mode="read",
+    text="MATCH (:User {user_id: $u})-[r:NEXT_CATEGORY]->(c:Category) "
+    "RETURN c.name AS name, r.rank AS rank, r.run_id AS run_id ORDER BY r.rank",
+)
+
+
+def test_an_action_moves_the_next_behaviour_as_a_refresh_computes_it(
+    graph: GraphClient,
+) -> None:
+    """A view moves the customer's next behaviour in the ingest transaction, equal to what an
+    incremental refresh of their neighbourhood computes with the same run's sequence model from
+    an export of the same graph: the queries read the actions, tags and primary categories the
+    export reads (a tag of a category that exists, an item with two categories, an item the
+    run never saw, a followee without consent left out). A refresh older than the update keeps
+    the online next categories and their edges (both writers)."""
+    wipe(graph)
+    hour = 3_600_000
+    rng = random.Random(3)
+    items = [f"it{k}" for k in range(12)]
+    cats = {
+        it: [f"c{k % 4}", f"c{(k + 1) % 4}"] if k % 3 else [f"c{k % 4}"]
+        for k, it in enumerate(items)
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "user_upsert", "event_id": f"u-{u}", "user_id": u}
+        for u in ("a", "f1", "f3", "o1", "o2")
+    ]
+    events.append(
+        {"type": "user_upsert", "event_id": "u-f2", "user_id": "f2", "profiling_consent": False}
+    )
+    events += [
+        {"type": "item_upsert", "event_id": f"i-{it}", "item_id": it, "categories": cats[it]}
+        for it in items
+    ]
+    events += [
+        {"type": "follow", "event_id": f"fo-{a}-{b}", "user_id": a, "target_user_id": b, "ts": T0}
+        for a, b in (("a", "f1"), ("a", "f2"), ("a", "f3"), ("o1", "a"), ("o2", "o1"))
+    ]
+    kinds = ["view", "view", "cart", "purchase"]
+    n = 0
+    for user in ("a", "f1", "f2", "f3", "o1", "o2"):
+        for step in range(25):
+            n += 1
+            kind = rng.choice(kinds)
+            event = {
+                "type": "interaction",
+                "event_id": f"act-{n}",
+                "user_id": user,
+                "item_id": rng.choice(items),
+                "kind": kind,
+                "ts": T0 + (step * 7 + n % 5) * hour,
+            }
+            if kind == "purchase":
+                event |= {"order_id": f"o-{n}", "amount": 5.0}
+            events.append(event)
+    events.append(
+        {
+            "type": "interaction",
+            "event_id": "tag-1",
+            "user_id": "a",
+            "item_id": "it1",
+            "kind": "tag",
+            "category": "c3",
+            "ts": T0 + 200 * hour,
+        }
+    )
+    ingest_events(graph, events, source="test")
+    full = export_snapshot(graph, WholeGraph())
+    model = fit_next(full, NEXT_CONFIG)
+    assert model is not None and model.social
+    write_profiles(graph, "r-next", 0, [ProfileRow(u, [0.0] * 64, {}) for u in ("a", "o1")])
+    # an item the run never saw, then a view of a known one
+    late = [
+        {"type": "item_upsert", "event_id": "i-new", "item_id": "new", "categories": ["c9"]},
+        {
+            "type": "interaction",
+            "event_id": "v-1",
+            "user_id": "a",
+            "item_id": "new",
+            "kind": "view",
+            "ts": T0 + 300 * hour,
+        },
+        {
+            "type": "interaction",
+            "event_id": "v-2",
+            "user_id": "a",
+            "item_id": "it5",
+            "kind": "view",
+            "ts": T0 + 301 * hour,
+        },
+    ]
+    online = OnlineUpdate(None, next=OnlineNext(model, NEXT_CONFIG))
+    report = ingest_events(graph, late, source="test", online=online)
+    got = read_profile(graph, "a")
+    assert got is not None
+    around = export_snapshot(graph, Neighbourhood(user_ids=["a"], hops=1))
+    row = around.node_ids["user"].index("a")
+    columns = next_columns(around, model, NEXT_CONFIG, torch.tensor([row]))
+    for name in NEXT_FIELDS:
+        expected = getattr(columns, name)[row]
+        if isinstance(expected, float) or (
+            isinstance(expected, list) and expected and isinstance(expected[0], float)
+        ):
+            assert got[name] == pytest.approx(expected, rel=1e-6, abs=1.0001e-4), name
+        else:
+            assert got[name] == expected, name
+    edges = graph.read(NEXT_EDGES, u="a")
+    assert [e["name"] for e in edges] == got["next_categories"]
+    assert {e["run_id"] for e in edges} == {"online"}
+    props = _props(graph, "a")
+    assert set(NEXT_FIELDS) <= set(props["profile_online_fields"])
+    # o1 did nothing in the batch: untouched
+    assert "profile_online_at" not in _props(graph, "o1")
+    # a refresh whose snapshot predates the update keeps the online next categories
+    for procedure in (True, False):
+        graph.procedures[WRITE_PROCEDURE] = procedure
+        stale = {"next_categories": ["c0"], "next_category_probabilities": [0.9]}
+        write_profiles(
+            graph, f"r-old-{procedure}", report.epoch - 1, [ProfileRow("a", [0.0] * 64, stale)]
+        )
+        assert _props(graph, "a")["profile_next_categories"] == got["next_categories"]
+        assert [e["name"] for e in graph.read(NEXT_EDGES, u="a")] == got["next_categories"]
+    # a refresh that saw the update writes its own
+    write_profiles(graph, "r-new", report.epoch, [ProfileRow("a", [0.0] * 64, stale)])
+    assert [(e["name"], e["run_id"]) for e in graph.read(NEXT_EDGES, u="a")] == [("c0", "r-new")]

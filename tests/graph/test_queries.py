@@ -56,7 +56,7 @@ def test_export_type_list_matches_the_allow_list() -> None:
     assert listed == {rel for kind, rel in REL_TYPES.items() if kind is not InteractionKind.TAG}
 
 
-@pytest.mark.parametrize("name", ["export_actions", "online_customer_history"])
+@pytest.mark.parametrize("name", ["export_actions", "online_customer_history", "online_sequences"])
 def test_action_readers_list_every_interaction_type(name: str) -> None:
     """export_actions.cypher reads the order of every kind, tags included; the online path's
     "latest action" reads every kind too."""
