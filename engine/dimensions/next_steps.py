@@ -49,6 +49,17 @@ from engine.models.next_behaviour import (
 from engine.sequences import Sequences, action_categories, build_sequences
 from engine.snapshot import ActionLog, Snapshot
 
+# the contract's fields the sequence model predicts (a refresh and the online path alike)
+NEXT_FIELDS = (
+    "next_categories",
+    "next_category_probabilities",
+    "next_action",
+    "next_action_probability",
+    "purchase_probability",
+    "hours_to_next_action",
+    "next_explanation",
+)
+
 
 @dataclass(frozen=True)
 class NextConfig:
@@ -294,18 +305,7 @@ def _prediction_columns(
     # a purchase probability only where the model saw purchases (LastFM has none)
     seen = model.fit.get("kinds_seen", model.kinds)
     buy = model.kinds.index(PURCHASED) if PURCHASED in seen else None
-    columns: dict[str, list[Any]] = {
-        key: [None] * n_users
-        for key in (
-            "next_categories",
-            "next_category_probabilities",
-            "next_action",
-            "next_action_probability",
-            "purchase_probability",
-            "hours_to_next_action",
-            "next_explanation",
-        )
-    }
+    columns: dict[str, list[Any]] = {key: [None] * n_users for key in NEXT_FIELDS}
     k = min(top, pred.category_probs.size(1))
     probs, cats = _top_stored(pred.category_probs[users], k)
     kind_p, kind = pred.kind_probs[users].max(1)

@@ -28,18 +28,8 @@ from typing import Any
 import torch
 
 from core.profile_contract import FIELDS_BY_NAME
-from engine.dimensions.next_steps import NextConfig, NextModel, next_predictions
+from engine.dimensions.next_steps import NEXT_FIELDS, NextConfig, NextModel, next_predictions
 from engine.snapshot import ActionLog
-
-NEXT_FIELDS = (
-    "next_categories",
-    "next_category_probabilities",
-    "next_action",
-    "next_action_probability",
-    "purchase_probability",
-    "hours_to_next_action",
-    "next_explanation",
-)
 
 
 @dataclass(frozen=True)
