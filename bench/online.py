@@ -5,7 +5,9 @@
 
 Per size, on the bench's own Neo4j and Redis: a synthetic shop (``graph.datasets.synthetic``)
 is loaded and every user marked profiled by a run whose customer models are fitted on the shop
-(``engine.dimensions.customer_profile``; nothing is trained online). Then, per rate, for
+(``engine.dimensions.customer_profile``) and whose sequence model is trained on it for one
+epoch (``engine.dimensions.next_steps``; ``--without-next`` leaves it out, so only value and
+churn move; nothing is trained online). Then, per rate, for
 ``--seconds``: the main process publishes events of random users to a Redis stream at the
 rate (paced every 10 ms, each stamped with its send time; ``--purchase-share`` of them
 purchases, the rest views, as a shop's stream is mostly views; 1.0 is the worst case); a
@@ -35,6 +37,7 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +86,30 @@ def _purchases(
     return out
 
 
+@dataclass(frozen=True)
+class Models:
+    """The run's models the online path reads: the customer fit and, unless left out, the
+    sequence model."""
+
+    fit: dict[str, Any]
+    next_model: Any = None  # engine.dimensions.next_steps.NextModel
+
+    def online(self) -> Any:
+        from engine.dimensions.customer_profile import CustomerConfig
+        from engine.dimensions.next_steps import NextConfig
+        from engine.dimensions.online import OnlineModel
+        from engine.dimensions.online_next import OnlineNext
+        from graph.online import OnlineUpdate
+
+        sequences = OnlineNext(self.next_model, NextConfig()) if self.next_model else None
+        return OnlineUpdate(OnlineModel("bench", self.fit, CustomerConfig()), next=sequences)
+
+
 def _consumer(
-    settings: Any, fit: dict[str, Any] | None, stream: str, ready: Any, stop: Any, out: Any
+    settings: Any, models: Models | None, stream: str, ready: Any, stop: Any, out: Any
 ) -> None:
     """The online consumer, in its own process: commit time per message id."""
-    from engine.dimensions.customer_profile import CustomerConfig
-    from engine.dimensions.online import OnlineModel
     from graph.client import GraphClient
-    from graph.online import OnlineUpdate
     from graph.stream import StreamConsumer
     from profilegraph.services.redis_server import client as redis_client
 
@@ -101,7 +120,7 @@ def _consumer(
         now = time.time() * 1000
         latencies.extend(now - int(i.split(b"-")[0]) for i in ids)
 
-    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig())) if fit else None
+    online = models.online() if models is not None else None
     with GraphClient(settings.neo4j) as client, redis_client(settings.redis) as conn:
         consumer = StreamConsumer(
             client,
@@ -123,7 +142,7 @@ def _consumer(
 
 def _drive(
     settings: Any,
-    fit: dict[str, Any],
+    models: Models,
     users: list[str],
     items: list[str],
     rate: int,
@@ -143,7 +162,7 @@ def _drive(
     ctx = mp.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     worker = ctx.Process(
-        target=_consumer, args=(settings, fit if online else None, stream, ready, stop, out)
+        target=_consumer, args=(settings, models if online else None, stream, ready, stop, out)
     )
     worker.start()
     if not ready.wait(timeout=120):  # it imports torch before the clock starts
@@ -212,18 +231,15 @@ def _drive(
 
 
 def _ingest_cost(
-    settings: Any, fit: dict[str, Any], users: list[str], items: list[str], n: int
+    settings: Any, models: Models, users: list[str], items: list[str], n: int
 ) -> dict[str, float]:
     """``ingest_events`` of ``n`` events with and without the online path, after a warm-up
     batch of each (the queries' first plans), for a stream of purchases only (the worst case)
     and one where a tenth of the events are purchases (a shop's stream is mostly views)."""
-    from engine.dimensions.customer_profile import CustomerConfig
-    from engine.dimensions.online import OnlineModel
     from graph.client import GraphClient
     from graph.ingest import ingest_events
-    from graph.online import OnlineUpdate
 
-    online = OnlineUpdate(OnlineModel("bench", fit, CustomerConfig()))
+    online = models.online()
     out: dict[str, float] = {}
     start = 10_000_000
     with GraphClient(settings.neo4j) as client:
@@ -253,6 +269,7 @@ def run(
     ingest_n: int,
     share: float,
     baseline: bool = False,
+    with_next: bool = True,
 ) -> list[dict[str, Any]]:
     from engine.dimensions.customer_profile import CustomerConfig, customer_columns
     from engine.interactions import timed_actions
@@ -276,11 +293,26 @@ def run(
         with GraphClient(settings.neo4j) as client:
             for lo in range(0, len(users), 20_000):
                 client.write_rows(mark, ids=users[lo : lo + 20_000], run_id="bench")
-        cost = _ingest_cost(settings, fit, users, items, ingest_n)
+        next_model = None
+        if with_next:
+            from engine.dimensions.next_steps import NextConfig, fit_next
+            from engine.models.next_behaviour import SequenceConfig
+
+            # the online cost does not depend on how well the model is trained
+            quick = NextConfig(sequence=SequenceConfig(max_epochs=1, time_budget_s=30.0))
+            next_model = fit_next(snapshot, quick)
+        models = Models(fit, next_model)
+        cost = _ingest_cost(settings, models, users, items, ingest_n)
         for rate in rates:
             for online in (True, False) if baseline else (True,):
-                drive = _drive(settings, fit, users, items, rate, seconds, share, online)
-                row = {"users": n_users, "online": online, "purchase_share": share, **drive}
+                drive = _drive(settings, models, users, items, rate, seconds, share, online)
+                row = {
+                    "users": n_users,
+                    "online": online,
+                    "next_online": next_model is not None,
+                    "purchase_share": share,
+                    **drive,
+                }
                 rows.append({**row, **cost})
                 how = "with" if online else "without"
                 print(f"{n_users:,} users at {rate:,}/s {how} online: p99 {row['p99_s']}")
@@ -299,6 +331,11 @@ def main() -> None:
     parser.add_argument(
         "--baseline", action="store_true", help="each rate also without the online path"
     )
+    parser.add_argument(
+        "--without-next",
+        action="store_true",
+        help="no sequence model: value and churn move online, next behaviour waits",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench/online.json"))
     args = parser.parse_args()
     rows = run(
@@ -308,6 +345,7 @@ def main() -> None:
         args.ingest_events,
         args.purchase_share,
         args.baseline,
+        with_next=not args.without_next,
     )
     report(
         "online profile updates",
@@ -315,6 +353,7 @@ def main() -> None:
         args.out,
         [
             "online",
+            "next_online",
             "purchase_share",
             "rate",
             "sent_per_s",
