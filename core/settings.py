@@ -155,8 +155,9 @@ class IngestSettings(_Section):
     # At most this many events read ahead of Neo4j per consumer (backpressure: a slow graph
     # slows the consumer instead of filling its memory).
     max_buffered_events: int = Field(50_000, ge=1, le=10_000_000)
-    # The online profile path (graph.online): an order moves the customer's value fields in the
-    # ingest's own transaction, with the last full run's models. false: only refreshes do.
+    # The online profile path (graph.online): an order moves the customer's value and churn
+    # fields, any action their next behaviour, in the ingest's own transaction, with the last
+    # full run's models. false: only refreshes do.
     online_profiles: bool = True
 
 

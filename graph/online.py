@@ -4,11 +4,12 @@ once, committed with the event itself.
 :class:`OnlineUpdate` runs inside :func:`graph.ingest.apply_batch`'s transaction, after the
 batch's events are written:
 
-- for the users whose purchases it holds, it reads their orders, their action times and their
-  followees' latest actions (``online_customer_history.cypher``), recomputes the value fields
-  (and the churn probability, where the run's churn model reads the customer's own behaviour
-  alone) with the last full run's models (:func:`engine.dimensions.online.online_values`) and
-  takes a bought item out of the recommendations;
+- for the users with any action in it (an action moves "now": recency, P(active), churn), it
+  reads their orders, their action times and their followees' latest actions
+  (``online_customer_history.cypher``), recomputes the value fields (and the churn
+  probability, where the run's churn model reads the customer's own behaviour alone) with the
+  last full run's models (:func:`engine.dimensions.online.online_values`) and takes a bought
+  item out of the recommendations;
 - for the users with any action in it, where the run kept a sequence model, it reads their and
   their followees' latest actions (``online_sequences.cypher``, the items' primary categories
   from ``item_primary_categories.cypher``) and recomputes the next behaviour
@@ -64,8 +65,11 @@ class OnlineUpdate:
                 if e.kind is InteractionKind.PURCHASE:
                     bought.setdefault(e.user_id, []).append(e.item_id)
         rows: dict[str, dict[str, Any]] = {}
-        if bought:
-            found = tx.run("online_customer_history", users=sorted(bought), **self._who())
+        # any action moves "now" (recency, P(active), churn); without the run's value models
+        # only the buyers' lists move
+        valued = acted if self.model is not None else set(bought)
+        if valued:
+            found = tx.run("online_customer_history", users=sorted(valued), **self._who())
             for row in self._rows(found, bought):
                 rows[row["user_id"]] = row
         if acted and self.next is not None:
@@ -139,7 +143,7 @@ class OnlineUpdate:
         """One write row per found user: the recomputed fields (all valued in one call) and the
         items bought."""
         model = self.model
-        valued = [r for r in found if model is not None and model.supported and r["order_ts"]]
+        valued = [r for r in found if model is not None and model.supported]
         histories = [
             CustomerHistory(
                 list(r["order_ts"]),
@@ -162,7 +166,7 @@ class OnlineUpdate:
         for r in found:
             mine = fields.get(r["user_id"], {})
             props = {FIELDS_BY_NAME[name].property: value for name, value in mine.items()}
-            rows.append(_row(r["user_id"], props, bought[r["user_id"]]))
+            rows.append(_row(r["user_id"], props, bought.get(r["user_id"], [])))
         return rows
 
 

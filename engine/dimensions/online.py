@@ -1,8 +1,9 @@
-"""The online path: a customer's value fields recomputed the moment an order lands.
+"""The online path: a customer's value fields recomputed the moment they order or act.
 
 A refresh computes value, RFM and lifecycle stage for everyone (:mod:`engine.dimensions.value`);
-between refreshes an order changes one customer's figures only, and the run's models do not
-change at all. :func:`online_value` recomputes that customer's fields with the last full run's
+between refreshes an order or an action changes one customer's figures only (an action moves
+their "now": the days since their last order, P(active), the stage), and the run's models do
+not change at all. :func:`online_value` recomputes that customer's fields with the last full run's
 fitted models and boundaries (its ``customer_fit``: the count model's and Gamma-Gamma's
 parameters, the RFM quintile boundaries, the median gap, the forecast-support decision), through
 the very function a refresh uses (:func:`engine.dimensions.customer_profile.value_fields`), so
@@ -115,10 +116,10 @@ def online_values(model: OnlineModel, histories: Sequence[CustomerHistory]) -> l
     nothing."""
     if not model.supported:
         raise ValueError(f"run {model.run_id}: value does not move online (basis not orders)")
-    if any(not h.order_ts for h in histories):
-        raise ValueError("a customer without orders has no value fields to move")
+    if any(not h.order_ts and h.last_action_ms is None for h in histories):
+        raise ValueError("a customer without orders or actions has no fields to move")
     as_of = int(model.fit.get("as_of_ms", -1))
-    latest = [max(max(h.order_ts), h.last_action_ms or -1) for h in histories]
+    latest = [max(max(h.order_ts, default=-1), h.last_action_ms or -1) for h in histories]
     days: dict[int, list[int]] = {}
     for i, last in enumerate(latest):
         days.setdefault(max(last, as_of) // DAY_MS, []).append(i)

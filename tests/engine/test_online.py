@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from core.profile_contract import FIELDS_BY_NAME
 from core.vocabulary import FOLLOWS, ORDERS
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.customer_profile import CustomerConfig, customer_columns
@@ -258,3 +259,39 @@ def test_churn_stays_with_the_refresh_where_the_model_reads_the_graph(shop: Snap
     plain = online_value(OnlineModel("r1", fit, CONFIG), replace(history, action_ts=None))
     assert "churn_probability" not in plain
     assert "churn_probability" in online_value(OnlineModel("r1", fit, CONFIG), history)
+
+
+def test_a_view_moves_the_figures_of_a_customer_with_or_without_orders(shop: Snapshot) -> None:
+    """Any action moves "now": a customer who only looks (no orders) and one who bought
+    earlier both get the refresh's value and churn figures after a view, with the view's day
+    as "now" (recency since the last order grows, P(active) and the stage move)."""
+    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
+    model = OnlineModel("r1", fit, CONFIG)
+    orders = shop.edges[ORDERS]
+    actions = timed_actions(shop)
+    n = shop.num_nodes("user")
+    bought = torch.bincount(orders.src, minlength=n)
+    acted = torch.bincount(actions.user, minlength=n)
+    looker = int(torch.nonzero((bought == 0) & (acted > 0)).flatten()[0])
+    buyer = int(torch.nonzero(bought >= 2).flatten()[0])
+    t0 = int(fit["as_of_ms"])
+    for user in (looker, buyer):
+        snapshot = shop
+        moved = set()
+        for days in (5, 90, 200):
+            snapshot = _with_action(snapshot, user, t0 + days * DAY_MS, "VIEWED")
+            around = neighbourhood(snapshot, [user], hops=1)
+            columns = customer_columns(around, timed_actions(around), None, CONFIG, fitted=fit)
+            row = around.node_ids["user"].index(snapshot.node_ids["user"][user])
+            got = online_value(model, _churn_history(snapshot, user))
+            for name in (*VALUE_FIELDS, "churn_probability", "churn_explanation"):
+                if name == "last_active":
+                    continue
+                expected = FIELDS_BY_NAME[name].to_value(getattr(columns, name)[row])
+                if isinstance(expected, float):
+                    assert got[name] == pytest.approx(expected, rel=1e-6, abs=1e-12), name
+                else:
+                    assert got[name] == expected, (user, name)
+                moved.add((name, str(got[name])))
+        assert len({m for m in moved if m[0] == "churn_probability"}) >= 2
+        assert len({m for m in moved if m[0] == "lifecycle_stage"}) >= 2 or user == looker

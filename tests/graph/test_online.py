@@ -167,6 +167,20 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert _props(graph, "a")["profile_frequency"] == expected["frequency"] + 1
     rewrite = write_profiles(graph, "r-new2", moved.epoch, [ProfileRow("a", [0.0] * 64, {})])
     assert rewrite.written == 1 and "profile_frequency" not in _props(graph, "a")
+    # a view moves "now": the days since the last order (day 3) grow to 37 at day 40
+    view = {
+        "type": "interaction",
+        "event_id": "view-1",
+        "user_id": "a",
+        "item_id": "y",
+        "kind": "view",
+        "ts": int(T0 + 40 * DAY_MS),
+    }
+    ingest_events(graph, [view], source="test", online=online)
+    props = _props(graph, "a")
+    assert props["profile_last_active"] == view["ts"]
+    assert props["profile_frequency"] == expected["frequency"] + 1
+    assert props["profile_recency_days"] == pytest.approx(37.0)
 
 
 def test_the_online_churn_reads_the_action_times_an_export_keeps(graph: GraphClient) -> None:
