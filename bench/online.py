@@ -5,9 +5,9 @@
 
 Per size, on the bench's own Neo4j and Redis: a synthetic shop (``graph.datasets.synthetic``)
 is loaded and every user marked profiled by a run whose customer models are fitted on the shop
-(``engine.dimensions.customer_profile``) and whose sequence model is trained on it for one
-epoch (``engine.dimensions.next_steps``; ``--without-next`` leaves it out, so only value and
-churn move; nothing is trained online). Then, per rate, for
+(``engine.dimensions.customer_profile``; with ``--every-action``, also a sequence model
+trained on it for one epoch, ``engine.dimensions.next_steps``, and every action moves value,
+churn and next behaviour; nothing is trained online). Then, per rate, for
 ``--seconds``: the main process publishes events of random users to a Redis stream at the
 rate (paced every 10 ms, each stamped with its send time; ``--purchase-share`` of them
 purchases, the rest views, as a shop's stream is mostly views; 1.0 is the worst case); a
@@ -92,7 +92,7 @@ class Models:
     sequence model."""
 
     fit: dict[str, Any]
-    next_model: Any = None  # engine.dimensions.next_steps.NextModel
+    next_model: Any = None  # engine.dimensions.next_steps.NextModel: every action moves
 
     def online(self) -> Any:
         from engine.dimensions.customer_profile import CustomerConfig
@@ -102,7 +102,11 @@ class Models:
         from graph.online import OnlineUpdate
 
         sequences = OnlineNext(self.next_model, NextConfig()) if self.next_model else None
-        return OnlineUpdate(OnlineModel("bench", self.fit, CustomerConfig()), next=sequences)
+        return OnlineUpdate(
+            OnlineModel("bench", self.fit, CustomerConfig()),
+            next=sequences,
+            every_action=sequences is not None,
+        )
 
 
 def _consumer(
@@ -269,7 +273,7 @@ def run(
     ingest_n: int,
     share: float,
     baseline: bool = False,
-    with_next: bool = True,
+    every_action: bool = False,
 ) -> list[dict[str, Any]]:
     from engine.dimensions.customer_profile import CustomerConfig, customer_columns
     from engine.interactions import timed_actions
@@ -294,7 +298,7 @@ def run(
             for lo in range(0, len(users), 20_000):
                 client.write_rows(mark, ids=users[lo : lo + 20_000], run_id="bench")
         next_model = None
-        if with_next:
+        if every_action:
             from engine.dimensions.next_steps import NextConfig, fit_next
             from engine.models.next_behaviour import SequenceConfig
 
@@ -309,7 +313,7 @@ def run(
                 row = {
                     "users": n_users,
                     "online": online,
-                    "next_online": next_model is not None,
+                    "every_action": every_action,
                     "purchase_share": share,
                     **drive,
                 }
@@ -332,9 +336,10 @@ def main() -> None:
         "--baseline", action="store_true", help="each rate also without the online path"
     )
     parser.add_argument(
-        "--without-next",
+        "--every-action",
         action="store_true",
-        help="no sequence model: value and churn move online, next behaviour waits",
+        help="every action moves value, churn and next behaviour (a sequence model trained one "
+        "epoch on the shop), not only orders",
     )
     parser.add_argument("--out", type=Path, default=Path("out/bench/online.json"))
     args = parser.parse_args()
@@ -345,7 +350,7 @@ def main() -> None:
         args.ingest_events,
         args.purchase_share,
         args.baseline,
-        with_next=not args.without_next,
+        every_action=args.every_action,
     )
     report(
         "online profile updates",
@@ -353,7 +358,7 @@ def main() -> None:
         args.out,
         [
             "online",
-            "next_online",
+            "every_action",
             "purchase_share",
             "rate",
             "sent_per_s",

@@ -156,9 +156,15 @@ class IngestSettings(_Section):
     # slows the consumer instead of filling its memory).
     max_buffered_events: int = Field(50_000, ge=1, le=10_000_000)
     # The online profile path (graph.online): an order moves the customer's value and churn
-    # fields, any action their next behaviour, in the ingest's own transaction, with the last
-    # full run's models. false: only refreshes do.
+    # fields in the ingest's own transaction, with the last full run's models. false: only
+    # refreshes do.
     online_profiles: bool = True
+    # Every action (a view too) moves the profile online: value and churn (the action moves the
+    # customer's "now") and next behaviour (the run's sequence model over the customer's and
+    # their followees' latest actions). Off by default: reading every actor's and followee's
+    # actions in the ingest transaction costs most of the ingest's rate on a small machine
+    # (python -m bench.online --every-action; docs/workers.md).
+    online_every_action: bool = False
 
 
 class TrainingSettings(_Section):

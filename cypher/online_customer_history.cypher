@@ -1,8 +1,9 @@
 // purpose: What the online path reads of customers an ingest transaction just touched: their
 //          orders (time, amount), their latest action's time, the churn probability the last
 //          refresh stored, and for an online churn probability the action times an export
-//          keeps (each edge's latest and first time, the latest per_user logged times: as
-//          export_interactions and export_actions read them) and each followee's latest
+//          keeps (each edge's latest and first time; the UTC days of the latest per_user
+//          logged times: as export_interactions and export_actions read them, the churn
+//          features read days) and each followee's latest
 //          action time (-1: none; followees an export would leave out are left out). Only
 //          profiled users who may be profiled come back (an erased user has no node; a user
 //          without consent is left alone, as the writer does).
@@ -11,7 +12,7 @@
 //         context BOOLEAN (unconsented users exported as context), per_user INTEGER
 // bounds: per_user 1..100000
 // returns: user_id, order_ts LIST<INTEGER>, order_amounts LIST<FLOAT?>, last_action_ms
-//          INTEGER?, churn_probability FLOAT?, edge_ts LIST<INTEGER>, log_ts LIST<INTEGER>,
+//          INTEGER?, churn_probability FLOAT?, edge_ts LIST<INTEGER>, log_days LIST<INTEGER>,
 //          followee_last_ms LIST<INTEGER>
 UNWIND $users AS id
 MATCH (u:User {user_id: id})
@@ -32,7 +33,7 @@ CALL {
   OPTIONAL MATCH (u)-[r:VIEWED|CLICKED|CARTED|FAVOURITED|PURCHASED|RATED|REVIEWED|LISTENED|TAGGED]->(:Item)
   UNWIND coalesce(r.times, CASE WHEN r.ts IS NULL THEN [] ELSE [r.ts] END) AS t
   WITH t ORDER BY t DESC LIMIT $per_user
-  RETURN collect(t) AS log_ts
+  RETURN collect(DISTINCT t / 86400000) AS log_days
 }
 CALL {
   WITH u
@@ -47,4 +48,4 @@ CALL {
          AS followee_last_ms
 }
 RETURN u.user_id AS user_id, order_ts, order_amounts, last_action_ms,
-       u.profile_churn_probability AS churn_probability, edge_ts, log_ts, followee_last_ms
+       u.profile_churn_probability AS churn_probability, edge_ts, log_days, followee_last_ms

@@ -4,13 +4,15 @@ once, committed with the event itself.
 :class:`OnlineUpdate` runs inside :func:`graph.ingest.apply_batch`'s transaction, after the
 batch's events are written:
 
-- for the users with any action in it (an action moves "now": recency, P(active), churn), it
-  reads their orders, their action times and their followees' latest actions
-  (``online_customer_history.cypher``), recomputes the value fields (and the churn
-  probability, where the run's churn model reads the customer's own behaviour alone) with the
-  last full run's models (:func:`engine.dimensions.online.online_values`) and takes a bought
-  item out of the recommendations;
-- for the users with any action in it, where the run kept a sequence model, it reads their and
+- for the users whose orders it holds (with ``every_action``, the users with any action in it:
+  an action moves "now": recency, P(active), churn), it reads their orders, their action times
+  and their followees' latest actions (``online_customer_history.cypher``), recomputes the
+  value fields (and the churn probability, where the run's churn model reads the customer's
+  own behaviour alone) with the last full run's models
+  (:func:`engine.dimensions.online.online_values`) and takes a bought item out of the
+  recommendations;
+- with ``next`` (``PROFILEGRAPH_INGEST__ONLINE_EVERY_ACTION``, where the run kept a sequence
+  model), for the users with any action in it, it reads their and
   their followees' latest actions (``online_sequences.cypher``, the items' primary categories
   from ``item_primary_categories.cypher``) and recomputes the next behaviour
   (:class:`engine.dimensions.online_next.OnlineNext`), NEXT_CATEGORY edges included;
@@ -37,6 +39,7 @@ from typing import Any
 
 from core.profile_contract import FIELDS_BY_NAME
 from core.vocabulary import InteractionKind
+from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_values
 from engine.dimensions.online_next import NextHistory, OnlineNext, PersonActions
 from graph.client import Transaction
@@ -51,7 +54,8 @@ class OnlineUpdate:
     model: OnlineModel | None  # value and churn; None: the run's value does not move online
     consent_default: bool = True
     unconsented_as_context: bool = False  # as the refresh's export (followees it keeps)
-    next: OnlineNext | None = None  # next behaviour; None: the run kept no sequence model
+    next: OnlineNext | None = None  # next behaviour on every action; None: not online
+    every_action: bool = False  # value and churn move on every action, not only on orders
 
     def apply(self, tx: Transaction, events: Sequence[Event], epoch: int) -> int:
         """Update the profiles the batch's actions touch; returns how many were written.
@@ -65,9 +69,9 @@ class OnlineUpdate:
                 if e.kind is InteractionKind.PURCHASE:
                     bought.setdefault(e.user_id, []).append(e.item_id)
         rows: dict[str, dict[str, Any]] = {}
-        # any action moves "now" (recency, P(active), churn); without the run's value models
-        # only the buyers' lists move
-        valued = acted if self.model is not None else set(bought)
+        # an order moves value and churn; with every_action any action does (it moves "now":
+        # recency, P(active), churn); without the run's value models only the buyers' lists
+        valued = acted if self.model is not None and self.every_action else set(bought)
         if valued:
             found = tx.run("online_customer_history", users=sorted(valued), **self._who())
             for row in self._rows(found, bought):
@@ -106,7 +110,21 @@ class OnlineUpdate:
         """The next-behaviour fields of the profiled ``users``, from their and their followees'
         latest actions."""
         assert self.next is not None
-        found = tx.run("online_sequences", users=users, **self._who())
+        # the newest few actions of each person decide their window unless the run did not
+        # know many of them: those customers are read again as far as an export reads
+        head = 2 * self.next.length
+        found = tx.run("online_sequences", users=users, **{**self._who(), "per_user": head})
+        again = [
+            r["user_id"]
+            for r in found
+            if not all(
+                self.next.window_complete(p["items"], p["kinds"], p["ts"], head)
+                for p in r["people"]
+            )
+        ]
+        if again:
+            more = {r["user_id"]: r for r in tx.run("online_sequences", users=again, **self._who())}
+            found = [more.get(r["user_id"], r) for r in found]
         if not found:
             return {}
         untagged = sorted(
@@ -150,7 +168,10 @@ class OnlineUpdate:
                 list(r["order_amounts"]),
                 r["last_action_ms"],
                 r["churn_probability"],
-                action_ts=[t for t in (*r["edge_ts"], *r["log_ts"]) if t is not None and t >= 0],
+                action_ts=[
+                    *(t for t in r["edge_ts"] if t is not None and t >= 0),
+                    *(day * DAY_MS for day in r["log_days"] if day >= 0),  # days are what count
+                ],
                 followee_last_ms=[t if t >= 0 else None for t in r["followee_last_ms"]],
             )
             for r in valued

@@ -38,7 +38,10 @@ def online_update(settings: Settings, client: GraphClient) -> OnlineUpdate | Non
     state = ModelState.load(path)
     config = pipeline_config(settings)
     model = OnlineModel(state.run_id, state.customer_fit, config.customer)
-    sequences = OnlineNext(state.next_model, config.next) if state.next_model else None
+    every_action = settings.ingest.online_every_action
+    sequences = (
+        OnlineNext(state.next_model, config.next) if state.next_model and every_action else None
+    )
     if not model.supported and sequences is None:
         return None
     return OnlineUpdate(
@@ -46,4 +49,5 @@ def online_update(settings: Settings, client: GraphClient) -> OnlineUpdate | Non
         consent_default=settings.privacy.consent_default,
         unconsented_as_context=settings.privacy.unconsented_as_context,
         next=sequences,
+        every_action=every_action,
     )

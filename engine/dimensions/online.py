@@ -92,8 +92,9 @@ class CustomerHistory:
     last_action_ms: int | None = None
     churn_probability: float | None = None  # the stored one (the refresh's)
     # for churn: every action time an export keeps (each edge's first and latest time, the
-    # latest log entries) and each followee's latest action time (None: never acted); None:
-    # not read, the stored probability stays
+    # latest log entries; a day's start stands for the day: the features read days, the at-risk
+    # flag the latest action, last_action_ms) and each followee's latest action time (None:
+    # never acted); None: not read, the stored probability stays
     action_ts: list[int] | None = None
     followee_last_ms: list[int | None] | None = None
 

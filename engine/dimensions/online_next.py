@@ -110,6 +110,24 @@ class OnlineNext:
             for row in rows
         ]
 
+    @property
+    def length(self) -> int:
+        """The latest actions the model reads of each person."""
+        return self.trained.config.length
+
+    def window_complete(self, items: list[str], kinds: list[str], ts: list[int], read: int) -> bool:
+        """Whether the newest ``read`` actions of a person (as read, newest first; fewer: all
+        they have) decide their window: the latest ``length`` the run knows are among them and
+        every action left unread is older than the window's oldest."""
+        if len(items) < read:
+            return True
+        known = [
+            t
+            for i, k, t in zip(items, kinds, ts, strict=True)
+            if i in self._item and k in self._kind
+        ]
+        return len(known) >= self.length and known[self.length - 1] > ts[-1]
+
     def window_items(self, items: list[str], kinds: list[str], tags: list[str]) -> list[str]:
         """Of one person's actions as read (newest first), the untagged items among the latest
         ``length`` the run knows: the items whose primary category the fields read."""
@@ -121,7 +139,7 @@ class OnlineNext:
             if not tag:
                 out.append(item)
             kept += 1
-            if kept == self.trained.config.length:
+            if kept == self.length:
                 break
         return out
 

@@ -154,3 +154,22 @@ def test_actions_the_run_never_saw_are_left_out(shop: Snapshot) -> None:
     assert online.fields([NextHistory(unknown)]) == online.fields([NextHistory(own)])
     with pytest.raises(ValueError, match="unequal"):
         PersonActions(["a"], [], [1], [None])
+
+
+def test_the_newest_actions_decide_the_window_only_when_they_hold_it(shop: Snapshot) -> None:
+    """The online path reads each person's newest few actions first; they decide the window
+    only when the latest ``length`` the run knows are among them and every unread action is
+    older than the window's oldest (else it reads as far as an export does)."""
+    model = fit_next(
+        shop, NextConfig(sequence=SequenceConfig(max_epochs=1, length=3, device="cpu"))
+    )
+    assert model is not None
+    online = OnlineNext(model, CONFIG)  # the window is the trained model's: 3
+    assert online.length == 3
+    known, kind = model.item_ids[0], model.kinds[0]
+    items = [known, "unknown", known, known, known]
+    kinds = [kind] * 5
+    assert online.window_complete(items, kinds, [9, 8, 7, 6, 5], read=6)  # all they have
+    assert online.window_complete(items, kinds, [9, 8, 7, 6, 5], read=5)  # 3 known, older unread
+    assert not online.window_complete(items, kinds, [9, 8, 7, 5, 5], read=5)  # a tie may be unread
+    assert not online.window_complete(items[:3], kinds[:3], [9, 8, 7], read=3)  # 2 known of 3

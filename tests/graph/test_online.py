@@ -167,7 +167,8 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert _props(graph, "a")["profile_frequency"] == expected["frequency"] + 1
     rewrite = write_profiles(graph, "r-new2", moved.epoch, [ProfileRow("a", [0.0] * 64, {})])
     assert rewrite.written == 1 and "profile_frequency" not in _props(graph, "a")
-    # a view moves "now": the days since the last order (day 3) grow to 37 at day 40
+    # with every_action a view moves "now": the days since the last order (day 3) grow to 37
+    # at day 40
     view = {
         "type": "interaction",
         "event_id": "view-1",
@@ -176,7 +177,11 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
         "kind": "view",
         "ts": int(T0 + 40 * DAY_MS),
     }
-    ingest_events(graph, [view], source="test", online=online)
+    ingest_events(graph, [view], source="test", online=online)  # orders only: the view waits
+    assert "profile_last_active" not in _props(graph, "a")  # as r-new2 wrote it
+    view["event_id"] = "view-2"
+    every = OnlineUpdate(model, consent_default=True, every_action=True)
+    ingest_events(graph, [view], source="test", online=every)
     props = _props(graph, "a")
     assert props["profile_last_active"] == view["ts"]
     assert props["profile_frequency"] == expected["frequency"] + 1
@@ -241,7 +246,8 @@ def test_the_online_churn_reads_the_action_times_an_export_keeps(graph: GraphCli
         ids = snapshot.node_ids["user"]
         a = ids.index("a")
         exported = {t // DAY_MS for t in actions.ts[actions.user == a].tolist()}
-        read = {t // DAY_MS for t in (*row["edge_ts"], *row["log_ts"]) if t is not None and t >= 0}
+        read = {t // DAY_MS for t in row["edge_ts"] if t is not None and t >= 0}
+        read |= set(row["log_days"])
         assert read == exported
         seen_days.append(read)
         follows = snapshot.edges[FOLLOWS]
@@ -357,7 +363,9 @@ def test_a_crash_anywhere_applies_each_purchase_to_the_profile_once(
             assert got.get(field) == (pytest.approx(value) if isinstance(value, float) else value)
 
 
-NEXT_CONFIG = NextConfig(sequence=SequenceConfig(max_epochs=2, dim=16, device="cpu"))
+# a short window (4 actions): the online read of the newest 8 must fall back to the export's
+# 500 when the newest are items the run never saw
+NEXT_CONFIG = NextConfig(sequence=SequenceConfig(max_epochs=2, dim=16, length=4, device="cpu"))
 NEXT_EDGES = Query(
     name="test_next_edges",
     mode="read",
@@ -431,17 +439,21 @@ def test_an_action_moves_the_next_behaviour_as_a_refresh_computes_it(
     model = fit_next(full, NEXT_CONFIG)
     assert model is not None and model.social
     write_profiles(graph, "r-next", 0, [ProfileRow(u, [0.0] * 64, {}) for u in ("a", "o1")])
-    # an item the run never saw, then a view of a known one
-    late = [
+    # nine views of items the run never saw (more than the online read's first 8), then a
+    # view of a known one
+    late: list[dict[str, Any]] = [
         {"type": "item_upsert", "event_id": "i-new", "item_id": "new", "categories": ["c9"]},
-        {
-            "type": "interaction",
-            "event_id": "v-1",
-            "user_id": "a",
-            "item_id": "new",
-            "kind": "view",
-            "ts": T0 + 300 * hour,
-        },
+        *(
+            {
+                "type": "interaction",
+                "event_id": f"v-new-{k}",
+                "user_id": "a",
+                "item_id": f"new-{k}",
+                "kind": "view",
+                "ts": T0 + (290 + k) * hour,
+            }
+            for k in range(9)
+        ),
         {
             "type": "interaction",
             "event_id": "v-2",
@@ -451,7 +463,7 @@ def test_an_action_moves_the_next_behaviour_as_a_refresh_computes_it(
             "ts": T0 + 301 * hour,
         },
     ]
-    online = OnlineUpdate(None, next=OnlineNext(model, NEXT_CONFIG))
+    online = OnlineUpdate(None, next=OnlineNext(model, NEXT_CONFIG), every_action=True)
     report = ingest_events(graph, late, source="test", online=online)
     got = read_profile(graph, "a")
     assert got is not None
