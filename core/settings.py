@@ -155,12 +155,11 @@ class IngestSettings(_Section):
     # At most this many events read ahead of Neo4j per consumer (backpressure: a slow graph
     # slows the consumer instead of filling its memory).
     max_buffered_events: int = Field(50_000, ge=1, le=10_000_000)
-    # The online profile path (graph.online): an order moves the customer's value and churn
-    # fields in the ingest's own transaction, with the last full run's models. false: only
-    # refreshes do.
+    # The online profile path (graph.online): an order moves the customer's value fields in the
+    # ingest's own transaction, with the last full run's models. false: only refreshes do.
     online_profiles: bool = True
-    # Every action (a view too) moves the profile online: value and churn (the action moves the
-    # customer's "now") and next behaviour (the run's sequence model over the customer's and
+    # Every action (a view too) moves the profile online: value (the action moves the
+    # customer's "now"), churn and next behaviour (the run's sequence model over the customer's and
     # their followees' latest actions). Off by default: reading every actor's and followee's
     # actions in the ingest transaction costs most of the ingest's rate on a small machine
     # (python -m bench.online --every-action; docs/workers.md).

@@ -9,7 +9,8 @@
 //          without consent is left alone, as the writer does).
 // mode: read
 // params: users LIST<STRING> (1..10000 user ids), consent_default BOOLEAN,
-//         context BOOLEAN (unconsented users exported as context), per_user INTEGER
+//         context BOOLEAN (unconsented users exported as context), per_user INTEGER,
+//         churn BOOLEAN (false: the log days and the followees are not read, come back empty)
 // bounds: per_user 1..100000
 // returns: user_id, order_ts LIST<INTEGER>, order_amounts LIST<FLOAT?>, last_action_ms
 //          INTEGER?, churn_probability FLOAT?, edge_ts LIST<INTEGER>, log_days LIST<INTEGER>,
@@ -30,6 +31,7 @@ CALL {
 }
 CALL {
   WITH u
+  WITH u WHERE $churn
   OPTIONAL MATCH (u)-[r:VIEWED|CLICKED|CARTED|FAVOURITED|PURCHASED|RATED|REVIEWED|LISTENED|TAGGED]->(:Item)
   UNWIND coalesce(r.times, CASE WHEN r.ts IS NULL THEN [] ELSE [r.ts] END) AS t
   WITH t ORDER BY t DESC LIMIT $per_user
@@ -38,7 +40,7 @@ CALL {
 CALL {
   WITH u
   OPTIONAL MATCH (u)-[:FOLLOWS]->(f:User)
-  WHERE $context OR coalesce(f.profiling_consent, $consent_default)
+  WHERE $churn AND ($context OR coalesce(f.profiling_consent, $consent_default))
   CALL {
     WITH f
     OPTIONAL MATCH (f)-[r:VIEWED|CLICKED|CARTED|FAVOURITED|PURCHASED|RATED|REVIEWED|LISTENED|TAGGED]->(:Item)

@@ -4,17 +4,17 @@ once, committed with the event itself.
 :class:`OnlineUpdate` runs inside :func:`graph.ingest.apply_batch`'s transaction, after the
 batch's events are written:
 
-- for the users whose orders it holds (with ``every_action``, the users with any action in it:
-  an action moves "now": recency, P(active), churn), it reads their orders, their action times
-  and their followees' latest actions (``online_customer_history.cypher``), recomputes the
-  value fields (and the churn probability, where the run's churn model reads the customer's
-  own behaviour alone) with the last full run's models
-  (:func:`engine.dimensions.online.online_values`) and takes a bought item out of the
-  recommendations;
-- with ``next`` (``PROFILEGRAPH_INGEST__ONLINE_EVERY_ACTION``, where the run kept a sequence
-  model), for the users with any action in it, it reads their and
-  their followees' latest actions (``online_sequences.cypher``, the items' primary categories
-  from ``item_primary_categories.cypher``) and recomputes the next behaviour
+- for the users whose orders it holds, it reads their orders and latest action
+  (``online_customer_history.cypher``), recomputes the value fields with the last full run's
+  models (:func:`engine.dimensions.online.online_values`) and takes a bought item out of the
+  recommendations; with ``every_action`` (``PROFILEGRAPH_INGEST__ONLINE_EVERY_ACTION``) it
+  does so for the users with any action in it (an action moves "now": recency, P(active)),
+  reading their action times and their followees' latest actions too, and the churn
+  probability moves, where the run's churn model reads the customer's own behaviour alone;
+- with ``next`` (the same setting, where the run kept a sequence model), for the users with
+  any action in it, it reads their and their followees' latest actions
+  (``online_sequences.cypher``, the items' primary categories from
+  ``item_primary_categories.cypher``) and recomputes the next behaviour
   (:class:`engine.dimensions.online_next.OnlineNext`), NEXT_CATEGORY edges included;
 
 and writes both in one statement (``write_online_profile.cypher``). Being part of the ingest's
@@ -73,7 +73,12 @@ class OnlineUpdate:
         # recency, P(active), churn); without the run's value models only the buyers' lists
         valued = acted if self.model is not None and self.every_action else set(bought)
         if valued:
-            found = tx.run("online_customer_history", users=sorted(valued), **self._who())
+            found = tx.run(
+                "online_customer_history",
+                users=sorted(valued),
+                churn=self.every_action,
+                **self._who(),
+            )
             for row in self._rows(found, bought):
                 rows[row["user_id"]] = row
         if acted and self.next is not None:
@@ -168,11 +173,7 @@ class OnlineUpdate:
                 list(r["order_amounts"]),
                 r["last_action_ms"],
                 r["churn_probability"],
-                action_ts=[
-                    *(t for t in r["edge_ts"] if t is not None and t >= 0),
-                    *(day * DAY_MS for day in r["log_days"] if day >= 0),  # days are what count
-                ],
-                followee_last_ms=[t if t >= 0 else None for t in r["followee_last_ms"]],
+                **(_churn_inputs(r) if self.every_action else {}),
             )
             for r in valued
         ]
@@ -189,6 +190,18 @@ class OnlineUpdate:
             props = {FIELDS_BY_NAME[name].property: value for name, value in mine.items()}
             rows.append(_row(r["user_id"], props, bought.get(r["user_id"], [])))
         return rows
+
+
+def _churn_inputs(found: dict[str, Any]) -> dict[str, Any]:
+    """A customer's action times (a day's start for each logged day: the churn features read
+    days) and their followees' latest action (None: never)."""
+    return {
+        "action_ts": [
+            *(t for t in found["edge_ts"] if t is not None and t >= 0),
+            *(day * DAY_MS for day in found["log_days"] if day >= 0),
+        ],
+        "followee_last_ms": [t if t >= 0 else None for t in found["followee_last_ms"]],
+    }
 
 
 def _row(user: str, props: dict[str, Any], bought: list[str]) -> dict[str, Any]:

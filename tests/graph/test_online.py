@@ -109,11 +109,9 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
             ],
             [20.0, 35.0, 5.0, 50.0],
             int(T0 + 2 * DAY_MS),
-            action_ts=[int(T0 + d * DAY_MS) for d in (-90, -30, -30, 2)],
-            followee_last_ms=[],
         ),
     )
-    assert model.churn_moves and expected["churn_probability"] is not None
+    assert "churn_probability" not in expected  # orders move value; churn on every action
     assert expected["frequency"] == 3 and expected["total_spend"] == pytest.approx(110.0)
     for name, value in expected.items():
         got = after.get(name)
@@ -186,6 +184,21 @@ def test_a_purchase_moves_the_profile_in_the_ingest_transaction(
     assert props["profile_last_active"] == view["ts"]
     assert props["profile_frequency"] == expected["frequency"] + 1
     assert props["profile_recency_days"] == pytest.approx(37.0)
+    # and the churn probability moves, from a's action days (no followees)
+    churn = online_value(
+        model,
+        CustomerHistory(
+            [int(T0 + d * DAY_MS) for d in (-90, -30, -30, 2, 3)],
+            [20.0, 35.0, 5.0, 50.0, 10.0],
+            view["ts"],
+            action_ts=[int(T0 + d * DAY_MS) for d in (-90, -30, -30, 2, 3, 40)],
+            followee_last_ms=[],
+        ),
+    )
+    assert model.churn_moves and churn["churn_probability"] is not None
+    assert props["profile_churn_probability"] == pytest.approx(churn["churn_probability"])
+    assert props["profile_churn_explanation"] == churn["churn_explanation"]
+    assert "churn_probability" in props["profile_online_fields"]
 
 
 def test_the_online_churn_reads_the_action_times_an_export_keeps(graph: GraphClient) -> None:
@@ -238,6 +251,7 @@ def test_the_online_churn_reads_the_action_times_an_export_keeps(graph: GraphCli
             consent_default=True,
             context=False,
             per_user=per_user,
+            churn=True,
         )
         snapshot = export_snapshot(
             graph, Neighbourhood(user_ids=["a"], hops=1), actions_per_user=per_user
