@@ -5,6 +5,7 @@ wrong (a second order on a day already counted, an order arriving late, before t
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import torch
@@ -34,6 +35,12 @@ def shop() -> Snapshot:
         SyntheticConfig(n_users=400, n_items=120, mean_follows=3, horizon_days=400, seed=5)
     )
     return to_snapshot(data)
+
+
+@pytest.fixture(scope="module")
+def fit(shop: Snapshot) -> dict[str, Any]:
+    """The full run's customer fit (computed once: every test reads it, none changes it)."""
+    return customer_columns(shop, timed_actions(shop), None, CONFIG).fit
 
 
 def _with_order(snapshot: Snapshot, user: int, ts: int, amount: float) -> Snapshot:
@@ -87,9 +94,9 @@ def _history(snapshot: Snapshot, user: int, churn: float | None) -> CustomerHist
     )
 
 
-def test_online_value_equals_the_refresh_order_by_order(shop: Snapshot) -> None:
-    full = customer_columns(shop, timed_actions(shop), None, CONFIG)
-    fit = full.fit
+def test_online_value_equals_the_refresh_order_by_order(
+    shop: Snapshot, fit: dict[str, Any]
+) -> None:
     model = OnlineModel("r1", fit, CONFIG)
     assert model.supported and fit["value"]["rfm_bounds"]
     orders = shop.edges[ORDERS]
@@ -129,10 +136,11 @@ def test_a_run_valued_by_activity_does_not_move_online() -> None:
         online_value(model, CustomerHistory([1], [1.0]))
 
 
-def test_customers_valued_together_are_valued_as_if_alone(shop: Snapshot) -> None:
+def test_customers_valued_together_are_valued_as_if_alone(
+    shop: Snapshot, fit: dict[str, Any]
+) -> None:
     """An ingest batch values its customers in one call, grouped by their "now" day; who else
     is in the batch must change nothing (a batch-wide "now" would move everyone's recency)."""
-    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
     model = OnlineModel("r1", fit, CONFIG)
     now = int(fit["as_of_ms"])
     histories = [
@@ -148,11 +156,10 @@ def test_customers_valued_together_are_valued_as_if_alone(shop: Snapshot) -> Non
     assert len({row["recency_days"] for row in together}) == len(histories)
 
 
-def test_the_usual_gap_is_the_time_between_orders(shop: Snapshot) -> None:
+def test_the_usual_gap_is_the_time_between_orders(shop: Snapshot, fit: dict[str, Any]) -> None:
     """A field added to the contract and to the value dimension's columns reaches the refresh
     and the online path alike: a weekly buyer's usual gap is 7 days, a one-time buyer's the
     population's median."""
-    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
     model = OnlineModel("r1", fit, CONFIG)
     now = int(fit["as_of_ms"])
     weekly = CustomerHistory([now - 7 * k * DAY_MS for k in range(6)], [10.0] * 6)
@@ -198,13 +205,14 @@ def _churn_history(snapshot: Snapshot, user: int) -> CustomerHistory:
     )
 
 
-def test_online_churn_equals_the_refresh_event_by_event(shop: Snapshot) -> None:
+def test_online_churn_equals_the_refresh_event_by_event(
+    shop: Snapshot, fit: dict[str, Any]
+) -> None:
     """Where the run's churn model reads behaviour alone (the synthetic shop's does), the churn
     probability and its sentence move online and equal an incremental refresh of the user's
     neighbourhood (followees included), through steps a stored or naive figure gets wrong: a
     late purchase adds an active day, a followee's action changes the sentence, months of
     silence between purchases move recency and the BG/NBD columns."""
-    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
     model = OnlineModel("r1", fit, CONFIG)
     assert model.churn_moves, fit["churn"]
     follows = shop.edges[FOLLOWS]
@@ -247,8 +255,9 @@ def test_online_churn_equals_the_refresh_event_by_event(shop: Snapshot) -> None:
     assert len(seen["churn_probability"]) >= 3 and len(seen["churn_explanation"]) >= 3
 
 
-def test_churn_stays_with_the_refresh_where_the_model_reads_the_graph(shop: Snapshot) -> None:
-    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
+def test_churn_stays_with_the_refresh_where_the_model_reads_the_graph(
+    shop: Snapshot, fit: dict[str, Any]
+) -> None:
     weights = dict(fit["churn"]["weights"], columns=[0, 1, 2, 3, 4, 5, 6, 7, 8])
     graph_fit = {**fit, "churn": {**fit["churn"], "weights": weights}}
     history = _churn_history(shop, 0)
@@ -261,11 +270,12 @@ def test_churn_stays_with_the_refresh_where_the_model_reads_the_graph(shop: Snap
     assert "churn_probability" in online_value(OnlineModel("r1", fit, CONFIG), history)
 
 
-def test_a_view_moves_the_figures_of_a_customer_with_or_without_orders(shop: Snapshot) -> None:
+def test_a_view_moves_the_figures_of_a_customer_with_or_without_orders(
+    shop: Snapshot, fit: dict[str, Any]
+) -> None:
     """Any action moves "now": a customer who only looks (no orders) and one who bought
     earlier both get the refresh's value and churn figures after a view, with the view's day
     as "now" (recency since the last order grows, P(active) and the stage move)."""
-    fit = customer_columns(shop, timed_actions(shop), None, CONFIG).fit
     model = OnlineModel("r1", fit, CONFIG)
     orders = shop.edges[ORDERS]
     actions = timed_actions(shop)

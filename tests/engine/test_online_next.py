@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core.vocabulary import FOLLOWS
-from engine.dimensions.next_steps import NextConfig, fit_next, next_columns
+from engine.dimensions.next_steps import NextConfig, NextModel, fit_next, next_columns
 from engine.dimensions.online_next import NEXT_FIELDS, NextHistory, OnlineNext, PersonActions
 from engine.interactions import primary_category
 from engine.models.next_behaviour import SequenceConfig
@@ -28,6 +28,14 @@ def shop() -> Snapshot:
         SyntheticConfig(n_users=300, n_items=120, mean_follows=3, horizon_days=120, seed=7)
     )
     return to_snapshot(data)
+
+
+@pytest.fixture(scope="module")
+def model(shop: Snapshot) -> NextModel:
+    """The full run's sequence model (trained once: no test changes it)."""
+    trained = fit_next(shop, CONFIG)
+    assert trained is not None
+    return trained
 
 
 def _with_action(snapshot: Snapshot, user: int, item: int, kind: str, ts: int) -> Snapshot:
@@ -93,9 +101,10 @@ def _same(got: dict, expected: dict) -> None:  # type: ignore[type-arg]
             assert a == b, name
 
 
-def test_online_next_behaviour_equals_the_refresh_action_by_action(shop: Snapshot) -> None:
-    model = fit_next(shop, CONFIG)
-    assert model is not None and model.social
+def test_online_next_behaviour_equals_the_refresh_action_by_action(
+    shop: Snapshot, model: NextModel
+) -> None:
+    assert model.social
     online = OnlineNext(model, CONFIG)
     log = shop.actions
     assert log is not None
@@ -129,9 +138,7 @@ def test_online_next_behaviour_equals_the_refresh_action_by_action(shop: Snapsho
     assert len(seen) >= 5  # the steps moved the fields: the comparison is not of constants
 
 
-def test_customers_of_a_batch_are_computed_as_if_alone(shop: Snapshot) -> None:
-    model = fit_next(shop, CONFIG)
-    assert model is not None
+def test_customers_of_a_batch_are_computed_as_if_alone(shop: Snapshot, model: NextModel) -> None:
     online = OnlineNext(model, CONFIG)
     histories = [_history(shop, u) for u in range(6)]
     together = online.fields(histories)
@@ -140,9 +147,7 @@ def test_customers_of_a_batch_are_computed_as_if_alone(shop: Snapshot) -> None:
     assert len({str(row["next_categories"]) for row in together}) > 1
 
 
-def test_actions_the_run_never_saw_are_left_out(shop: Snapshot) -> None:
-    model = fit_next(shop, CONFIG)
-    assert model is not None
+def test_actions_the_run_never_saw_are_left_out(shop: Snapshot, model: NextModel) -> None:
     online = OnlineNext(model, CONFIG)
     own = _person(shop, 0)
     unknown = PersonActions(
