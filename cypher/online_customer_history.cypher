@@ -10,7 +10,7 @@
 // mode: read
 // params: users LIST<STRING> (1..10000 user ids), consent_default BOOLEAN,
 //         context BOOLEAN (unconsented users exported as context), per_user INTEGER,
-//         churn BOOLEAN (false: the log days and the followees are not read, come back empty)
+//         churn BOOLEAN (false: the edge times, log days and followees are not read: empty)
 // bounds: per_user 1..100000
 // returns: user_id, order_ts LIST<INTEGER>, order_amounts LIST<FLOAT?>, last_action_ms
 //          INTEGER?, churn_probability FLOAT?, edge_ts LIST<INTEGER>, log_days LIST<INTEGER>,
@@ -26,8 +26,10 @@ CALL {
 CALL {
   WITH u
   OPTIONAL MATCH (u)-[r:VIEWED|CLICKED|CARTED|FAVOURITED|PURCHASED|RATED|REVIEWED|LISTENED|TAGGED]->(:Item)
-  RETURN max(r.ts) AS last_action_ms,
-         collect(r.ts) + collect(coalesce(r.first_ts, r.ts)) AS edge_ts
+  WITH max(r.ts) AS last_action_ms, collect(r) AS rels
+  RETURN last_action_ms,
+         CASE WHEN $churn THEN [x IN rels | x.ts] + [x IN rels | coalesce(x.first_ts, x.ts)]
+              ELSE [] END AS edge_ts
 }
 CALL {
   WITH u

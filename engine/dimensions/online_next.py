@@ -121,11 +121,7 @@ class OnlineNext:
         every action left unread is older than the window's oldest."""
         if len(items) < read:
             return True
-        known = [
-            t
-            for i, k, t in zip(items, kinds, ts, strict=True)
-            if i in self._item and k in self._kind
-        ]
+        known = [t for i, k, t in zip(items, kinds, ts, strict=True) if self._knows(i, k)]
         return len(known) >= self.length and known[self.length - 1] > ts[-1]
 
     def window_items(self, items: list[str], kinds: list[str], tags: list[str]) -> list[str]:
@@ -134,7 +130,7 @@ class OnlineNext:
         out: list[str] = []
         kept = 0
         for item, kind, tag in zip(items, kinds, tags, strict=True):
-            if item not in self._item or kind not in self._kind:
+            if not self._knows(item, kind):
                 continue
             if not tag:
                 out.append(item)
@@ -143,17 +139,20 @@ class OnlineNext:
                 break
         return out
 
+    def _knows(self, item: str, kind: str) -> bool:
+        """Whether the run's spaces hold the action (a refresh's ``_log_in`` drops the rest)."""
+        return item in self._item and kind in self._kind
+
     def _add(self, columns: dict[str, list[int]], row: int, actions: PersonActions) -> None:
         """The person's actions the run's spaces know (as a refresh's ``_log_in`` keeps them),
         in the order read."""
         for item, kind, ts, category in zip(
             actions.items, actions.kinds, actions.ts, actions.categories, strict=True
         ):
-            i, k = self._item.get(item, -1), self._kind.get(kind, -1)
-            if i < 0 or k < 0:
+            if not self._knows(item, kind):
                 continue
             columns["user"].append(row)
-            columns["item"].append(i)
-            columns["kind"].append(k)
+            columns["item"].append(self._item[item])
+            columns["kind"].append(self._kind[kind])
             columns["ts"].append(ts)
             columns["cat"].append(self._category.get(category, -1) if category else -1)
