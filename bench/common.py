@@ -50,7 +50,7 @@ def load_shop(settings: Settings, data: Any) -> None:
     emptied database (a tiny run takes seconds instead of a restart)."""
     from graph.client import GraphClient
     from graph.datasets.synthetic import synthetic_events
-    from graph.ingest import ingest_events
+    from graph.source import ingest_events
     from profilegraph.bulk_import import bulk_import
 
     if len(data.community) >= BULK_FROM_USERS:

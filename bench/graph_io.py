@@ -33,9 +33,9 @@ from bench.common import bench_services, load_shop, report
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.queries import Query, load_query
 from graph.selections import WholeGraph
+from graph.source import ingest_events
 from graph.writeback import TRAIL_RUNS, Interest, ProfileRow, statement_row, write_profiles
 
 GDS_PROJECT = Query(

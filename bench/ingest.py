@@ -43,8 +43,7 @@ def _writer(kind: str, work: dict[str, Any], ready: Any, go: Any, out: Any) -> N
     """One writer process: set up, wait for ``go``, apply, report (applied, first, last)."""
     from bench.common import bench_services
     from graph.client import GraphClient
-    from graph.ingest import ingest_events
-    from graph.sources import position_name, read_events
+    from graph.source import EventsSource, apply_source
 
     settings = bench_services(with_kafka=kind == "kafka")
     times: list[float] = []
@@ -54,15 +53,9 @@ def _writer(kind: str, work: dict[str, Any], ready: Any, go: Any, out: Any) -> N
         started = time.time()
         applied = 0
         if kind == "file":
-            path = Path(work["path"])
-            report = ingest_events(
-                client,
-                read_events(path),
-                source="bench",
-                batch_size=BATCH,
-                position=position_name(path),
-                on_batch=lambda r: times.append(time.time()),
-            )
+            events = EventsSource.file(Path(work["path"]), name="bench")
+            events.batch_size = BATCH
+            report = apply_source(client, events, on_batch=lambda r: times.append(time.time()))
             applied = report.applied
         elif kind == "legacy":
             from bench.ingest_costs import timed_batch
@@ -72,32 +65,32 @@ def _writer(kind: str, work: dict[str, Any], ready: Any, go: Any, out: Any) -> N
                 applied += len(raw)
                 times.append(time.time())
         elif kind == "redis":
-            from graph.stream import StreamConsumer
+            from graph.stream import RedisStreamSource
             from profilegraph.services.redis_server import client as redis_client
 
             with redis_client(settings.redis) as conn:
-                consumer = StreamConsumer(
-                    client,
+                stream = RedisStreamSource(
                     conn,
                     stream=work["stream"],
                     consumer=f"bench-{uuid.uuid4().hex[:8]}",
                     batch_size=BATCH,
                     block_ms=200,
+                    until_empty=True,
                     after_commit=lambda ids: times.append(time.time()),
                 )
-                applied = consumer.run(until_empty=True).applied
+                applied = apply_source(client, stream).applied
         elif kind == "kafka":
-            from graph.kafka_source import KafkaConsumer
+            from graph.kafka_source import KafkaSource
 
-            consumer = KafkaConsumer(
-                client,
+            topic = KafkaSource(
                 settings.kafka,
                 work["topic"],
                 group=work["group"],
                 batch_size=BATCH,
+                until_idle_s=3.0,
                 after_commit=lambda p, batch: times.append(time.time()),
             )
-            applied = consumer.run(until_idle_s=3.0).applied
+            applied = apply_source(client, topic).applied
     out.put({"applied": applied, "first": started, "last": max(times, default=started)})
 
 
@@ -214,8 +207,9 @@ def latency(
 ) -> dict[str, Any]:
     """p50/p99 from entering the stream to the commit, at ``rate`` events/s offered."""
     from graph.client import GraphClient
-    from graph.kafka_source import KafkaConsumer
-    from graph.stream import StreamConsumer
+    from graph.kafka_source import KafkaSource
+    from graph.source import apply_source
+    from graph.stream import RedisStreamSource
     from profilegraph.services.kafka_server import ensure_topic
     from profilegraph.services.redis_server import client as redis_client
 
@@ -236,15 +230,16 @@ def latency(
                     now = time.time() * 1000
                     lat.extend(now - int(i.split(b"-")[0]) for i in ids)
 
-                consumer = StreamConsumer(
-                    client, conn, stream=target, batch_size=BATCH, block_ms=50, after_commit=seen
+                stream = RedisStreamSource(
+                    conn, stream=target, batch_size=BATCH, block_ms=50, after_commit=seen
                 )
-                consumer.ensure_group()
                 deadline = time.monotonic() + seconds + 60
-                while (pub.is_alive() or consumer.pending() or conn.xlen(target)) and (
-                    time.monotonic() < deadline
-                ):
-                    consumer.run_once()
+
+                def drained() -> bool:
+                    idle = not (pub.is_alive() or stream.pending() or conn.xlen(target))
+                    return idle or time.monotonic() >= deadline
+
+                apply_source(client, stream, stop=drained)
                 pub.join()
                 conn.delete(target)
         else:
@@ -256,16 +251,16 @@ def latency(
                 now = time.time() * 1000
                 lat.extend(now - m.timestamp()[1] for m in batch)
 
-            consumer = KafkaConsumer(
-                client,
+            topic = KafkaSource(
                 settings.kafka,
                 target,
                 group=f"g-{target}",
                 batch_size=BATCH,
+                until_idle_s=5.0,
                 after_commit=seen_kafka,
             )
             pub.start()
-            consumer.run(until_idle_s=5.0)
+            apply_source(client, topic)
             pub.join()
     values = np.array(lat)
     return {

@@ -163,7 +163,8 @@ def run(users: int, writers: list[int], designs: list[str], batches: int) -> lis
     from bench.common import bench_services
     from graph.client import GraphClient
     from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
-    from graph.ingest import SourceRange, ingest_events
+    from graph.ingest import SourceRange
+    from graph.source import ingest_events
     from tests.graph.conftest import wipe
 
     settings = bench_services()

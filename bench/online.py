@@ -12,7 +12,7 @@ churn and next behaviour; nothing is trained online). Then, per rate, for
 rate (paced every 10 ms, each stamped with its send time; ``--purchase-share`` of them
 purchases, the rest views, as a shop's stream is mostly views; 1.0 is the worst case); a
 consumer process
-(``graph.stream.StreamConsumer`` with the online path, as ``profilegraph consume`` runs it)
+(``graph.stream.RedisStreamSource`` with the online path, as ``profilegraph consume`` runs it)
 applies them, each batch in one transaction with its profile updates. Reported:
 
 - **latency** publish -> profile visible, p50/p95/p99 over every event (the Redis message id is
@@ -114,11 +114,11 @@ def _consumer(
 ) -> None:
     """The online consumer, in its own process: commit time per message id."""
     from graph.client import GraphClient
-    from graph.stream import StreamConsumer
+    from graph.source import apply_source
+    from graph.stream import RedisStreamSource
     from profilegraph.services.redis_server import client as redis_client
 
     latencies: list[float] = []
-    applied = 0
 
     def committed(ids: list[bytes]) -> None:
         now = time.time() * 1000
@@ -126,22 +126,23 @@ def _consumer(
 
     online = models.online() if models is not None else None
     with GraphClient(settings.neo4j) as client, redis_client(settings.redis) as conn:
-        consumer = StreamConsumer(
-            client,
+        source = RedisStreamSource(
             conn,
             stream=stream,
             consumer=f"bench-{uuid.uuid4().hex[:8]}",
             batch_size=BATCH,
             block_ms=20,
             after_commit=committed,
-            online=online,
         )
-        consumer.ensure_group()
+        source.ensure_group()
         ready.set()
-        while not stop.is_set() or consumer.pending() or conn.xlen(stream):
-            report = consumer.run_once()
-            applied += report.applied if report is not None else 0
-    out.put({"latencies": latencies, "applied": applied})
+        report = apply_source(
+            client,
+            source,
+            online=online,
+            stop=lambda: stop.is_set() and not (source.pending() or conn.xlen(stream)),
+        )
+    out.put({"latencies": latencies, "applied": report.applied})
 
 
 def _drive(
@@ -241,7 +242,7 @@ def _ingest_cost(
     batch of each (the queries' first plans), for a stream of purchases only (the worst case)
     and one where a tenth of the events are purchases (a shop's stream is mostly views)."""
     from graph.client import GraphClient
-    from graph.ingest import ingest_events
+    from graph.source import ingest_events
 
     online = models.online()
     out: dict[str, float] = {}

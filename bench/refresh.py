@@ -32,8 +32,8 @@ from core.settings import Settings
 from engine.pipeline import load_result
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
-from graph.ingest import ingest_events
 from graph.queries import Query
+from graph.source import ingest_events
 from graph.writeback import read_run, write_profiles
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import profile_rows, run_files

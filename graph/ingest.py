@@ -36,10 +36,8 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ProfilegraphError, ServiceUnavailable
@@ -53,7 +51,6 @@ from graph.events import (
     InteractionEvent,
     ItemDeleteEvent,
     ItemUpsertEvent,
-    Located,
     Rejection,
     UnfollowEvent,
     UserDeleteEvent,
@@ -61,7 +58,6 @@ from graph.events import (
     parse_event,
 )
 from graph.queries import Query, load_query
-from graph.schema import ensure_schema
 
 if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
     from graph.online import OnlineUpdate
@@ -588,63 +584,3 @@ def committed_position(client: GraphClient, source: str, partition: int = 0) -> 
         if row["source"] == source and row["partition"] == partition:
             return int(row["offset"])
     return -1
-
-
-def ingest_events(
-    client: GraphClient,
-    raw_events: Iterable[Any],
-    *,
-    source: str,
-    batch_size: int | None = None,
-    on_batch: Callable[[IngestReport], None] | None = None,
-    currency: str = DEFAULT_CURRENCY,
-    position: str | None = None,
-    online: OnlineUpdate | None = None,
-) -> IngestReport:
-    """Validate and ingest any iterable of raw events (dicts, JSON strings or Event models).
-
-    Bad inputs never stop the run: they are counted and dead-lettered with their batch. The
-    next batch is read and validated in a helper thread while the current one is written.
-    ``on_batch(report)`` is called after each committed batch (progress bars use it).
-
-    ``position``: the input is an ordered source of that name (a file, see
-    ``graph.sources.position_name``); each record's position (a :class:`Located`'s line, else
-    its index from 1) is committed with its batch, and a re-run skips what was committed
-    without validating it. Without it, replays are dropped by the event ledger.
-    """
-    ensure_schema(client)
-    size = batch_size or client.settings.batch_size
-    committed = -1 if position is None else committed_position(client, position)
-    numbered = (
-        (raw.line if isinstance(raw, Located) else index, raw)
-        for index, raw in enumerate(raw_events, start=1)
-    )
-    iterator = (pair for pair in numbered if pair[0] > committed)
-
-    def next_batch() -> tuple[list[Event], list[Rejection], Guard] | None:
-        batch = list(islice(iterator, size))
-        if not batch:
-            return None
-        valid, rejected = validate_batch([raw for _, raw in batch], source, currency)
-        guard: Guard = (
-            EventLedger()
-            if position is None
-            else SourceRange(position, 0, batch[0][0], batch[-1][0])
-        )
-        return valid, rejected, guard
-
-    total = IngestReport()
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        pending = pool.submit(next_batch)
-        while (validated := pending.result()) is not None:
-            pending = pool.submit(next_batch)
-            report = apply_batch(client, *validated, online=online)
-            total.merge(report)
-            if on_batch is not None:
-                on_batch(report)
-    finally:
-        # On Ctrl-C do not wait for the next batch's validation: committed batches stay
-        # committed, the one in flight rolls back, and a re-run skips what was applied.
-        pool.shutdown(wait=False, cancel_futures=True)
-    return total

@@ -23,14 +23,13 @@ slow Neo4j slows the consumer instead of filling its memory.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import ServiceUnavailable
-from core.settings import KafkaSettings
+from core.settings import KafkaSettings, Settings
 from graph.client import GraphClient
 from graph.events import DEFAULT_CURRENCY, Event, Rejection, make_rejection, parse_event
 from graph.ingest import (
@@ -38,13 +37,9 @@ from graph.ingest import (
     PositionConflict,
     SourceRange,
     SourceRanges,
-    apply_batch,
     committed_position,
 )
-from graph.schema import ensure_schema
-
-if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
-    from graph.online import OnlineUpdate
+from graph.source import Backlog, Delivery
 
 
 def source_name(topic: str) -> str:
@@ -69,8 +64,11 @@ def consumer_config(
 
 
 @dataclass
-class KafkaConsumer:
-    graph: GraphClient
+class KafkaSource:
+    """A Kafka topic read by a consumer group (:class:`graph.source.Source`); with
+    ``until_idle_s`` its deliveries end once nothing arrived for that long while partitions
+    were assigned."""
+
     settings: KafkaSettings
     topic: str
     group: str = "profilegraph-ingest"
@@ -78,25 +76,132 @@ class KafkaConsumer:
     poll_s: float = 0.2  # the longest a batch waits to fill: the latency floor at low rates
     max_buffered_events: int = 50_000
     currency: str = DEFAULT_CURRENCY
+    until_idle_s: float | None = None
     # Test and bench seams: called with (partition, its messages in the batch) after reading /
     # after the Neo4j commit.
     after_read: Callable[[int, list[Any]], None] | None = None
     after_commit: Callable[[int, list[Any]], None] | None = None
-    on_erased: Callable[[list[str]], None] | None = None
-    online: OnlineUpdate | None = None  # the online profile path (graph.online)
-    stop: threading.Event = field(default_factory=threading.Event)
     assigned: set[int] = field(default_factory=set)
     _active_at: float = 0.0
+    _graph: GraphClient | None = None
+    _consumer: Any = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, topic: str, *, until_idle_s: float | None = None
+    ) -> KafkaSource:
+        return cls(
+            settings.kafka,
+            topic,
+            group=settings.kafka.group,
+            currency=settings.value.currency,
+            max_buffered_events=settings.ingest.max_buffered_events,
+            until_idle_s=until_idle_s,
+        )
 
     @property
-    def source(self) -> str:
+    def name(self) -> str:
         return source_name(self.topic)
+
+    def deliveries(self, graph: GraphClient) -> Iterator[Delivery | None]:
+        from confluent_kafka import Consumer
+
+        self._graph = graph
+        consumer = Consumer(consumer_config(self.settings, self.group, self.max_buffered_events))
+        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._consumer = consumer
+        self._active_at = time.monotonic()
+        try:
+            while True:
+                messages = consumer.consume(num_messages=self.batch_size, timeout=self.poll_s)
+                by_partition = self._partitioned(messages)
+                if not by_partition:
+                    if (
+                        self.until_idle_s is not None
+                        and self.assigned
+                        and time.monotonic() - self._active_at >= self.until_idle_s
+                    ):
+                        return
+                    yield None
+                    continue
+                self._active_at = time.monotonic()
+                for partition, batch in by_partition.items():
+                    if self.after_read is not None:
+                        self.after_read(partition, batch)
+                yield self._delivery(by_partition)
+        finally:
+            consumer.close()  # leaves the group at once: its partitions move without a timeout
+            self._consumer = None
+
+    def committed(self, delivery: Delivery, report: IngestReport) -> None:
+        """After the Neo4j commit: the seams, and Kafka's group offsets (for its tools' lag)."""
+        from confluent_kafka import TopicPartition
+
+        parts: dict[int, _Partition] = delivery.handle
+        for partition, part in parts.items():
+            if self.after_commit is not None:
+                self.after_commit(partition, part.messages)
+        self._consumer.commit(
+            offsets=[TopicPartition(self.topic, p, part.last + 1) for p, part in parts.items()],
+            asynchronous=True,
+        )
+
+    def conflict(self, delivery: Delivery, error: PositionConflict) -> list[Delivery]:
+        """A poll over several partitions: partition by partition instead. One partition:
+        another consumer got there first (a rebalance in flight); resume after it."""
+        from confluent_kafka import TopicPartition
+
+        parts: dict[int, _Partition] = delivery.handle
+        if len(parts) > 1:
+            return [self._delivery({p: part.messages}, {p: part}) for p, part in parts.items()]
+        (partition,) = parts
+        self._consumer.seek(TopicPartition(self.topic, partition, error.committed + 1))
+        return []
+
+    def backlog(self, graph: GraphClient) -> list[Backlog]:
+        """Per partition: the topic's end offset against the position Neo4j committed."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        consumer = Consumer(
+            {**self.settings.client_config(), "group.id": self.group, "log_level": 0}
+        )
+        try:
+            try:
+                meta = consumer.list_topics(self.topic, timeout=10)
+            except KafkaException as error:
+                raise ServiceUnavailable(
+                    f"Kafka at {self.settings.bootstrap} does not answer: {error} "
+                    "(profilegraph services up --with kafka)"
+                ) from error
+            topic = meta.topics.get(self.topic)
+            partitions = sorted(topic.partitions) if topic is not None else []
+            positions = {
+                row["partition"]: row
+                for row in graph.read("source_positions", prefix=self.name)
+                if row["source"] == self.name
+            }
+            out = []
+            for p in partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=10
+                )
+                row = positions.get(p)
+                applied = max(int(row["offset"]) + 1, low) if row else low
+                events = int(row["events"]) if row else 0
+                out.append(Backlog(self.name, str(p), high, applied, 0, events))
+            return out
+        finally:
+            consumer.close()
+
+    def erase(self, user_ids: set[str]) -> int:
+        return 0  # a topic's records leave by its retention: Kafka cannot delete one record
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         from confluent_kafka import OFFSET_BEGINNING
 
+        assert self._graph is not None
         for tp in partitions:
-            committed = committed_position(self.graph, self.source, tp.partition)
+            committed = committed_position(self._graph, self.name, tp.partition)
             tp.offset = committed + 1 if committed >= 0 else OFFSET_BEGINNING
         consumer.assign(partitions)
         self.assigned = {tp.partition for tp in partitions}
@@ -106,46 +211,9 @@ class KafkaConsumer:
         consumer.unassign()
         self.assigned = set()
 
-    def run(
-        self,
-        *,
-        max_batches: int | None = None,
-        until_idle_s: float | None = None,
-        on_batch: Callable[[IngestReport], None] | None = None,
-    ) -> IngestReport:
-        """Consume until ``stop`` is set, ``max_batches`` batches are applied, or (with
-        ``until_idle_s``) nothing arrived for that long while partitions were assigned."""
-        from confluent_kafka import Consumer
-
-        ensure_schema(self.graph)
-        consumer = Consumer(consumer_config(self.settings, self.group, self.max_buffered_events))
-        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        total = IngestReport()
-        batches = 0
-        self._active_at = time.monotonic()
-        try:
-            while not self.stop.is_set() and (max_batches is None or batches < max_batches):
-                messages = consumer.consume(num_messages=self.batch_size, timeout=self.poll_s)
-                if not messages:
-                    if (
-                        until_idle_s is not None
-                        and self.assigned
-                        and time.monotonic() - self._active_at >= until_idle_s
-                    ):
-                        break
-                    continue
-                self._active_at = time.monotonic()
-                for report in self._apply(consumer, messages):
-                    total.merge(report)
-                    batches += 1
-                    if on_batch is not None:
-                        on_batch(report)
-        finally:
-            consumer.close()  # leaves the group at once: its partitions move without a timeout
-        return total
-
-    def _apply(self, consumer: Any, messages: list[Any]) -> list[IngestReport]:
-        from confluent_kafka import KafkaError, TopicPartition
+    def _partitioned(self, messages: list[Any]) -> dict[int, list[Any]]:
+        """The poll's messages by partition; errors raised when fatal, else skipped."""
+        from confluent_kafka import KafkaError
 
         by_partition: dict[int, list[Any]] = {}
         for message in messages:
@@ -161,71 +229,27 @@ class KafkaConsumer:
                     raise ServiceUnavailable(f"Kafka topic {self.topic!r}: {error.str()}")
                 continue  # transient (the client retries): nothing was delivered
             by_partition.setdefault(message.partition(), []).append(message)
-        if not by_partition:
-            return []
-        for partition, batch in by_partition.items():
-            if self.after_read is not None:
-                self.after_read(partition, batch)
-        validated = {p: self._validate(p, batch) for p, batch in by_partition.items()}
-        ranges = {
-            p: SourceRange(self.source, p, batch[0].offset(), batch[-1].offset())
-            for p, batch in by_partition.items()
-        }
-        if len(by_partition) > 1:  # the whole poll in one transaction
-            try:
-                report = apply_batch(
-                    self.graph,
-                    [e for valid, _ in validated.values() for e in valid],
-                    [r for _, rejected in validated.values() for r in rejected],
-                    SourceRanges(tuple(ranges.values())),
-                    online=self.online,
-                )
-            except PositionConflict:
-                pass  # a rebalance in flight: partition by partition below
-            else:
-                self._committed(consumer, list(by_partition), by_partition, ranges, report)
-                return [report]
-        reports = []
-        for partition in by_partition:
-            valid, rejected = validated[partition]
-            try:
-                report = apply_batch(
-                    self.graph, valid, rejected, ranges[partition], online=self.online
-                )
-            except PositionConflict as conflict:  # another consumer got there: resume after it
-                consumer.seek(TopicPartition(self.topic, partition, conflict.committed + 1))
-                continue
-            self._committed(consumer, [partition], by_partition, ranges, report)
-            reports.append(report)
-        return reports
+        return by_partition
 
-    def _committed(
-        self,
-        consumer: Any,
-        partitions: list[int],
-        by_partition: dict[int, list[Any]],
-        ranges: dict[int, SourceRange],
-        report: IngestReport,
-    ) -> None:
-        """After the Neo4j commit: the seams, Kafka's group offsets (for its tools' lag), and
-        the erasure of users the batch deleted."""
-        from confluent_kafka import TopicPartition
-
-        for partition in partitions:
-            if self.after_commit is not None:
-                self.after_commit(partition, by_partition[partition])
-        consumer.commit(
-            offsets=[TopicPartition(self.topic, p, ranges[p].last + 1) for p in partitions],
-            asynchronous=True,
+    def _delivery(
+        self, by_partition: dict[int, list[Any]], parts: dict[int, _Partition] | None = None
+    ) -> Delivery:
+        """One delivery for the poll: a poll that spans partitions is one transaction holding
+        each partition's range."""
+        parts = parts or {p: self._validate(p, batch) for p, batch in by_partition.items()}
+        ranges = [SourceRange(self.name, p, part.first, part.last) for p, part in parts.items()]
+        return Delivery(
+            [e for part in parts.values() for e in part.valid],
+            [r for part in parts.values() for r in part.rejected],
+            ranges[0] if len(ranges) == 1 else SourceRanges(tuple(ranges)),
+            handle=parts,
         )
-        if report.erased and self.on_erased is not None:
-            self.on_erased(report.erased)
 
-    def _validate(self, partition: int, batch: list[Any]) -> tuple[list[Event], list[Rejection]]:
+    def _validate(self, partition: int, batch: list[Any]) -> _Partition:
         valid: list[Event] = []
         rejected: list[Rejection] = []
         for message in batch:
-            where, offset = f"{self.source}/{partition}", message.offset()
+            where, offset = f"{self.name}/{partition}", message.offset()
             value = message.value()
             if value is None:
                 parsed: Event | Rejection = make_rejection(
@@ -239,7 +263,18 @@ class KafkaConsumer:
             else:
                 parsed = parse_event(value, source=where, line=offset, currency=self.currency)
             (rejected if isinstance(parsed, Rejection) else valid).append(parsed)  # type: ignore[arg-type]
-        return valid, rejected
+        return _Partition(batch, valid, rejected, batch[0].offset(), batch[-1].offset())
+
+
+@dataclass
+class _Partition:
+    """One partition's part of a poll."""
+
+    messages: list[Any]
+    valid: list[Event]
+    rejected: list[Rejection]
+    first: int
+    last: int
 
 
 def publish(

@@ -19,26 +19,24 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import redis
 
 from core.errors import ServiceUnavailable
 from core.redis_keys import EVENT_STREAM
 from graph.client import GraphClient
-from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection
-from graph.ingest import DeliveredBatch, IngestReport, apply_batch, validate_batch
-from graph.schema import ensure_schema
-
-if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
-    from graph.online import OnlineUpdate
+from graph.events import DEFAULT_CURRENCY, Rejection, make_rejection, mentions
+from graph.ingest import DeliveredBatch, IngestReport, PositionConflict, validate_batch
+from graph.source import Backlog, Delivery
 
 T = TypeVar("T")
 STREAM = EVENT_STREAM
 GROUP = "profilegraph-ingest"
 FIELD = b"event"
+SCAN = 1_000  # stream messages per read when erasing
 
 
 def publish(conn: redis.Redis, events: Iterable[dict[str, Any] | str], stream: str = STREAM) -> int:
@@ -53,9 +51,38 @@ def publish(conn: redis.Redis, events: Iterable[dict[str, Any] | str], stream: s
     return n
 
 
+def names_user(payload: bytes, ids: set[str]) -> bool:
+    """Whether a raw message (JSON, or anything else) names one of ``ids``: as any string in
+    it once decoded (``"zq\\u0076ictim"`` is ``zqvictim``), or as an identifier-shaped run of
+    its text (quoted or not) - :func:`graph.events.mentions`."""
+    return not ids.isdisjoint(mentions(payload))
+
+
+def erase_stream(conn: redis.Redis, ids: set[str], stream: str = STREAM) -> int:
+    """Delete the stream's messages that name these users; returns how many."""
+    removed, start = 0, "-"
+    while True:
+        batch = conn.xrange(stream, min=start, max="+", count=SCAN)
+        doomed = [
+            message_id
+            for message_id, fields in batch
+            if any(names_user(value, ids) for value in fields.values())
+        ]
+        if doomed:
+            removed += int(conn.xdel(stream, *doomed))
+        if len(batch) < SCAN:
+            return removed
+        start = "(" + batch[-1][0].decode()
+
+
 @dataclass
-class StreamConsumer:
-    graph: GraphClient
+class RedisStreamSource:
+    """A Redis stream read by a consumer group (:class:`graph.source.Source`); with
+    ``until_empty`` its deliveries end once the stream has nothing new *and* no message is
+    pending, so messages a dead consumer left pending are claimed at once instead of after
+    ``claim_idle_ms``. Redis going away is waited out for ``reconnect_s`` (with backoff), then
+    reported as unavailable."""
+
     conn: redis.Redis
     stream: str = STREAM
     group: str = GROUP
@@ -65,13 +92,14 @@ class StreamConsumer:
     claim_idle_ms: int = 60_000
     reconnect_s: float = 30.0  # how long Redis may be away before the consumer gives up
     currency: str = DEFAULT_CURRENCY  # the deployment's reporting currency (settings.value)
+    until_empty: bool = False
     # Test seams: called with the message ids after reading / after the Neo4j commit.
     after_read: Callable[[list[bytes]], None] | None = None
     after_commit: Callable[[list[bytes]], None] | None = None
-    # Called with the users a batch's user_delete events erased, after the acknowledgement:
-    # their copies outside Neo4j (this stream's other messages among them) go next.
-    on_erased: Callable[[list[str]], None] | None = None
-    online: OnlineUpdate | None = None  # the online profile path (graph.online)
+
+    @property
+    def name(self) -> str:
+        return f"stream:{self.stream}"
 
     def ensure_group(self) -> None:
         try:
@@ -79,6 +107,79 @@ class StreamConsumer:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def deliveries(self, graph: GraphClient) -> Iterator[Delivery | None]:
+        self._with_reconnect(self.ensure_group)
+        idle = 0 if self.until_empty else self.claim_idle_ms
+        while True:
+            ids, messages = self._with_reconnect(lambda: self._read(idle))
+            if not ids:
+                if self.until_empty and self._with_reconnect(self.pending) == 0:
+                    return
+                yield None
+                continue
+            if self.after_read is not None:
+                self.after_read(ids)
+            yield self._delivery(ids, messages)
+
+    def committed(self, delivery: Delivery, report: IngestReport) -> None:
+        """Acknowledge (and delete) the delivery's messages, after the Neo4j commit."""
+        ids: list[bytes] = delivery.handle
+        if self.after_commit is not None:
+            self.after_commit(ids)
+
+        def acknowledge() -> None:
+            with self.conn.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, self.group, *ids)
+                pipe.xdel(self.stream, *ids)
+                pipe.execute()
+
+        self._with_reconnect(acknowledge)
+
+    def conflict(self, delivery: Delivery, error: PositionConflict) -> list[Delivery]:
+        raise error  # a delivery is not positioned: it cannot conflict
+
+    def backlog(self, graph: GraphClient) -> list[Backlog]:
+        """Per group: the entries added, those read, and those read and not acknowledged."""
+        if not self.conn.exists(self.stream):
+            return []
+        added = int(self.conn.xinfo_stream(self.stream)["entries-added"])
+        out = []
+        for group in self.conn.xinfo_groups(self.stream):
+            name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+            read = int(group.get("entries-read") or 0)
+            lag = group.get("lag")
+            applied = added - int(lag) if lag is not None else read
+            out.append(Backlog(self.name, name, added, applied, int(group["pending"]), read))
+        return out
+
+    def erase(self, user_ids: set[str]) -> int:
+        return erase_stream(self.conn, user_ids, self.stream)
+
+    def pending(self) -> int:
+        """Messages read by some consumer of the group and not yet acknowledged."""
+        return int(self.conn.xpending(self.stream, self.group)["pending"])
+
+    def _delivery(self, ids: list[bytes], messages: list[tuple[bytes, Any]]) -> Delivery:
+        raws: list[Any] = []
+        undecodable: list[Rejection] = []
+        for message_id, fields in messages:
+            if FIELD in fields:
+                raws.append(fields[FIELD])
+            else:
+                undecodable.append(
+                    make_rejection(
+                        repr(fields),
+                        self.name,
+                        None,
+                        reason="message has no 'event' field",
+                        field="(message)",
+                        value=message_id.decode(),
+                    )
+                )
+        valid, rejected = validate_batch(raws, self.name, self.currency)
+        guard = DeliveredBatch(self.name, self._batch_key(ids))
+        return Delivery(valid, rejected + undecodable, guard, handle=ids)
 
     def _read(self, claim_idle_ms: int) -> tuple[list[bytes], list[tuple[bytes, Any]]]:
         """The next batch as ``(ids delivered, messages still in the stream)``: this consumer's
@@ -121,68 +222,6 @@ class StreamConsumer:
     def _batch_key(self, ids: list[bytes]) -> str:
         text = b"\0".join([self.stream.encode(), ids[0], ids[-1], str(len(ids)).encode()])
         return hashlib.sha256(text).hexdigest()
-
-    def run_once(self, *, claim_idle_ms: int | None = None) -> IngestReport | None:
-        """Read, ingest and acknowledge one batch; None when the stream had nothing."""
-        ensure_schema(self.graph)
-        idle = self.claim_idle_ms if claim_idle_ms is None else claim_idle_ms
-        ids, messages = self._read(idle)
-        if not ids:
-            return None
-        if self.after_read is not None:
-            self.after_read(ids)
-        raws: list[Any] = []
-        undecodable: list[Rejection] = []
-        for message_id, fields in messages:
-            if FIELD in fields:
-                raws.append(fields[FIELD])
-            else:
-                undecodable.append(
-                    make_rejection(
-                        repr(fields),
-                        f"stream:{self.stream}",
-                        None,
-                        reason="message has no 'event' field",
-                        field="(message)",
-                        value=message_id.decode(),
-                    )
-                )
-        valid, rejected = validate_batch(raws, f"stream:{self.stream}", self.currency)
-        guard = DeliveredBatch(f"stream:{self.stream}", self._batch_key(ids))
-        report = apply_batch(self.graph, valid, rejected + undecodable, guard, online=self.online)
-        if self.after_commit is not None:
-            self.after_commit(ids)
-        with self.conn.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, self.group, *ids)
-            pipe.xdel(self.stream, *ids)
-            pipe.execute()
-        if report.erased and self.on_erased is not None:
-            self.on_erased(report.erased)
-        return report
-
-    def pending(self) -> int:
-        """Messages read by some consumer of the group and not yet acknowledged."""
-        return int(self.conn.xpending(self.stream, self.group)["pending"])
-
-    def run(self, *, max_batches: int | None = None, until_empty: bool = False) -> IngestReport:
-        """Consume until stopped (``max_batches``), or until drained (``until_empty``): the
-        stream has nothing new *and* no message is pending, so messages a dead consumer left
-        pending are claimed at once instead of after ``claim_idle_ms``. Redis going away is
-        waited out for ``reconnect_s`` (with backoff), then reported as unavailable."""
-        self.ensure_group()
-        total = IngestReport()
-        batches = 0
-        while max_batches is None or batches < max_batches:
-            report = self._with_reconnect(
-                lambda: self.run_once(claim_idle_ms=0 if until_empty else None)
-            )
-            if report is None:
-                if until_empty and self._with_reconnect(self.pending) == 0:
-                    break
-                continue
-            total.merge(report)
-            batches += 1
-        return total
 
     def _with_reconnect(self, call: Callable[[], T]) -> T:
         deadline = time.monotonic() + self.reconnect_s

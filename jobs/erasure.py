@@ -27,10 +27,8 @@ import redis
 
 from core.redis_keys import DEAD_MESSAGES, EVENT_STREAM
 from core.settings import Settings
-from graph.events import mentions
+from graph.stream import erase_stream, names_user
 from jobs.pseudonyms import forget_everywhere
-
-SCAN = 1_000  # stream messages per read
 
 
 @dataclass
@@ -38,30 +36,6 @@ class ErasureReport:
     stream_messages: int = 0
     dead_messages: int = 0
     mapping_files: int = 0
-
-
-def names_user(payload: bytes, ids: set[str]) -> bool:
-    """Whether a raw message (JSON, or anything else) names one of ``ids``: as any string in
-    it once decoded (``"zq\\u0076ictim"`` is ``zqvictim``), or as an identifier-shaped run of
-    its text (quoted or not) - :func:`graph.events.mentions`."""
-    return not ids.isdisjoint(mentions(payload))
-
-
-def erase_stream(conn: redis.Redis, ids: set[str], stream: str = EVENT_STREAM) -> int:
-    """Delete the stream's messages that name these users; returns how many."""
-    removed, start = 0, "-"
-    while True:
-        batch = conn.xrange(stream, min=start, max="+", count=SCAN)
-        doomed = [
-            message_id
-            for message_id, fields in batch
-            if any(names_user(value, ids) for value in fields.values())
-        ]
-        if doomed:
-            removed += int(conn.xdel(stream, *doomed))
-        if len(batch) < SCAN:
-            return removed
-        start = "(" + batch[-1][0].decode()
 
 
 def erase_dead_messages(conn: redis.Redis, ids: set[str]) -> int:

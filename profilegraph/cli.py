@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +26,20 @@ from core.settings import Settings
 from graph.analyst import analyst_queries, run_analyst_query
 from graph.client import GraphClient
 from graph.datasets import DATASETS, DataSet
-from graph.ingest import IngestReport, ingest_events
-from graph.kafka_source import KafkaConsumer
+from graph.kafka_source import KafkaSource
 from graph.schema import apply_schema
 from graph.selections import ChangedSince, Neighbourhood, Selection, WholeGraph
-from graph.sources import position_name, read_events
-from graph.stream import STREAM, StreamConsumer
+from graph.source import EventsSource, Source, ingest_events
+from graph.stream import STREAM, RedisStreamSource
 from jobs import retention
 from jobs.erasure import erase_copies
-from jobs.ingest_lag import kafka_lag, measure
-from jobs.online import online_update
+from jobs.ingest_lag import measure
 from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, validate
 from jobs.private_aggregates import private_query
 from jobs.pseudonyms import pseudonymise
 from jobs.runs import RunBoard
 from profilegraph import jobs_cli, services
-from profilegraph.ingest_progress import ingest_with_progress, progress_bar
+from profilegraph.ingest_progress import consume_with_progress, progress_bar
 from profilegraph.services import kafka_server, redis_server
 from profilegraph.services.status import ServiceStatus
 
@@ -156,15 +154,9 @@ def ingest(
     """Validate and ingest an event file; bad lines go to the dead-letter store. The file's
     position commits with each batch: a re-run (after a crash, or of the file with lines
     appended) resumes after the last committed line."""
-    with path.open("rb") as handle:
-        total = sum(1 for _ in handle)
-    ingest_with_progress(
-        ctx.obj,
-        read_events(path),
-        source=source or path.name,
-        total=total,
-        position=position_name(path),
-    )
+    settings: Settings = ctx.obj
+    events = EventsSource.file(path, name=source, currency=settings.value.currency)
+    consume_with_progress(settings, events)
 
 
 load_app = typer.Typer(help="Load a data set through the ingest path.", no_args_is_help=True)
@@ -179,7 +171,7 @@ def _load_command(data: DataSet) -> None:
         path: Path = typer.Option(None, help=data.path_help),
     ) -> None:
         events, total = data.read(path or ctx.obj.datasets_dir / data.default)
-        ingest_with_progress(ctx.obj, events, source=data.name, total=total)
+        consume_with_progress(ctx.obj, _events(ctx.obj, events, data.name, total))
 
     load.__doc__ = f"Load {data.summary} from ../shared."
     load_app.command(data.name)(load)
@@ -204,7 +196,11 @@ def load_synthetic(
     data.save(out)
     total = len(data.item_category) + len(data.follow_src) + len(data.user)
     console.print(f"generated {users:,} users, {total:,} events; ground truth in {out}")
-    ingest_with_progress(ctx.obj, synthetic_events(data), source="synthetic", total=total)
+    consume_with_progress(ctx.obj, _events(ctx.obj, synthetic_events(data), "synthetic", total))
+
+
+def _events(settings: Settings, events: Iterable[Any], name: str, total: int) -> EventsSource:
+    return EventsSource(events, name, total=total, currency=settings.value.currency)
 
 
 @app.command()
@@ -221,57 +217,20 @@ def consume(
     if source not in ("redis", "kafka"):
         raise typer.BadParameter(f"{source!r}: expected redis or kafka", param_hint="--source")
     if source == "kafka":
-        _consume_kafka(settings, topic or settings.kafka.topic, until_empty)
+        req = validate(ConsumeKafkaRequest, {"topic": topic or settings.kafka.topic})
+        idle_s = 5.0 if until_empty else None
+        consume_with_progress(
+            settings, KafkaSource.from_settings(settings, req.topic, until_idle_s=idle_s)
+        )
         return
-    with (
-        GraphClient(settings.neo4j) as client,
-        redis_server.client(settings.redis) as conn,
-        progress_bar() as progress,
-    ):
-        waiting = int(conn.xlen(stream)) if until_empty else None
-        task = progress.add_task(f"consume {stream}", total=waiting)
-        consumer = StreamConsumer(
-            client,
-            conn,
-            stream=stream,
-            currency=settings.value.currency,
-            on_erased=lambda ids: erase_copies(settings, ids, stream=stream),
-            online=online_update(settings, client),
-            after_commit=lambda ids: progress.advance(task, len(ids)),
+    with redis_server.client(settings.redis) as conn:
+        consume_with_progress(
+            settings,
+            RedisStreamSource(
+                conn, stream=stream, currency=settings.value.currency, until_empty=until_empty
+            ),
+            drain=until_empty,
         )
-        report = consumer.run(until_empty=until_empty)
-    _consumed(report)
-
-
-def _consume_kafka(settings: Settings, topic: str, until_empty: bool) -> None:
-    validate(ConsumeKafkaRequest, {"topic": topic})  # the name's rules, before any connection
-    with GraphClient(settings.neo4j) as client, progress_bar() as progress:
-        behind = sum(
-            end - applied for end, applied, _ in kafka_lag(settings, client, topic).values()
-        )
-        task = progress.add_task(f"consume kafka:{topic}", total=behind if until_empty else None)
-        consumer = KafkaConsumer(
-            client,
-            settings.kafka,
-            topic,
-            group=settings.kafka.group,
-            currency=settings.value.currency,
-            max_buffered_events=settings.ingest.max_buffered_events,
-            on_erased=lambda ids: erase_copies(settings, ids),
-            online=online_update(settings, client),
-        )
-        report = consumer.run(
-            until_idle_s=5.0 if until_empty else None,
-            on_batch=lambda r: progress.advance(task, r.received),
-        )
-    _consumed(report)
-
-
-def _consumed(report: IngestReport) -> None:
-    console.print(
-        f"applied {report.applied:,}, replays skipped {report.duplicates:,}, "
-        f"rejected {report.rejected:,}"
-    )
 
 
 @app.command()
@@ -288,9 +247,9 @@ def lag(
         [settings.kafka.topic] if kafka_server.running_pid(settings) is not None else []
     )
     with GraphClient(settings.neo4j) as client, redis_server.client(settings.redis) as conn:
-        rows = measure(
-            settings, client, conn, topics=topics, streams=stream or [STREAM], sample_s=sample_s
-        )
+        sources: list[Source] = [KafkaSource.from_settings(settings, t) for t in topics]
+        sources += [RedisStreamSource(conn, stream=s) for s in stream or [STREAM]]
+        rows = measure(client, sources, sample_s=sample_s)
     if output == "json":
         print(json.dumps([row.as_dict() for row in rows], indent=2))
         return

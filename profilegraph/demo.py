@@ -28,13 +28,14 @@ from graph.analyst import run_analyst_query
 from graph.client import GraphClient
 from graph.datasets import DATASETS
 from graph.profiles import read_profile, review_evidence
+from graph.source import EventsSource
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import run_files
 from jobs.report_page import Profile, ReportPage, write_page
 from jobs.runs import RunBoard
 from profilegraph import services
 from profilegraph.browser_tour import run_guide_query
-from profilegraph.ingest_progress import ingest_with_progress
+from profilegraph.ingest_progress import consume_with_progress
 from profilegraph.jobs_cli import (
     follow_evaluation,
     refresh_and_follow,
@@ -94,6 +95,7 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
     sender = make_app(settings)
 
     lastfm = DATASETS["lastfm"]
+    currency = settings.value.currency
     with GraphClient(settings.neo4j) as client:
         from graph.schema import apply_schema
 
@@ -103,10 +105,14 @@ def run_demo(settings: Settings, console: Console, *, epochs: int, out: Path) ->
         console.print("LastFM already loaded: skipping the load")
     else:
         events, total = lastfm.read(settings.datasets_dir / lastfm.default)
-        ingest_with_progress(settings, events, source=lastfm.name, total=total)
+        consume_with_progress(
+            settings, EventsSource(events, lastfm.name, total=total, currency=currency)
+        )
     reviews = DATASETS["amazon-fashion"]  # what customers write: sentiment and keywords
     events, total = reviews.read(settings.datasets_dir / reviews.default)
-    ingest_with_progress(settings, events, source=reviews.name, total=total)
+    consume_with_progress(
+        settings, EventsSource(events, reviews.name, total=total, currency=currency)
+    )
     env = {"PROFILEGRAPH_REFRESH__MAX_EPOCHS": str(epochs)}
     with ExitStack() as running:
         with console.status("starting the cpu and gpu workers, beat and Flower ..."):

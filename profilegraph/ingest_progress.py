@@ -1,5 +1,6 @@
 """An ingest with a live progress bar (elapsed time, an estimate when the total is known) and a
-summary of what was applied, skipped and rejected: the CLI's ingest commands and the demo."""
+summary of what was applied, skipped and rejected: the CLI's ingest and consume commands and the
+demo."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -23,9 +23,8 @@ from rich.progress import (
 
 from core.settings import Settings
 from graph.client import GraphClient
-from graph.ingest import ingest_events
-from jobs.erasure import erase_copies
-from jobs.online import online_update
+from graph.source import Source
+from jobs.consume import consume
 
 console = Console()
 
@@ -41,27 +40,16 @@ def progress_bar() -> Progress:
     )
 
 
-def ingest_with_progress(
-    settings: Settings,
-    events: Iterable[Any],
-    *,
-    source: str,
-    total: int | None,
-    position: str | None = None,
-) -> None:
+def consume_with_progress(settings: Settings, source: Source, *, drain: bool = True) -> None:
+    """Apply ``source`` (``jobs.consume``) with a progress bar whose total is what the source
+    holds and has not applied (when ``drain``: a stream or a topic is read until it is empty),
+    then a summary."""
     with _exit_on_ctrl_c(), GraphClient(settings.neo4j) as client, progress_bar() as progress:
-        task = progress.add_task(f"ingest {source}", total=total)
-        report = ingest_events(
-            client,
-            events,
-            source=source,
-            on_batch=lambda r: progress.advance(task, r.received),
-            currency=settings.value.currency,
-            position=position,
-            online=online_update(settings, client),
+        behind = sum(b.lag for b in source.backlog(client)) if drain else 0
+        task = progress.add_task(f"ingest {source.name}", total=behind or None)
+        report = consume(
+            settings, client, source, on_batch=lambda r: progress.advance(task, r.received)
         )
-    if report.erased:  # user_delete events: their copies outside Neo4j go too
-        erase_copies(settings, report.erased)
     console.print(
         f"received {report.received:,}, applied {report.applied:,}, "
         f"replays skipped {report.duplicates:,}, rejected {report.rejected:,} "

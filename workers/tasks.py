@@ -21,15 +21,16 @@ from celery.exceptions import Ignore
 
 import core.errors
 import graph.ingest
-import jobs.erasure
+import jobs.consume
 import jobs.evaluation
-import jobs.online
 import jobs.refresh
 import jobs.retention
 from core.errors import PayloadError
+from core.settings import Settings
 from graph.client import GraphClient
-from graph.kafka_source import KafkaConsumer
-from graph.stream import StreamConsumer
+from graph.kafka_source import KafkaSource
+from graph.source import EventsSource, Source
+from graph.stream import RedisStreamSource
 from jobs.payloads import ConsumeKafkaRequest, EvaluateRequest, RefreshRequest, validate
 from jobs.runs import RunBoard
 from workers.app import app, worker_settings
@@ -135,33 +136,17 @@ def ingest_batch(events: list[Any], source: str = "task") -> dict[str, Any]:
     if not isinstance(events, list):
         raise PayloadError(f"events: must be a list of events (got {type(events).__name__})")
     settings = worker_settings()
-    with GraphClient(settings.neo4j) as client:
-        report = graph.ingest.ingest_events(
-            client,
-            events,
-            source=source,
-            currency=settings.value.currency,
-            online=jobs.online.online_update(settings, client),
-        )
-    jobs.erasure.erase_copies(settings, report.erased)
-    return report.as_dict()
+    submitted = EventsSource(events, source, currency=settings.value.currency)
+    return _consume(settings, submitted).as_dict()
 
 
 @app.task(name="workers.tasks.consume_stream", base=ProfilegraphTask)
 def consume_stream() -> dict[str, Any]:
     """Drain the Redis event stream into Neo4j (acknowledged after commit)."""
     settings = worker_settings()
-    with GraphClient(settings.neo4j) as client:
-        conn = redis.Redis.from_url(settings.redis.url())
-        consumer = StreamConsumer(
-            client,
-            conn,
-            currency=settings.value.currency,
-            on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
-            online=jobs.online.online_update(settings, client),
-        )
-        report = consumer.run(until_empty=True)
-    return report.as_dict()
+    with redis.Redis.from_url(settings.redis.url()) as conn:
+        stream = RedisStreamSource(conn, currency=settings.value.currency, until_empty=True)
+        return _consume(settings, stream).as_dict()
 
 
 @app.task(name="workers.tasks.consume_kafka", base=ProfilegraphTask)
@@ -170,19 +155,13 @@ def consume_kafka(topic: str | None = None, idle_s: float = 5.0) -> dict[str, An
     until nothing new arrived for ``idle_s``."""
     settings = worker_settings()
     req = validate(ConsumeKafkaRequest, {"topic": topic or settings.kafka.topic, "idle_s": idle_s})
+    topic_source = KafkaSource.from_settings(settings, req.topic, until_idle_s=req.idle_s)
+    return _consume(settings, topic_source).as_dict()
+
+
+def _consume(settings: Settings, source: Source) -> graph.ingest.IngestReport:
     with GraphClient(settings.neo4j) as client:
-        consumer = KafkaConsumer(
-            client,
-            settings.kafka,
-            req.topic,
-            group=settings.kafka.group,
-            currency=settings.value.currency,
-            max_buffered_events=settings.ingest.max_buffered_events,
-            on_erased=lambda ids: jobs.erasure.erase_copies(settings, ids),
-            online=jobs.online.online_update(settings, client),
-        )
-        report = consumer.run(until_idle_s=req.idle_s)
-    return report.as_dict()
+        return jobs.consume.consume(settings, client, source)
 
 
 @app.task(name="workers.tasks.housekeeping", base=ProfilegraphTask)

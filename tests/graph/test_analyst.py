@@ -19,8 +19,8 @@ from graph.analyst import (
     run_analyst_query,
 )
 from graph.client import GraphClient
-from graph.ingest import ingest_events
 from graph.queries import Query
+from graph.source import ingest_events
 from graph.writeback import (
     Interest,
     ProfileRow,

@@ -12,8 +12,8 @@ from engine.models.btyd import fit_bgnbd, fit_gamma_gamma
 from graph.client import GraphClient
 from graph.datasets.cdnow import START, cdnow_events
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.selections import WholeGraph
+from graph.source import ingest_events
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cdnow" / "CDNOW_sample.txt"
 

@@ -16,8 +16,9 @@ from engine.snapshot import Snapshot
 from graph.client import GraphClient
 from graph.edge_readers import Reader
 from graph.export import export_snapshot
-from graph.ingest import IngestReport, close_epoch, ingest_events
+from graph.ingest import IngestReport, close_epoch
 from graph.selections import ChangedSince, Neighbourhood, TimeWindow, WholeGraph
+from graph.source import ingest_events
 from tests.graph.conftest import wipe
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -23,11 +23,11 @@ from graph.ingest import (
     apply_batch,
     close_epoch,
     committed_position,
-    ingest_events,
 )
 from graph.queries import Query
 from graph.schema import ensure_schema
-from graph.sources import position_name, read_events
+from graph.source import ingest_events
+from graph.event_files import position_name, read_events
 from jobs.retention import expire_ingest_ledger
 from tests.graph.conftest import counts, wipe
 
@@ -615,8 +615,8 @@ def test_a_file_ingest_killed_mid_file_loses_and_doubles_nothing(
         from pathlib import Path
         from core.settings import load_settings
         from graph.client import GraphClient
-        from graph.ingest import ingest_events
-        from graph.sources import position_name, read_events
+        from graph.source import ingest_events
+        from graph.event_files import position_name, read_events
 
         path = Path({str(path)!r})
         batches = []

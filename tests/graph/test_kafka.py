@@ -17,8 +17,9 @@ import pytest
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.ingest import committed_position
-from graph.kafka_source import KafkaConsumer, publish, source_name
+from graph.kafka_source import KafkaSource, publish, source_name
 from graph.queries import Query
+from graph.source import apply_source
 from profilegraph.services.kafka_server import ensure_topic
 from tests.graph.conftest import wipe
 
@@ -67,8 +68,8 @@ def test_consumes_exactly_once_and_dead_letters_poison_with_partition_and_offset
     producer.produce(topic, value=json.dumps({**views(1, "b")[0], "kind": "teleport"}), partition=2)
     producer.produce(topic, value=None, partition=3)  # a tombstone: no event at all
     producer.flush(30)
-    consumer = KafkaConsumer(graph, kafka.kafka, topic, group=f"g-{topic}", poll_s=0.2)
-    report = consumer.run(until_idle_s=2.0)
+    consumer = KafkaSource(kafka.kafka, topic, group=f"g-{topic}", until_idle_s=2.0)
+    report = apply_source(graph, consumer)
     assert (report.applied, report.rejected) == (200, 3)
     assert applied_views(graph) == 200
     dead = graph.read(DEAD)
@@ -88,8 +89,8 @@ def test_consumes_exactly_once_and_dead_letters_poison_with_partition_and_offset
         assert committed_position(graph, source_name(topic), partition) == high - 1
     probe.close()
     # a second consumer of the group (or a restart) finds nothing left to do
-    again = KafkaConsumer(graph, kafka.kafka, topic, group=f"g-{topic}", poll_s=0.2)
-    assert again.run(until_idle_s=1.0).applied == 0
+    again = KafkaSource(kafka.kafka, topic, group=f"g-{topic}", until_idle_s=1.0)
+    assert apply_source(graph, again).applied == 0
 
 
 def _consumer_process(topic: str, group: str, *extra: str) -> subprocess.Popen[str]:
@@ -99,13 +100,14 @@ def _consumer_process(topic: str, group: str, *extra: str) -> subprocess.Popen[s
         import json, os
         from core.settings import load_settings
         from graph.client import GraphClient
-        from graph.kafka_source import KafkaConsumer
+        from graph.kafka_source import KafkaSource
+        from graph.source import apply_source
 
         settings = load_settings()
         with GraphClient(settings.neo4j) as graph:
-            consumer = KafkaConsumer(graph, settings.kafka, {topic!r}, group={group!r},
-                                     poll_s=0.2, {", ".join(extra)})
-            report = consumer.run(until_idle_s=4.0)
+            source = KafkaSource(settings.kafka, {topic!r}, group={group!r},
+                                 until_idle_s=4.0, {", ".join(extra)})
+            report = apply_source(graph, source)
             print(json.dumps(report.as_dict()))
         """
     )
@@ -124,8 +126,8 @@ def test_a_crash_at_any_point_loses_and_doubles_nothing(
     )
     crashing.communicate(timeout=60)
     assert crashing.returncode == 9
-    survivor = KafkaConsumer(graph, kafka.kafka, topic, group=f"g-{topic}", poll_s=0.2)
-    report = survivor.run(until_idle_s=2.0)
+    survivor = KafkaSource(kafka.kafka, topic, group=f"g-{topic}", until_idle_s=2.0)
+    report = apply_source(graph, survivor)
     assert applied_views(graph) == 300
     committed_first = 25 if hook == "after_commit" else 0
     assert report.applied == 300 - committed_first

@@ -9,7 +9,8 @@ import pytest
 
 from graph.client import GraphClient
 from graph.datasets.lastfm import lastfm_events
-from graph.ingest import IngestReport, ingest_events
+from graph.ingest import IngestReport
+from graph.source import ingest_events
 from tests.graph.conftest import counts, wipe
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "lastfm-hetrec2011-2k"

@@ -30,12 +30,12 @@ from engine.models.next_behaviour import SequenceConfig
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.export import ACTIONS_PER_USER, export_snapshot
-from graph.ingest import ingest_events
 from graph.online import OnlineUpdate
 from graph.profiles import read_profile
 from graph.queries import Query
 from graph.selections import Neighbourhood, WholeGraph
-from graph.stream import StreamConsumer, publish
+from graph.source import apply_source, ingest_events
+from graph.stream import RedisStreamSource, publish
 from graph.writeback import WRITE_PROCEDURE, ProfileRow, Recommendation, write_profiles
 from profilegraph.cli import app
 from profilegraph.services.redis_server import client as redis_client
@@ -308,7 +308,8 @@ def _crashing_online_consumer(name: str, fit_path: str, where: str) -> int:
         from engine.dimensions.customer_profile import CustomerConfig
         from engine.dimensions.online import OnlineModel
         from graph.client import GraphClient
-        from graph.stream import StreamConsumer
+        from graph.source import apply_source
+        from graph.stream import RedisStreamSource
         from profilegraph.services.redis_server import client
 
         if {where!r} == "in_transaction":
@@ -321,9 +322,9 @@ def _crashing_online_consumer(name: str, fit_path: str, where: str) -> int:
         online = graph.online.OnlineUpdate(OnlineModel("r-online", fit, CustomerConfig()))
         settings = load_settings()
         with GraphClient(settings.neo4j) as g, client(settings.redis) as conn:
-            consumer = StreamConsumer(g, conn, stream={name!r}, consumer="crashy",
-                                      batch_size=10, block_ms=100, online=online, {hook})
-            consumer.run(until_empty=True)
+            source = RedisStreamSource(conn, stream={name!r}, consumer="crashy",
+                                       batch_size=10, block_ms=100, until_empty=True, {hook})
+            apply_source(g, source, online=online)
         """
     )
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).returncode
@@ -351,17 +352,10 @@ def test_a_crash_anywhere_applies_each_purchase_to_the_profile_once(
     with redis_client(settings.redis) as conn:
         publish(conn, purchases, stream=name)
         assert _crashing_online_consumer(name, str(fit_path), where) == 9
-        survivor = StreamConsumer(
-            graph,
-            conn,
-            stream=name,
-            consumer="survivor",
-            batch_size=10,
-            block_ms=100,
-            claim_idle_ms=0,
-            online=OnlineUpdate(model),
+        survivor = RedisStreamSource(
+            conn, stream=name, consumer="survivor", batch_size=10, block_ms=100, until_empty=True
         )
-        survivor.run(until_empty=True)
+        apply_source(graph, survivor, online=OnlineUpdate(model))
         conn.delete(name)
     for user in users:
         mine = [e for e in purchases if e["user_id"] == user]

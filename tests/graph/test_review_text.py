@@ -8,9 +8,9 @@ from pathlib import Path
 
 from graph.client import GraphClient
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.queries import Query
 from graph.selections import WholeGraph
+from graph.source import ingest_events
 from jobs.pseudonyms import pseudonymise
 from jobs.retention import expire_review_texts
 from tests.graph.conftest import wipe

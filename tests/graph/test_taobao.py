@@ -9,8 +9,8 @@ from pathlib import Path
 
 from graph.client import GraphClient
 from graph.datasets.taobao import count_events, taobao_events
-from graph.ingest import ingest_events
 from graph.queries import Query
+from graph.source import ingest_events
 
 DATA = (
     Path(__file__).resolve().parents[3]

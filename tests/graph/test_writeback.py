@@ -16,9 +16,9 @@ import pytest
 
 from core.profile_contract import FIELDS, property_names
 from graph.client import GraphClient
-from graph.ingest import ingest_events
 from graph.profiles import read_profile
 from graph.queries import Query
+from graph.source import ingest_events
 from graph.writeback import (
     TRAIL_SEP,
     WRITE_PROCEDURE,

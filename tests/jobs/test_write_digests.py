@@ -15,7 +15,7 @@ from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, SavedResult, load_result, run_full, save_result
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events, to_snapshot
-from graph.ingest import ingest_events
+from graph.source import ingest_events
 from graph.writeback import PARTS, write_profiles
 from jobs.pseudonyms import Pseudonyms, pseudonymise
 from jobs.refresh import profile_rows

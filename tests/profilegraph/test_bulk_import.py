@@ -6,8 +6,8 @@ from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.selections import WholeGraph
+from graph.source import ingest_events
 from profilegraph.bulk_import import bulk_import
 from tests.graph.conftest import wipe
 from tests.graph.test_export import _edges

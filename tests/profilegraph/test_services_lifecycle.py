@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 
 from core.settings import Settings
 from graph.client import GraphClient
-from graph.ingest import IngestReport, ingest_events
+from graph.ingest import IngestReport
 from graph.queries import Query
+from graph.source import ingest_events
 from profilegraph import services
 from profilegraph.cli import app
 from profilegraph.services import redis_server

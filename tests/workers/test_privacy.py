@@ -21,12 +21,13 @@ from graph.datasets.synthetic import (
     synthetic_user_events,
 )
 from graph.export import export_snapshot
-from graph.ingest import ingest_events
 from graph.profiles import review_evidence
 from graph.queries import Query
 from graph.selections import Consent, WholeGraph
-from graph.stream import StreamConsumer, publish
-from jobs.erasure import erase_copies, persisted
+from graph.source import ingest_events
+from graph.stream import RedisStreamSource, publish
+from jobs.consume import consume
+from jobs.erasure import persisted
 from jobs.payloads import RefreshRequest
 from jobs.pseudonyms import FILE
 from jobs.refresh import refresh_here, run_files
@@ -322,17 +323,13 @@ def test_erasure_reaches_every_copy(settings: Settings, shop: GraphClient) -> No
             "kind": "view",
         }
         publish(conn, [delete, later, f"{{user_id: {victim}}}"], stream=stream)  # no quotes
-        erased: list[str] = []
-        consumer = StreamConsumer(
-            shop,
-            conn,
-            stream=stream,
-            batch_size=1,
-            on_erased=lambda ids: (erased.extend(ids), erase_copies(config, ids, stream=stream)),
-        )
-        consumer.run(max_batches=1)  # the delete; erasure then removes the message after it
-        assert erased == [victim]
-        assert consumer.run(until_empty=True).applied == 0  # nothing brought the victim back
+        consumer = RedisStreamSource(conn, stream=stream, batch_size=1)
+        # the delete (the deployment's wiring: jobs.consume); erasure then removes the
+        # messages after it from this stream
+        assert consume(config, shop, consumer, max_batches=1).applied == 1
+        assert conn.xlen(stream) == 0
+        consumer.until_empty = True
+        assert consume(config, shop, consumer).applied == 0  # nothing brought the victim back
         deadline = time.monotonic() + 60
         while not (
             persisted(conn) and conn.info("persistence")["rdb_changes_since_last_save"] == 0

@@ -17,8 +17,8 @@ from celery import Celery
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
-from graph.ingest import ingest_events
 from graph.queries import Query
+from graph.source import ingest_events
 from graph.writeback import read_run
 from jobs.runs import TERMINAL, RunBoard
 from profilegraph.jobs_cli import follow_evaluation, refresh_and_follow

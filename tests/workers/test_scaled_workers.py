@@ -15,7 +15,7 @@ from celery import Celery
 from core.settings import Settings
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events
-from graph.ingest import ingest_events
+from graph.source import ingest_events
 from jobs.payloads import RefreshRequest
 from jobs.refresh import LockLost, begin_step, fail_run, plan_refresh
 from jobs.runs import TERMINAL, RunBoard
