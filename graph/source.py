@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from graph.client import GraphClient
+from graph.event_files import position_name, read_events
 from graph.events import DEFAULT_CURRENCY, Event, Located, Rejection
 from graph.ingest import (
     EventLedger,
@@ -41,7 +42,6 @@ from graph.ingest import (
     validate_batch,
 )
 from graph.schema import ensure_schema
-from graph.event_files import position_name, read_events
 
 if TYPE_CHECKING:  # the online path loads the engine (torch) only when a run exists
     from graph.online import OnlineUpdate

@@ -13,6 +13,7 @@ import pytest
 
 from core.settings import load_settings
 from graph.client import GraphClient, Transaction
+from graph.event_files import position_name, read_events
 from graph.events import parse_event
 from graph.ingest import (
     PositionConflict,
@@ -27,7 +28,6 @@ from graph.ingest import (
 from graph.queries import Query
 from graph.schema import ensure_schema
 from graph.source import ingest_events
-from graph.event_files import position_name, read_events
 from jobs.retention import expire_ingest_ledger
 from tests.graph.conftest import counts, wipe
 

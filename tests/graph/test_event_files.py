@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from graph.event_files import read_events
 from graph.events import Rejection
 from graph.ingest import validate_batch
 from graph.queries import Query
 from graph.source import ingest_events
-from graph.event_files import read_events
 
 ROW = "interaction,{id},u1,i1,view,{weight}\n"
 HEADER = "type,event_id,user_id,item_id,kind,weight\n"
