@@ -31,6 +31,7 @@ from engine.dimensions.purchase_propensity import (
 from engine.dimensions.repeat_purchases import occasions
 from engine.evaluation.churn_evaluation import METHODS, churn_cuts, evaluate_churn, mean_std
 from engine.evaluation.repeat_purchase_evaluation import evaluate_repeat_purchases
+from engine.graph_as_of import GraphAsOf
 from engine.interactions import timed_actions
 from engine.snapshot import Snapshot
 from graph.datasets import DATASETS
@@ -95,10 +96,7 @@ def churn_lastfm(path: Path) -> dict[str, Any]:
     actions = timed_actions(snapshot)
     follows = snapshot.edges[FOLLOWS]
     result = evaluate_churn(
-        actions,
-        follows.src,
-        follows.dst,
-        snapshot.num_nodes("user"),
+        GraphAsOf(actions, follows.src, follows.dst, snapshot.num_nodes("user")),
         cuts=churn_cuts(actions, (0.6, 0.7, 0.8, 0.9), HORIZON_MS),
         horizon_ms=HORIZON_MS,
         window_ms=30 * DAY_MS,
@@ -115,10 +113,7 @@ def churn_synthetic(users: int, seed: int) -> dict[str, Any]:
     actions = Actions(*(torch.from_numpy(v) for v in (d.user, d.item, d.ts)))
     lo, hi = int(actions.ts.min()), int(actions.ts.max())
     result = evaluate_churn(
-        actions,
-        torch.from_numpy(d.follow_src),
-        torch.from_numpy(d.follow_dst),
-        users,
+        GraphAsOf(actions, torch.from_numpy(d.follow_src), torch.from_numpy(d.follow_dst), users),
         cuts=[lo + int((hi - lo) * q) for q in (0.5, 0.6, 0.7, 0.8)],
         horizon_ms=HORIZON_MS,
         window_ms=14 * DAY_MS,

@@ -9,7 +9,7 @@ only those), as is cutting the actions where a later stretch must not be seen at
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import Tensor
 
@@ -29,3 +29,8 @@ class GraphAsOf:
         if self.adopted is None:
             raise ValueError("this question needs the follower adoptions (GraphAsOf.adopted)")
         return self.adopted
+
+    def with_follows(self, follow_src: Tensor, follow_dst: Tensor) -> GraphAsOf:
+        """The same actions with other follows (those known at a cut); the adoptions, which
+        ran along the old follows, are left to be counted again."""
+        return replace(self, follow_src=follow_src, follow_dst=follow_dst, adopted=None)

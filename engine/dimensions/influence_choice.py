@@ -110,10 +110,7 @@ def choose_influence(
     earliest = int(actions.ts.min()) if actions.ts.numel() else at
     periods_run = [
         influence_scores(
-            actions.before(at - (j - 1) * horizon_ms),
-            follow_src,
-            follow_dst,
-            n_users,
+            GraphAsOf(actions.before(at - (j - 1) * horizon_ms), follow_src, follow_dst, n_users),
             split_ts=at - j * horizon_ms,
             horizon_ms=horizon_ms,
             window_ms=window_ms,

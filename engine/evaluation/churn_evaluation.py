@@ -65,10 +65,7 @@ def _known_follows(
 
 
 def churn_predictions_at(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     at: int,
     horizon_ms: int,
@@ -77,20 +74,21 @@ def churn_predictions_at(
 ) -> tuple[dict[str, Tensor], Tensor, Tensor] | None:
     """Each method's churn scores at ``at`` from the actions and follows known then, the users
     at risk (active in the horizon before) and the known follows' sources; None where the
-    model cannot be fitted."""
+    model cannot be fitted. ``follow_ts``: each of ``graph``'s follows' time (negative:
+    unknown, taken as always known); the adoptions are counted here, with ``window_ms``."""
     ts = None if follow_ts is None else torch.where(follow_ts < 0, at, follow_ts)
-    src, dst = _known_follows(follow_src, follow_dst, ts, at)
-    known = actions.before(at)
-    adopted = adoptions(known, src, dst, n_users, window_ms=window_ms)
-    graph = GraphAsOf(known, src, dst, n_users, adopted)
-    timeline = FeatureTimeline(graph, horizon_ms)
+    src, dst = _known_follows(graph.follow_src, graph.follow_dst, ts, at)
+    known = graph.actions.before(at)
+    adopted = adoptions(known, src, dst, graph.n_users, window_ms=window_ms)
+    as_of = GraphAsOf(known, src, dst, graph.n_users, adopted)
+    timeline = FeatureTimeline(as_of, horizon_ms)
     common = {"at": at, "horizon_ms": horizon_ms, "timeline": timeline}
-    full, now, model = predict_churn(graph, social=True, **common)
+    full, now, model = predict_churn(as_of, social=True, **common)
     if model is None:
         return None
-    embedded, _, _ = predict_churn(graph, social=True, embedding=True, **common)
-    shipped, _, _ = predict_churn(graph, **common)
-    alone, _, _ = predict_churn(graph, social=False, **common)
+    embedded, _, _ = predict_churn(as_of, social=True, embedding=True, **common)
+    shipped, _, _ = predict_churn(as_of, **common)
+    alone, _, _ = predict_churn(as_of, social=False, **common)
     before = timeline.at(at - horizon_ms)
     recency_column = BEHAVIOUR.index("log_recency_days")
     recency_model = fit_churn(
@@ -108,10 +106,7 @@ def churn_predictions_at(
 
 
 def evaluate_churn(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     cuts: list[int],
     horizon_ms: int,
@@ -120,7 +115,8 @@ def evaluate_churn(
     planted: Tensor | None = None,
     groups: Groups | None = None,
 ) -> dict[str, Any]:
-    """``follow_ts``: a follow's time (negative: unknown, taken as always known); ``planted``:
+    """Churn at each of ``cuts`` (see the module docstring). ``follow_ts``: each of ``graph``'s
+    follows' time (negative: unknown, taken as always known); ``planted``:
     each user's true churn time (ms, or a huge value for never), scored as a further truth;
     ``groups``: sensitive groups (``engine.evaluation.fairness``), scored one by one
     (``by_group``)."""
@@ -128,19 +124,18 @@ def evaluate_churn(
     pooled_p, pooled_y = [], []
     for at in cuts:
         predicted = churn_predictions_at(
-            actions, follow_src, follow_dst, n_users, at=at, horizon_ms=horizon_ms,
-            window_ms=window_ms, follow_ts=follow_ts,
-        )  # fmt: skip
+            graph, at=at, horizon_ms=horizon_ms, window_ms=window_ms, follow_ts=follow_ts
+        )
         if predicted is None:
             continue
         scores, risk, src = predicted
         shipped = scores["shipped"]
-        truth = churned_after(actions, n_users, at, horizon_ms)[risk]
+        truth = churned_after(graph.actions, graph.n_users, at, horizon_ms)[risk]
         row: dict[str, Any] = {
             "cut": at,
             "at_risk": int(risk.sum()),
             "churn_rate": float(truth.float().mean()),
-            "with_followees": int((torch.bincount(src, minlength=n_users)[risk] > 0).sum()),
+            "with_followees": int((torch.bincount(src, minlength=graph.n_users)[risk] > 0).sum()),
         }
         for name, score in scores.items():
             row[name] = {"auc": auc(score[risk], truth), "brier": brier(score[risk], truth)}

@@ -42,10 +42,7 @@ def baseline_scores(
 
 
 def influence_scores(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     split_ts: int,
     horizon_ms: int,
@@ -57,22 +54,21 @@ def influence_scores(
     """Each method's scores from what was known at ``split_ts`` (the model, past adoptions,
     PageRank, ArticleRank, follower counts) and the truth: the adoptions each user triggers in
     the ``horizon_ms`` after it. ``known_follows``: the follows known at the cut (default:
-    all), which the model and the baselines see; the truth counts adoptions along every
-    follow."""
-    src, dst = known_follows if known_follows is not None else (follow_src, follow_dst)
+    all of ``graph``'s), which the model and the baselines see; the truth counts adoptions
+    along every follow (the adoptions are counted here, with ``window_ms``)."""
+    known = graph if known_follows is None else graph.with_follows(*known_follows)
     methods = influence_predictions(
-        actions, src, dst, n_users, split_ts=split_ts, horizon_ms=horizon_ms,
-        window_ms=window_ms, seed=seed, device=device,
+        known, split_ts=split_ts, horizon_ms=horizon_ms, window_ms=window_ms, seed=seed,
+        device=device,
     )  # fmt: skip
-    adopted = adoptions(actions, follow_src, follow_dst, n_users, window_ms=window_ms)
-    return methods, influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
+    adopted = adoptions(
+        graph.actions, graph.follow_src, graph.follow_dst, graph.n_users, window_ms=window_ms
+    )
+    return methods, influence_counts(adopted, graph.n_users, split_ts, split_ts + horizon_ms)
 
 
 def influence_predictions(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    known: GraphAsOf,
     *,
     split_ts: int,
     horizon_ms: int,
@@ -80,25 +76,23 @@ def influence_predictions(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> dict[str, Tensor]:
-    """Each method's scores at ``split_ts`` from the actions up to it and the follows given
+    """Each method's scores at ``split_ts`` from the actions up to it and ``known``'s follows
     (those known then): the model, past adoptions, PageRank, ArticleRank, follower counts."""
-    known = actions.before(split_ts)
-    seen = adoptions(known, follow_src, follow_dst, n_users, window_ms=window_ms)
+    src, dst, n_users = known.follow_src, known.follow_dst, known.n_users
+    past = known.actions.before(split_ts)
+    seen = adoptions(past, src, dst, n_users, window_ms=window_ms)
     score = predict_influence(
-        GraphAsOf(known, follow_src, follow_dst, n_users, seen),
+        GraphAsOf(past, src, dst, n_users, seen),
         at=split_ts,
         horizon_ms=horizon_ms,
         seed=seed,
         device=device,
     )
-    return {"model": score, **baseline_scores(seen, follow_src, follow_dst, n_users, at=split_ts)}
+    return {"model": score, **baseline_scores(seen, src, dst, n_users, at=split_ts)}
 
 
 def evaluate_influence(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     *,
     split_ts: int,
     horizon_ms: int,
@@ -114,10 +108,7 @@ def evaluate_influence(
     (:func:`influence_scores`). Each row also gives the number of users who trigger adoptions
     after the cut (``users_with_future``)."""
     methods, future = influence_scores(
-        actions,
-        follow_src,
-        follow_dst,
-        n_users,
+        graph,
         split_ts=split_ts,
         horizon_ms=horizon_ms,
         window_ms=window_ms,
@@ -175,10 +166,7 @@ def _scored(
 
 
 def category_influence_predictions(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    known: GraphAsOf,
     item_category: Tensor,
     *,
     split_ts: int,
@@ -189,15 +177,16 @@ def category_influence_predictions(
 ) -> dict[int, tuple[dict[str, Tensor], Tensor]]:
     """For the ``categories`` categories with the most in-category adoptions up to
     ``split_ts``: each method's scores then and the users active in the category by then,
-    from the actions up to it, the follows given (those known then) and ``item_category`` (as
-    known then)."""
-    known = actions.before(split_ts)
-    hits = item_category[known.item] > 0  # [A, K] which categories each past action is in
-    seen_all = adoptions(known, follow_src, follow_dst, n_users, window_ms=window_ms)
+    from the actions up to it, ``known``'s follows (those known then) and ``item_category``
+    (as known then)."""
+    follow_src, follow_dst, n_users = known.follow_src, known.follow_dst, known.n_users
+    earlier = known.actions.before(split_ts)
+    hits = item_category[earlier.item] > 0  # [A, K] which categories each past action is in
+    seen_all = adoptions(earlier, follow_src, follow_dst, n_users, window_ms=window_ms)
     weight = (item_category[seen_all.item] > 0).sum(0)
     order = torch.argsort(weight, descending=True)[:categories].tolist()
     global_score = predict_influence(
-        GraphAsOf(known, follow_src, follow_dst, n_users, seen_all),
+        GraphAsOf(earlier, follow_src, follow_dst, n_users, seen_all),
         at=split_ts,
         horizon_ms=horizon_ms,
         seed=seed,
@@ -206,11 +195,11 @@ def category_influence_predictions(
     for c in order:
         if int(weight[c]) == 0:
             continue
-        in_c = item_category[known.item, c] > 0
-        acts = Actions(known.user[in_c], known.item[in_c], known.ts[in_c])
+        in_c = item_category[earlier.item, c] > 0
+        acts = Actions(earlier.user[in_c], earlier.item[in_c], earlier.ts[in_c])
         seen = adoptions(acts, follow_src, follow_dst, n_users, window_ms=window_ms)
         active = torch.zeros(n_users, dtype=torch.bool)
-        active[known.user[hits[:, c]]] = True
+        active[earlier.user[hits[:, c]]] = True
         inside = active[follow_src] & active[follow_dst]
         src, dst = follow_src[inside], follow_dst[inside]
         methods = {
@@ -237,10 +226,7 @@ def category_influence_predictions(
 
 
 def evaluate_influence_by_category(
-    actions: Actions,
-    follow_src: Tensor,
-    follow_dst: Tensor,
-    n_users: int,
+    graph: GraphAsOf,
     item_category: Tensor,
     names: list[str],
     *,
@@ -257,16 +243,17 @@ def evaluate_influence_by_category(
     ``categories`` categories with the most adoptions, beside the per-category version of each
     baseline (past adoptions, followers active in the category, PageRank and ArticleRank on the
     follow graph among them) and the global model's score; mean over the categories."""
-    known_src, known_dst = known_follows if known_follows is not None else (follow_src, follow_dst)
+    known = graph if known_follows is None else graph.with_follows(*known_follows)
     predicted = category_influence_predictions(
-        actions, known_src, known_dst, n_users, item_category, split_ts=split_ts,
-        horizon_ms=horizon_ms, window_ms=window_ms, categories=categories, seed=seed,
+        known, item_category, split_ts=split_ts, horizon_ms=horizon_ms, window_ms=window_ms,
+        categories=categories, seed=seed,
     )  # fmt: skip
+    actions, n_users = graph.actions, graph.n_users
     per_category: dict[str, dict[str, dict[str, float]]] = {}
     for c, (methods, active) in predicted.items():
         in_c = item_category[actions.item, c] > 0
         acts = Actions(actions.user[in_c], actions.item[in_c], actions.ts[in_c])
-        adopted = adoptions(acts, follow_src, follow_dst, n_users, window_ms=window_ms)
+        adopted = adoptions(acts, graph.follow_src, graph.follow_dst, n_users, window_ms=window_ms)
         future = influence_counts(adopted, n_users, split_ts, split_ts + horizon_ms)
         per_category[names[c]] = _scored(methods, future, k, active)
         per_category[names[c]]["_users"] = {

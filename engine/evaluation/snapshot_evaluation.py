@@ -45,6 +45,7 @@ from engine.evaluation.repeat_purchase_evaluation import (
     evaluate_repeat_purchases,
     repeat_purchase_predictions,
 )
+from engine.graph_as_of import GraphAsOf
 from engine.interactions import interaction_pairs, social_ties, timed_actions
 from engine.models.train import TrainConfig
 from engine.snapshot import Snapshot
@@ -160,7 +161,8 @@ def _influence_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dic
     actions = timed_actions(snapshot)
     question = _influence_question(snapshot, cut, config, _horizon_at(actions, cut, config))
     src, dst = question.pop("known_follows")
-    return influence_predictions(actions, src, dst, snapshot.num_nodes("user"), **question)
+    known = GraphAsOf(actions, src, dst, snapshot.num_nodes("user"))
+    return influence_predictions(known, **question)
 
 
 @predicts_at_cut("influence_by_category")
@@ -173,9 +175,8 @@ def _influence_by_category_at(
     )
     src, dst = question.pop("known_follows")
     names = question.pop("names")
-    predicted = category_influence_predictions(
-        actions, src, dst, snapshot.num_nodes("user"), **question
-    )
+    known = GraphAsOf(actions, src, dst, snapshot.num_nodes("user"))
+    predicted = category_influence_predictions(known, **question)
     out: dict[str, Tensor] = {}
     for c, (methods, active) in predicted.items():
         out[f"{names[c]}/active"] = active
@@ -189,8 +190,8 @@ def _churn_at(snapshot: Snapshot, cut: int, config: EvaluationConfig) -> dict[st
     if follows is None:
         return {}
     predicted = churn_predictions_at(
-        timed_actions(snapshot), follows.src, follows.dst, snapshot.num_nodes("user"), at=cut,
-        horizon_ms=int(config.churn_horizon_days * DAY_MS),
+        GraphAsOf(timed_actions(snapshot), follows.src, follows.dst, snapshot.num_nodes("user")),
+        at=cut, horizon_ms=int(config.churn_horizon_days * DAY_MS),
         window_ms=int(config.influence_window_days * DAY_MS), follow_ts=follows.ts,
     )  # fmt: skip
     if predicted is None:
@@ -231,24 +232,20 @@ def evaluate_snapshot(
         horizon = influence_horizon_ms(span, config.influence_horizon_fraction)
         cut = int(actions.ts.max()) - horizon
         stage(STAGES[2], 2)
+        social = GraphAsOf(actions, *ties, snapshot.num_nodes("user"))
         out["influence_by_category"] = evaluate_influence_by_category(
-            actions, *ties, snapshot.num_nodes("user"),
-            **_category_influence_question(snapshot, cut, config, horizon),
-        )  # fmt: skip
+            social, **_category_influence_question(snapshot, cut, config, horizon)
+        )
         stage(STAGES[3], 3)
         out["influence"] = evaluate_influence(
-            actions, *ties, snapshot.num_nodes("user"), k=config.influence_k,
-            **_influence_question(snapshot, cut, config, horizon),
-        )  # fmt: skip
+            social, k=config.influence_k, **_influence_question(snapshot, cut, config, horizon)
+        )
         stage(STAGES[4], 4)
         horizon = int(config.churn_horizon_days * DAY_MS)
         follows = snapshot.edges.get(FOLLOWS)
         if follows is not None and (cuts := churn_cuts(actions, config.churn_quantiles, horizon)):
             out["churn"] = evaluate_churn(
-                actions,
-                follows.src,
-                follows.dst,
-                snapshot.num_nodes("user"),
+                GraphAsOf(actions, follows.src, follows.dst, snapshot.num_nodes("user")),
                 cuts=cuts,
                 horizon_ms=horizon,
                 window_ms=int(config.influence_window_days * DAY_MS),

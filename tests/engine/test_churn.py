@@ -111,10 +111,7 @@ def test_the_graph_finds_the_churn_behaviour_cannot(contagious_shop) -> None:  #
     lo, hi = int(actions.ts.min()), int(actions.ts.max())
     cuts = [lo + int((hi - lo) * q) for q in (0.5, 0.6, 0.7, 0.8)]
     result = evaluate_churn(
-        actions,
-        torch.from_numpy(d.follow_src),
-        torch.from_numpy(d.follow_dst),
-        1500,
+        GraphAsOf(actions, torch.from_numpy(d.follow_src), torch.from_numpy(d.follow_dst), 1500),
         cuts=cuts,
         horizon_ms=H,
         window_ms=14 * DAY_MS,

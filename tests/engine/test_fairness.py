@@ -8,6 +8,7 @@ from engine.dimensions.adoptions import DAY_MS, Actions
 from engine.evaluation.churn_evaluation import evaluate_churn
 from engine.evaluation.fairness import PREFIX, encode, members, sensitive_groups
 from engine.evaluation.item_ranking import evaluate_item_ranking
+from engine.graph_as_of import GraphAsOf
 from engine.models.train import TrainConfig
 from graph.datasets.synthetic import (
     AGE_BANDS,
@@ -80,10 +81,9 @@ def test_item_ranking_and_churn_per_group() -> None:
     actions = Actions(*(torch.from_numpy(v) for v in (data.user, data.item, data.ts)))
     lo, hi = int(actions.ts.min()), int(actions.ts.max())
     churn = evaluate_churn(
-        actions,
-        torch.from_numpy(data.follow_src),
-        torch.from_numpy(data.follow_dst),
-        600,
+        GraphAsOf(
+            actions, torch.from_numpy(data.follow_src), torch.from_numpy(data.follow_dst), 600
+        ),
         cuts=[lo + int((hi - lo) * q) for q in (0.6, 0.7)],
         horizon_ms=60 * DAY_MS,
         window_ms=14 * DAY_MS,

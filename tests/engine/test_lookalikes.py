@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.evaluation.lookalikes import _jaccard, evaluate_lookalikes
+from engine.graph_as_of import GraphAsOf
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 
 
@@ -47,10 +48,7 @@ def test_influence_within_a_category_counts_only_that_categorys_adoptions() -> N
     actions = Actions(torch.tensor(users), torch.tensor(items), torch.tensor(times))
     item_category = torch.tensor([[1.0, 0], [0, 1.0], [1.0, 0], [0, 1.0]])
     result = evaluate_influence_by_category(
-        actions,
-        src,
-        dst,
-        10,
+        GraphAsOf(actions, src, dst, 10),
         item_category,
         ["a", "b"],
         split_ts=20 * DAY_MS,

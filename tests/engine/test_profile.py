@@ -22,6 +22,7 @@ from engine.dimensions.profile import build_profiles
 from engine.dimensions.segments import kmeans
 from engine.evaluation.influence_evaluation import evaluate_influence
 from engine.evaluation.interest_prediction import evaluate_interest_prediction, time_cut
+from engine.graph_as_of import GraphAsOf
 from engine.models.centrality import pagerank
 from engine.models.next_behaviour import SequenceConfig
 from engine.models.train import TrainConfig
@@ -93,10 +94,12 @@ def test_influence_model_finds_planted_influencers(planted) -> None:  # type: ig
     lo, hi = int(ts.min()), int(ts.max())
     split = lo + int((hi - lo) * 0.7)
     metrics = evaluate_influence(
-        actions,
-        torch.from_numpy(planted.follow_src),
-        torch.from_numpy(planted.follow_dst),
-        3000,
+        GraphAsOf(
+            actions,
+            torch.from_numpy(planted.follow_src),
+            torch.from_numpy(planted.follow_dst),
+            3000,
+        ),
         split_ts=split,
         horizon_ms=hi - split,
         window_ms=14 * DAY_MS,
