@@ -13,7 +13,9 @@ explanations (``profile_interests``, ``profile_interest_weights`` and ``INTEREST
 the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``), the
 short interest and lifecycle-stage trails (``profile_trail``, ``profile_stage_trail``) and the
 recommendations (``RECOMMENDED`` edges, and ``profile_recommendations``: the item ids in rank
-order). The writer owns those.
+order). The writer owns those. A list field may also imply edges (:data:`FIELD_EDGES`: the
+next categories as ``NEXT_CATEGORY`` edges); the writers, their digests and the online path
+read that declaration.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from core.vocabulary import NEXT_CATEGORY_TYPE
 
 Kind = Literal["float", "int", "str", "bool", "list[str]", "list[float]", "time"]  # time: ms
 
@@ -294,7 +298,40 @@ FIELDS: tuple[ProfileField, ...] = (
     ProfileField("sentiment_explanation", "str", "the review figures in words", "reviews: why"),
 )
 
+
+@dataclass(frozen=True)
+class FieldEdges:
+    """The edges a list field implies: one per entry, from the user to the node the entry
+    names (``label`` keyed by ``key``), with its rank (from 1) and the matching entry of
+    ``value_field`` as ``value_property``, and the run that wrote it (``run_id``). The writers
+    replace a user's edges of ``rel_type`` with the field's list, as a part of their own (a
+    refresh rewrites them only where the list changed); where the field moves online, the
+    online path replaces them too, and a refresh older than its update leaves them be."""
+
+    field: str
+    rel_type: str
+    label: str
+    key: str
+    value_field: str
+    value_property: str
+
+    @property
+    def online(self) -> bool:
+        return FIELDS_BY_NAME[self.field].online
+
+
 FIELDS_BY_NAME: dict[str, ProfileField] = {f.name: f for f in FIELDS}
+FIELD_EDGES: tuple[FieldEdges, ...] = (
+    FieldEdges(
+        "next_categories",
+        NEXT_CATEGORY_TYPE,
+        "Category",
+        "name",
+        "next_category_probabilities",
+        "probability",
+    ),
+)
+FIELD_EDGES_BY_FIELD: dict[str, FieldEdges] = {e.field: e for e in FIELD_EDGES}
 ONLINE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.online)
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).

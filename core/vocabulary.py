@@ -65,6 +65,14 @@ INTENT = {FAVOURITED: 2.0, CARTED: 3.0, PURCHASED: 4.0}
 # the other relationship types a snapshot carries
 FOLLOWS_TYPE, IN_CATEGORY_TYPE, PLACED_TYPE = "FOLLOWS", "IN_CATEGORY", "PLACED"
 
+# the relationship types a profile writes (core.profile_contract: which field implies which)
+INTERESTED_IN_TYPE, RECOMMENDED_TYPE, NEXT_CATEGORY_TYPE = (
+    "INTERESTED_IN",
+    "RECOMMENDED",
+    "NEXT_CATEGORY",
+)
+PROFILE_TYPES = (INTERESTED_IN_TYPE, RECOMMENDED_TYPE, NEXT_CATEGORY_TYPE)
+
 # the snapshot's edge keys: (source node type, relationship type, target node type)
 FOLLOWS = ("user", FOLLOWS_TYPE, "user")
 IN_CATEGORY = ("item", IN_CATEGORY_TYPE, "category")
@@ -79,7 +87,9 @@ def interactions(rel_type: str) -> tuple[str, str, str]:
 TAGS = interactions(TAGGED)
 PURCHASES = interactions(PURCHASED)
 
-ALL_TYPES = frozenset([*REL_TYPES.values(), FOLLOWS_TYPE, IN_CATEGORY_TYPE, PLACED_TYPE])
+ALL_TYPES = frozenset(
+    [*REL_TYPES.values(), FOLLOWS_TYPE, IN_CATEGORY_TYPE, PLACED_TYPE, *PROFILE_TYPES]
+)
 
 __all__ = [
     "ALL_TYPES",
@@ -89,15 +99,19 @@ __all__ = [
     "FOLLOWS",
     "FOLLOWS_TYPE",
     "INTENT",
+    "INTERESTED_IN_TYPE",
     "IN_CATEGORY",
     "IN_CATEGORY_TYPE",
     "LISTENED",
+    "NEXT_CATEGORY_TYPE",
     "ORDERS",
     "PLACED_TYPE",
+    "PROFILE_TYPES",
     "PURCHASED",
     "PURCHASES",
     "RATED",
     "RATINGS",
+    "RECOMMENDED_TYPE",
     "REL_TYPES",
     "REVIEWED",
     "TAGGED",

@@ -22,6 +22,7 @@
 //                       score, kind, reason, category}>, next_categories LIST<MAP{name,
 //                       rank, probability}>, trail_key STRING, trail STRING,
 //                       stage_trail STRING, provenance MAP, digests LIST<STRING>,
+//                       online_digests LIST<STRING>,
 //                       write MAP{props, embedding, interests, recommendations,
 //                       next_categories: BOOLEAN}}>
 // returns: written INTEGER
@@ -35,7 +36,7 @@ WITH u, row, coalesce(u.profile_online_epoch, -1) > row.watermark AS online_newe
          AND COUNT { (u)-[:INTERESTED_IN]->() } = size(row.interests)) AS same
 SET u += CASE WHEN NOT row.write.props THEN row.provenance
               WHEN online_newer THEN row.batch_props ELSE row.props END,
-    u.profile_digests = CASE WHEN online_newer THEN [''] + row.digests[1..3] + [''] ELSE row.digests END,
+    u.profile_digests = CASE WHEN online_newer THEN row.online_digests ELSE row.digests END,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
                                       WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
     u.profile_stage_trail = ([row.stage_trail]

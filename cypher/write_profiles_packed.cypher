@@ -6,7 +6,9 @@
 //         LIST<FLOAT> (users x dim), dim INTEGER, trails LIST<STRING>, stage_trails
 //         LIST<STRING>, trail_key STRING, interests MAP{user LIST<INTEGER>, name, rank,
 //         weight, items, friends, adoptions}, recommendations MAP{user, item_id, rank, score,
-//         kind, reason, category}, next MAP{user, name, rank, probability}},
+//         kind, reason, category}, next_categories MAP{user, name, rank, probability},
+//         parts LIST<STRING>, field_edges LIST<MAP{part, type, label, key, properties,
+//         online}> (core/profile_contract.FIELD_EDGES)},
 //         run_id STRING, trail_runs INTEGER, consent_default BOOLEAN
 // returns: written INTEGER
 CALL profilegraph.writeProfiles($batch, $run_id, $trail_runs, $consent_default)

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.profile_contract import FIELDS_BY_NAME
+from core.profile_contract import FIELD_EDGES_BY_FIELD, FIELDS_BY_NAME
 from core.vocabulary import InteractionKind
 from engine.dimensions.adoptions import DAY_MS
 from engine.dimensions.online import CustomerHistory, OnlineModel, online_values
@@ -45,8 +45,11 @@ from engine.dimensions.online_next import NextHistory, OnlineNext, PersonActions
 from graph.client import Transaction
 from graph.events import Event, InteractionEvent
 from graph.export import ACTIONS_PER_USER
+from graph.writeback import field_edge_entries
 
 log = logging.getLogger(__name__)
+# the edges the next categories imply: written with them (cypher/write_online_profile.cypher)
+NEXT_EDGES = FIELD_EDGES_BY_FIELD["next_categories"]
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,7 @@ class OnlineUpdate:
                 row = rows.setdefault(user, _row(user, {}, []))
                 row["props"].update({FIELDS_BY_NAME[n].property: v for n, v in fields.items()})
                 row["fields"] = sorted({*row["fields"], *fields})
-                names = fields["next_categories"] or []
-                probabilities = fields["next_category_probabilities"] or []
-                row["next"] = [
-                    {"name": name, "rank": rank, "probability": p}
-                    for rank, (name, p) in enumerate(zip(names, probabilities, strict=True), 1)
-                ]
+                row["next"] = field_edge_entries(NEXT_EDGES, fields)
         if not rows:
             return 0
         written = tx.run(

@@ -60,7 +60,14 @@ from typing import Any
 
 import numpy as np
 
-from core.profile_contract import FIELDS, FIELDS_BY_NAME, ONLINE_FIELDS, property_names
+from core.profile_contract import (
+    FIELD_EDGES,
+    FIELDS,
+    FIELDS_BY_NAME,
+    ONLINE_FIELDS,
+    FieldEdges,
+    property_names,
+)
 from graph.client import GraphClient
 from graph.schema import ensure_schema
 
@@ -74,9 +81,9 @@ SAME_FORMAT = f".{SAME_DIGITS}g"  # a float as the digests read it
 EMBEDDING_TOLERANCE = 1e-3
 # The parts of a profile written (or left) as a whole; ``profile_digests`` holds one per part
 # but the embedding, which is compared with the stored vector itself. Where the online path
-# moved a user after a run's snapshot, both writers blank the first digest and the last (the
-# online fields and the next categories keep their online values): props first, next last.
-PARTS = ("props", "interests", "recommendations", "next_categories")
+# moved a user after a run's snapshot, both writers blank the first digest and those of the
+# field edges that move online (they keep their online values): props first.
+PARTS = ("props", "interests", "recommendations", *(e.field for e in FIELD_EDGES))
 PROVENANCE = ("profile_run_id", "profile_watermark", "profile_updated_at")
 
 
@@ -251,17 +258,7 @@ def statement_row(
             }
             for r in profile.recommendations
         ],
-        "next_categories": [
-            {"name": name, "rank": rank, "probability": float(probability)}
-            for rank, (name, probability) in enumerate(
-                zip(
-                    profile.fields.get("next_categories") or [],
-                    profile.fields.get("next_category_probabilities") or [],
-                    strict=False,
-                ),
-                start=1,
-            )
-        ],
+        **{e.field: field_edge_entries(e, profile.fields) for e in FIELD_EDGES},
         "trail_key": run_id + TRAIL_SEP,
         "trail": TRAIL_SEP.join([run_id, *names]),
         "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),
@@ -271,8 +268,26 @@ def statement_row(
         values = [v for k, v in props.items() if k not in PROVENANCE]  # the contract's order
         digests = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
     row["digests"] = list(digests)
+    # where the online path moved the user after this run's snapshot: the properties and the
+    # online field edges are not all this run's, and compare as changed next time
+    row["online_digests"] = [
+        "" if part == "props" or part in _ONLINE_EDGE_PARTS else d
+        for part, d in zip(PARTS, digests, strict=True)
+    ]
     row["write"] = dict.fromkeys((*PARTS, "embedding"), True)  # until compared with Neo4j
     return row
+
+
+def field_edge_entries(edges: FieldEdges, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The edges a list field implies for one profile (``fields``: by name), as the writers'
+    entries: the target's key, the rank (from 1) and the value."""
+    return [
+        {edges.key: name, "rank": rank, edges.value_property: float(value)}
+        for rank, (name, value) in enumerate(
+            zip(fields.get(edges.field) or [], fields.get(edges.value_field) or [], strict=False),
+            start=1,
+        )
+    ]
 
 
 WRITE_PROCEDURE = "profilegraph.writeProfiles"
@@ -284,8 +299,20 @@ _EDGE_TABLES = {  # the procedure's edge tables: (the statement row's key, colum
         "recommendations",
         ("item_id", "rank", "score", "kind", "reason", "category"),
     ),
-    "next": ("next_categories", ("name", "rank", "probability")),
+    **{e.field: (e.field, (e.key, "rank", e.value_property)) for e in FIELD_EDGES},
 }
+_ONLINE_EDGE_PARTS = frozenset(e.field for e in FIELD_EDGES if e.online)
+_FIELD_EDGES = [  # as the procedure reads the declarations
+    {
+        "part": e.field,
+        "type": e.rel_type,
+        "label": e.label,
+        "key": e.key,
+        "properties": ["rank", e.value_property],
+        "online": e.online,
+    }
+    for e in FIELD_EDGES
+]
 
 
 def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -306,6 +333,8 @@ def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "provenance": list(PROVENANCE),
         "digests": [row["digests"] for row in rows],
         "write": {part: [row["write"][part] for row in rows] for part in (*PARTS, "embedding")},
+        "parts": list(PARTS),
+        "field_edges": _FIELD_EDGES,
     }
     for table, (key, columns) in _EDGE_TABLES.items():
         entries = [(u, e) for u, row in enumerate(rows) if row["write"][key] for e in row[key]]

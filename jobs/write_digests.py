@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.profile_contract import FIELDS
+from core.profile_contract import FIELD_EDGES, FIELDS
 from engine.dimensions.interest_evidence import KINDS, InterestEvidence, Named
 from engine.dimensions.recommendation_lists import RecommendationLists
 from engine.pipeline import SavedResult
@@ -156,10 +156,10 @@ class ResultDigests:
             "props": [*fields, interests, weights, items],
             "interests": [interests, weights, evidence, adoptions],
             "recommendations": [whole],
-            "next_categories": [
-                fields[_FIELD["next_categories"]],
-                fields[_FIELD["next_category_probabilities"]],
-            ],
+            **{
+                e.field: [fields[_FIELD[e.field]], fields[_FIELD[e.value_field]]]
+                for e in FIELD_EDGES
+            },
         }
         per_part = [
             [

@@ -32,12 +32,14 @@ import org.neo4j.procedure.Procedure;
  * watermark: profile_online_epoch above it),
  * provenance (the properties set on every written user: run id, watermark, time), digests (each
  * user's part digests, stored as profile_digests), write (per part - props, embedding,
- * interests, recommendations, next_categories - a boolean column: is it written; a part not
- * written is left as stored, and props not written means provenance only),
- * and three edge tables whose {@code user} column indexes the users: interests (name, rank,
- * weight, items, friends, adoptions), recommendations (item_id, rank, score, kind, reason,
- * category) and next (name, rank, probability), holding the rows of the users whose list is
- * written.
+ * interests, recommendations, then each field_edges part - a boolean column: is it written; a
+ * part not written is left as stored, and props not written means provenance only), parts (the
+ * parts in the order of each user's digests), field_edges (the edges a list field implies, as
+ * core/profile_contract.py declares them: each with its part, type, label, key, properties and
+ * whether the online path moves them), and edge tables whose {@code user} column indexes the
+ * users: interests (name, rank, weight, items, friends, adoptions), recommendations (item_id,
+ * rank, score, kind, reason, category) and one per field_edges part (its key, rank and value
+ * property), holding the rows of the users whose list is written.
  *
  * A user is skipped when missing, when their stored profile is newer (profile_watermark above
  * the batch's) or when they may not be profiled. Edges to targets the new lists still name are
@@ -49,7 +51,6 @@ public class WriteProfiles {
     private static final Label CATEGORY = Label.label("Category");
     private static final RelationshipType INTERESTED_IN = RelationshipType.withName("INTERESTED_IN");
     private static final RelationshipType RECOMMENDED = RelationshipType.withName("RECOMMENDED");
-    private static final RelationshipType NEXT_CATEGORY = RelationshipType.withName("NEXT_CATEGORY");
 
     @Context
     public Transaction tx;
@@ -86,6 +87,30 @@ public class WriteProfiles {
         }
     }
 
+    /** The edges a list field implies (core/profile_contract.FieldEdges) and their table. */
+    private static final class FieldEdges {
+        final String part;
+        final RelationshipType type;
+        final Label label;
+        final String key;
+        final String[] properties;
+        final boolean online;
+        final int digestIndex;
+        final Edges table;
+
+        @SuppressWarnings("unchecked")
+        FieldEdges(Map<String, Object> declared, List<String> parts, Map<String, Object> batch) {
+            part = (String) declared.get("part");
+            type = RelationshipType.withName((String) declared.get("type"));
+            label = Label.label((String) declared.get("label"));
+            key = (String) declared.get("key");
+            properties = ((List<String>) declared.get("properties")).toArray(new String[0]);
+            online = (Boolean) declared.get("online");
+            digestIndex = parts.indexOf(part);
+            table = new Edges(batch.get(part));
+        }
+    }
+
     @Procedure(name = "profilegraph.writeProfiles", mode = Mode.WRITE)
     @Description("profilegraph.writeProfiles(batch, runId, trailRuns, consentDefault) - write "
             + "complete profiles from packed columns (see cypher/write_profiles.cypher)")
@@ -109,12 +134,19 @@ public class WriteProfiles {
         Map<String, List<Boolean>> write = (Map<String, List<Boolean>>) batch.get("write");
         Edges interests = new Edges(batch.get("interests"));
         Edges recommendations = new Edges(batch.get("recommendations"));
-        Edges next = new Edges(batch.get("next"));
+        List<String> parts = (List<String>) batch.get("parts");
+        List<FieldEdges> fieldEdges = new ArrayList<>();
+        for (Map<String, Object> declared : (List<Map<String, Object>>) batch.get("field_edges")) {
+            fieldEdges.add(new FieldEdges(declared, parts, batch));
+        }
         if (embeddings.size() != (long) users.size() * dim) {
             throw new IllegalArgumentException("writeProfiles: embeddings are not users x dim");
         }
         Map<String, Node> categories = new HashMap<>();
         Map<String, Node> items = new HashMap<>();
+        Map<String, Map<String, Node>> targets = new HashMap<>(); // per label: by key
+        targets.put(CATEGORY.name(), categories);
+        targets.put(ITEM.name(), items);
         long written = 0;
         for (int u = 0; u < users.size(); u++) {
             Node user = tx.findNode(USER, "user_id", users.get(u));
@@ -144,12 +176,13 @@ public class WriteProfiles {
                 setOrRemove(user, column.getKey(), column.getValue().get(u));
             }
             String[] digest = digests.get(u).toArray(new String[0]);
-            boolean nextOnline = onlineNewer && onlineFields.contains("profile_next_categories");
             if (onlineNewer) {
                 digest[0] = ""; // the properties are not all this run's: compare as changed
-            }
-            if (nextOnline) {
-                digest[digest.length - 1] = ""; // the next categories' edges stay the online ones
+                for (FieldEdges e : fieldEdges) {
+                    if (e.online) {
+                        digest[e.digestIndex] = ""; // its edges stay the online ones
+                    }
+                }
             }
             user.setProperty("profile_digests", digest);
             user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),
@@ -173,9 +206,12 @@ public class WriteProfiles {
                         "item_id", ITEM, "item_id", items, runId, new String[] {"rank", "score",
                                 "kind", "reason", "category"});
             }
-            if (write.get("next_categories").get(u) && !nextOnline) { // else: the online edges stay
-                replaceEdges(user, NEXT_CATEGORY, next, next.rows(u), "name", CATEGORY, "name",
-                        categories, runId, new String[] {"rank", "probability"});
+            for (FieldEdges e : fieldEdges) {
+                if (write.get(e.part).get(u) && !(onlineNewer && e.online)) { // else: online ones stay
+                    replaceEdges(user, e.type, e.table, e.table.rows(u), e.key, e.label, e.key,
+                            targets.computeIfAbsent(e.label.name(), k -> new HashMap<>()), runId,
+                            e.properties);
+                }
             }
             written++;
         }

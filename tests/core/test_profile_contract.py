@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from core.profile_contract import COLUMNS, FIELDS, STRUCTURE_COLUMNS, property_names
+from core.profile_contract import (
+    COLUMNS,
+    FIELD_EDGES,
+    FIELDS,
+    STRUCTURE_COLUMNS,
+    FieldEdges,
+    property_names,
+)
 from engine.dimensions.columns import FieldColumns
 from engine.dimensions.profile import Profiles
 from engine.models.train import TrainConfig
@@ -37,6 +44,33 @@ def test_every_profile_property_in_the_cypher_files_is_declared() -> None:
     assert used, "no query reads or writes profiles: the pattern is wrong"
     undeclared = sorted((file, name) for file, name in used if name not in declared)
     assert not undeclared, f"profile properties not in core/profile_contract.py: {undeclared}"
+
+
+def _writes_edges(code: str, edges: FieldEdges, row: str) -> bool:
+    """Whether the Cypher creates the declared edges from ``row``'s entries: to the node keyed
+    by the entry's key, with the rank and the value property."""
+    target = rf"\(\w+:{edges.label} \{{{edges.key}: (\w+)\.{edges.key}\}}\)"
+    create = (
+        rf"CREATE \(u\)-\[:{edges.rel_type} \{{rank: (\w+)\.rank, "
+        rf"{edges.value_property}: (\w+)\.{edges.value_property},"
+    )
+    flat = " ".join(code.split())
+    found = re.search(rf"UNWIND [^{{}}]*?{re.escape(row)}\b[^{{}}]*? AS (\w+)", flat)
+    return bool(found and re.search(target, flat) and re.search(create, flat))
+
+
+def test_the_cypher_writers_write_every_declared_field_edge() -> None:
+    """The server-side procedure takes the declarations with each batch (graph.writeback); the
+    Cypher writers spell them out: a field edge declared but not written there fails here."""
+    assert FIELD_EDGES, "no field implies edges: the check reads nothing"
+    refresh = _code(CYPHER_DIR / "write_profiles.cypher")
+    online = _code(CYPHER_DIR / "write_online_profile.cypher")
+    for edges in FIELD_EDGES:
+        assert _writes_edges(refresh, edges, f"row.{edges.field}"), edges
+        if edges.online:
+            assert _writes_edges(online, edges, "row.next"), edges
+    moved = FieldEdges("next_categories", "NEXT_THING", "Category", "name", "x", "probability")
+    assert not _writes_edges(refresh, moved, "row.next_categories")  # the check can fail
 
 
 def test_profiles_hold_the_structure_and_take_fields_only_from_the_contract() -> None:
