@@ -34,7 +34,7 @@ from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate
 from graph.queries import Query
 from graph.source import ingest_events
-from graph.writeback import read_run, write_profiles
+from graph.writeback import read_run, stored_digests, write_profiles
 from jobs.pseudonyms import Pseudonyms
 from jobs.refresh import profile_rows, run_files
 from jobs.runs import TERMINAL, RunBoard
@@ -112,7 +112,7 @@ def _rewrite(settings: Settings, client: GraphClient, run_id: str) -> dict[str, 
     users = [u for p in saved.user_ids if (u := mapping.resolve("user", p)) is not None]
     started = time.perf_counter()
     for lo in range(0, len(users), 2_000):
-        client.read("read_profile_digests", users=users[lo : lo + 2_000])
+        stored_digests(client, users[lo : lo + 2_000])
     read_s = time.perf_counter() - started
     return {
         "rewrite_considered_per_s": again.considered / again.seconds,

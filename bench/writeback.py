@@ -16,7 +16,10 @@ Each design writes four times: a first write (users without a profile; the previ
 profiles are removed first), a refresh (new embeddings and values, a third of the users with
 new top interests), a re-run of the same profiles (compared with their digests: nothing
 written) and a re-run where 1 % of the users changed; the re-runs count profiles *considered*
-per second. Then look-alikes for ``--queries`` seed users: through the HNSW index
+per second. Those re-runs make each profile's row to digest it (what the tests and loaders
+hand the writer); ``rerun_digested`` re-runs the same profiles as a refresh hands them over,
+their digests made beforehand (``jobs.write_digests``) and a row made only for a changed user.
+Then look-alikes for ``--queries`` seed users: through the HNSW index
 (``db.index.vector.queryNodes``, as ``lookalike_audience.cypher`` did) and exactly through
 ``profilegraph.lookalikes`` (a scan of every profile): latency p50/p95 of each and the index's
 recall@10 against the exact answer. And the procedure's time for one batch of 2,000 profiles
@@ -37,7 +40,15 @@ from bench.common import bench_services, report
 from graph.client import GraphClient
 from graph.queries import Query
 from graph.schema import apply_schema
-from graph.writeback import WRITE_PROCEDURE, Interest, ProfileRow, Recommendation, write_profiles
+from graph.writeback import (
+    WRITE_PROCEDURE,
+    Candidate,
+    Interest,
+    ProfileRow,
+    Recommendation,
+    statement_row,
+    write_profiles,
+)
 
 DESIGNS = ("cypher+index", "procedure+index", "cypher", "procedure")
 CATEGORIES = Query(
@@ -124,6 +135,12 @@ def _profiles(
     return out
 
 
+def _digested(profile: ProfileRow) -> Candidate:
+    """A profile as the refresh hands it to the writer: its part digests and embedding."""
+    row = statement_row("digests", 1, 0, profile)
+    return Candidate(profile.user_id, tuple(row["digests"]), row["embedding"], lambda: profile)
+
+
 def _rate(client: GraphClient, run_id: str, profiles: list[ProfileRow]) -> float:
     report_ = write_profiles(client, run_id, 1, profiles)
     if report_.written != len(profiles):
@@ -154,7 +171,7 @@ PARTS = {  # what one batch carries, cumulatively
     "props+embedding": (),
     "+interests": ("interests",),
     "+recommendations": ("interests", "recommendations"),
-    "+next categories": ("interests", "recommendations", "next"),
+    "+next categories": ("interests", "recommendations", "next_categories"),
 }
 
 
@@ -164,7 +181,7 @@ def _parts(
     """ms for one batch of 2,000 refreshed profiles (fewer where fewer users were written)
     through the procedure, carrying more of a profile each time (fresh users per row, new
     values, a third with new top interests)."""
-    from graph.writeback import TRAIL_RUNS, packed_batch, statement_row
+    from graph.writeback import TRAIL_RUNS, packed_batch
 
     out = {}
     size = max(1, min(2_000, len(users) // len(PARTS)))
@@ -176,7 +193,7 @@ def _parts(
             for p in _profiles(some, categories, n_items, 50 + k, 0.3)
         ]
         batch = packed_batch(rows)
-        for table in ("interests", "recommendations", "next"):
+        for table in ("interests", "recommendations", "next_categories"):
             if table not in tables:
                 batch[table] = {column: [] for column in batch[table]}
         started = time.perf_counter()
@@ -232,6 +249,13 @@ def run_size(
                     raise RuntimeError(f"{design}: a re-run of the same profiles wrote some")
                 row[f"{design}_rerun_{name}_per_s"] = again.considered / again.seconds
                 row[f"{design}_rerun_{name}_written"] = again.written
+            # the refresh's re-run: digests made beforehand (jobs.write_digests makes them from
+            # the result's columns), a row made only for a changed user
+            digested = [_digested(p) for p in profiles]  # what the 1 % re-run left stored
+            again = write_profiles(client, f"bench-{design}-digested", 1, digested)
+            if again.written:
+                raise RuntimeError(f"{design}: a re-run of the same digests wrote some")
+            row[f"{design}_rerun_digested_per_s"] = again.considered / again.seconds
             print({k: round(v) for k, v in row.items() if k.startswith(design)}, flush=True)
         apply_schema(client)  # the index, populated from the last design's embeddings
         client.write(AWAIT)
@@ -255,6 +279,7 @@ def main() -> None:
     for design in designs:
         metrics += [f"{design}_first_per_s", f"{design}_refresh_per_s"]
         metrics += [f"{design}_rerun_same_per_s", f"{design}_rerun_1pct_per_s"]
+        metrics += [f"{design}_rerun_digested_per_s"]
         metrics += [f"{design}_rerun_1pct_written"]
     metrics += [f"batch_{name}_ms" for name in PARTS]
     metrics += ["hnsw_recall@10", "hnsw_p50_ms", "hnsw_p95_ms", "exact_p50_ms", "exact_p95_ms"]

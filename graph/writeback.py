@@ -179,11 +179,23 @@ def _embeddings_changed(
     return [not (ok and (z or n)) for ok, z, n in zip(have, same_zero, near, strict=True)]
 
 
+def stored_digests(client: GraphClient, users: list[str]) -> dict[str, dict[str, Any]]:
+    """Per user in the graph: the part digests and the embedding Neo4j holds (empty lists where
+    the user has no profile)."""
+    (found,) = client.read("read_profile_digests", users=users)
+    return {
+        user: {"digests": digests, "embedding": embedding or None}
+        for user, digests, embedding in zip(
+            found["users"], found["digests"], found["embeddings"], strict=True
+        )
+    }
+
+
 def changed_parts(
     digests: Sequence[str], stored: dict[str, Any] | None, embedding_changed: bool
 ) -> dict[str, bool]:
-    """Which parts of a profile differ from what Neo4j holds for the user (``stored``: a row of
-    read_profile_digests.cypher, None when the user is not there)."""
+    """Which parts of a profile differ from what Neo4j holds for the user (``stored``: their
+    entry of :func:`stored_digests`, None when the user is not there)."""
     held = list((stored or {}).get("digests") or [])[: len(PARTS)]
     held += [None] * (len(PARTS) - len(held))
     parts = {p: mine != theirs for p, mine, theirs in zip(PARTS, digests, held, strict=True)}
@@ -401,7 +413,7 @@ def write_profiles(
     def write(batch: list[ProfileRow | Candidate]) -> tuple[int, int, int, dict[str, int]]:
         candidates = [_candidate(run_id, watermark, now, p) for p in batch]
         users = [c.user_id for c in candidates]
-        held = {r["user_id"]: r for r in client.read("read_profile_digests", users=users)}
+        held = stored_digests(client, users)
         moved = _embeddings_changed(
             [c.embedding for c in candidates],
             [held.get(c.user_id, {}).get("embedding") for c in candidates],
