@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -203,16 +203,20 @@ def changed_parts(
     return parts
 
 
+Made = TypeVar("Made")
+
+
 @dataclass(frozen=True)
-class Candidate:
-    """A profile the writer may write, as the refresh hands it over: what is compared with
-    Neo4j (the part digests, one per ``PARTS``, and the embedding) and how to make its row,
-    which is made only when something changed."""
+class Candidate(Generic[Made]):
+    """A profile the writer may write: what is compared with Neo4j (the part digests, one per
+    ``PARTS``, and the embedding) and how to make it, which is done only when something
+    changed. The refresh hands over ``Candidate[ProfileRow]``; the writer turns each into a
+    ``Candidate`` of its statement row."""
 
     user_id: str
-    digests: tuple[str, ...]
+    digests: Sequence[str]
     embedding: Sequence[float]
-    make: Callable[[], ProfileRow]
+    make: Callable[[], Made]
 
 
 def statement_row(
@@ -356,29 +360,23 @@ def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def _candidate(run_id: str, watermark: int, now: int, profile: ProfileRow | Candidate) -> _Compared:
+def _candidate(
+    run_id: str, watermark: int, now: int, profile: ProfileRow | Candidate[ProfileRow]
+) -> Candidate[dict[str, Any]]:
     """What the writer compares, with how to make the statement row."""
     if isinstance(profile, ProfileRow):
         row = statement_row(run_id, watermark, now, profile)
-        return _Compared(profile.user_id, row["digests"], row["embedding"], lambda: row)
+        return Candidate(profile.user_id, row["digests"], row["embedding"], lambda: row)
 
     def make() -> dict[str, Any]:
         return statement_row(run_id, watermark, now, profile.make(), profile.digests)
 
-    return _Compared(profile.user_id, profile.digests, profile.embedding, make)
-
-
-@dataclass(frozen=True)
-class _Compared:
-    user_id: str
-    digests: Sequence[str]
-    embedding: Sequence[float]
-    make: Callable[[], dict[str, Any]]
+    return Candidate(profile.user_id, profile.digests, profile.embedding, make)
 
 
 def _batches(
-    rows: Iterable[ProfileRow | Candidate], size: int
-) -> Iterator[list[ProfileRow | Candidate]]:
+    rows: Iterable[ProfileRow | Candidate[ProfileRow]], size: int
+) -> Iterator[list[ProfileRow | Candidate[ProfileRow]]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -388,7 +386,7 @@ def write_profiles(
     client: GraphClient,
     run_id: str,
     watermark: int,
-    profiles: Iterable[ProfileRow | Candidate],
+    profiles: Iterable[ProfileRow | Candidate[ProfileRow]],
     *,
     batch_size: int = 2_000,
     workers: int = 2,
@@ -410,7 +408,9 @@ def write_profiles(
 
     procedure = client.has_procedure(WRITE_PROCEDURE)
 
-    def write(batch: list[ProfileRow | Candidate]) -> tuple[int, int, int, dict[str, int]]:
+    def write(
+        batch: list[ProfileRow | Candidate[ProfileRow]],
+    ) -> tuple[int, int, int, dict[str, int]]:
         candidates = [_candidate(run_id, watermark, now, p) for p in batch]
         users = [c.user_id for c in candidates]
         held = stored_digests(client, users)

@@ -58,6 +58,19 @@ class ReviewRows:
         return len(self.texts)
 
     @cached_property
+    def _shipped(self) -> dict[int, float]:
+        return {}
+
+    def shipped(self, at: Sequence[int]) -> Tensor:
+        """The packaged scorer's score of these reviews, each scored once per run (it is the
+        slow part of choosing a scorer, and the digest asks for the same texts again)."""
+        memo = self._shipped
+        for i in at:
+            if i not in memo:
+                memo[i] = shipped_score(self.texts[i], self.languages[i])
+        return torch.tensor([memo[i] for i in at], dtype=torch.float32)
+
+    @cached_property
     def words(self) -> list[list[str]]:
         """Each review's words, split once for the vocabulary and the digest (jieba, which
         splits Chinese, is the slow part of a digest)."""
@@ -102,7 +115,10 @@ class TextModel:
         for code in languages:
             at = torch.nonzero(language == languages.index(code)).flatten()
             scorer = self.scorers.get(code) or LanguageScorer(shipped_name(code))
-            score[at] = scorer.score([rows.texts[i] for i in at.tolist()], code)
+            if scorer.scorer in ("fitted", "none"):
+                score[at] = scorer.score([rows.texts[i] for i in at.tolist()], code)
+            else:  # the packaged scorer: as the choice scored them
+                score[at] = rows.shipped(at.tolist())
         index = {t: i for i, t in enumerate(self.terms)}
         review, term, count = [], [], []
         for r, words in enumerate(rows.words):
@@ -198,6 +214,7 @@ def _choose_scorer(rows: ReviewRows, code: str, config: TextConfig) -> LanguageS
         [float(rows.stars[i]) for i in keep],
         code,
         [str(int(rows.user[i])) for i in keep],
+        rows.shipped(keep),
     )
     report = evaluate_sentiment(data, seeds=tuple(config.seed + k for k in range(config.splits)))
     validation = {

@@ -52,6 +52,7 @@ class RatedTexts:
     stars: list[float]
     language: str
     groups: list[str]  # the writer of each text: a writer's texts stay in one split
+    shipped: Tensor | None = None  # the packaged scorer's score of each text, where known
 
 
 def _labelled(stars: Tensor) -> tuple[Tensor, Tensor]:
@@ -94,7 +95,11 @@ def evaluate_sentiment(
     """Per scorer: test AUC and Spearman (mean and spread over seeds), the validation
     comparison, and which scorer ships for this language, with the number of reviews."""
     stars = torch.tensor(data.stars, dtype=torch.float64)
-    shipped = torch.tensor([shipped_score(t, data.language) for t in data.texts])
+    shipped = (
+        data.shipped
+        if data.shipped is not None
+        else torch.tensor([shipped_score(t, data.language) for t in data.texts])
+    )
     n = len(data.texts)
     per_seed: dict[str, list[dict[str, float]]] = {"constant": [], shipped_name(data.language): []}
     draws: list[Tensor] = []

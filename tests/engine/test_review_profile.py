@@ -153,3 +153,27 @@ def test_no_digest_no_columns_and_the_summary_names_the_scorer() -> None:
     summary = review_summary(snapshot)
     assert summary["reviews"] == 7 and summary["writers"] == 3
     assert str(summary["scorers"]).startswith("{'en': 'vader (not validated here")
+
+
+def test_the_packaged_scorer_reads_each_review_once_per_run(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Choosing a scorer scores the rated reviews with the packaged one, and the digest scores
+    every review: each text is scored once, and the digest's scores are the scorer's."""
+    import engine.dimensions.review_text as review_text
+    import engine.evaluation.sentiment_evaluation as sentiment_evaluation
+
+    calls: list[str] = []
+
+    def counted(text: str, language: str) -> float:
+        calls.append(text)
+        return shipped_score(text, language)
+
+    monkeypatch.setattr(review_text, "shipped_score", counted)
+    monkeypatch.setattr(sentiment_evaluation, "shipped_score", counted)
+    _, rows = _snapshot()
+    model = fit_text_model(rows, TextConfig(min_writers=2, min_rated=1))
+    assert "test_auc" in model.scorers["en"].validation  # the choice scored the rated reviews
+    digest = model.digest(rows)
+    assert sorted(calls) == sorted(rows.texts)  # once each, the choice and the digest together
+    assert model.scorers["en"].scorer == "vader"  # too few positives to validate: packaged
+    expected = torch.tensor([shipped_score(t, "en") for t in rows.texts])
+    assert torch.equal(digest.score, expected)
