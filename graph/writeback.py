@@ -84,6 +84,12 @@ EMBEDDING_TOLERANCE = 1e-3
 # moved a user after a run's snapshot, both writers blank the first digest and those of the
 # field edges that move online (they keep their online values): props first.
 PARTS = ("props", "interests", "recommendations", *(e.field for e in FIELD_EDGES))
+# ``profile_digests`` holds one digest per part, then the stored embedding's: where it equals the
+# new embedding's, the embedding is the same to SAME_DIGITS and is not read back; where not,
+# the stored vector is read and compared to EMBEDDING_TOLERANCE
+DIGESTS = (*PARTS, "embedding")
+EMBEDDING = len(PARTS)  # the embedding's digest, after the parts'
+
 PROVENANCE = ("profile_run_id", "profile_watermark", "profile_updated_at")
 
 
@@ -180,15 +186,40 @@ def _embeddings_changed(
 
 
 def stored_digests(client: GraphClient, users: list[str]) -> dict[str, dict[str, Any]]:
-    """Per user in the graph: the part digests and the embedding Neo4j holds (empty lists where
-    the user has no profile)."""
+    """Per user in the graph: the digests Neo4j holds (an empty list where the user has no
+    profile)."""
     (found,) = client.read("read_profile_digests", users=users)
     return {
-        user: {"digests": digests, "embedding": embedding or None}
-        for user, digests, embedding in zip(
-            found["users"], found["digests"], found["embeddings"], strict=True
-        )
+        user: {"digests": digests}
+        for user, digests in zip(found["users"], found["digests"], strict=True)
     }
+
+
+def stored_embeddings(client: GraphClient, users: list[str]) -> dict[str, list[float]]:
+    """Per user with a stored embedding: the vector."""
+    if not users:
+        return {}
+    (found,) = client.read("read_profile_embeddings", users=users)
+    return dict(zip(found["users"], found["embeddings"], strict=True))
+
+
+def embeddings_changed(
+    client: GraphClient, candidates: Sequence[Candidate[Any]], held: dict[str, dict[str, Any]]
+) -> list[bool]:
+    """Per candidate: does its embedding differ from the stored one? The same digest: no. A
+    user with a profile and another digest: their stored vector is read and compared to
+    ``EMBEDDING_TOLERANCE``. No profile: yes."""
+    stored = [list((held.get(c.user_id) or {}).get("digests") or []) for c in candidates]
+    same = [
+        len(s) > EMBEDDING and s[EMBEDDING] == c.digests[EMBEDDING]
+        for c, s in zip(candidates, stored, strict=True)
+    ]
+    ask = [c for c, s, eq in zip(candidates, stored, same, strict=True) if s and not eq]
+    vectors = stored_embeddings(client, [c.user_id for c in ask])
+    moved = iter(
+        _embeddings_changed([c.embedding for c in ask], [vectors.get(c.user_id) for c in ask])
+    )
+    return [not eq and (next(moved) if s else True) for s, eq in zip(stored, same, strict=True)]
 
 
 def changed_parts(
@@ -198,7 +229,8 @@ def changed_parts(
     entry of :func:`stored_digests`, None when the user is not there)."""
     held = list((stored or {}).get("digests") or [])[: len(PARTS)]
     held += [None] * (len(PARTS) - len(held))
-    parts = {p: mine != theirs for p, mine, theirs in zip(PARTS, digests, held, strict=True)}
+    mine = digests[: len(PARTS)]
+    parts = {p: new != old for p, new, old in zip(PARTS, mine, held, strict=True)}
     parts["embedding"] = embedding_changed
     return parts
 
@@ -282,13 +314,14 @@ def statement_row(
     row["provenance"] = {k: props[k] for k in PROVENANCE}
     if digests is None:
         values = [v for k, v in props.items() if k not in PROVENANCE]  # the contract's order
-        digests = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
+        parts = [digest(values), *(digest(row[part]) for part in PARTS[1:])]
+        digests = [*parts, digest(row["embedding"])]
     row["digests"] = list(digests)
     # where the online path moved the user after this run's snapshot: the properties and the
     # online field edges are not all this run's, and compare as changed next time
     row["online_digests"] = [
         "" if part == "props" or part in _ONLINE_EDGE_PARTS else d
-        for part, d in zip(PARTS, digests, strict=True)
+        for part, d in zip(DIGESTS, digests, strict=True)
     ]
     row["write"] = dict.fromkeys((*PARTS, "embedding"), True)  # until compared with Neo4j
     return row
@@ -414,16 +447,18 @@ def write_profiles(
         candidates = [_candidate(run_id, watermark, now, p) for p in batch]
         users = [c.user_id for c in candidates]
         held = stored_digests(client, users)
-        moved = _embeddings_changed(
-            [c.embedding for c in candidates],
-            [held.get(c.user_id, {}).get("embedding") for c in candidates],
-        )
+        moved = embeddings_changed(client, candidates, held)
         changed = []
         for candidate, embedding_changed in zip(candidates, moved, strict=True):
-            write = changed_parts(candidate.digests, held.get(candidate.user_id), embedding_changed)
+            stored = held.get(candidate.user_id)
+            write = changed_parts(candidate.digests, stored, embedding_changed)
             if any(write.values()):
                 row = candidate.make()
                 row["write"] = write
+                if not embedding_changed:  # the stored vector stays, and so does its digest
+                    kept = list((stored or {}).get("digests") or [])
+                    stays = kept[EMBEDDING] if len(kept) > EMBEDDING else ""
+                    row["digests"][EMBEDDING] = row["online_digests"][EMBEDDING] = stays
                 changed.append(row)
         parts = {part: sum(row["write"][part] for row in changed) for part in (*PARTS, "embedding")}
         written = 0

@@ -144,7 +144,8 @@ class ResultDigests:
         }
 
     def block(self, lo: int, hi: int) -> list[tuple[str, ...]]:
-        """Users lo..hi (the result's row order): one digest per part of ``PARTS`` each."""
+        """Users lo..hi (the result's row order): one digest per part of ``PARTS`` each, then
+        the embedding's (``DIGESTS``)."""
         c = self.saved.columns
         whole, items = _lists(c["recommendations"], self.codes, lo, hi)
         interests = _column(c["interests"][lo:hi], "list[str]")
@@ -168,4 +169,6 @@ class ResultDigests:
             ]
             for part in PARTS
         ]
+        embedding = _row_hash([_float_codes(c["embedding"][lo:hi])])
+        per_part.append([f"{h:016x}" for h in embedding])
         return list(zip(*per_part, strict=True))

@@ -20,6 +20,7 @@ from graph.profiles import read_profile
 from graph.queries import Query
 from graph.source import ingest_events
 from graph.writeback import (
+    EMBEDDING,
     TRAIL_SEP,
     WRITE_PROCEDURE,
     Interest,
@@ -29,6 +30,7 @@ from graph.writeback import (
     finish_run,
     read_run,
     start_run,
+    statement_row,
     write_profiles,
 )
 from tests.graph.conftest import wipe
@@ -364,6 +366,40 @@ def test_a_rerun_of_the_same_profiles_writes_nothing(users: GraphClient) -> None
     after = {r["user_id"]: r for r in users.read(PROFILES)}
     assert after[rows[0].user_id]["props"]["profile_run_id"] == "same-3"
     assert after[rows[1].user_id]["props"]["profile_run_id"] == "same-1"
+
+
+def test_an_embedding_is_read_back_only_where_its_digest_moved(
+    users: GraphClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same embeddings: the stored digests say so and no vector is read. A field changed
+    and the embeddings turned within the tolerance: the field is written, the vectors are read
+    and kept, and so is their digest (the stored digest is always the stored vector's)."""
+    import graph.writeback as writeback
+
+    asked: list[str] = []
+    real = writeback.stored_embeddings
+
+    def counted(client: GraphClient, who: list[str]) -> dict[str, list[float]]:
+        asked.extend(who)
+        return real(client, who)
+
+    monkeypatch.setattr(writeback, "stored_embeddings", counted)
+    rows = [profile("moves", u) for u in SAME_USERS]
+    write_profiles(users, "emb-1", 80, rows, batch_size=15)
+    asked.clear()  # (the module's earlier tests left profiles to compare with)
+    assert write_profiles(users, "emb-2", 81, rows, batch_size=15).written == 0
+    assert asked == []  # the same embeddings: their digests are equal
+    first = statement_row("emb-1", 80, 0, rows[0])["digests"][EMBEDDING]
+    moved = [
+        replace(r, embedding=_rotated(r.embedding, 0.01), fields={**r.fields, "uncertainty": 0.9})
+        for r in rows
+    ]
+    report = write_profiles(users, "emb-3", 82, moved, batch_size=15)
+    assert report.parts["props"] == len(rows) and report.parts["embedding"] == 0
+    assert sorted(asked) == sorted(SAME_USERS)
+    stored = next(r for r in users.read(PROFILES) if r["user_id"] == rows[0].user_id)
+    assert stored["props"]["profile_embedding"] == pytest.approx(rows[0].embedding, abs=1e-6)
+    assert stored["props"]["profile_digests"][EMBEDDING] == first
 
 
 def test_a_changed_list_replaces_exactly_its_edges(users: GraphClient) -> None:

@@ -16,7 +16,7 @@ from engine.pipeline import PipelineConfig, SavedResult, load_result, run_full, 
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events, to_snapshot
 from graph.source import ingest_events
-from graph.writeback import PARTS, write_profiles
+from graph.writeback import DIGESTS, write_profiles
 from jobs.pseudonyms import Pseudonyms, pseudonymise
 from jobs.refresh import profile_rows
 from jobs.write_digests import ResultDigests
@@ -42,7 +42,7 @@ def _digests(saved: SavedResult) -> list[tuple[str, ...]]:
 
 def _changed(before: list[tuple[str, ...]], after: list[tuple[str, ...]]) -> dict[int, set[str]]:
     return {
-        u: {p for p, x, y in zip(PARTS, a, b, strict=True) if x != y}
+        u: {p for p, x, y in zip(DIGESTS, a, b, strict=True) if x != y}
         for u, (a, b) in enumerate(zip(before, after, strict=True))
         if a != b
     }
@@ -65,12 +65,15 @@ def test_each_part_changes_where_its_content_does(run: tuple[Path, Pseudonyms]) 
     assert int(items.row[first]) == 9, "user 9 has no item evidence"
     items.thing[first] = (items.thing[first] + 1) % len(items.names)  # another item named
     c["next_category_probabilities"][11] = [p / 2 for p in c["next_category_probabilities"][11]]
+    c["embedding"][13] = c["embedding"][13] * (1 + 1e-7)  # below SAME_DIGITS: the same
+    c["embedding"][14, 0] = c["embedding"][14, 0] + 1.0
     assert _changed(base, _digests(saved)) == {
         4: {"props"},
         5: {"recommendations"},
         7: {"props", "recommendations"},  # profile_recommendations lists the items in order
         9: {"interests"},
         11: {"props", "next_categories"},  # the probabilities are a field too
+        14: {"embedding"},
     }
 
 
