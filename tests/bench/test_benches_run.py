@@ -33,6 +33,7 @@ ENGINE_ONLY = {
     "sentiment": ["--limit", "400", "--seeds", "0"],
     "review_churn": ["--limit", "500", "--sets", "amazon-fashion"],
     "warm_start": ["--synthetic", "300", "--seeds", "0", "--max-epochs", "3", "--changed", "0.1"],
+    "same_profiles": ["--synthetic", "300", "--epochs", "1"],
 }
 WITH_SERVICES = {
     "influence": ["--sizes", "500"],
