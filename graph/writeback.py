@@ -80,7 +80,7 @@ SAME_DIGITS = 4
 SAME_FORMAT = f".{SAME_DIGITS}g"  # a float as the digests read it
 EMBEDDING_TOLERANCE = 1e-3
 # The parts of a profile written (or left) as a whole; ``profile_digests`` holds one per part
-# but the embedding, which is compared with the stored vector itself. Where the online path
+# (then the embedding's, below). Where the online path
 # moved a user after a run's snapshot, both writers blank the first digest and those of the
 # field edges that move online (they keep their online values): props first.
 PARTS = ("props", "interests", "recommendations", *(e.field for e in FIELD_EDGES))
@@ -185,14 +185,11 @@ def _embeddings_changed(
     return [not (ok and (z or n)) for ok, z, n in zip(have, same_zero, near, strict=True)]
 
 
-def stored_digests(client: GraphClient, users: list[str]) -> dict[str, dict[str, Any]]:
+def stored_digests(client: GraphClient, users: list[str]) -> dict[str, list[str]]:
     """Per user in the graph: the digests Neo4j holds (an empty list where the user has no
     profile)."""
     (found,) = client.read("read_profile_digests", users=users)
-    return {
-        user: {"digests": digests}
-        for user, digests in zip(found["users"], found["digests"], strict=True)
-    }
+    return dict(zip(found["users"], found["digests"], strict=True))
 
 
 def stored_embeddings(client: GraphClient, users: list[str]) -> dict[str, list[float]]:
@@ -204,12 +201,12 @@ def stored_embeddings(client: GraphClient, users: list[str]) -> dict[str, list[f
 
 
 def embeddings_changed(
-    client: GraphClient, candidates: Sequence[Candidate[Any]], held: dict[str, dict[str, Any]]
+    client: GraphClient, candidates: Sequence[Candidate[Any]], held: dict[str, list[str]]
 ) -> list[bool]:
     """Per candidate: does its embedding differ from the stored one? The same digest: no. A
     user with a profile and another digest: their stored vector is read and compared to
     ``EMBEDDING_TOLERANCE``. No profile: yes."""
-    stored = [list((held.get(c.user_id) or {}).get("digests") or []) for c in candidates]
+    stored = [held.get(c.user_id) or [] for c in candidates]
     same = [
         len(s) > EMBEDDING and s[EMBEDDING] == c.digests[EMBEDDING]
         for c, s in zip(candidates, stored, strict=True)
@@ -223,11 +220,11 @@ def embeddings_changed(
 
 
 def changed_parts(
-    digests: Sequence[str], stored: dict[str, Any] | None, embedding_changed: bool
+    digests: Sequence[str], stored: Sequence[str] | None, embedding_changed: bool
 ) -> dict[str, bool]:
     """Which parts of a profile differ from what Neo4j holds for the user (``stored``: their
-    entry of :func:`stored_digests`, None when the user is not there)."""
-    held = list((stored or {}).get("digests") or [])[: len(PARTS)]
+    digests, :func:`stored_digests`; None when the user is not there)."""
+    held = list(stored or [])[: len(PARTS)]
     held += [None] * (len(PARTS) - len(held))
     mine = digests[: len(PARTS)]
     parts = {p: new != old for p, new, old in zip(PARTS, mine, held, strict=True)}
@@ -456,7 +453,7 @@ def write_profiles(
                 row = candidate.make()
                 row["write"] = write
                 if not embedding_changed:  # the stored vector stays, and so does its digest
-                    kept = list((stored or {}).get("digests") or [])
+                    kept = stored or []
                     stays = kept[EMBEDDING] if len(kept) > EMBEDDING else ""
                     row["digests"][EMBEDDING] = row["online_digests"][EMBEDDING] = stays
                 changed.append(row)
