@@ -36,7 +36,8 @@ from graph.queries import Query
 from graph.source import ingest_events
 from graph.writeback import read_run, stored_digests, write_profiles
 from jobs.pseudonyms import Pseudonyms
-from jobs.refresh import profile_rows, run_files
+from jobs.refresh import run_files
+from jobs.result_profiles import result_profiles
 from jobs.runs import TERMINAL, RunBoard
 from jobs.write_digests import ResultDigests
 from profilegraph.jobs_cli import task_sender
@@ -102,7 +103,7 @@ def _rewrite(settings: Settings, client: GraphClient, run_id: str) -> dict[str, 
     run = read_run(client, run_id)
     if mapping is None or run is None:
         raise RuntimeError(f"run {run_id}: its files or its record are gone")
-    candidates, _, _, _ = profile_rows(files.result, mapping)
+    candidates, _, _, _ = result_profiles(files.result, mapping)
     again = write_profiles(client, f"{run_id}-again", run["watermark"], candidates)
     # where that time goes: the digests from the result's columns, the read of the stored ones
     saved = load_result(files.result)

@@ -44,7 +44,7 @@ from graph.queries import Query
 from graph.schema import apply_schema
 from graph.writeback import (
     WRITE_PROCEDURE,
-    Candidate,
+    CandidateBlock,
     Interest,
     ProfileRow,
     Recommendation,
@@ -137,10 +137,12 @@ def _profiles(
     return out
 
 
-def _digested(profile: ProfileRow) -> Candidate:
-    """A profile as the refresh hands it to the writer: its part digests and embedding."""
-    row = statement_row("digests", 1, 0, profile)
-    return Candidate(profile.user_id, tuple(row["digests"]), row["embedding"], lambda: profile)
+def _digested(profiles: list[ProfileRow]) -> list[CandidateBlock]:
+    """Profiles as the refresh hands them to the writer: blocks of 2,000 with their part
+    digests and embeddings made beforehand."""
+    return [
+        CandidateBlock.of_rows(profiles[lo : lo + 2_000]) for lo in range(0, len(profiles), 2_000)
+    ]
 
 
 def _rate(client: GraphClient, run_id: str, profiles: list[ProfileRow]) -> float:
@@ -183,18 +185,17 @@ def _parts(
     """ms for one batch of 2,000 refreshed profiles (fewer where fewer users were written)
     through the procedure, carrying more of a profile each time (fresh users per row, new
     values, a third with new top interests)."""
-    from graph.writeback import TRAIL_RUNS, packed_batch
+    from graph.writeback import DIGESTS, TRAIL_RUNS, ProfileColumns
 
     out = {}
     size = max(1, min(2_000, len(users) // len(PARTS)))
     out["batch_profiles"] = float(size)
     for k, (name, tables) in enumerate(PARTS.items()):
         some = users[size * k : size * (k + 1)]
-        rows = [
-            statement_row("bench-parts", 1, 0, p)
-            for p in _profiles(some, categories, n_items, 50 + k, 0.3)
-        ]
-        batch = packed_batch(rows)
+        profiles = _profiles(some, categories, n_items, 50 + k, 0.3)
+        digests = [statement_row("bench-parts", 1, 0, p)["digests"] for p in profiles]
+        write = [dict.fromkeys(DIGESTS, True) for _ in profiles]
+        batch = ProfileColumns.of_rows(profiles).packed("bench-parts", 1, 0, digests, write)
         for table in ("interests", "recommendations", "next_categories"):
             if table not in tables:
                 batch[table] = {column: [] for column in batch[table]}
@@ -259,7 +260,7 @@ def run_size(
                 ("digested", left, 0),
                 ("digested_1pct", refreshed, moved),
             ):
-                digested = [_digested(p) for p in stored]
+                digested = _digested(stored)
                 gc.collect()  # the profiles made here are the bench's, not the writer's garbage
                 again = write_profiles(client, f"bench-{design}-{name}", 1, digested)
                 if again.written != expected:

@@ -24,9 +24,11 @@ Consistency (what an analyst can rely on):
   the same statement as the properties (an edge to a category still named is updated in place,
   the others replaced), so "who is into X" starts from the category's index instead of scanning
   users, and the edges never disagree with ``profile_interests``.
-- **One procedure call per batch.** On the project's server a batch goes to
-  ``profilegraph.writeProfiles`` as packed columns (``packed_batch``; the same effect as
-  ``write_profiles.cypher``, which servers without the plugin run, and the tests run both).
+- **One procedure call per batch, columns all the way.** A batch is a :class:`CandidateBlock`
+  (the refresh slices its result's columns into one: ``jobs.result_profiles``); the changed
+  users' :class:`ProfileColumns` go to ``profilegraph.writeProfiles`` as packed columns
+  (:meth:`ProfileColumns.packed`). Rows are made only for servers without the plugin
+  (``write_profiles.cypher``, the same effect; the tests run both and compare the graphs).
 - **Recommendations as edges.** Each slot of the user's list is a ``(:User)-[:RECOMMENDED
   {rank, score, kind, reason, category, run_id}]->(:Item)`` edge, replaced in the same statement
   (``kind`` is ``exploit`` or ``explore``); ``profile_recommendations`` lists the item ids in
@@ -55,8 +57,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -201,20 +202,24 @@ def stored_embeddings(client: GraphClient, users: list[str]) -> dict[str, list[f
 
 
 def embeddings_changed(
-    client: GraphClient, candidates: Sequence[Candidate[Any]], held: dict[str, list[str]]
+    client: GraphClient,
+    users: Sequence[str],
+    digests: Sequence[Sequence[str]],
+    embeddings: np.ndarray,
+    held: dict[str, list[str]],
 ) -> list[bool]:
-    """Per candidate: does its embedding differ from the stored one? The same digest: no. A
+    """Per user: does their new embedding differ from the stored one? The same digest: no. A
     user with a profile and another digest: their stored vector is read and compared to
     ``EMBEDDING_TOLERANCE``. No profile: yes."""
-    stored = [held.get(c.user_id) or [] for c in candidates]
+    stored = [held.get(u) or [] for u in users]
     same = [
-        len(s) > EMBEDDING and s[EMBEDDING] == c.digests[EMBEDDING]
-        for c, s in zip(candidates, stored, strict=True)
+        len(s) > EMBEDDING and s[EMBEDDING] == d[EMBEDDING]
+        for d, s in zip(digests, stored, strict=True)
     ]
-    ask = [c for c, s, eq in zip(candidates, stored, same, strict=True) if s and not eq]
-    vectors = stored_embeddings(client, [c.user_id for c in ask])
+    ask = [k for k, (s, eq) in enumerate(zip(stored, same, strict=True)) if s and not eq]
+    vectors = stored_embeddings(client, [users[k] for k in ask])
     moved = iter(
-        _embeddings_changed([c.embedding for c in ask], [vectors.get(c.user_id) for c in ask])
+        _embeddings_changed([embeddings[k] for k in ask], [vectors.get(users[k]) for k in ask])
     )
     return [not eq and (next(moved) if s else True) for s, eq in zip(stored, same, strict=True)]
 
@@ -232,20 +237,203 @@ def changed_parts(
     return parts
 
 
-Made = TypeVar("Made")
+# The columns of the two explained edge lists, as both writers name them
+INTEREST_COLUMNS = ("name", "rank", "weight", "items", "friends", "adoptions")
+RECOMMENDATION_COLUMNS = ("item_id", "rank", "score", "kind", "reason", "category")
 
 
 @dataclass(frozen=True)
-class Candidate(Generic[Made]):
-    """A profile the writer may write: what is compared with Neo4j (the part digests, one per
-    ``PARTS``, and the embedding) and how to make it, which is done only when something
-    changed. The refresh hands over ``Candidate[ProfileRow]``; the writer turns each into a
-    ``Candidate`` of its statement row."""
+class EdgeTable:
+    """One edge list of a block of users, as columns: entry ``k`` belongs to the user at block
+    index ``user[k]`` (ascending; a user's entries in rank order), ``columns`` holds the
+    entries' values by the writers' names."""
 
-    user_id: str
-    digests: Sequence[str]
-    embedding: Sequence[float]
-    make: Callable[[], Made]
+    user: list[int]
+    columns: dict[str, list[Any]]
+
+    @classmethod
+    def of(cls, names: Sequence[str], lists: Iterable[Iterable[dict[str, Any]]]) -> EdgeTable:
+        """The table of each user's list of entries (dicts with ``names``)."""
+        user: list[int] = []
+        columns: dict[str, list[Any]] = {name: [] for name in names}
+        for u, entries in enumerate(lists):
+            for entry in entries:
+                user.append(u)
+                for name in names:
+                    columns[name].append(entry[name])
+        return cls(user, columns)
+
+    def take(self, users: Sequence[int]) -> EdgeTable:
+        """The entries of some users (block indices, ascending), indexed by their position."""
+        position = {u: k for k, u in enumerate(users)}
+        rows = [k for k, u in enumerate(self.user) if u in position]
+        return EdgeTable(
+            [position[self.user[k]] for k in rows],
+            {name: [values[k] for k in rows] for name, values in self.columns.items()},
+        )
+
+    def per_user(self, users: int, column: str) -> list[list[Any]]:
+        """Each user's values of one column, in rank order."""
+        out: list[list[Any]] = [[] for _ in range(users)]
+        for u, value in zip(self.user, self.columns[column], strict=True):
+            out[u].append(value)
+        return out
+
+    def of_users(self, keep: Sequence[bool]) -> dict[str, list[Any]]:
+        """The entries of the users ``keep`` marks, as the procedure's table: the block index
+        of each entry's user, then the columns."""
+        rows = [k for k, u in enumerate(self.user) if keep[u]]
+        table: dict[str, list[Any]] = {"user": [self.user[k] for k in rows]}
+        for name, values in self.columns.items():
+            table[name] = [values[k] for k in rows]
+        return table
+
+
+@dataclass(frozen=True)
+class ProfileColumns:
+    """A block of complete profiles as columns, what the procedure takes: every contract field
+    by name (a cleaned value per user: ``ProfileField.to_value``), the embeddings ([users,
+    dim]), and the explained edge lists (the interests best first, the recommendations in
+    rank order). The refresh slices its result's columns into one; rows
+    (:meth:`rows`) are made only for the Cypher writer."""
+
+    user_ids: list[str]
+    fields: dict[str, list[Any]]
+    embeddings: np.ndarray
+    interests: EdgeTable  # INTEREST_COLUMNS
+    recommendations: EdgeTable  # RECOMMENDATION_COLUMNS
+
+    def __post_init__(self) -> None:
+        _in_contract(self.fields)
+
+    def take(self, users: Sequence[int]) -> ProfileColumns:
+        """The profiles of some users (block indices, ascending), in that order."""
+        return ProfileColumns(
+            [self.user_ids[u] for u in users],
+            {name: [values[u] for u in users] for name, values in self.fields.items()},
+            self.embeddings[list(users)],
+            self.interests.take(users),
+            self.recommendations.take(users),
+        )
+
+    @classmethod
+    def of_rows(cls, profiles: Sequence[ProfileRow]) -> ProfileColumns:
+        for p in profiles:
+            _in_contract(p.fields)
+        return cls(
+            [p.user_id for p in profiles],
+            {f.name: [p.fields.get(f.name) for p in profiles] for f in FIELDS},
+            np.asarray([list(p.embedding) for p in profiles], dtype=np.float64).reshape(
+                len(profiles), -1
+            ),
+            EdgeTable.of(INTEREST_COLUMNS, (interest_entries(p) for p in profiles)),
+            EdgeTable.of(RECOMMENDATION_COLUMNS, (recommendation_entries(p) for p in profiles)),
+        )
+
+    def rows(self) -> list[ProfileRow]:
+        """The profiles as rows (the Cypher writer's statement rows are made from these)."""
+        n = len(self.user_ids)
+        interests = [self.interests.per_user(n, c) for c in INTEREST_COLUMNS]
+        recommendations = [self.recommendations.per_user(n, c) for c in RECOMMENDATION_COLUMNS]
+        return [
+            ProfileRow(
+                user,
+                self.embeddings[u].tolist(),
+                {name: values[u] for name, values in self.fields.items()},
+                [
+                    Interest(name, weight, items, friends, adoptions)
+                    for name, _, weight, items, friends, adoptions in zip(
+                        *(column[u] for column in interests), strict=True
+                    )
+                ],
+                [
+                    Recommendation(*slot)
+                    for slot in zip(*(column[u] for column in recommendations), strict=True)
+                ],
+            )
+            for u, user in enumerate(self.user_ids)
+        ]
+
+    def packed(
+        self,
+        run_id: str,
+        watermark: int,
+        now: int,
+        digests: Sequence[Sequence[str]],
+        write: Sequence[dict[str, bool]],
+    ) -> dict[str, Any]:
+        """The profiles as the batch ``profilegraph.writeProfiles`` takes (the same effect as
+        :func:`statement_row`'s rows in ``write_profiles.cypher``): one list per property, the
+        embeddings as one flat list, which parts to write per user, each edge table (of the
+        users whose list is written) with the index of its user."""
+        n = len(self.user_ids)
+        names = self.interests.per_user(n, "name")
+        props: dict[str, list[Any]] = {f.property: self.fields[f.name] for f in FIELDS}
+        props.update(
+            profile_run_id=[run_id] * n,
+            profile_watermark=[watermark] * n,
+            profile_updated_at=[now] * n,
+            profile_interests=names,
+            profile_interest_weights=self.interests.per_user(n, "weight"),
+            profile_recommendations=self.recommendations.per_user(n, "item_id"),
+        )
+        flags = {part: [w[part] for w in write] for part in DIGESTS}
+        batch: dict[str, Any] = {
+            "users": list(self.user_ids),
+            "watermark": watermark,
+            "props": props,
+            "embeddings": self.embeddings.ravel().tolist(),
+            "dim": self.embeddings.shape[1],
+            "trails": [TRAIL_SEP.join([run_id, *mine]) for mine in names],
+            "stage_trails": [
+                TRAIL_SEP.join([run_id, stage or ""]) for stage in self.fields["lifecycle_stage"]
+            ],
+            "trail_key": run_id + TRAIL_SEP,
+            "online_fields": sorted(_ONLINE_PROPERTIES),
+            "provenance": list(PROVENANCE),
+            "digests": [list(d) for d in digests],
+            "write": flags,
+            "parts": list(PARTS),
+            "field_edges": _FIELD_EDGES,
+            "interests": self.interests.of_users(flags["interests"]),
+            "recommendations": self.recommendations.of_users(flags["recommendations"]),
+        }
+        for edges in FIELD_EDGES:
+            entries = EdgeTable.of(
+                (edges.key, "rank", edges.value_property),
+                (
+                    field_edge_entries(edges, {edges.field: mine, edges.value_field: values})
+                    for mine, values in zip(
+                        self.fields[edges.field], self.fields[edges.value_field], strict=True
+                    )
+                ),
+            )
+            batch[edges.field] = entries.of_users(flags[edges.field])
+        return batch
+
+
+@dataclass(frozen=True)
+class CandidateBlock:
+    """Profiles the writer may write, a batch of users: what is compared with Neo4j (each
+    user's part digests, one per ``PARTS`` then the embedding's, and the embeddings [users,
+    dim]) and how to make the profiles of some of them (block indices, ascending) as columns,
+    which is done only for the users whose profile changed."""
+
+    user_ids: list[str]
+    digests: list[Sequence[str]]
+    embeddings: np.ndarray
+    make: Callable[[list[int]], ProfileColumns]
+
+    @classmethod
+    def of_rows(cls, profiles: Sequence[ProfileRow]) -> CandidateBlock:
+        """Rows as a block, their digests made from their statement rows."""
+        columns = ProfileColumns.of_rows(profiles)
+        digests = [statement_row("", 0, 0, p)["digests"] for p in profiles]
+
+        def make(indices: list[int]) -> ProfileColumns:
+            return columns.take(indices)
+
+        return cls(columns.user_ids, digests, columns.embeddings, make)
 
 
 def statement_row(
@@ -257,12 +445,7 @@ def statement_row(
 ) -> dict[str, Any]:
     """One profile as one row of ``$rows`` in write_profiles.cypher (the bench times parts);
     ``digests`` as the refresh computed them (``jobs.write_digests``), else from the row."""
-    unknown = set(profile.fields) - {f.name for f in FIELDS}
-    if unknown:
-        settable = sorted(f.name for f in FIELDS)
-        raise ValueError(
-            f"profile fields {sorted(unknown)} are not in the contract (settable: {settable})"
-        )
+    _in_contract(profile.fields)
     # Every field every time (a missing one as null, which removes it): no field outlives its run
     props: dict[str, Any] = {f.property: profile.fields.get(f.name) for f in FIELDS}
     names = [i.category for i in profile.interests]
@@ -274,35 +457,14 @@ def statement_row(
         profile_interest_weights=[float(i.weight) for i in profile.interests],
         profile_recommendations=[r.item_id for r in profile.recommendations],
     )
-    edges = [
-        {
-            "name": i.category,
-            "rank": rank,
-            "weight": float(i.weight),
-            "items": list(i.items),
-            "friends": list(i.friends),
-            "adoptions": int(i.adoptions),
-        }
-        for rank, i in enumerate(profile.interests, start=1)
-    ]
     row = {
         "user_id": profile.user_id,
         "watermark": watermark,
         "props": props,
         "batch_props": {k: v for k, v in props.items() if k not in _ONLINE_PROPERTIES},
         "embedding": [float(x) for x in profile.embedding],
-        "interests": edges,
-        "recommendations": [
-            {
-                "item_id": r.item_id,
-                "rank": int(r.rank),
-                "score": float(r.score),
-                "kind": r.kind,
-                "reason": r.reason,
-                "category": r.category,
-            }
-            for r in profile.recommendations
-        ],
+        "interests": interest_entries(profile),
+        "recommendations": recommendation_entries(profile),
         **{e.field: field_edge_entries(e, profile.fields) for e in FIELD_EDGES},
         "trail_key": run_id + TRAIL_SEP,
         "trail": TRAIL_SEP.join([run_id, *names]),
@@ -324,6 +486,45 @@ def statement_row(
     return row
 
 
+def interest_entries(profile: ProfileRow) -> list[dict[str, Any]]:
+    """A profile's interests as the writers' INTERESTED_IN entries (``INTEREST_COLUMNS``)."""
+    return [
+        {
+            "name": i.category,
+            "rank": rank,
+            "weight": float(i.weight),
+            "items": list(i.items),
+            "friends": list(i.friends),
+            "adoptions": int(i.adoptions),
+        }
+        for rank, i in enumerate(profile.interests, start=1)
+    ]
+
+
+def recommendation_entries(profile: ProfileRow) -> list[dict[str, Any]]:
+    """A profile's list as the writers' RECOMMENDED entries (``RECOMMENDATION_COLUMNS``)."""
+    return [
+        {
+            "item_id": r.item_id,
+            "rank": int(r.rank),
+            "score": float(r.score),
+            "kind": r.kind,
+            "reason": r.reason,
+            "category": r.category,
+        }
+        for r in profile.recommendations
+    ]
+
+
+def _in_contract(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(FIELDS_BY_NAME)
+    if unknown:
+        settable = sorted(FIELDS_BY_NAME)
+        raise ValueError(
+            f"profile fields {sorted(unknown)} are not in the contract (settable: {settable})"
+        )
+
+
 def field_edge_entries(edges: FieldEdges, fields: dict[str, Any]) -> list[dict[str, Any]]:
     """The edges a list field implies for one profile (``fields``: by name), as the writers'
     entries: the target's key, the rank (from 1) and the value."""
@@ -339,14 +540,6 @@ def field_edge_entries(edges: FieldEdges, fields: dict[str, Any]) -> list[dict[s
 WRITE_PROCEDURE = "profilegraph.writeProfiles"
 # set by the online path between refreshes: a run older than its update leaves them be
 _ONLINE_PROPERTIES = frozenset(FIELDS_BY_NAME[name].property for name in ONLINE_FIELDS)
-_EDGE_TABLES = {  # the procedure's edge tables: (the statement row's key, columns)
-    "interests": ("interests", ("name", "rank", "weight", "items", "friends", "adoptions")),
-    "recommendations": (
-        "recommendations",
-        ("item_id", "rank", "score", "kind", "reason", "category"),
-    ),
-    **{e.field: (e.field, (e.key, "rank", e.value_property)) for e in FIELD_EDGES},
-}
 _ONLINE_EDGE_PARTS = frozenset(e.field for e in FIELD_EDGES if e.online)
 _FIELD_EDGES = [  # as the procedure reads the declarations
     {
@@ -361,62 +554,29 @@ _FIELD_EDGES = [  # as the procedure reads the declarations
 ]
 
 
-def packed_batch(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Statement rows (:func:`statement_row`, one batch of one run) as the columns
-    ``profilegraph.writeProfiles`` takes: one list per property, the embeddings as one flat
-    list, which parts to write per user, each edge table (of the users whose list is written)
-    as columns with the index of its user."""
-    batch: dict[str, Any] = {
-        "users": [row["user_id"] for row in rows],
-        "watermark": rows[0]["watermark"],
-        "props": {key: [row["props"][key] for row in rows] for key in rows[0]["props"]},
-        "embeddings": [x for row in rows for x in row["embedding"]],
-        "dim": len(rows[0]["embedding"]),
-        "trails": [row["trail"] for row in rows],
-        "stage_trails": [row["stage_trail"] for row in rows],
-        "trail_key": rows[0]["trail_key"],
-        "online_fields": sorted(_ONLINE_PROPERTIES),
-        "provenance": list(PROVENANCE),
-        "digests": [row["digests"] for row in rows],
-        "write": {part: [row["write"][part] for row in rows] for part in (*PARTS, "embedding")},
-        "parts": list(PARTS),
-        "field_edges": _FIELD_EDGES,
-    }
-    for table, (key, columns) in _EDGE_TABLES.items():
-        entries = [(u, e) for u, row in enumerate(rows) if row["write"][key] for e in row[key]]
-        batch[table] = {"user": [u for u, _ in entries]} | {
-            column: [entry[column] for _, entry in entries] for column in columns
-        }
-    return batch
-
-
-def _candidate(
-    run_id: str, watermark: int, now: int, profile: ProfileRow | Candidate[ProfileRow]
-) -> Candidate[dict[str, Any]]:
-    """What the writer compares, with how to make the statement row."""
-    if isinstance(profile, ProfileRow):
-        row = statement_row(run_id, watermark, now, profile)
-        return Candidate(profile.user_id, row["digests"], row["embedding"], lambda: row)
-
-    def make() -> dict[str, Any]:
-        return statement_row(run_id, watermark, now, profile.make(), profile.digests)
-
-    return Candidate(profile.user_id, profile.digests, profile.embedding, make)
-
-
-def _batches(
-    rows: Iterable[ProfileRow | Candidate[ProfileRow]], size: int
-) -> Iterator[list[ProfileRow | Candidate[ProfileRow]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
+def _blocks(profiles: Iterable[ProfileRow | CandidateBlock], size: int) -> Iterator[CandidateBlock]:
+    """Rows grouped into blocks of ``size``; blocks as they come."""
+    rows: list[ProfileRow] = []
+    for profile in profiles:
+        if isinstance(profile, CandidateBlock):
+            if rows:
+                yield CandidateBlock.of_rows(rows)
+                rows = []
+            yield profile
+            continue
+        rows.append(profile)
+        if len(rows) == size:
+            yield CandidateBlock.of_rows(rows)
+            rows = []
+    if rows:
+        yield CandidateBlock.of_rows(rows)
 
 
 def write_profiles(
     client: GraphClient,
     run_id: str,
     watermark: int,
-    profiles: Iterable[ProfileRow | Candidate[ProfileRow]],
+    profiles: Iterable[ProfileRow | CandidateBlock],
     *,
     batch_size: int = 2_000,
     workers: int = 2,
@@ -438,35 +598,41 @@ def write_profiles(
 
     procedure = client.has_procedure(WRITE_PROCEDURE)
 
-    def write(
-        batch: list[ProfileRow | Candidate[ProfileRow]],
-    ) -> tuple[int, int, int, dict[str, int]]:
-        candidates = [_candidate(run_id, watermark, now, p) for p in batch]
-        users = [c.user_id for c in candidates]
+    def write(block: CandidateBlock) -> tuple[int, int, int, dict[str, int]]:
+        users = block.user_ids
         held = stored_digests(client, users)
-        moved = embeddings_changed(client, candidates, held)
-        changed = []
-        for candidate, embedding_changed in zip(candidates, moved, strict=True):
-            stored = held.get(candidate.user_id)
-            write = changed_parts(candidate.digests, stored, embedding_changed)
+        moved = embeddings_changed(client, users, block.digests, block.embeddings, held)
+        changed: list[int] = []
+        digests: list[list[str]] = []
+        writes: list[dict[str, bool]] = []
+        for k, (user, mine, embedding_changed) in enumerate(
+            zip(users, block.digests, moved, strict=True)
+        ):
+            stored = held.get(user)
+            write = changed_parts(mine, stored, embedding_changed)
             if any(write.values()):
-                row = candidate.make()
-                row["write"] = write
+                mine = list(mine)
                 if not embedding_changed:  # the stored vector stays, and so does its digest
                     kept = stored or []
-                    stays = kept[EMBEDDING] if len(kept) > EMBEDDING else ""
-                    row["digests"][EMBEDDING] = row["online_digests"][EMBEDDING] = stays
-                changed.append(row)
-        parts = {part: sum(row["write"][part] for row in changed) for part in (*PARTS, "embedding")}
+                    mine[EMBEDDING] = kept[EMBEDDING] if len(kept) > EMBEDDING else ""
+                changed.append(k)
+                digests.append(mine)
+                writes.append(write)
+        parts = {part: sum(w[part] for w in writes) for part in DIGESTS}
         written = 0
         common = {"run_id": run_id, "trail_runs": TRAIL_RUNS, "consent_default": consent_default}
-        if changed and procedure:
-            written = client.write_rows(
-                "write_profiles_packed", batch=packed_batch(changed), **common
-            )
-        elif changed:
-            written = client.write_rows("write_profiles", rows=changed, **common)
-        unchanged = len(candidates) - len(changed)
+        if changed:
+            profiles = block.make(changed)
+            if procedure:
+                batch = profiles.packed(run_id, watermark, now, digests, writes)
+                written = client.write_rows("write_profiles_packed", batch=batch, **common)
+            else:
+                rows = [
+                    statement_row(run_id, watermark, now, profile, mine) | {"write": write}
+                    for profile, mine, write in zip(profiles.rows(), digests, writes, strict=True)
+                ]
+                written = client.write_rows("write_profiles", rows=rows, **common)
+        unchanged = len(users) - len(changed)
         return written, unchanged, len(changed) - written, parts
 
     def done(future: Future[tuple[int, int, int, dict[str, int]]]) -> None:
@@ -483,8 +649,8 @@ def write_profiles(
     # at most one batch waiting per writer: the rows are made as the writers take them
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[tuple[int, int, int, dict[str, int]]]] = deque()
-        for batch in _batches(profiles, batch_size):
-            pending.append(pool.submit(write, batch))
+        for block in _blocks(profiles, batch_size):
+            pending.append(pool.submit(write, block))
             if len(pending) > 2 * workers:
                 done(pending.popleft())
         while pending:

@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.errors import PayloadError, ProfilegraphError
-from core.profile_contract import FIELDS
 from core.settings import SENSITIVE, Settings
 from engine.dimensions.review_text import ReviewRows, TextModel, fit_text_model
 from engine.pipeline import (
     ModelState,
-    SavedResult,
-    load_result,
     run_full,
     run_incremental,
     save_result,
@@ -41,10 +37,6 @@ from graph.export import export_snapshot
 from graph.ingest import close_epoch
 from graph.selections import ChangedSince, Consent, Selection, WholeGraph
 from graph.writeback import (
-    Candidate,
-    Interest,
-    ProfileRow,
-    Recommendation,
     clear_unconsented,
     finish_run,
     read_run,
@@ -54,8 +46,8 @@ from graph.writeback import (
 from jobs.payloads import RefreshRequest, StepPayload, validate
 from jobs.pseudonyms import Pseudonyms, pseudonymise
 from jobs.recipe import pipeline_config, text_config
+from jobs.result_profiles import result_profiles
 from jobs.runs import TERMINAL, RunBoard, duration_text
-from jobs.write_digests import ResultDigests
 
 MODEL = "lightgcn+social / influence-sage"
 # progress (percent) at the start of each named step
@@ -355,78 +347,19 @@ def _previous_state(settings: Settings, previous_run_id: str) -> ModelState | No
     return ModelState.load(path) if path.exists() else None
 
 
-def profile_rows(
-    result_path: Path, pseudonyms: Pseudonyms
-) -> tuple[Iterator[Candidate], int, dict[str, Any], dict[str, float]]:
-    """The result file as the writer's candidates, made as the writer takes them (a million
-    profiles as Python objects would not fit beside the rest): each user's part digests and
-    embedding, which the writer compares with what Neo4j holds, and the row (every declared
-    field, the embedding, the interests with their evidence, each pseudonym resolved to its
-    id) made only for a user whose profile changed. A user erased since the export is left
-    out, and so is an item or friend named in an explanation. Also: how many users the file
-    holds, its metrics and timings."""
-    saved = load_result(result_path)
-    return _candidates(saved, pseudonyms), len(saved.user_ids), saved.metrics, saved.timings
-
-
-DIGEST_BLOCK = 20_000  # users digested at once
-
-
-def _candidates(saved: SavedResult, pseudonyms: Pseudonyms) -> Iterator[Candidate]:
-    digests = ResultDigests(saved)
-    embedding = saved.columns["embedding"]
-    for lo in range(0, len(saved.user_ids), DIGEST_BLOCK):
-        hi = min(lo + DIGEST_BLOCK, len(saved.user_ids))
-        vectors = embedding[lo:hi].tolist()
-        for i, digest in zip(range(lo, hi), digests.block(lo, hi), strict=True):
-            user_id = pseudonyms.resolve("user", saved.user_ids[i])
-            if user_id is not None:
-                row = partial(_row, saved, pseudonyms, i, user_id, vectors[i - lo])
-                yield Candidate(user_id, digest, vectors[i - lo], row)
-
-
-def _row(
-    saved: SavedResult, pseudonyms: Pseudonyms, i: int, user_id: str, embedding: list[float]
-) -> ProfileRow:
-    """Row ``i`` of the result as the profile the writer writes."""
-    c = saved.columns
-
-    def ids(node_type: str, names: list[str]) -> list[str]:
-        found = (pseudonyms.resolve(node_type, name) for name in names)
-        return [ext for ext in found if ext is not None]
-
-    evidence = zip(
-        c["interests"][i],
-        c["interest_weights"][i],
-        c["explanation"][i],
-        c["interest_adoptions"][i],
-        strict=True,
-    )
-    interests = [
-        Interest(name, weight, ids("item", why["items"]), ids("user", why["friends"]), adopted)
-        for name, weight, why, adopted in evidence
-    ]
-    fields = {f.name: f.to_value(c[f.name][i]) for f in FIELDS}
-    recommendations = [
-        Recommendation(**{**slot, "item_id": item})
-        for slot in c["recommendations"][i]
-        if (item := pseudonyms.resolve("item", slot["item_id"])) is not None
-    ]
-    return ProfileRow(user_id, embedding, fields, interests, recommendations)
-
-
 def write_step(settings: Settings, board: RunBoard, step: StepPayload) -> dict[str, Any]:
     """Write the profiles (never behind a newer stored one) and complete the run."""
     files = run_files(settings, step.run_id)
     pseudonyms = Pseudonyms.load(files.folder)
     if step.scored and pseudonyms is None:
         raise FileNotFoundError(f"run {step.run_id}: its pseudonym mapping is gone")
+    size = settings.refresh.write_batch_size
     rows, total, metrics, timings = (
-        profile_rows(files.result, pseudonyms)
+        result_profiles(files.result, pseudonyms, batch_size=size)
         if step.scored and pseudonyms
         else (iter(()), 0, {}, {})
     )
-    total, size = max(1, total), settings.refresh.write_batch_size
+    total = max(1, total)
 
     def after_batch(n: int) -> None:
         board.update(step.run_id, percent=80 + min(19, 19 * n * size // total))

@@ -59,7 +59,7 @@ class InterestEvidence:
     def __len__(self) -> int:
         return self.kept.numel()
 
-    def _block(self, lo: int, hi: int) -> list[list[dict[str, list[str]]]]:
+    def block(self, lo: int, hi: int) -> list[list[dict[str, list[str]]]]:
         out = [[{"items": [], "friends": []} for _ in range(k)] for k in self.kept[lo:hi].tolist()]
         for kind, named in zip(KINDS, (self.items, self.friends), strict=True):
             a, b = torch.searchsorted(named.row, torch.tensor([lo, hi])).tolist()
@@ -70,11 +70,11 @@ class InterestEvidence:
         return out
 
     def __getitem__(self, u: int) -> list[dict[str, list[str]]]:
-        return self._block(u, u + 1)[0]
+        return self.block(u, u + 1)[0]
 
     def __iter__(self) -> Iterator[list[dict[str, list[str]]]]:
         for lo in range(0, len(self), BLOCK):
-            yield from self._block(lo, min(lo + BLOCK, len(self)))
+            yield from self.block(lo, min(lo + BLOCK, len(self)))
 
     def to_dict(self) -> dict[str, Any]:
         """Tensors and name lists only (the result file loads with ``weights_only``)."""

@@ -24,7 +24,7 @@ from engine.pipeline import PipelineConfig, load_result, run_full, save_result
 from graph.datasets.synthetic import SyntheticConfig, generate, to_snapshot
 from graph.queries import CYPHER_DIR
 from jobs.pseudonyms import pseudonymise
-from jobs.refresh import profile_rows
+from jobs.result_profiles import result_profiles
 
 # a property access (u.profile_x) or a quoted property name ('profile_x'), outside comments
 PROPERTY = re.compile(r"(?<=[.'])profile_[a-z_]+\b")
@@ -88,8 +88,9 @@ def test_a_run_result_becomes_rows_with_every_field_typed(tmp_path: Path) -> Non
     config = PipelineConfig(train=TrainConfig(embedding_dim=8, max_epochs=2, device="cpu"))
     path = save_result(run_full(snapshot, config, run_id="contract"), tmp_path / "result.pt")
     assert set(load_result(path).columns) == set(COLUMNS)
-    made, total, _, _ = profile_rows(path, pseudonyms)
-    rows = [candidate.make() for candidate in made]  # the rows the writer makes when it must
+    blocks, total, _, _ = result_profiles(path, pseudonyms, batch_size=50)
+    # the profiles the writer makes when it must, as the Cypher writer's rows
+    rows = [row for block in blocks for row in block.make(list(range(len(block.user_ids)))).rows()]
     assert len(rows) == total == 120
     python = {
         "float": float,

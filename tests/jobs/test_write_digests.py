@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
+from core.vocabulary import PROFILE_TYPES
 from engine.dimensions.next_steps import NextConfig
 from engine.models.next_behaviour import SequenceConfig
 from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, SavedResult, load_result, run_full, save_result
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events, to_snapshot
+from graph.queries import Query
 from graph.source import ingest_events
-from graph.writeback import DIGESTS, write_profiles
+from graph.writeback import DIGESTS, WRITE_PROCEDURE, write_profiles
 from jobs.pseudonyms import Pseudonyms, pseudonymise
-from jobs.refresh import profile_rows
+from jobs.result_profiles import result_profiles
 from jobs.write_digests import ResultDigests
 from tests.graph.conftest import wipe
 
@@ -77,11 +80,15 @@ def test_each_part_changes_where_its_content_does(run: tuple[Path, Pseudonyms]) 
     }
 
 
+def _reset(client: GraphClient) -> None:
+    wipe(client)
+    data = generate(SyntheticConfig(n_users=120, n_items=40, seed=5))
+    ingest_events(client, list(synthetic_events(data)), source="test")
+
+
 @pytest.fixture
 def shop(graph: GraphClient, run: tuple[Path, Pseudonyms]) -> Iterator[GraphClient]:
-    wipe(graph)
-    data = generate(SyntheticConfig(n_users=120, n_items=40, seed=5))
-    ingest_events(graph, list(synthetic_events(data)), source="test")
+    _reset(graph)
     yield graph
 
 
@@ -89,16 +96,16 @@ def test_a_rerun_of_the_same_result_writes_nothing(
     shop: GraphClient, run: tuple[Path, Pseudonyms]
 ) -> None:
     path, mapping = run
-    candidates, total, _, _ = profile_rows(path, mapping)
+    candidates, total, _, _ = result_profiles(path, mapping)
     first = write_profiles(shop, "d-1", 1, candidates, batch_size=50)
     assert first.written == total and first.unchanged == 0
-    again = write_profiles(shop, "d-2", 2, profile_rows(path, mapping)[0], batch_size=50)
+    again = write_profiles(shop, "d-2", 2, result_profiles(path, mapping)[0], batch_size=50)
     assert (again.written, again.unchanged) == (0, total)
     # one user's churn risk moves: that user's properties, and nothing else, are written
     data = torch.load(path, weights_only=True)
     data["churn_probability"][0] = 0.987654
     torch.save(data, path.with_name("moved.pt"))
-    moved = write_profiles(shop, "d-3", 3, profile_rows(path.with_name("moved.pt"), mapping)[0])
+    moved = write_profiles(shop, "d-3", 3, result_profiles(path.with_name("moved.pt"), mapping)[0])
     assert (moved.written, moved.unchanged) == (1, total - 1)
     assert moved.parts == {
         "props": 1,
@@ -107,3 +114,52 @@ def test_a_rerun_of_the_same_result_writes_nothing(
         "next_categories": 0,
         "embedding": 0,
     }
+
+
+WRITTEN = Query(
+    name="test_written_profiles",
+    mode="read",
+    text="""MATCH (u:User) WHERE u.profile_run_id IS NOT NULL
+    RETURN u.user_id AS user, properties(u) AS props,
+           COLLECT { MATCH (u)-[r]->(n) WHERE type(r) IN $types
+                     RETURN [type(r), r.rank, coalesce(n.name, n.item_id), properties(r)]
+                     ORDER BY type(r), r.rank } AS edges
+    ORDER BY user""",
+)
+
+
+def _written(client: GraphClient) -> list[dict[str, Any]]:
+    rows = client.read(WRITTEN, types=list(PROFILE_TYPES))
+    for row in rows:
+        row["props"].pop("profile_updated_at")  # the clock's, not the profile's
+    return rows
+
+
+def test_both_writers_leave_the_same_graph(
+    shop: GraphClient, run: tuple[Path, Pseudonyms], tmp_path: Path
+) -> None:
+    """The procedure takes the result's columns sliced into its batch; the Cypher writer takes
+    rows made from the same slices. Written first, then with a few users' parts moved (a
+    field, a list, an embedding), both leave every property and edge alike; a slice that lost
+    its users' alignment (an edge table off by one user) would not."""
+    path, mapping = run
+    data = torch.load(path, weights_only=True)
+    data["churn_probability"][0] = 0.987654
+    data["recommendations"]["score"][5, 0] += 1.0
+    data["embedding"][14, 0] += 1.0
+    torch.save(data, tmp_path / "moved.pt")
+    graphs = []
+    try:
+        for procedure in (True, False):
+            shop.procedures[WRITE_PROCEDURE] = procedure
+            for n, result in enumerate((path, tmp_path / "moved.pt"), start=1):
+                blocks = result_profiles(result, mapping, batch_size=50)[0]
+                report = write_profiles(shop, f"both-{n}", n, blocks, batch_size=50)
+                assert report.written == (120 if n == 1 else 3), report
+            graphs.append(_written(shop))
+            _reset(shop)
+    finally:
+        shop.procedures[WRITE_PROCEDURE] = True
+    assert len(graphs[0]) == 120 and sum(len(row["edges"]) for row in graphs[0]) > 120
+    assert {row["props"]["profile_run_id"] for row in graphs[0]} == {"both-1", "both-2"}
+    assert graphs[0] == graphs[1]
