@@ -3,9 +3,11 @@
 The writer compares each user's part digests with what Neo4j holds (``graph.writeback``) and
 makes a row only where something changed. Making every user's row to digest it would cost as
 much as the write it saves (about 100 µs a user in Python), so here the digests come straight
-from the result's columns: each column is rounded (floats at ``SAME_DIGITS`` significant
-digits) a column at a time, the lists and the interests' evidence are hashed as tensors, and
-each user's values are hashed once per part.
+from the result's columns, a column at a time and never a user at a time: each column becomes a
+64-bit code per user (floats equal to ``SAME_DIGITS`` significant digits share a code, each
+distinct text is hashed once, a list is coded by its values and their positions, None apart
+from every value), the lists and the interests' evidence are hashed as tensors, and each part's
+columns are folded per user (FNV-1a over the codes, as arrays).
 
 These digests see the result as its file holds it (items and friends by pseudonym, which carry
 over from run to run along a lineage: ``jobs.pseudonyms``), so they agree from run to run, not
@@ -27,38 +29,21 @@ from core.profile_contract import FIELD_EDGES, FIELDS
 from engine.dimensions.interest_evidence import KINDS, InterestEvidence, Named
 from engine.dimensions.recommendation_lists import RecommendationLists
 from engine.pipeline import SavedResult
-from graph.writeback import PARTS, SAME_DIGITS, SAME_FORMAT
+from graph.writeback import DIGESTS, SAME_DIGITS
 
 _FIELD = {f.name: k for k, f in enumerate(FIELDS)}
+_NONE = np.uint64(0x9E3779B97F4A7C15)  # the code of a missing value
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
-def _column(values: Any, kind: str) -> list[Any]:
-    """One column (a value per user) as the digest reads it, by the contract's kind of value."""
-    if isinstance(values, Tensor):
-        if values.is_floating_point():
-            return [format(v, SAME_FORMAT) for v in values.tolist()]
-        return values.tolist()
-    if kind == "float":
-        return [format(v, SAME_FORMAT) if type(v) is float else v for v in values]
-    if kind == "list[float]":
-        return [None if v is None else tuple(format(x, SAME_FORMAT) for x in v) for v in values]
-    if kind == "list[str]":
-        return [None if v is None else tuple(v) for v in values]
-    return list(values)
-
-
 def _name_codes(names: Sequence[str]) -> np.ndarray:
-    """A stable 64-bit code per name (blake2b: Python's own string hash changes per process)."""
-    codes = [
-        int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "little") for n in names
-    ]
-    return np.array([*codes, 0], dtype=np.uint64)  # index -1 (no name) reads the 0 at the end
+    """The code of each name in a name table; index -1 (no name) reads the 0 at the end."""
+    return np.append(_text_codes(names), np.uint64(0))
 
 
-def _float_codes(x: Tensor) -> np.ndarray:
+def _float_codes(x: Tensor | np.ndarray) -> np.ndarray:
     """Floats as integers equal where they agree to ``SAME_DIGITS`` significant digits."""
-    v = x.double().numpy()
+    v = x.double().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
     out = np.zeros(v.shape, dtype=np.int64)
     nonzero = np.isfinite(v) & (v != 0)
     exponent = np.floor(np.log10(np.abs(v[nonzero])))
@@ -69,7 +54,59 @@ def _float_codes(x: Tensor) -> np.ndarray:
     return out
 
 
-def _row_hash(columns: list[np.ndarray]) -> list[int]:
+def column_codes(values: Any, kind: str) -> np.ndarray:
+    """One column (a value per user) as a 64-bit code per user, equal where the values are
+    the same to the digest (floats to ``SAME_DIGITS`` significant digits; a list by its
+    values in order; None apart from every value), by the contract's kind of value."""
+    if isinstance(values, Tensor):
+        if values.is_floating_point():
+            return _float_codes(values).astype(np.uint64)
+        return values.long().numpy().astype(np.uint64)
+    if kind.startswith("list["):
+        return _list_codes(values, kind[5:-1])
+    values = list(values)
+    nones = values.count(None)
+    if nones == len(values):  # a figure the data cannot support: a column of None
+        return np.full(len(values), _NONE, dtype=np.uint64)
+    if kind == "float":
+        numbers = [np.nan if v is None else v for v in values] if nones else values
+        out = _float_codes(np.asarray(numbers, dtype=np.float64)).astype(np.uint64)
+    elif kind == "str":
+        out = _text_codes(values)
+    else:  # int, time, bool
+        numbers = [0 if v is None else v for v in values] if nones else values
+        out = np.asarray(numbers, dtype=np.int64).astype(np.uint64)
+    if nones:
+        out[np.asarray([v is None for v in values])] = _NONE
+    return out
+
+
+def _text_codes(values: Sequence[str | None]) -> np.ndarray:
+    """A stable 64-bit code per text, each distinct text hashed once (blake2b: Python's own
+    string hash changes per process)."""
+    distinct = dict.fromkeys(values, 0)
+    for text in distinct:
+        if text is not None:
+            distinct[text] = int.from_bytes(
+                hashlib.blake2b(text.encode(), digest_size=8).digest(), "little"
+            )
+    return np.array([distinct[v] for v in values], dtype=np.uint64)
+
+
+def _list_codes(lists: Sequence[Sequence[Any] | None], kind: str) -> np.ndarray:
+    """Per user: a code of their list (each value's code with its position), or of None."""
+    lengths = np.array([-1 if v is None else len(v) for v in lists], dtype=np.int64)
+    n = np.maximum(lengths, 0)
+    flat = [x for v in lists if v is not None for x in v]
+    summed = np.zeros(len(lists), dtype=np.uint64)
+    if flat:
+        position = np.arange(len(flat)) - np.repeat(np.cumsum(n) - n, n)
+        entry = _row_hash([position, column_codes(flat, kind)])
+        np.add.at(summed, np.repeat(np.arange(len(lists)), n), entry)
+    return _row_hash([lengths, summed])
+
+
+def _row_hash(columns: Sequence[np.ndarray]) -> np.ndarray:
     """FNV-1a over each row of the [U] or [U, K] integer columns, in order."""
     h = np.full(len(columns[0]), _FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -78,12 +115,12 @@ def _row_hash(columns: list[np.ndarray]) -> list[int]:
             for k in range(block.shape[1]):
                 h ^= block[:, k]
                 h *= _FNV_PRIME
-    return h.tolist()
+    return h
 
 
 def _lists(
     lists: RecommendationLists, codes: dict[str, np.ndarray], lo: int, hi: int
-) -> tuple[list[int], list[int]]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per user of rows lo..hi: a hash of the whole list (every slot's fields) and of its
     items alone."""
     slots = lists.slots
@@ -103,7 +140,7 @@ def _lists(
 
 def _evidence(
     evidence: InterestEvidence, codes: dict[str, np.ndarray], lo: int, hi: int
-) -> list[int]:
+) -> np.ndarray:
     """Per user of rows lo..hi: a hash of the items and friends named behind each interest,
     in order."""
     h = np.zeros(hi - lo, dtype=np.uint64)
@@ -123,7 +160,7 @@ def _named(named: Named, names: np.ndarray, lo: int, hi: int, salt: int) -> np.n
     position = np.arange(row.size) - np.searchsorted(row, row, side="left")
     code = names[named.thing[a:b].numpy()]
     entry = _row_hash([np.full(row.size, salt), named.slot[a:b].numpy(), position, code])
-    np.add.at(out, row, np.array(entry, dtype=np.uint64))
+    np.add.at(out, row, entry)
     return out
 
 
@@ -148,10 +185,10 @@ class ResultDigests:
         the embedding's (``DIGESTS``)."""
         c = self.saved.columns
         whole, items = _lists(c["recommendations"], self.codes, lo, hi)
-        interests = _column(c["interests"][lo:hi], "list[str]")
-        weights = _column(c["interest_weights"][lo:hi], "list[float]")
-        fields = [_column(c[f.name][lo:hi], f.kind) for f in FIELDS]
-        adoptions = _column(c["interest_adoptions"][lo:hi], "list[int]")
+        interests = column_codes(c["interests"][lo:hi], "list[str]")
+        weights = column_codes(c["interest_weights"][lo:hi], "list[float]")
+        fields = [column_codes(c[f.name][lo:hi], f.kind) for f in FIELDS]
+        adoptions = column_codes(c["interest_adoptions"][lo:hi], "list[int]")
         evidence = _evidence(c["explanation"], self.codes, lo, hi)
         parts = {
             "props": [*fields, interests, weights, items],
@@ -161,14 +198,7 @@ class ResultDigests:
                 e.field: [fields[_FIELD[e.field]], fields[_FIELD[e.value_field]]]
                 for e in FIELD_EDGES
             },
+            "embedding": [_float_codes(c["embedding"][lo:hi])],
         }
-        per_part = [
-            [
-                hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
-                for values in zip(*parts[part], strict=True)
-            ]
-            for part in PARTS
-        ]
-        embedding = _row_hash([_float_codes(c["embedding"][lo:hi])])
-        per_part.append([f"{h:016x}" for h in embedding])
+        per_part = [[f"{h:016x}" for h in _row_hash(parts[part]).tolist()] for part in DIGESTS]
         return list(zip(*per_part, strict=True))

@@ -22,7 +22,7 @@ from graph.source import ingest_events
 from graph.writeback import DIGESTS, WRITE_PROCEDURE, write_profiles
 from jobs.pseudonyms import Pseudonyms, pseudonymise
 from jobs.result_profiles import result_profiles
-from jobs.write_digests import ResultDigests
+from jobs.write_digests import ResultDigests, column_codes
 from tests.graph.conftest import wipe
 
 
@@ -78,6 +78,27 @@ def test_each_part_changes_where_its_content_does(run: tuple[Path, Pseudonyms]) 
         11: {"props", "next_categories"},  # the probabilities are a field too
         14: {"embedding"},
     }
+
+
+def test_a_column_code_tells_apart_what_the_digest_must() -> None:
+    """A code per user and column: equal exactly where the written values would be the same
+    to the digest (floats to SAME_DIGITS), whatever mix of None, text, numbers and lists."""
+    same, other = (0, 1), (0, 2)
+
+    def pairs(values: list[Any], kind: str) -> tuple[bool, ...]:
+        codes = column_codes(values, kind)
+        return tuple(bool(codes[a] == codes[b]) for a, b in (same, other))
+
+    assert pairs([0.123412, 0.123414, 0.1236], "float") == (True, False)
+    assert pairs([None, None, 0.0], "float") == (True, False)
+    assert pairs(["a", "a", ""], "str") == (True, False)
+    assert pairs([None, None, ""], "str") == (True, False)
+    assert pairs([3, 3, None], "int") == (True, False)
+    assert pairs([["a", "b"], ["a", "b"], ["b", "a"]], "list[str]") == (True, False)
+    assert pairs([[], [], None], "list[str]") == (True, False)
+    assert pairs([[0.5], [0.50001], [0.5, 0.5]], "list[float]") == (True, False)
+    assert pairs([[None, "a"], [None, "a"], ["a", None]], "list[str]") == (True, False)
+    assert (column_codes([None] * 4, "str") == column_codes([None] * 4, "float")).all()
 
 
 def _reset(client: GraphClient) -> None:
