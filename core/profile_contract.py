@@ -11,11 +11,12 @@ Besides the declared fields, a profile always has the same *structure*: the embe
 as the vector property ``profile_embedding``), the top interests with their weights and
 explanations (``profile_interests``, ``profile_interest_weights`` and ``INTERESTED_IN`` edges),
 the run's provenance (``profile_run_id``, ``profile_watermark``, ``profile_updated_at``), the
-short interest and lifecycle-stage trails (``profile_trail``, ``profile_stage_trail``) and the
-recommendations (``RECOMMENDED`` edges, and ``profile_recommendations``: the item ids in rank
-order). The writer owns those. A list field may also imply edges (:data:`FIELD_EDGES`: the
-next categories as ``NEXT_CATEGORY`` edges); the writers, their digests and the online path
-read that declaration.
+short interest trail (``profile_trail``) and the recommendations (``RECOMMENDED`` edges, and
+``profile_recommendations``: the item ids in rank order). The writer owns those. A list field
+may also imply edges (:data:`FIELD_EDGES`: the next categories as ``NEXT_CATEGORY`` edges), and
+a field may keep a trail of its values under the last runs (:data:`FIELD_TRAILS`: the
+lifecycle stage as ``profile_stage_trail``); the writers, their digests and the online path
+read those declarations.
 """
 
 from __future__ import annotations
@@ -332,6 +333,20 @@ FIELD_EDGES: tuple[FieldEdges, ...] = (
     ),
 )
 FIELD_EDGES_BY_FIELD: dict[str, FieldEdges] = {e.field: e for e in FIELD_EDGES}
+
+
+@dataclass(frozen=True)
+class FieldTrail:
+    """A field whose value under each of the last runs that wrote the user is kept on them, as
+    ``property``: newest first, each entry the run id then the value (text; "" for none)
+    joined by U+001F, one entry per run (re-writing a run replaces its entry), so a move
+    between two runs is one query (``cypher/lifecycle_moves.cypher``)."""
+
+    field: str
+    property: str
+
+
+FIELD_TRAILS: tuple[FieldTrail, ...] = (FieldTrail("lifecycle_stage", "profile_stage_trail"),)
 ONLINE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.online)
 
 # Properties the writer sets from the run and the interests (not from a FIELDS column).
@@ -343,7 +358,6 @@ STRUCTURE = (
     "interest_weights",
     "embedding",
     "trail",
-    "stage_trail",
     "recommendations",
     "online_at",  # the online path's last update (ms), the fields it set, its change epoch
     "online_fields",
@@ -366,4 +380,5 @@ COLUMNS = STRUCTURE_COLUMNS + tuple(f.name for f in FIELDS)
 
 def property_names() -> set[str]:
     """Every ``profile_*`` property a profile may have on a ``:User`` node."""
-    return {PREFIX + name for name in STRUCTURE} | {f.property for f in FIELDS}
+    fields = {f.property for f in FIELDS} | {t.property for t in FIELD_TRAILS}
+    return {PREFIX + name for name in STRUCTURE} | fields

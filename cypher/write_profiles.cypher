@@ -21,7 +21,8 @@
 //                       interests LIST<MAP>, recommendations LIST<MAP{item_id, rank,
 //                       score, kind, reason, category}>, next_categories LIST<MAP{name,
 //                       rank, probability}>, trail_key STRING, trail STRING,
-//                       stage_trail STRING, provenance MAP, digests LIST<STRING>,
+//                       field_trails LIST<MAP{property STRING, entry STRING}>,
+//                       provenance MAP, digests LIST<STRING>,
 //                       online_digests LIST<STRING>,
 //                       write MAP{props, embedding, interests, recommendations,
 //                       next_categories: BOOLEAN}}>
@@ -38,10 +39,10 @@ SET u += CASE WHEN NOT row.write.props THEN row.provenance
               WHEN online_newer THEN row.batch_props ELSE row.props END,
     u.profile_digests = CASE WHEN online_newer THEN row.online_digests ELSE row.digests END,
     u.profile_trail = ([row.trail] + [entry IN coalesce(u.profile_trail, [])
-                                      WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs],
-    u.profile_stage_trail = ([row.stage_trail]
-                             + [entry IN coalesce(u.profile_stage_trail, [])
-                                WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
+                                      WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs]
+FOREACH (t IN row.field_trails |  // the declared field trails (core/profile_contract.FIELD_TRAILS)
+  SET u[t.property] = ([t.entry] + [entry IN coalesce(u[t.property], [])
+                                    WHERE NOT entry STARTS WITH row.trail_key])[0..$trail_runs])
 WITH u, row, same, online_newer AS next_online  // the next categories move online too
 CALL (u, row) {
   UNWIND CASE WHEN row.write.embedding THEN [true] ELSE [] END AS written

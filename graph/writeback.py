@@ -39,8 +39,9 @@ Consistency (what an analyst can rely on):
   ``TRAIL_RUNS`` runs that wrote their profile (newest first; each entry is the run id then the
   interests, joined by the unit separator U+001F), so interest drift between two runs can be
   read without keeping whole old profiles. Re-writing a run replaces its entry.
-  ``profile_stage_trail`` does the same for the lifecycle stage (run id, then the stage), so
-  "who moved from active to at risk between these runs" is one query
+  A field declared with a trail (``core.profile_contract.FIELD_TRAILS``: the lifecycle stage as
+  ``profile_stage_trail``) keeps its value the same way (run id, then the value), so "who
+  moved from active to at risk between these runs" is one query
   (``cypher/lifecycle_moves.cypher``).
 - **Consent.** A user who may not be profiled is never written, and :func:`clear_unconsented`
   (each refresh's write step) removes whatever profile such a user still has.
@@ -63,6 +64,7 @@ import numpy as np
 
 from core.profile_contract import (
     FIELD_EDGES,
+    FIELD_TRAILS,
     FIELDS,
     FIELDS_BY_NAME,
     ONLINE_FIELDS,
@@ -292,10 +294,10 @@ class EdgeTable:
 @dataclass(frozen=True)
 class ProfileColumns:
     """A block of complete profiles as columns, what the procedure takes: every contract field
-    by name (a cleaned value per user: ``ProfileField.to_value``), the embeddings ([users,
-    dim]), and the explained edge lists (the interests best first, the recommendations in
-    rank order). The refresh slices its result's columns into one; rows
-    (:meth:`rows`) are made only for the Cypher writer."""
+    by name (a value per user, as Neo4j stores it: the refresh's are cleaned by
+    ``ProfileField.to_value``), the embeddings ([users, dim]), and the explained edge lists
+    (the interests best first, the recommendations in rank order). The refresh slices its
+    result's columns into one; rows (:meth:`rows`) are made only for the Cypher writer."""
 
     user_ids: list[str]
     fields: dict[str, list[Any]]
@@ -385,8 +387,12 @@ class ProfileColumns:
             "embeddings": self.embeddings.ravel().tolist(),
             "dim": self.embeddings.shape[1],
             "trails": [TRAIL_SEP.join([run_id, *mine]) for mine in names],
-            "stage_trails": [
-                TRAIL_SEP.join([run_id, stage or ""]) for stage in self.fields["lifecycle_stage"]
+            "field_trails": [
+                {
+                    "property": t.property,
+                    "entries": [trail_entry(run_id, v) for v in self.fields[t.field]],
+                }
+                for t in FIELD_TRAILS
             ],
             "trail_key": run_id + TRAIL_SEP,
             "online_fields": sorted(_ONLINE_PROPERTIES),
@@ -468,7 +474,10 @@ def statement_row(
         **{e.field: field_edge_entries(e, profile.fields) for e in FIELD_EDGES},
         "trail_key": run_id + TRAIL_SEP,
         "trail": TRAIL_SEP.join([run_id, *names]),
-        "stage_trail": TRAIL_SEP.join([run_id, profile.fields.get("lifecycle_stage") or ""]),
+        "field_trails": [
+            {"property": t.property, "entry": trail_entry(run_id, profile.fields.get(t.field))}
+            for t in FIELD_TRAILS
+        ],
     }
     row["provenance"] = {k: props[k] for k in PROVENANCE}
     if digests is None:
@@ -484,6 +493,11 @@ def statement_row(
     ]
     row["write"] = dict.fromkeys((*PARTS, "embedding"), True)  # until compared with Neo4j
     return row
+
+
+def trail_entry(run_id: str, value: Any) -> str:
+    """A field trail's entry for one run (``FIELD_TRAILS``): the run id, then the value."""
+    return TRAIL_SEP.join([run_id, "" if value is None else str(value)])
 
 
 def interest_entries(profile: ProfileRow) -> list[dict[str, Any]]:

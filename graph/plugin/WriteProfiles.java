@@ -27,7 +27,9 @@ import org.neo4j.procedure.Procedure;
  *
  * {@code batch} holds parallel columns, one entry per user unless said otherwise:
  * users, watermark (one number), props (property name to its column; null removes), embeddings
- * (all users' vectors, one flat list, dim each), trails, stage_trails, trail_key (one string),
+ * (all users' vectors, one flat list, dim each), trails, field_trails (per declared field
+ * trail, core/profile_contract.FIELD_TRAILS: its property and a column of entries), trail_key
+ * (one string),
  * online_fields (the properties a user keeps where the online path moved them after the batch's
  * watermark: profile_online_epoch above it),
  * provenance (the properties set on every written user: run id, watermark, time), digests (each
@@ -126,7 +128,8 @@ public class WriteProfiles {
         List<Double> embeddings = (List<Double>) batch.get("embeddings");
         int dim = ((Number) batch.get("dim")).intValue();
         List<String> trails = (List<String>) batch.get("trails");
-        List<String> stageTrails = (List<String>) batch.get("stage_trails");
+        List<Map<String, Object>> fieldTrails =
+                (List<Map<String, Object>>) batch.get("field_trails");
         String trailKey = (String) batch.get("trail_key");
         Set<String> onlineFields = new HashSet<>((List<String>) batch.get("online_fields"));
         Set<String> provenance = new HashSet<>((List<String>) batch.get("provenance"));
@@ -187,8 +190,11 @@ public class WriteProfiles {
             user.setProperty("profile_digests", digest);
             user.setProperty("profile_trail", trail(user, "profile_trail", trails.get(u),
                     trailKey, trailRuns));
-            user.setProperty("profile_stage_trail", trail(user, "profile_stage_trail",
-                    stageTrails.get(u), trailKey, trailRuns));
+            for (Map<String, Object> fieldTrail : fieldTrails) {
+                String key = (String) fieldTrail.get("property");
+                String entry = ((List<String>) fieldTrail.get("entries")).get(u);
+                user.setProperty(key, trail(user, key, entry, trailKey, trailRuns));
+            }
             if (write.get("embedding").get(u)) {
                 float[] vector = new float[dim];
                 for (int d = 0; d < dim; d++) {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.profile_contract import FIELDS, property_names
+from core.profile_contract import FIELD_TRAILS, FIELDS, FieldTrail, property_names
 from graph.client import GraphClient
 from graph.profiles import read_profile
 from graph.queries import Query
@@ -463,3 +463,34 @@ def test_trail_queries_read_a_user_unchanged_by_a_run_at_their_last_entry(
         ("active", "lapsed", ["u161"]),
     ]
     assert moves("mv-1", "mv-2") == [("active", "at risk", ["u160"])]
+
+
+def test_a_field_trail_is_written_where_it_is_declared(
+    users: GraphClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trail is declared with its field (core.profile_contract.FIELD_TRAILS) and both writers
+    write whatever is declared: one more declaration (the segment label's) is all it takes, and
+    the lifecycle stage's trail is still written beside it."""
+    import graph.writeback as writeback
+
+    label_trail = FieldTrail("segment_label", "profile_segment_label_trail")
+    monkeypatch.setattr(writeback, "FIELD_TRAILS", (*FIELD_TRAILS, label_trail))
+    who = ["trail0", "trail1"]
+    upserts = [{"type": "user_upsert", "event_id": f"user-{u}", "user_id": u} for u in who]
+    ingest_events(users, upserts, source="test")
+    for n, run in enumerate(("trail-a", "trail-b"), start=1):
+        rows = [
+            replace(p, fields={**p.fields, "lifecycle_stage": f"{run} stage"})
+            for p in (profile(run, u) for u in who)
+        ]
+        assert write_profiles(users, run, 200 + n, rows).written == len(who)
+    stored = {r["user_id"]: r["props"] for r in users.read(PROFILES) if r["user_id"] in who}
+    for user in who:
+        assert stored[user]["profile_segment_label_trail"] == [
+            f"trail-b{TRAIL_SEP}trail-b segment",
+            f"trail-a{TRAIL_SEP}trail-a segment",
+        ]
+        assert stored[user]["profile_stage_trail"] == [
+            f"trail-b{TRAIL_SEP}trail-b stage",
+            f"trail-a{TRAIL_SEP}trail-a stage",
+        ]
