@@ -50,6 +50,7 @@ WITH_SERVICES = {
     "online": ["--users", "500", "--rates", "200", "--seconds", "3", "--ingest-events", "500"],
     "refresh": ["--sizes", "500", "--epochs", "1"],
     "scale": ["--sizes", "500", "--epochs", "1"],
+    "same_written": ["--synthetic", "150", "--epochs", "1"],
 }
 
 

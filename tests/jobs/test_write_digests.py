@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 import torch
 
-from core.vocabulary import PROFILE_TYPES
+from bench.same_written import dump
 from engine.dimensions.next_steps import NextConfig
 from engine.models.next_behaviour import SequenceConfig
 from engine.models.train import TrainConfig
 from engine.pipeline import PipelineConfig, SavedResult, load_result, run_full, save_result
 from graph.client import GraphClient
 from graph.datasets.synthetic import SyntheticConfig, generate, synthetic_events, to_snapshot
-from graph.queries import Query
 from graph.source import ingest_events
 from graph.writeback import DIGESTS, WRITE_PROCEDURE, write_profiles
 from jobs.pseudonyms import Pseudonyms, pseudonymise
@@ -137,25 +136,6 @@ def test_a_rerun_of_the_same_result_writes_nothing(
     }
 
 
-WRITTEN = Query(
-    name="test_written_profiles",
-    mode="read",
-    text="""MATCH (u:User) WHERE u.profile_run_id IS NOT NULL
-    RETURN u.user_id AS user, properties(u) AS props,
-           COLLECT { MATCH (u)-[r]->(n) WHERE type(r) IN $types
-                     RETURN [type(r), r.rank, coalesce(n.name, n.item_id), properties(r)]
-                     ORDER BY type(r), r.rank } AS edges
-    ORDER BY user""",
-)
-
-
-def _written(client: GraphClient) -> list[dict[str, Any]]:
-    rows = client.read(WRITTEN, types=list(PROFILE_TYPES))
-    for row in rows:
-        row["props"].pop("profile_updated_at")  # the clock's, not the profile's
-    return rows
-
-
 def test_both_writers_leave_the_same_graph(
     shop: GraphClient, run: tuple[Path, Pseudonyms], tmp_path: Path
 ) -> None:
@@ -177,7 +157,7 @@ def test_both_writers_leave_the_same_graph(
                 blocks = result_profiles(result, mapping, batch_size=50)[0]
                 report = write_profiles(shop, f"both-{n}", n, blocks, batch_size=50)
                 assert report.written == (120 if n == 1 else 3), report
-            graphs.append(_written(shop))
+            graphs.append(dump(shop, left_out=("profile_updated_at",)))  # digests too
             _reset(shop)
     finally:
         shop.procedures[WRITE_PROCEDURE] = True
