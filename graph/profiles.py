@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.profile_contract import FIELD_TRAILS, PREFIX
 from graph.client import GraphClient
+
+# what a profile holds besides its fields: the embedding, the trails, the writer's digests
+NOT_FIELDS = sorted(
+    {PREFIX + "embedding", PREFIX + "trail", PREFIX + "digests"}
+    | {t.property for t in FIELD_TRAILS}
+)
 
 
 def read_profile(client: GraphClient, user_id: str) -> dict[str, Any] | None:
     """The user's profile fields by name (no ``profile_`` prefix; absent ones are missing);
     ``{}`` for a user without a profile, None for an unknown user."""
-    rows = client.read("read_profile", user_id=user_id)
+    rows = client.read("read_profile", user_id=user_id, not_fields=NOT_FIELDS)
     if not rows:
         return None
     return {name: value for name, value in rows[0]["fields"]}

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import Tensor
 
 from core.profile_contract import FIELDS
@@ -63,11 +64,12 @@ def _blocks(saved: SavedResult, pseudonyms: Pseudonyms, size: int) -> Iterator[C
             chunk = present[start : start + size]
             rows = [i for i, _ in chunk]
             users = [user_id for _, user_id in chunk]
+            mine = vectors[[i - lo for i in rows]]
             yield CandidateBlock(
                 users,
                 [digested[i - lo] for i in rows],
-                vectors[[i - lo for i in rows]],
-                partial(_columns, saved, pseudonyms, rows, users),
+                mine,
+                partial(_columns, saved, pseudonyms, rows, users, mine),
             )
 
 
@@ -78,16 +80,21 @@ def _values(column: Any, rows: list[int]) -> list[Any]:
 
 
 def _columns(
-    saved: SavedResult, pseudonyms: Pseudonyms, rows: list[int], users: list[str], some: list[int]
+    saved: SavedResult,
+    pseudonyms: Pseudonyms,
+    rows: list[int],
+    users: list[str],
+    embeddings: np.ndarray,
+    some: list[int],
 ) -> ProfileColumns:
     """Result rows ``rows[k]`` for ``k`` in ``some`` (ascending) as the profiles the writer
-    writes."""
+    writes (``embeddings``: the block's, already read)."""
     c = saved.columns
     picked = [rows[k] for k in some]
     return ProfileColumns(
         [users[k] for k in some],
         {f.name: [f.to_value(v) for v in _values(c[f.name], picked)] for f in FIELDS},
-        c["embedding"][picked].double().numpy(),
+        embeddings[some],
         _interests(saved, pseudonyms, picked),
         _recommendations(saved, pseudonyms, picked),
     )
